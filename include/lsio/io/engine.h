@@ -1,0 +1,145 @@
+#pragma once
+
+// The IO engine: the contract every backend (io_uring, pread, later object storage) honours.
+//
+// Three queues, as in the project brief:
+//   1. grouped read requests go in (Submit / TrySubmit),
+//   2. completed buffers come out, group by group (Next),
+//   3. used buffers come back for reuse (by releasing the Buffer: its block returns to pool()).
+//
+// Ordering: every completion of group n is delivered before any completion of group n+1, and
+// after the last completion of a group comes one end-of-group marker for it. Within a group,
+// completions arrive in whatever order the device finishes them.
+//
+// Errors are per request: a missing file, a range past the end, an EIO fails that request
+// only (its completion has a non-OK status naming the path and range); the rest of the group
+// is delivered as usual. Engine-level failures (cannot create a ring, shut down) are returned
+// by Create / Submit.
+//
+// Memory: the engine charges every read buffer it allocates against max_bytes_in_flight until
+// the consumer releases that buffer (and all slices of it). Reads are only issued while the
+// charge is below the budget, and Submit blocks (TrySubmit reports kResourceExhausted) while the
+// budget is used up, so a consumer slower than the disk holds memory flat instead of growing
+// it. The oldest undelivered group can always make progress, so the engine cannot deadlock on
+// its own budget; the charge stays below max_bytes_in_flight plus one read.
+//
+// Thread safety: all methods may be called from any thread. Typically one thread submits and
+// another (or the same, alternating) drains.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lsio/base/buffer.h"
+#include "lsio/base/result.h"
+
+namespace lsio::io {
+
+// One read: a whole file, or a byte range of a file.
+struct ReadRequest {
+  static constexpr int64_t kToEnd = -1;
+
+  std::string path;
+  // Start of the range; a negative offset counts from the end of the file (-16: last 16 bytes).
+  int64_t offset = 0;
+  // Bytes to read, or kToEnd for "to the end of the file". A range that extends past the end
+  // of the file is an error (kOutOfRange) for this request.
+  int64_t length = kToEnd;
+  // Returned unchanged in the completion.
+  uint64_t tag = 0;
+
+  static ReadRequest WholeFile(std::string path, uint64_t tag) {
+    return ReadRequest{std::move(path), 0, kToEnd, tag};
+  }
+  static ReadRequest Range(std::string path, int64_t offset, int64_t length, uint64_t tag) {
+    return ReadRequest{std::move(path), offset, length, tag};
+  }
+};
+
+struct Completion {
+  enum class Kind : unsigned char { kRead, kEndOfGroup };
+
+  Kind kind = Kind::kRead;
+  uint64_t group = 0;  // as returned by Submit
+  uint64_t tag = 0;    // the request's tag (kRead only)
+  Status status;       // this request's outcome (kRead only)
+  // Exactly the bytes asked for (for a whole-file read, the whole file); empty on error.
+  // Releasing it (and every slice of it) returns the memory to the engine's pool.
+  Buffer data;
+};
+
+enum class Backend : unsigned char {
+  kAuto,   // io_uring when it can be set up, else pread (with one notice)
+  kUring,  // io_uring or fail
+  kPosix,  // pread on a thread pool
+};
+
+// Parses "auto", "uring"/"io_uring", "posix"/"pread".
+Result<Backend> ParseBackend(std::string_view name);
+
+struct EngineOptions {
+  // kAuto also honours the environment variable LSIO_IO=uring|posix.
+  Backend backend = Backend::kAuto;
+  // IO threads: rings for io_uring, workers for pread. 0 picks a default (1 ring; 16 preaders).
+  int threads = 0;
+  // Reads kept in flight per ring (io_uring) or in total (pread).
+  int queue_depth = 64;
+  // Open files with O_DIRECT where the file system allows it; falls back to buffered reads for
+  // a file that refuses it (tmpfs, overlayfs).
+  bool direct = true;
+  // Budget of bytes held in read buffers (see the header comment).
+  uint64_t max_bytes_in_flight = uint64_t{128} << 20;
+  // Ranges of one file in one group whose gap is at most this are read as one.
+  uint64_t coalesce_max_gap = uint64_t{64} << 10;
+  // ... unless the merged read would exceed this.
+  uint64_t coalesce_max_size = uint64_t{8} << 20;
+  // Where the one-time notice about falling back to pread goes; default: stderr.
+  std::function<void(std::string_view)> notice;
+};
+
+struct EngineStats {
+  uint64_t bytes_read = 0;   // bytes delivered to callers (not counting alignment padding)
+  uint64_t bytes_device = 0; // bytes read from files, including O_DIRECT rounding
+  uint64_t requests = 0;     // completed read requests
+  uint64_t device_reads = 0; // reads issued to the kernel (after coalescing and splitting)
+  uint64_t files_opened = 0;
+};
+
+class Engine {
+ public:
+  // Creates the backend `options.backend` asks for (see Backend).
+  static Result<std::unique_ptr<Engine>> Create(const EngineOptions& options);
+
+  // Cancels requests not yet issued (they are dropped, not delivered), waits for the ones in
+  // flight, closes every file and joins the threads. Buffers the caller still holds stay valid.
+  virtual ~Engine() = default;
+
+  // "io_uring" or "posix".
+  virtual std::string_view backend_name() const = 0;
+
+  // Queues a group and returns its id (0, 1, 2, ... in submission order). Blocks while the
+  // budget is used up. An empty group still produces its end-of-group marker.
+  virtual Result<uint64_t> Submit(std::vector<ReadRequest> group) = 0;
+  // As Submit, but returns kResourceExhausted (leaving `group` untouched) instead of blocking.
+  virtual Result<uint64_t> TrySubmit(std::vector<ReadRequest>& group) = 0;
+
+  // Waits for the next completion. Returns false once the engine is shut down, or when
+  // nothing has been submitted that is not yet delivered (so it never blocks forever).
+  virtual bool Next(Completion* out) = 0;
+  // As Next, but returns false after `timeout_ms` without a completion.
+  virtual bool NextFor(Completion* out, int timeout_ms) = 0;
+
+  // Stops issuing new reads, drops everything queued, and makes Next return false once the
+  // reads already in flight have finished. Safe to call more than once and from any thread.
+  virtual void Shutdown() = 0;
+
+  virtual BufferPool& pool() = 0;
+  virtual EngineStats stats() const = 0;
+  // Bytes currently charged against max_bytes_in_flight.
+  virtual uint64_t bytes_in_flight() const = 0;
+};
+
+}  // namespace lsio::io
