@@ -71,6 +71,7 @@ void ReleaseBlock(BufferBlock* block) {
     }
   }
   if (block != nullptr) FreeBlock(block);
+  if (pool->options.on_release) pool->options.on_release();
   pool->Unref();
 }
 

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -89,6 +90,11 @@ class Buffer {
 struct BufferPoolOptions {
   // Free blocks kept for reuse beyond this are returned to the OS.
   size_t max_cached_bytes = size_t{512} << 20;
+  // Called after a block of this pool has been released (its last Buffer went away), on the
+  // releasing thread and without any pool lock held. Lets an owner that budgets memory wake up
+  // waiters (the IO engine's bytes-in-flight budget). Must be cheap, must not throw, and may run
+  // after the BufferPool itself is gone (it lives as long as the pool's last block).
+  std::function<void()> on_release;
 };
 
 // A thread-safe pool of aligned blocks in size classes (4 per power of two above 16 KiB, so a
