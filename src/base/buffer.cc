@@ -246,7 +246,11 @@ void BufferPool::Trim() {
 
 BufferPool& DefaultBufferPool() {
   // Leaked on purpose: buffers from it may outlive static destruction order.
-  static BufferPool* pool = new BufferPool(BufferPoolOptions{size_t{256} << 20});
+  static BufferPool* pool = [] {
+    BufferPoolOptions options;
+    options.max_cached_bytes = size_t{256} << 20;
+    return new BufferPool(std::move(options));
+  }();
   return *pool;
 }
 

@@ -64,7 +64,9 @@ TEST(BufferPoolTest, ReleasedBuffersAreReused) {
 }
 
 TEST(BufferPoolTest, CacheIsBounded) {
-  BufferPool pool(BufferPoolOptions{size_t{2} << 20});
+  BufferPoolOptions options;
+  options.max_cached_bytes = size_t{2} << 20;
+  BufferPool pool(options);
   std::vector<Buffer> held;
   for (int i = 0; i < 5; ++i) held.push_back(*pool.Acquire(1 << 20));
   EXPECT_EQ(pool.stats().bytes_outstanding, size_t{5} << 20);
