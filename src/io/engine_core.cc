@@ -1,0 +1,569 @@
+#include "engine_core.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "fault_injection.h"
+
+#ifndef STATX_DIOALIGN
+#define STATX_DIOALIGN 0x00002000U
+#endif
+
+namespace lsio::io::internal {
+
+namespace {
+
+std::string RangeText(const ReadRequest& r) {
+  if (r.offset == 0 && r.length == ReadRequest::kToEnd) return "(whole file)";
+  if (r.length == ReadRequest::kToEnd) return "bytes [" + std::to_string(r.offset) + ", end)";
+  if (r.offset >= 0 && r.length >= 0) {
+    return "bytes [" + std::to_string(r.offset) + ", " + std::to_string(r.offset + r.length) +
+           ")";
+  }
+  return "offset " + std::to_string(r.offset) + " length " + std::to_string(r.length);
+}
+
+std::string ReadContext(const std::string& path, const ReadRequest& r) {
+  return "reading " + path + " " + RangeText(r);
+}
+
+// Resolves a request against the file size: negative offsets count from the end, kToEnd
+// reaches the end. Ranges outside the file are the request's error, not the engine's.
+Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
+  if (r.length < ReadRequest::kToEnd) {
+    return InvalidArgumentError("negative length " + std::to_string(r.length));
+  }
+  uint64_t offset;
+  if (r.offset < 0) {
+    const uint64_t back = uint64_t{0} - static_cast<uint64_t>(r.offset);
+    if (back > size) {
+      return OutOfRangeError("offset " + std::to_string(r.offset) +
+                             " is before the start of the file (size " + std::to_string(size) +
+                             ")");
+    }
+    offset = size - back;
+  } else {
+    offset = static_cast<uint64_t>(r.offset);
+    if (offset > size) {
+      return OutOfRangeError("offset " + std::to_string(offset) + " is past the end of the file (size " +
+                             std::to_string(size) + ")");
+    }
+  }
+  const uint64_t length =
+      r.length == ReadRequest::kToEnd ? size - offset : static_cast<uint64_t>(r.length);
+  if (length > size - offset) {
+    return OutOfRangeError("range ends at " + std::to_string(offset + length) +
+                           ", past the end of the file (size " + std::to_string(size) + ")");
+  }
+  return ByteRange{offset, length};
+}
+
+size_t MaxOpenFiles() {
+  rlimit lim{};
+  size_t soft = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) soft = lim.rlim_cur;
+  // Leave most descriptors to the rest of the process.
+  return std::clamp<size_t>(soft / 4, 16, 1024);
+}
+
+}  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+void UniqueFd::reset() {
+  // close() may report EINTR/EIO; the descriptor is gone either way on Linux, and a read-only
+  // file has nothing to flush.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+// A change counter with a condition variable, shared with the pool's release hook (which may
+// run after the engine is gone). Waiters read the counter before looking at engine state, so
+// a change between that look and the wait is never missed.
+struct EngineCore::WakeState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<uint64_t> seq{0};
+
+  void Notify() {
+    {
+      std::lock_guard lock(mu);
+      seq.fetch_add(1, std::memory_order_acq_rel);
+    }
+    cv.notify_all();
+  }
+};
+
+EngineCore::EngineCore(const EngineOptions& options)
+    : options_(options), wake_(std::make_shared<WakeState>()) {
+  BufferPoolOptions pool_options;
+  // Keep enough free blocks to serve a steady-state scan without allocating.
+  pool_options.max_cached_bytes =
+      std::max<uint64_t>(options_.max_bytes_in_flight, uint64_t{16} << 20);
+  pool_options.on_release = [wake = wake_] { wake->Notify(); };
+  pool_ = std::make_unique<BufferPool>(std::move(pool_options));
+  max_open_files_ = MaxOpenFiles();
+  const int threads = std::max(options_.threads, 1);
+  plan_lookahead_ = static_cast<size_t>(std::max(options_.queue_depth, 1)) * threads;
+}
+
+EngineCore::~EngineCore() { Shutdown(); }
+
+uint64_t EngineCore::change_seq() const { return wake_->seq.load(std::memory_order_acquire); }
+
+void EngineCore::Wake() { wake_->Notify(); }
+
+void EngineCore::WaitForChange(uint64_t seen, int timeout_ms) {
+  std::unique_lock lock(wake_->mu);
+  auto changed = [&] { return wake_->seq.load(std::memory_order_acquire) != seen; };
+  if (timeout_ms < 0) {
+    wake_->cv.wait(lock, changed);
+  } else {
+    wake_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), changed);
+  }
+}
+
+bool EngineCore::BudgetAvailable() const {
+  return pool_->stats().bytes_outstanding < options_.max_bytes_in_flight;
+}
+
+uint64_t EngineCore::bytes_in_flight() const { return pool_->stats().bytes_outstanding; }
+
+EngineStats EngineCore::stats() const {
+  EngineStats s;
+  s.bytes_read = bytes_read_.load(std::memory_order_relaxed);
+  s.bytes_device = bytes_device_.load(std::memory_order_relaxed);
+  s.requests = requests_done_.load(std::memory_order_relaxed);
+  s.device_reads = device_reads_.load(std::memory_order_relaxed);
+  s.files_opened = files_opened_.load(std::memory_order_relaxed);
+  return s;
+}
+
+Result<uint64_t> EngineCore::Enqueue(std::vector<ReadRequest>& requests) {
+  // Built outside the lock: grouping 20,000 paths is the submitter's work, not the workers'.
+  auto group = std::make_unique<Group>();
+  group->requests = std::move(requests);
+  group->remaining = group->requests.size();
+  std::unordered_map<std::string_view, FileJob*> by_path;
+  by_path.reserve(group->requests.size());
+  for (size_t i = 0; i < group->requests.size(); ++i) {
+    const std::string& path = group->requests[i].path;
+    auto [it, inserted] = by_path.try_emplace(path, nullptr);
+    if (inserted) {
+      auto job = std::make_unique<FileJob>();
+      job->group = group.get();
+      job->path = path;
+      it->second = job.get();
+      group->files.push_back(std::move(job));
+    }
+    it->second->requests.push_back(i);
+  }
+  group->unplanned_files = group->files.size();
+
+  std::unique_lock lock(mu_);
+  if (shutdown_) return CancelledError("IO engine is shut down");
+  const uint64_t id = next_group_id_++;
+  group->id = id;
+  for (auto& job : group->files) plan_queue_.push_back(job.get());
+  groups_.push_back(std::move(group));
+  lock.unlock();
+  Wake();
+  return id;
+}
+
+Result<uint64_t> EngineCore::Submit(std::vector<ReadRequest> group) {
+  for (;;) {
+    const uint64_t seen = change_seq();
+    {
+      std::lock_guard lock(mu_);
+      if (shutdown_) return CancelledError("IO engine is shut down");
+      if (BudgetAvailable()) break;
+    }
+    WaitForChange(seen);
+  }
+  return Enqueue(group);
+}
+
+Result<uint64_t> EngineCore::TrySubmit(std::vector<ReadRequest>& group) {
+  {
+    std::lock_guard lock(mu_);
+    if (shutdown_) return CancelledError("IO engine is shut down");
+    if (!BudgetAvailable()) {
+      return ResourceExhaustedError("IO engine: " + std::to_string(bytes_in_flight()) +
+                                    " bytes in flight, budget " +
+                                    std::to_string(options_.max_bytes_in_flight));
+    }
+  }
+  return Enqueue(group);
+}
+
+bool EngineCore::Next(Completion* out) { return Drain(out, -1); }
+
+bool EngineCore::NextFor(Completion* out, int timeout_ms) {
+  return Drain(out, std::max(timeout_ms, 0));
+}
+
+bool EngineCore::Drain(Completion* out, int timeout_ms) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+  for (;;) {
+    const uint64_t seen = change_seq();
+    std::unique_ptr<Group> finished;  // destroyed outside the lock
+    {
+      std::unique_lock lock(mu_);
+      if (shutdown_) {
+        if (reads_in_flight_ == 0 && dropped_.empty()) return false;
+      } else {
+        if (groups_.empty()) return false;
+        Group* g = groups_.front().get();
+        if (!g->ready.empty()) {
+          Completion c = std::move(g->ready.front());
+          g->ready.pop_front();
+          lock.unlock();
+          *out = std::move(c);
+          return true;
+        }
+        if (g->remaining == 0 && g->unplanned_files == 0 && g->pins == 0) {
+          const uint64_t id = g->id;
+          finished = std::move(groups_.front());
+          groups_.pop_front();
+          if (issue_cursor_ > 0) --issue_cursor_;
+          lock.unlock();
+          finished.reset();
+          *out = Completion{};
+          out->kind = Completion::Kind::kEndOfGroup;
+          out->group = id;
+          return true;
+        }
+      }
+    }
+    if (timeout_ms < 0) {
+      WaitForChange(seen);
+    } else {
+      const auto now = Clock::now();
+      if (now >= deadline) return false;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+      WaitForChange(seen, static_cast<int>(left));
+    }
+  }
+}
+
+void EngineCore::Shutdown() {
+  std::vector<std::unique_ptr<Group>> unused;  // destroyed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    if (!shutdown_) {
+      shutdown_ = true;
+      plan_queue_.clear();
+      issuable_total_ = 0;
+      issue_cursor_ = 0;
+      for (auto& g : groups_) {
+        g->issuable.clear();
+        if (g->pins > 0) {
+          dropped_.push_back(std::move(g));
+        } else {
+          unused.push_back(std::move(g));
+        }
+      }
+      groups_.clear();
+    }
+  }
+  unused.clear();
+  Wake();
+}
+
+Group* EngineCore::IssueFrontier() {
+  while (issue_cursor_ < groups_.size()) {
+    Group* g = groups_[issue_cursor_].get();
+    if (g->unplanned_files > 0 || !g->issuable.empty()) return g;
+    ++issue_cursor_;
+  }
+  return nullptr;
+}
+
+void EngineCore::CompleteRequest(Group* group, size_t index, Status status, Buffer data) {
+  Completion c;
+  c.kind = Completion::Kind::kRead;
+  c.group = group->id;
+  c.tag = group->requests[index].tag;
+  c.status = std::move(status);
+  c.data = std::move(data);
+  group->ready.push_back(std::move(c));
+  --group->remaining;
+  requests_done_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::unique_ptr<Group> EngineCore::Unpin(Group* group) {
+  --group->pins;
+  if (!shutdown_ || group->pins > 0) return nullptr;
+  for (auto it = dropped_.begin(); it != dropped_.end(); ++it) {
+    if (it->get() == group) {
+      std::unique_ptr<Group> g = std::move(*it);
+      dropped_.erase(it);
+      return g;
+    }
+  }
+  return nullptr;
+}
+
+Work EngineCore::TakeWork(const WorkerLimits& limits) {
+  Work work;
+  std::lock_guard lock(mu_);
+  if (shutdown_) {
+    work.exit = true;
+    return work;
+  }
+  while (work.reads.size() < limits.read_slots) {
+    Group* g = IssueFrontier();
+    if (g == nullptr || g->issuable.empty()) break;
+    if (!BudgetAvailable()) break;
+    DeviceRead* read = g->issuable.front();
+    g->issuable.pop_front();
+    --issuable_total_;
+    Result<Buffer> buffer = pool_->Acquire(read->length);
+    ++g->pins;
+    ++reads_in_flight_;
+    if (!buffer.ok()) {
+      // Out of memory is this read's failure; its requests report it.
+      FileJob* file = read->file;
+      for (const auto& part : read->parts) {
+        const size_t index = file->requests[part.index];
+        CompleteRequest(g, index,
+                        buffer.status().WithContext(ReadContext(file->path, g->requests[index])),
+                        Buffer());
+      }
+      --reads_in_flight_;
+      --g->pins;
+      if (--file->reads_unfinished == 0) {
+        file->fd.reset();
+        --open_files_;
+      }
+      continue;
+    }
+    read->buffer = std::move(buffer).value();
+    work.reads.push_back(read);
+  }
+  while (work.plans.size() < limits.max_plans && !plan_queue_.empty() &&
+         open_files_ < max_open_files_ && issuable_total_ < plan_lookahead_) {
+    FileJob* job = plan_queue_.front();
+    plan_queue_.pop_front();
+    ++open_files_;
+    ++job->group->pins;
+    work.plans.push_back(job);
+  }
+  return work;
+}
+
+void EngineCore::Plan(FileJob* job) {
+  const ReadRequest* const requests = job->group->requests.data();
+  std::vector<Status> errors(job->requests.size());
+  bool any_valid = false;
+
+  struct statx stx {};
+  int err = 0;
+  if (::statx(AT_FDCWD, job->path.c_str(), AT_STATX_SYNC_AS_STAT,
+              STATX_TYPE | STATX_SIZE | STATX_DIOALIGN, &stx) != 0) {
+    err = errno;
+  } else if (S_ISDIR(stx.stx_mode)) {
+    err = EISDIR;
+  }
+  Status file_error;
+  if (err != 0) {
+    file_error = ErrnoToStatus(err, "");
+  } else if (!S_ISREG(stx.stx_mode)) {
+    // FIFOs and devices would block or have no size; only regular files are read.
+    file_error = InvalidArgumentError("not a regular file");
+  }
+
+  job->ranges.resize(job->requests.size());
+  if (file_error.ok()) {
+    job->size = stx.stx_size;
+    for (size_t i = 0; i < job->requests.size(); ++i) {
+      Result<ByteRange> range = ResolveRange(requests[job->requests[i]], job->size);
+      if (range.ok()) {
+        job->ranges[i] = *range;
+        any_valid = true;
+      } else {
+        errors[i] = range.status();
+      }
+    }
+  }
+
+  // O_DIRECT needs offsets, lengths and memory aligned as the file system says (statx
+  // STATX_DIOALIGN, Linux 6.1); without that information, 4096 is safe on every device.
+  bool direct = options_.direct;
+  uint64_t align = 4096;
+  if (direct && (stx.stx_mask & STATX_DIOALIGN)) {
+    if (stx.stx_dio_offset_align == 0 || stx.stx_dio_mem_align > kBufferAlignment) {
+      direct = false;  // the file system says it cannot do direct IO on this file
+    } else {
+      align = std::max<uint64_t>(stx.stx_dio_offset_align, 512);
+    }
+  }
+
+  bool opened = false;
+  if (file_error.ok() && any_valid) {
+    const FaultInjection* faults = ActiveFaults();
+    int fd = -1;
+    int open_err = 0;
+    if (direct) {
+      open_err = faults && faults->open_direct ? faults->open_direct(job->path) : 0;
+      if (open_err == 0) {
+        fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (fd < 0) open_err = errno;
+      }
+      // EINVAL: the file system refuses O_DIRECT (tmpfs before Linux 6.6, overlayfs, FUSE);
+      // read this file through the page cache instead.
+      if (fd < 0 && open_err == EINVAL) {
+        direct = false;
+        open_err = 0;
+      }
+    }
+    if (fd < 0 && open_err == 0) {
+      fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) open_err = errno;
+    }
+    if (fd < 0) {
+      file_error = ErrnoToStatus(open_err, "");
+    } else {
+      job->fd = UniqueFd(fd);
+      opened = true;
+      files_opened_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  job->direct.store(direct, std::memory_order_relaxed);
+
+  std::vector<std::unique_ptr<DeviceRead>> reads;
+  std::vector<size_t> empty_ok;  // valid zero-length requests: complete with no bytes
+  if (opened) {
+    std::vector<ByteRange> to_read;
+    std::vector<size_t> slot_of;
+    for (size_t i = 0; i < job->requests.size(); ++i) {
+      if (!errors[i].ok()) continue;
+      if (job->ranges[i].length == 0) {
+        empty_ok.push_back(i);
+        continue;
+      }
+      to_read.push_back(job->ranges[i]);
+      slot_of.push_back(i);
+    }
+    CoalesceOptions co;
+    co.max_gap = options_.coalesce_max_gap;
+    co.max_size = std::max<uint64_t>(options_.coalesce_max_size, 1);
+    co.alignment = direct ? align : 1;
+    for (CoalescedRange& merged : CoalesceRanges(to_read, co)) {
+      auto read = std::make_unique<DeviceRead>();
+      read->file = job;
+      read->offset = merged.range.offset;
+      read->length = merged.range.length;
+      for (auto& part : merged.parts) {
+        const size_t slot = slot_of[part.index];
+        read->needed = std::max(read->needed, part.offset_in_range + job->ranges[slot].length);
+        read->parts.push_back(CoalescedRange::Part{slot, part.offset_in_range});
+      }
+      reads.push_back(std::move(read));
+    }
+  }
+
+  UniqueFd close_now;  // closed outside the lock when no read needs the file
+  std::unique_ptr<Group> dead;
+  {
+    std::lock_guard lock(mu_);
+    Group* g = job->group;
+    if (!shutdown_) {
+      for (size_t i = 0; i < job->requests.size(); ++i) {
+        const size_t index = job->requests[i];
+        if (!errors[i].ok()) {
+          CompleteRequest(g, index,
+                          errors[i].WithContext(ReadContext(job->path, g->requests[index])),
+                          Buffer());
+        } else if (!file_error.ok()) {
+          // ErrnoToStatus with empty context: the message is the cause alone.
+          CompleteRequest(g, index,
+                          file_error.WithContext(ReadContext(job->path, g->requests[index])),
+                          Buffer());
+        }
+      }
+      for (size_t i : empty_ok) CompleteRequest(g, job->requests[i], Status::OK(), Buffer());
+      job->reads_unfinished = reads.size();
+      for (auto& r : reads) {
+        g->issuable.push_back(r.get());
+        job->reads.push_back(std::move(r));
+      }
+      issuable_total_ += job->reads_unfinished;
+      if (job->reads_unfinished == 0) {
+        close_now = std::move(job->fd);
+        --open_files_;
+      }
+    }
+    --g->unplanned_files;
+    dead = Unpin(g);
+  }
+  close_now.reset();
+  dead.reset();
+  Wake();
+}
+
+bool EngineCore::FallBackToBuffered(DeviceRead* read) {
+  FileJob* file = read->file;
+  bool expected = true;
+  if (file->direct.compare_exchange_strong(expected, false)) {
+    const int flags = ::fcntl(file->fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(file->fd.get(), F_SETFL, flags & ~O_DIRECT) != 0) return false;
+  }
+  return true;
+}
+
+void EngineCore::FinishRead(DeviceRead* read, Status status) {
+  FileJob* file = read->file;
+  Group* g = file->group;
+  UniqueFd close_now;
+  std::unique_ptr<Group> dead;
+  Buffer buffer = std::move(read->buffer);
+  {
+    std::lock_guard lock(mu_);
+    --reads_in_flight_;
+    if (!shutdown_) {
+      uint64_t delivered = 0;
+      for (const auto& part : read->parts) {
+        const size_t index = file->requests[part.index];
+        if (status.ok()) {
+          const uint64_t length = file->ranges[part.index].length;
+          CompleteRequest(g, index, Status::OK(), buffer.Slice(part.offset_in_range, length));
+          delivered += length;
+        } else {
+          CompleteRequest(g, index, status.WithContext(ReadContext(file->path, g->requests[index])),
+                          Buffer());
+        }
+      }
+      bytes_read_.fetch_add(delivered, std::memory_order_relaxed);
+    }
+    if (--file->reads_unfinished == 0) {
+      close_now = std::move(file->fd);
+      if (!shutdown_) --open_files_;
+    }
+    dead = Unpin(g);
+  }
+  buffer.reset();
+  close_now.reset();
+  dead.reset();
+  Wake();
+}
+
+}  // namespace lsio::io::internal

@@ -1,0 +1,192 @@
+#pragma once
+
+// The backend-neutral half of the IO engine: groups, ordering, planning (open + statx +
+// coalesce), the bytes-in-flight budget and delivery. A backend (io_uring, pread) only runs
+// worker threads that ask the core for work (TakeWork), perform it, and report back
+// (FinishRead). Everything here is private to src/io.
+//
+// Scheduling rules, which together give the contract's guarantees:
+//  * Planning is FIFO over all groups (plan_queue_), and at most kMaxOpenFiles files are open.
+//  * Reads are issued FIFO at group granularity: a read of group g is issued only when every
+//    earlier group has all its files planned and all its reads issued (the "issue frontier").
+//    Reads already issued finish without needing budget, and a group's completions become
+//    deliverable once all earlier groups are delivered, so everything the engine holds drains
+//    as the consumer releases buffers: the engine never deadlocks on its own budget.
+//  * A read is issued only while the charge (bytes of pool blocks not yet released) is below
+//    the budget, and its buffer is acquired under the same lock, so the charge never exceeds
+//    budget + one read.
+//  * Every device read completes its requests as soon as it finishes (not per file), so a
+//    file bigger than the budget streams.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lsio/base/buffer.h"
+#include "lsio/io/coalesce.h"
+#include "lsio/io/engine.h"
+
+namespace lsio::io::internal {
+
+struct Group;
+struct FileJob;
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// One read the kernel performs into one buffer, serving one or more requests (after
+// coalescing). May take several system calls: short reads and pieces of at most kMaxIoBytes.
+struct DeviceRead {
+  FileJob* file = nullptr;
+  uint64_t offset = 0;   // file offset of buffer byte 0 (aligned when direct)
+  uint64_t length = 0;   // bytes asked of the kernel (aligned when direct)
+  uint64_t needed = 0;   // bytes that must arrive; past this, end of file is fine
+  uint64_t done = 0;     // bytes read so far
+  Buffer buffer;
+  std::vector<CoalescedRange::Part> parts;  // Part::index indexes FileJob::requests
+  int attempts = 0;                         // EAGAIN/EINTR retries, bounded
+  bool issued_direct = false;               // whether the last piece was issued with O_DIRECT
+};
+
+// One distinct path of one group.
+struct FileJob {
+  Group* group = nullptr;
+  std::string path;
+  std::vector<size_t> requests;  // indices into Group::requests
+  // Resolved [offset, offset + length) of each request (parallel to `requests`).
+  std::vector<ByteRange> ranges;
+  UniqueFd fd;
+  std::atomic<bool> direct{false};  // flips to false once if O_DIRECT is refused at read time
+  uint64_t size = 0;
+  std::vector<std::unique_ptr<DeviceRead>> reads;
+  size_t reads_unfinished = 0;
+};
+
+struct Group {
+  uint64_t id = 0;
+  std::vector<ReadRequest> requests;
+  std::vector<std::unique_ptr<FileJob>> files;
+  size_t unplanned_files = 0;
+  std::deque<DeviceRead*> issuable;  // planned, waiting for a queue slot and budget
+  size_t remaining = 0;              // requests not yet completed
+  std::deque<Completion> ready;      // completed, not yet delivered
+  int pins = 0;                      // reads in flight + files being planned, outside the lock
+};
+
+// Work handed to one worker thread by TakeWork.
+struct Work {
+  std::vector<DeviceRead*> reads;  // buffers acquired; issue them
+  std::vector<FileJob*> plans;     // plan them with Plan()
+  bool exit = false;               // shut down and nothing of this worker's left: return
+};
+
+// Per-worker state the core needs for its decisions.
+struct WorkerLimits {
+  size_t read_slots = 0;  // how many more reads this worker can have in flight
+  size_t max_plans = 1;   // how many files it may take to plan now
+};
+
+class EngineCore : public Engine {
+ public:
+  explicit EngineCore(const EngineOptions& options);
+  ~EngineCore() override;
+
+  Result<uint64_t> Submit(std::vector<ReadRequest> group) override;
+  Result<uint64_t> TrySubmit(std::vector<ReadRequest>& group) override;
+  bool Next(Completion* out) override;
+  bool NextFor(Completion* out, int timeout_ms) override;
+  void Shutdown() override;
+  BufferPool& pool() override { return *pool_; }
+  EngineStats stats() const override;
+  uint64_t bytes_in_flight() const override;
+
+  // --- for backends ---
+  const EngineOptions& options() const { return options_; }
+  // A value that changes whenever something a worker might wait for happens (new work, budget
+  // freed, shutdown). Read it before TakeWork and pass it to WaitForChange.
+  uint64_t change_seq() const;
+  // Waits until change_seq() != seen, or until timeout_ms (< 0: no timeout) has passed.
+  void WaitForChange(uint64_t seen, int timeout_ms = -1);
+  Work TakeWork(const WorkerLimits& limits);
+  // Opens and stats the file and coalesces its requests into device reads (system calls, no
+  // lock held), then publishes them. Requests that fail here complete at once.
+  void Plan(FileJob* job);
+  // Reports a finished device read (status OK: `read->done` bytes are in the buffer).
+  void FinishRead(DeviceRead* read, Status status);
+  // Called by a backend when O_DIRECT was refused with EINVAL at read time: switches the file
+  // to buffered reads (once) and tells whether the read should simply be retried.
+  bool FallBackToBuffered(DeviceRead* read);
+  void AddDeviceReads(uint64_t n) { device_reads_.fetch_add(n, std::memory_order_relaxed); }
+  void AddDeviceBytes(uint64_t n) { bytes_device_.fetch_add(n, std::memory_order_relaxed); }
+
+ protected:
+  void Wake();
+
+ private:
+  Result<uint64_t> Enqueue(std::vector<ReadRequest>& group);
+  bool Drain(Completion* out, int timeout_ms);
+  Group* IssueFrontier();
+  void CompleteRequest(Group* group, size_t index, Status status, Buffer data);
+  // Drops one pin of `group`; after Shutdown, hands back a dropped group that nobody uses any
+  // more (to be destroyed outside the lock).
+  std::unique_ptr<Group> Unpin(Group* group);
+  bool BudgetAvailable() const;
+
+  const EngineOptions options_;
+  // Shared with the pool's on_release hook, which may outlive this object.
+  struct WakeState;
+  std::shared_ptr<WakeState> wake_;
+  size_t max_open_files_ = 0;
+  size_t plan_lookahead_ = 0;
+  std::unique_ptr<BufferPool> pool_;
+
+  mutable std::mutex mu_;
+  bool shutdown_ = false;
+  uint64_t next_group_id_ = 0;
+  std::deque<std::unique_ptr<Group>> groups_;  // undelivered, in id order
+  size_t issue_cursor_ = 0;  // groups_[0, issue_cursor_) have planned and issued everything
+  std::deque<FileJob*> plan_queue_;
+  size_t open_files_ = 0;
+  size_t issuable_total_ = 0;  // planned reads not yet issued, all groups
+  size_t reads_in_flight_ = 0;
+  std::vector<std::unique_ptr<Group>> dropped_;  // shut down while still pinned
+
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> bytes_device_{0};
+  std::atomic<uint64_t> requests_done_{0};
+  std::atomic<uint64_t> device_reads_{0};
+  std::atomic<uint64_t> files_opened_{0};
+};
+
+// Largest piece asked of the kernel in one read; bigger device reads go in pieces, like
+// short reads. (Linux caps one read at 2 GiB - 4 KiB anyway.)
+inline constexpr uint64_t kMaxIoBytes = uint64_t{1} << 30;
+// EAGAIN/EINTR retries of one read before giving up with the error.
+inline constexpr int kMaxRetries = 1000;
+
+}  // namespace lsio::io::internal

@@ -1,0 +1,31 @@
+#pragma once
+
+// Test-only fault injection for the IO engine: lets tests exercise paths this machine cannot
+// produce on demand (a file system refusing O_DIRECT, EIO from a device, io_uring refused by a
+// seccomp policy). Production code never sets it; every check is one relaxed atomic load.
+
+#include <functional>
+#include <string_view>
+
+namespace lsio::io::internal {
+
+struct FaultInjection {
+  // errno to fail an O_DIRECT open of `path` with (0: no fault). EINVAL mimics tmpfs/overlayfs
+  // on older kernels.
+  std::function<int(std::string_view path)> open_direct;
+  // errno to replace the result of a successful read of `path` with (0: no fault). `direct`
+  // tells whether the read was issued with O_DIRECT.
+  std::function<int(std::string_view path, bool direct)> read;
+  // errno to make io_uring setup fail with (0: no fault), e.g. EPERM as under seccomp.
+  std::function<int()> uring_setup;
+};
+
+// Installs `faults` for engines created afterwards (nullptr-like empty struct: none). Not
+// thread-safe with respect to running engines: set it before Create, clear it after the
+// engine is destroyed.
+void SetFaultInjectionForTesting(FaultInjection faults);
+void ClearFaultInjectionForTesting();
+// The active faults, or nullptr (the fast path).
+const FaultInjection* ActiveFaults();
+
+}  // namespace lsio::io::internal
