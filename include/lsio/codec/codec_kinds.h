@@ -1,0 +1,84 @@
+#pragma once
+
+// The three kinds of codec of the Zarr v3 model: array->array, array->bytes, bytes->bytes.
+//
+// A codec never knows about files; it works on spans and Buffers. All codecs are immutable
+// after construction and safe to use from many threads at once. Codec-internal threading
+// (blosc) is off: parallelism comes from decoding many chunks at once on the CPU pool.
+//
+// Errors: bytes that do not decode (bad header, checksum mismatch, a decoded size other than
+// the one expected) are kCorruptData; an array the codec cannot apply to is kInvalidArgument or
+// kNotSupported. No codec throws, crashes or writes outside `out` on malformed input.
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "lsio/base/buffer.h"
+#include "lsio/base/result.h"
+#include "lsio/codec/array_spec.h"
+
+namespace lsio::codec {
+
+class ArrayToArrayCodec {
+ public:
+  virtual ~ArrayToArrayCodec() = default;
+  // Zarr v3 name or numcodecs id, e.g. "transpose", "delta".
+  virtual std::string_view name() const = 0;
+  // The spec of the encoded array, given the decoded one (transpose permutes the shape, astype
+  // and fixedscaleoffset change the dtype). Errors if the codec cannot apply to `decoded`.
+  virtual Result<ArraySpec> EncodedSpec(const ArraySpec& decoded) const = 0;
+  // `in` holds EncodedSpec(decoded).num_bytes() bytes; `out` holds decoded.num_bytes().
+  // Other sizes are kInvalidArgument. `in` and `out` must not overlap.
+  virtual Status Decode(std::span<const std::byte> in, const ArraySpec& decoded,
+                        std::span<std::byte> out) const = 0;
+  // `in` holds decoded.num_bytes(); `out` holds EncodedSpec(decoded).num_bytes().
+  virtual Status Encode(std::span<const std::byte> in, const ArraySpec& decoded,
+                        std::span<std::byte> out) const = 0;
+  // True when Decode copies its input unchanged (bitround, quantize): the chain skips it.
+  virtual bool decode_is_identity() const { return false; }
+  // For `lsio info`: "transpose(order=[1,0])".
+  virtual std::string Describe() const = 0;
+};
+
+class ArrayToBytesCodec {
+ public:
+  virtual ~ArrayToBytesCodec() = default;
+  virtual std::string_view name() const = 0;
+  // `in` holds the serialised array; it must be exactly spec.num_bytes() or the result is
+  // kCorruptData. `out` holds spec.num_bytes().
+  virtual Status Decode(std::span<const std::byte> in, const ArraySpec& spec,
+                        std::span<std::byte> out) const = 0;
+  virtual Result<Buffer> Encode(std::span<const std::byte> in, const ArraySpec& spec) const = 0;
+  virtual std::string Describe() const = 0;
+};
+
+class BytesToBytesCodec {
+ public:
+  virtual ~BytesToBytesCodec() = default;
+  virtual std::string_view name() const = 0;
+  // The decoded size when the encoded bytes record it (blosc, numcodecs lz4, zstd frames with
+  // a content size, checksums), or nullopt. Malformed headers are kCorruptData.
+  virtual Result<std::optional<size_t>> DecodedSize(std::span<const std::byte> in) const = 0;
+  // Decodes into `out` and returns the number of bytes written. Data that would decode to more
+  // than out.size() is kCorruptData: never an overrun, never an allocation beyond `out`.
+  virtual Result<size_t> Decode(std::span<const std::byte> in, std::span<std::byte> out) const = 0;
+  virtual Result<Buffer> Encode(std::span<const std::byte> in) const = 0;
+  // Checksum codecs verify and return the payload as a sub-span of `in` without copying;
+  // every other codec returns nullopt here and is decoded with Decode.
+  virtual std::optional<Result<std::span<const std::byte>>> DecodeInPlace(
+      std::span<const std::byte> /*in*/) const {
+    return std::nullopt;
+  }
+  // The encoded size of `decoded_size` input bytes when it does not depend on the data (a
+  // checksum adds 4 bytes, shuffle keeps the size), or nullopt (compressors). The chain uses
+  // it to size scratch space exactly.
+  virtual std::optional<size_t> EncodedSizeIfFixed(size_t /*decoded_size*/) const {
+    return std::nullopt;
+  }
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace lsio::codec

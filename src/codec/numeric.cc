@@ -1,0 +1,39 @@
+#include "numeric.h"
+
+namespace lsio::codec::internal {
+
+// Rounds a double straight to binary16 (round to nearest even), as numpy's
+// npy_double_to_half does. Going through float first would round twice.
+uint16_t DoubleToHalf(double value) {
+  const uint64_t bits = std::bit_cast<uint64_t>(value);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 48) & 0x8000u);
+  const uint64_t abs = bits & 0x7fffffffffffffffULL;
+  if (abs >= 0x7ff0000000000000ULL) {  // inf or NaN
+    if (abs == 0x7ff0000000000000ULL) return static_cast<uint16_t>(sign | 0x7c00u);
+    uint16_t payload = static_cast<uint16_t>((abs >> 42) & 0x3ffu);
+    if (payload == 0) payload = 0x200u;
+    return static_cast<uint16_t>(sign | 0x7c00u | payload);
+  }
+  const int exp = static_cast<int>(abs >> 52);  // biased by 1023
+  const uint64_t mant = (abs & 0xfffffffffffffULL) | (uint64_t{1} << 52);
+  if (exp >= 1023 + 16) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65536: inf
+  if (exp < 1023 - 14) {
+    // Subnormal half (units of 2^-24) or zero. Below 2^-25 everything rounds to zero.
+    if (exp < 1023 - 25) return sign;
+    const int shift = 1051 - exp;  // 43..53
+    uint64_t half = mant >> shift;
+    const uint64_t rem = mant & ((uint64_t{1} << shift) - 1);
+    const uint64_t halfway = uint64_t{1} << (shift - 1);
+    if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  // Normal: exponent and the top 10 mantissa bits, then round; a carry runs into the exponent
+  // (and into infinity at the top), which is the right result.
+  uint64_t half = (static_cast<uint64_t>(exp - 1023 + 15) << 10) | ((mant >> 42) & 0x3ffu);
+  const uint64_t rem = mant & ((uint64_t{1} << 42) - 1);
+  const uint64_t halfway = uint64_t{1} << 41;
+  if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
+  return static_cast<uint16_t>(sign | half);
+}
+
+}  // namespace lsio::codec::internal
