@@ -1,0 +1,104 @@
+#pragma once
+
+// The scheduler: turns a stream of read tasks into grouped IO on the engine and CPU work on
+// the pool, within one memory budget.
+//
+// It knows nothing of Zarr. A format layer describes a request as ReadTasks: "read these
+// bytes, then run this handler on them". A handler runs on a CPU worker as soon as its bytes
+// arrive (decode, then reduce or copy); it may emit follow-up tasks, which is how two-step
+// reads work (a shard's index first, then exactly the inner chunks that are needed). Tasks are
+// pulled from the source lazily, so planning a terabyte-sized request holds only the tasks in
+// flight, not all of them.
+//
+// Memory: the IO engine's byte budget bounds the bytes read and not yet consumed; each
+// handler's own decode buffer is bounded by the number of CPU threads. The caller chooses the
+// split (see SchedulerOptions).
+//
+// Each task's bytes are read exactly once. A missing file is not an error here: the handler
+// receives kNotFound and decides (a missing Zarr chunk is its fill value).
+//
+// Errors: the first handler error (or engine failure) stops the run: no new reads, queued work
+// dropped, in-flight work drained, and Run returns that error. Cancellation (the `cancelled`
+// callback returning true) does the same and returns kCancelled. Either way, every thread the
+// run used is idle and every buffer returned when Run returns.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "lsio/base/buffer.h"
+#include "lsio/base/result.h"
+#include "lsio/io/engine.h"
+
+namespace lsio::sched {
+
+class TaskSink;
+
+struct ReadTask {
+  // What to read. The tag is assigned by the scheduler; whatever is set here is ignored.
+  io::ReadRequest request;
+  // Bytes this read is expected to return (for grouping); 0 when unknown.
+  uint64_t expected_bytes = 0;
+  // Runs on a CPU worker with the bytes read, or the read's error (kNotFound for a missing
+  // file). Its return value is the task's outcome: an error stops the run. It may add
+  // follow-up tasks to `followups`. Must not block on other tasks.
+  std::function<Status(Result<Buffer> bytes, TaskSink& followups)> on_read;
+};
+
+// Where handlers put follow-up tasks. Thread-safe.
+class TaskSink {
+ public:
+  virtual ~TaskSink() = default;
+  virtual void Add(ReadTask task) = 0;
+};
+
+// A lazily pulled sequence of tasks. Called only from the thread running Run.
+class TaskSource {
+ public:
+  virtual ~TaskSource() = default;
+  // Fills `out` with the next task and returns true, or returns false when there are no more.
+  virtual bool Next(ReadTask* out) = 0;
+};
+
+// A TaskSource over a vector (tests, small requests).
+class VectorTaskSource : public TaskSource {
+ public:
+  explicit VectorTaskSource(std::vector<ReadTask> tasks) : tasks_(std::move(tasks)) {}
+  bool Next(ReadTask* out) override;
+
+ private:
+  std::vector<ReadTask> tasks_;
+  size_t next_ = 0;
+};
+
+struct SchedulerOptions {
+  io::EngineOptions io;
+  // CPU worker threads for handlers; 0 = hardware concurrency.
+  int threads = 0;
+  // Target bytes per IO group: small enough that several groups are in flight within the
+  // engine's budget, large enough that each submission is a real batch.
+  uint64_t group_bytes = uint64_t{16} << 20;
+  // At most this many requests per group.
+  size_t group_max_requests = 1024;
+  // Polled by the coordinating thread about every 20 ms; returning true cancels the run.
+  std::function<bool()> cancelled;
+};
+
+struct SchedulerStats {
+  uint64_t tasks = 0;          // handlers run
+  uint64_t bytes_read = 0;     // bytes delivered by the engine
+  uint64_t missing = 0;        // reads that found no file
+  uint64_t groups = 0;         // IO groups submitted
+  // Highest engine charge seen (sampled by the coordinating thread after each submission and
+  // completion); bounded by io.max_bytes_in_flight plus one read.
+  uint64_t peak_bytes_in_flight = 0;
+  double seconds = 0;          // wall time of Run
+  std::string io_backend;      // "io_uring" or "posix"
+};
+
+// Runs every task of `source` (and their follow-ups) to completion.
+Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options);
+
+}  // namespace lsio::sched

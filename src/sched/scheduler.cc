@@ -1,0 +1,276 @@
+#include "lsio/sched/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+namespace lsio::sched {
+
+bool VectorTaskSource::Next(ReadTask* out) {
+  if (next_ >= tasks_.size()) return false;
+  *out = std::move(tasks_[next_++]);
+  return true;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Reads whose size nobody predicted count as this much when filling a group.
+constexpr uint64_t kUnknownReadBytes = uint64_t{64} << 10;
+
+// State shared between the coordinating thread and the CPU workers.
+class RunState final : public TaskSink {
+ public:
+  void Add(ReadTask task) override {
+    std::lock_guard lock(mu_);
+    followups_.push_back(std::move(task));
+    cv_.notify_all();
+  }
+
+  bool PopFollowup(ReadTask* out) {
+    std::lock_guard lock(mu_);
+    if (followups_.empty()) return false;
+    *out = std::move(followups_.front());
+    followups_.pop_front();
+    return true;
+  }
+
+  bool HasFollowups() {
+    std::lock_guard lock(mu_);
+    return !followups_.empty();
+  }
+
+  void TaskStarted() { running_.fetch_add(1, std::memory_order_relaxed); }
+
+  void TaskFinished(Status status) {
+    std::lock_guard lock(mu_);
+    if (!status.ok() && error_.ok()) {
+      error_ = std::move(status);
+      failed_.store(true, std::memory_order_release);
+    }
+    running_.fetch_sub(1, std::memory_order_acq_rel);
+    cv_.notify_all();
+  }
+
+  void Fail(Status status) {
+    std::lock_guard lock(mu_);
+    if (error_.ok()) error_ = std::move(status);
+    failed_.store(true, std::memory_order_release);
+  }
+
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  int64_t running() const { return running_.load(std::memory_order_acquire); }
+
+  Status error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+  // Waits until a follow-up arrives, a task finishes, or `timeout` passes.
+  void WaitForProgress(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    const int64_t running_now = running_.load();
+    cv_.wait_for(lock, timeout, [&] {
+      return !followups_.empty() || running_.load() != running_now || failed_.load();
+    });
+  }
+
+  // Waits until no CPU task is running.
+  void WaitIdle() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return running_.load() == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ReadTask> followups_;
+  std::atomic<int64_t> running_{0};
+  std::atomic<bool> failed_{false};
+  Status error_;
+};
+
+// One handler invocation waiting for, or running on, a CPU worker.
+struct Job {
+  ReadTask task;
+  Result<Buffer> bytes;
+};
+
+int ResolveThreads(int threads) {
+  if (threads > 0) return threads;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace
+
+Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) {
+  const auto start = Clock::now();
+  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<io::Engine> engine, io::Engine::Create(options.io));
+
+  const int threads = ResolveThreads(options.threads);
+  // The coordinating thread does not run handlers, so the arena needs `threads` workers of
+  // its own; TBB's default limit (one per core, counting a master) would give one fewer.
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<size_t>(threads) + 1);
+  tbb::task_arena arena(threads, /*reserved_for_masters=*/0);
+
+  RunState state;
+  SchedulerStats stats;
+  stats.io_backend = std::string(engine->backend_name());
+  std::atomic<uint64_t> tasks_run{0};
+  std::atomic<uint64_t> missing{0};
+
+  std::unordered_map<uint64_t, ReadTask> in_flight;  // by tag
+  std::vector<ReadTask> staged;                      // the next group, not yet accepted
+  std::vector<io::ReadRequest> requests;
+  uint64_t next_tag = 0;
+  int64_t groups_in_flight = 0;
+  bool source_done = false;
+  auto last_poll = Clock::now();
+
+  // Moves tasks into `staged` until the group is full: follow-ups first, since they finish
+  // work already begun (and release its memory), then new tasks from the source.
+  auto fill_group = [&] {
+    uint64_t bytes = 0;
+    for (const ReadTask& t : staged) {
+      bytes += t.expected_bytes ? t.expected_bytes : kUnknownReadBytes;
+    }
+    ReadTask task;
+    while (staged.size() < options.group_max_requests && bytes < options.group_bytes) {
+      if (state.PopFollowup(&task)) {
+      } else if (!source_done && source.Next(&task)) {
+      } else {
+        if (!source_done && !state.HasFollowups()) source_done = true;
+        break;
+      }
+      bytes += task.expected_bytes ? task.expected_bytes : kUnknownReadBytes;
+      staged.push_back(std::move(task));
+    }
+  };
+
+  auto dispatch = [&](io::Completion& c) {
+    auto it = in_flight.find(c.tag);
+    if (it == in_flight.end()) {
+      state.Fail(InternalError("IO completion for an unknown tag"));
+      return;
+    }
+    ReadTask task = std::move(it->second);
+    in_flight.erase(it);
+    Result<Buffer> bytes = c.status.ok() ? Result<Buffer>(std::move(c.data)) : c.status;
+    if (!c.status.ok() && c.status.code() == StatusCode::kNotFound) {
+      missing.fetch_add(1, std::memory_order_relaxed);
+    }
+    state.TaskStarted();
+    // TBB runs const functors; the job owns the task and its bytes until the handler is done.
+    auto* job = new Job{std::move(task), std::move(bytes)};
+    arena.enqueue([&state, &tasks_run, job] {
+      std::unique_ptr<Job> owned(job);
+      Status st;
+      if (!state.failed()) {
+        st = owned->task.on_read(std::move(owned->bytes), state);
+        tasks_run.fetch_add(1, std::memory_order_relaxed);
+      }
+      // Release the bytes (back to the engine's pool, lifting its budget) and whatever the
+      // handler captured before announcing that the task is done.
+      owned.reset();
+      state.TaskFinished(std::move(st));
+    });
+  };
+
+  while (true) {
+    if (options.cancelled && Clock::now() - last_poll >= std::chrono::milliseconds(20)) {
+      last_poll = Clock::now();
+      if (options.cancelled()) {
+        state.Fail(CancelledError("cancelled"));
+      }
+    }
+    if (state.failed()) break;
+
+    // Keep the disk busy: submit groups until the engine pushes back or work runs out.
+    while (true) {
+      fill_group();
+      if (staged.empty()) break;
+      requests.clear();
+      requests.reserve(staged.size());
+      for (ReadTask& t : staged) {
+        t.request.tag = next_tag++;
+        requests.push_back(t.request);
+      }
+      Result<uint64_t> group = engine->TrySubmit(requests);
+      if (!group.ok()) {
+        next_tag -= staged.size();
+        if (group.status().code() == StatusCode::kResourceExhausted) break;
+        state.Fail(group.status());
+        break;
+      }
+      for (ReadTask& t : staged) {
+        const uint64_t tag = t.request.tag;
+        in_flight.emplace(tag, std::move(t));
+      }
+      staged.clear();
+      ++groups_in_flight;
+      ++stats.groups;
+      stats.peak_bytes_in_flight = std::max(stats.peak_bytes_in_flight, engine->bytes_in_flight());
+    }
+    if (state.failed()) break;
+
+    if (groups_in_flight == 0 && staged.empty()) {
+      if (state.running() == 0 && !state.HasFollowups()) {
+        if (source_done) break;
+        continue;  // the source has more
+      }
+      // Nothing on the disk: wait for handlers to finish or to emit follow-ups.
+      state.WaitForProgress(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (groups_in_flight == 0) {
+      // The engine refused a group while nothing of ours is on the disk: its budget is held by
+      // buffers the handlers still use. Wait for them.
+      state.WaitForProgress(std::chrono::milliseconds(20));
+      continue;
+    }
+
+    io::Completion c;
+    // Drain whatever is ready, then go back to submitting.
+    for (int i = 0; i < 256 && engine->NextFor(&c, i == 0 ? 20 : 0); ++i) {
+      if (c.kind == io::Completion::Kind::kEndOfGroup) {
+        --groups_in_flight;
+      } else {
+        stats.bytes_read += c.data.size();
+        stats.peak_bytes_in_flight =
+            std::max(stats.peak_bytes_in_flight, engine->bytes_in_flight());
+        dispatch(c);
+      }
+      c = io::Completion();
+      if (state.failed()) break;
+    }
+  }
+
+  // Tear down: stop the disk, drop what was queued, let running handlers finish.
+  engine->Shutdown();
+  {
+    io::Completion c;
+    while (engine->NextFor(&c, 0)) c = io::Completion();
+  }
+  in_flight.clear();
+  staged.clear();
+  state.WaitIdle();
+  engine.reset();
+
+  LSIO_RETURN_IF_ERROR(state.error());
+  stats.tasks = tasks_run.load();
+  stats.missing = missing.load();
+  stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return stats;
+}
+
+}  // namespace lsio::sched
