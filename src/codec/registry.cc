@@ -117,13 +117,31 @@ Result<std::unique_ptr<BytesToBytesCodec>> CodecRegistry::MakeBytesToBytes(
 
 void RegisterBuiltinCodecs(CodecRegistry& r) {
   using namespace internal;  // NOLINT(build/namespaces): the factory list reads better
+  // array->bytes
   r.Register("bytes", &MakeBytesCodec);
+  // array->array: Zarr v3 transpose and the numcodecs filters
   r.Register("transpose", &MakeTransposeCodec);
-  // "blosc" and "zstd" are Zarr v3 names and numcodecs ids at once; their factories accept
-  // both spellings of the configuration.
+  r.Register("delta", &MakeDeltaCodec);
+  r.Register("fixedscaleoffset", &MakeFixedScaleOffsetCodec);
+  r.Register("bitround", &MakeBitRoundCodec);
+  r.Register("quantize", &MakeQuantizeCodec);
+  r.Register("astype", &MakeAsTypeCodec);
+  // bytes->bytes: compressors. "blosc", "zstd" and "gzip" are Zarr v3 names and numcodecs ids
+  // at once; their factories accept both spellings of the configuration.
   r.Register("blosc", &MakeBloscCodec);
   r.Register("zstd", &MakeZstdCodec);
   r.Register("lz4", &MakeLz4Codec);
+  r.Register("gzip", &MakeGzipCodec);
+  r.Register("zlib", &MakeZlibCodec);
+  r.Register("bz2", &MakeBz2Codec);
+  r.Register("lzma", &MakeLzmaCodec);
+  // bytes->bytes: checksums ("crc32c" is both the Zarr v3 codec and numcodecs' CRC32C, which
+  // agree: 4 little-endian bytes at the end) and numcodecs' shuffle.
+  r.Register("crc32c", &MakeCrc32cCodec);
+  r.Register("crc32", &MakeCrc32Codec);
+  r.Register("adler32", &MakeAdler32Codec);
+  r.Register("fletcher32", &MakeFletcher32Codec);
+  r.Register("shuffle", &MakeShuffleCodec);
 }
 
 }  // namespace lsio::codec
