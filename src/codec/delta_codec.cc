@@ -19,17 +19,24 @@ class DeltaCodec final : public NumcodecsFilter {
                 std::span<std::byte> out) const override {
     LSIO_RETURN_IF_ERROR(CheckSizes(in, out, decoded, true));
     const size_t n = static_cast<size_t>(decoded.num_elements());
-    VisitRealPair(decoded.dtype, EncodedType(decoded.dtype), [&](auto d, auto e) {
+    const DataType encoded = EncodedType(decoded.dtype);
+    // np.cumsum(enc, out=dec) sums in the promoted type of the two (float64 for int32 stored
+    // as float64, say) and casts every partial sum to the decoded type.
+    const DataType sum = PromoteTypes(encoded, decoded.dtype);
+    VisitRealPair(decoded.dtype, sum, [&](auto d, auto l) {
       using D = decltype(d);
-      using E = decltype(e);
-      if constexpr (!kIsBool<D>) {
-        D acc{};
-        for (size_t i = 0; i < n; ++i) {
-          const D v = NumpyCast<D>(LoadElem<E>(in.data() + i * sizeof(E)));
-          acc = i == 0 ? v : Arith<D>::Add(acc, v);
-          StoreElem<D>(out.data() + i * sizeof(D), acc);
+      using L = decltype(l);
+      VisitRealType(encoded, [&](auto e) {
+        using E = decltype(e);
+        if constexpr (!kIsBool<L>) {
+          L acc{};
+          for (size_t i = 0; i < n; ++i) {
+            const L v = NumpyCast<L>(LoadElem<E>(in.data() + i * sizeof(E)));
+            acc = i == 0 ? v : Arith<L>::Add(acc, v);
+            StoreElem<D>(out.data() + i * sizeof(D), NumpyCast<D>(acc));
+          }
         }
-      }
+      });
     });
     return Status();
   }

@@ -1,5 +1,7 @@
 #include "numeric.h"
 
+#include <algorithm>
+
 namespace lsio::codec::internal {
 
 // Rounds a double straight to binary16 (round to nearest even), as numpy's
@@ -34,6 +36,46 @@ uint16_t DoubleToHalf(double value) {
   const uint64_t halfway = uint64_t{1} << 41;
   if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
   return static_cast<uint16_t>(sign | half);
+}
+
+namespace {
+
+DataType FloatOfWidth(size_t width) {
+  return width <= 2 ? DataType::kFloat16 : width == 4 ? DataType::kFloat32 : DataType::kFloat64;
+}
+DataType SignedOfWidth(size_t width) {
+  switch (width) {
+    case 1:
+      return DataType::kInt8;
+    case 2:
+      return DataType::kInt16;
+    case 4:
+      return DataType::kInt32;
+    default:
+      return DataType::kInt64;
+  }
+}
+
+}  // namespace
+
+DataType PromoteTypes(DataType a, DataType b) {
+  if (a == b || b == DataType::kBool) return a;
+  if (a == DataType::kBool) return b;
+  const size_t wa = ByteWidth(a), wb = ByteWidth(b);
+  if (IsFloat(a) && IsFloat(b)) return wa >= wb ? a : b;
+  if (IsFloat(a) || IsFloat(b)) {
+    const DataType f = IsFloat(a) ? a : b;
+    const size_t int_width = IsFloat(a) ? wb : wa;
+    // The smallest float that holds every value of the integer type (numpy's rule).
+    const size_t need = int_width == 1 ? 2 : int_width == 2 ? 4 : 8;
+    return FloatOfWidth(std::max(ByteWidth(f), need));
+  }
+  if (IsSignedInteger(a) == IsSignedInteger(b)) return wa >= wb ? a : b;
+  const DataType s = IsSignedInteger(a) ? a : b;
+  const size_t ws = ByteWidth(s), wu = IsSignedInteger(a) ? wb : wa;
+  if (ws > wu) return s;
+  if (wu < 8) return SignedOfWidth(2 * wu);
+  return DataType::kFloat64;
 }
 
 }  // namespace lsio::codec::internal

@@ -26,6 +26,10 @@ struct BoolElem {
 
 uint16_t DoubleToHalf(double value);
 
+// numpy's type promotion (np.result_type) for two real types, e.g. (uint8, int8) -> int16,
+// (int64, uint64) -> float64, (int16, float16) -> float32. Precondition: neither is complex.
+DataType PromoteTypes(DataType a, DataType b);
+
 template <typename T>
 inline constexpr bool kIsHalf = std::is_same_v<T, Float16>;
 template <typename T>
