@@ -22,6 +22,10 @@ StreamResult DecodeStream(std::span<const std::byte> in, size_t* in_pos, std::sp
   bz_stream s{};
   if (BZ2_bzDecompressInit(&s, 0, 0) != BZ_OK) return StreamResult::kCorrupt;
   StreamResult result = StreamResult::kCorrupt;
+  // bzlib may want output space before it reads the end of the stream: when the output is
+  // full, it gets one spare byte, which must stay unused.
+  char probe = 0;
+  bool probing = false;
   while (true) {
     // bzlib counts in unsigned int; feed at most that much per call.
     constexpr size_t kMaxStep = std::numeric_limits<unsigned int>::max();
@@ -31,13 +35,18 @@ StreamResult DecodeStream(std::span<const std::byte> in, size_t* in_pos, std::sp
     const unsigned int avail_out = static_cast<unsigned int>(std::min(out_left, kMaxStep));
     s.next_in = const_cast<char*>(reinterpret_cast<const char*>(in.data() + *in_pos));
     s.avail_in = avail_in;
-    s.next_out = reinterpret_cast<char*>(out.data() + *out_pos);
-    s.avail_out = avail_out;
+    s.next_out = probing ? &probe : reinterpret_cast<char*>(out.data() + *out_pos);
+    s.avail_out = probing ? 1 : avail_out;
+    const unsigned int offered_out = s.avail_out;
     const int r = BZ2_bzDecompress(&s);
     const size_t used_in = avail_in - s.avail_in;
-    const size_t used_out = avail_out - s.avail_out;
+    const size_t used_out = offered_out - s.avail_out;
     *in_pos += used_in;
-    *out_pos += used_out;
+    if (probing && used_out > 0) {
+      result = StreamResult::kTooLarge;
+      break;
+    }
+    if (!probing) *out_pos += used_out;
     if (r == BZ_STREAM_END) {
       result = StreamResult::kEnd;
       break;
@@ -47,8 +56,12 @@ StreamResult DecodeStream(std::span<const std::byte> in, size_t* in_pos, std::sp
       break;
     }
     if (used_in == 0 && used_out == 0) {
-      // No progress: either the output is full or the input ran out mid-stream.
-      result = *out_pos == out.size() ? StreamResult::kTooLarge : StreamResult::kTruncated;
+      // No progress: the input ran out mid-stream, or the output is full.
+      if (*out_pos == out.size() && !probing) {
+        probing = true;
+        continue;
+      }
+      result = probing ? StreamResult::kTooLarge : StreamResult::kTruncated;
       break;
     }
   }

@@ -178,13 +178,23 @@ class LzmaCodec final : public BytesToBytesCodec {
     stream.s.avail_in = in.size() - *in_pos;
     stream.s.next_out = reinterpret_cast<uint8_t*>(out.data() + *out_pos);
     stream.s.avail_out = out.size() - *out_pos;
+    uint8_t probe = 0;
+    bool probing = false;
     while (true) {
       r = lzma_code(&stream.s, LZMA_FINISH);
-      if (r == LZMA_STREAM_END) break;
-      if (r == LZMA_OK) continue;  // progress was made; go on
-      if (r == LZMA_BUF_ERROR && stream.s.avail_out == 0) {
+      if (r == LZMA_STREAM_END && (!probing || stream.s.avail_out == 1)) break;
+      if (probing && stream.s.avail_out == 0) {
         return CorruptDataError(
             fmt::format("lzma: data decodes to more than the {} bytes expected", out.size()));
+      }
+      if (r == LZMA_OK) continue;  // progress was made; go on
+      if (r == LZMA_BUF_ERROR && stream.s.avail_out == 0 && !probing) {
+        // liblzma may want output space before it reads the end of the stream: offer one
+        // spare byte, which must stay unused.
+        probing = true;
+        stream.s.next_out = &probe;
+        stream.s.avail_out = 1;
+        continue;
       }
       if (r == LZMA_MEMLIMIT_ERROR) {
         return CorruptDataError(fmt::format(
@@ -197,7 +207,7 @@ class LzmaCodec final : public BytesToBytesCodec {
                                           in.size()));
     }
     *in_pos = in.size() - stream.s.avail_in;
-    *out_pos = out.size() - stream.s.avail_out;
+    *out_pos = probing ? out.size() : out.size() - stream.s.avail_out;
     return Status();
   }
 
