@@ -413,8 +413,6 @@ Result<std::pair<std::string, std::string>> SplitSince(std::string_view units) {
                         PadYear(Strip(units.substr(at + 7))));
 }
 
-const int64_t kGregorianStart = DaysFromCivil(1582, 10, 15) * kNanosPerDay;
-
 }  // namespace
 
 bool CfMaskAndScale::active() const {
@@ -625,12 +623,10 @@ Result<CfTimeUnits> ParseCfTimeUnits(std::string_view units, std::string_view ca
   }
   Result<int64_t> ref = ParseReferenceDate(parts.second);
   if (!ref.ok()) return ref.status().WithContext("time units '" + std::string(units) + "'");
+  // Every reference date inside datetime64[ns] (1677..2262) is after the Gregorian reform of
+  // 1582-10-15, so standard/gregorian and proleptic_gregorian agree here; earlier dates were
+  // refused above, as xarray hands them to cftime.
   u.reference_ns = *ref;
-  if (u.calendar != "proleptic_gregorian" && u.reference_ns < kGregorianStart) {
-    return NotSupportedError("time units '" + std::string(units) +
-                             "': reference dates before 1582-10-15 in the " + u.calendar +
-                             " calendar are not supported (xarray would need cftime)");
-  }
   return u;
 }
 

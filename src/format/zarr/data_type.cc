@@ -162,7 +162,7 @@ Result<ZarrDataType> ParseV2TypeString(std::string_view ts, std::string_view obj
       if (n <= 0 || n > (int64_t{1} << 40)) return malformed();
       return Opaque(DataTypeKind::kRawBytes, static_cast<size_t>(n), std::string(ts));
     default:
-      return unsupported();
+      return malformed();
   }
 }
 

@@ -1,0 +1,51 @@
+#pragma once
+
+// Test-only helpers: the fixture manifest written by make_fixtures.py, a minimal .npy reader,
+// and a simple synchronous reader of Zarr arrays (plain file reads + CodecChain::Decode + the
+// shard index code) to check decoded values against zarr-python's.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsio/base/result.h"
+#include "lsio/format/zarr/hierarchy.h"
+#include "lsio/format/zarr/selection.h"
+
+namespace lsio::zarr::testing {
+
+// The directory make_fixtures.py wrote (LSIO_ZARR_FIXTURES), or "" when unset.
+std::string FixturesDir();
+// The zarrs conformance fixtures (LSIO_SHARED_FIXTURES).
+std::string SharedFixturesDir();
+// manifest.json, parsed; an empty object when missing.
+const nlohmann::json& Manifest();
+// An entry's store path: absolute, or relative to FixturesDir().
+std::string StorePath(const nlohmann::json& entry);
+
+struct Npy {
+  std::string descr;  // "<f4", "|b1", ...
+  std::vector<int64_t> shape;
+  std::vector<std::byte> data;
+};
+Result<Npy> ReadNpy(const std::string& path);
+
+std::optional<std::string> ReadWholeFile(const std::string& path);
+
+// The whole array, C order, native byte order, the storage dtype: every chunk read with a plain
+// file read, decoded with the codec chain (sharded: DecodeShard on the whole shard).
+Result<std::vector<std::byte>> ReadWholeArray(const std::string& store_root, const Node& node);
+
+// A selection, output of SelectionShape(ranges) elements: ForEachChunk over the grid; sharded
+// arrays read only the shard index (pread of its byte range) and the inner chunks
+// InnerChunksForShard names.
+Result<std::vector<std::byte>> ReadSelection(const std::string& store_root, const Node& node,
+                                             const std::vector<DimRange>& ranges);
+
+std::string Hex(const std::vector<std::byte>& bytes);
+
+}  // namespace lsio::zarr::testing
