@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -77,7 +79,7 @@ void ExpectChainDecodes(const CodecChain& chain, std::span<const std::byte> enco
   std::vector<std::byte> out(expected.size(), std::byte{0xAB});
   Status s = chain.Decode(encoded, out);
   ASSERT_TRUE(s.ok()) << s.ToString() << " [" << chain.Describe() << "]";
-  EXPECT_TRUE(std::memcmp(out.data(), expected.data(), out.size()) == 0)
+  EXPECT_TRUE(std::ranges::equal(out, expected))
       << chain.Describe() << ": " << FirstDifference(out, expected);
 }
 
@@ -102,7 +104,7 @@ TEST_F(NumcodecsConformance, EveryNumcodecsCodecConfiguration) {
       auto written = (*codec)->Decode(encoded, out);
       ASSERT_TRUE(written.ok()) << written.status().ToString();
       EXPECT_EQ(*written, expected.size());
-      EXPECT_TRUE(std::memcmp(out.data(), expected.data(), out.size()) == 0)
+      EXPECT_TRUE(std::ranges::equal(out, expected))
           << (*codec)->Describe() << ": " << FirstDifference(out, expected);
       if (auto in_place = (*codec)->DecodeInPlace(encoded)) {
         ASSERT_TRUE(in_place->ok()) << in_place->status().ToString();
@@ -120,7 +122,7 @@ TEST_F(NumcodecsConformance, EveryNumcodecsCodecConfiguration) {
       ASSERT_EQ(encoded_spec->num_bytes(), encoded.size());
       Status s = (*codec)->Decode(encoded, spec, out);
       ASSERT_TRUE(s.ok()) << s.ToString();
-      EXPECT_TRUE(std::memcmp(out.data(), expected.data(), out.size()) == 0)
+      EXPECT_TRUE(std::ranges::equal(out, expected))
           << (*codec)->Describe() << ": " << FirstDifference(out, expected);
     }
     // The same configuration as a Zarr v2 filter or compressor, through a whole chain.

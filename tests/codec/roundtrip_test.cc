@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -96,13 +98,13 @@ TEST_P(RoundTrip, EveryTypeAndShape) {
       ASSERT_TRUE(s.ok()) << s.ToString();
       EXPECT_EQ(pool.stats().bytes_outstanding, 0u) << "scratch not returned";
       if (!config.lossy) {
-        EXPECT_EQ(std::memcmp(out.data(), data.data(), data.size()), 0) << chain->Describe();
+        EXPECT_TRUE(out == data) << chain->Describe();
       } else {
         auto again = chain->Encode(out);
         ASSERT_TRUE(again.ok());
         std::vector<std::byte> out2(data.size());
         ASSERT_TRUE(chain->Decode(again->span(), out2, pool).ok());
-        EXPECT_EQ(std::memcmp(out.data(), out2.data(), out.size()), 0) << chain->Describe();
+        EXPECT_TRUE(out == out2) << chain->Describe();
       }
       ++exercised;
     }
