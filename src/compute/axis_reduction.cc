@@ -1,0 +1,370 @@
+#include "lsio/compute/axis_reduction.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "src/compute/kernels.h"
+#include "src/compute/runs.h"
+#include "src/compute/to_double.h"
+
+namespace lsio::compute {
+
+namespace {
+
+using internal::Run;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Width of the float64 tiles that non-float32/64 rows are converted into (kMaxGridRows rows
+// of it make 256 KiB, an L2-sized working set).
+constexpr size_t kTileWidth = 256;
+
+bool IsDirectFloat(DataType t) { return t == DataType::kFloat32 || t == DataType::kFloat64; }
+
+// The cell arrays of `state` (kNumFields arrays of `cells`) from cell `offset` on.
+internal::GridCells CellsAt(double* state, int64_t cells, int64_t offset) {
+  double* c = state + offset;
+  return internal::GridCells{c,             c + cells,     c + 2 * cells, c + 3 * cells,
+                             c + 4 * cells, c + 5 * cells, c + 6 * cells, c + 7 * cells};
+}
+
+}  // namespace
+
+Result<ReductionGrid> ReductionGrid::Make(DataType dtype, size_t rank,
+                                          std::span<const size_t> reduced_axes,
+                                          std::span<const int64_t> grid_shape,
+                                          ReductionGridOptions options) {
+  if (!IsRealNumeric(dtype)) {
+    return NotSupportedError("axis reductions of " + std::string(DataTypeName(dtype)) +
+                             " data are not supported");
+  }
+  if (rank > kMaxRank) {
+    return InvalidArgumentError("rank " + std::to_string(rank) + " exceeds the supported rank " +
+                                std::to_string(kMaxRank));
+  }
+  for (size_t i = 0; i < reduced_axes.size(); ++i) {
+    if (reduced_axes[i] >= rank || (i > 0 && reduced_axes[i] <= reduced_axes[i - 1])) {
+      return InvalidArgumentError("reduced axes must be strictly increasing and below rank " +
+                                  std::to_string(rank) + "; axis " +
+                                  std::to_string(reduced_axes[i]) + " is not");
+    }
+  }
+  if (grid_shape.size() != rank - reduced_axes.size()) {
+    return InvalidArgumentError("grid shape has " + std::to_string(grid_shape.size()) +
+                                " axes; reducing " + std::to_string(reduced_axes.size()) +
+                                " of " + std::to_string(rank) + " axes keeps " +
+                                std::to_string(rank - reduced_axes.size()));
+  }
+  const int64_t cells = ElementCount(grid_shape);
+  if (cells < 0 ||
+      static_cast<uint64_t>(cells) > options.max_bytes / (kNumFields * sizeof(double))) {
+    return ResourceExhaustedError("a reduction grid of " +
+                                  (cells < 0 ? std::string("overflowing") : std::to_string(cells)) +
+                                  " cells exceeds the limit of " +
+                                  std::to_string(options.max_bytes) + " bytes");
+  }
+  ReductionGrid g;
+  g.dtype_ = dtype;
+  g.rank_ = rank;
+  g.reduced_axes_.assign(reduced_axes.begin(), reduced_axes.end());
+  for (size_t a = 0; a < rank; ++a) {
+    if (!std::binary_search(reduced_axes.begin(), reduced_axes.end(), a)) {
+      g.kept_axes_.push_back(a);
+    }
+  }
+  g.grid_shape_.assign(grid_shape.begin(), grid_shape.end());
+  g.grid_strides_.assign(grid_shape.size(), 1);
+  for (size_t j = grid_shape.size(); j-- > 1;) {
+    g.grid_strides_[j - 1] = g.grid_strides_[j] * grid_shape[j];
+  }
+  g.cells_ = cells;
+  g.missing_ = options.missing;
+  g.resolved_ = internal::ResolveMissing(options.missing, dtype);
+  g.state_.assign(static_cast<size_t>(cells) * kNumFields, 0.0);
+  std::fill_n(g.field(kMinField), cells, kInf);
+  std::fill_n(g.field(kMaxField), cells, -kInf);
+  return g;
+}
+
+Status ReductionGrid::CheckPlacement(const ChunkView& chunk, const Box& box,
+                                     std::span<const int64_t> grid_origin) const {
+  if (chunk.dtype != dtype_) {
+    return InvalidArgumentError("chunk of dtype " + std::string(DataTypeName(chunk.dtype)) +
+                                " fed to a reduction grid of " +
+                                std::string(DataTypeName(dtype_)));
+  }
+  if (chunk.shape.size() != rank_) {
+    return InvalidArgumentError("chunk of rank " + std::to_string(chunk.shape.size()) +
+                                " fed to a reduction grid for rank " + std::to_string(rank_));
+  }
+  LSIO_RETURN_IF_ERROR(ValidateChunkBox(chunk, box));
+  if (grid_origin.size() != kept_axes_.size()) {
+    return InvalidArgumentError("grid origin has " + std::to_string(grid_origin.size()) +
+                                " coordinates for a grid of rank " +
+                                std::to_string(kept_axes_.size()));
+  }
+  for (size_t j = 0; j < kept_axes_.size(); ++j) {
+    const size_t a = kept_axes_[j];
+    const int64_t extent = box.stop[a] - box.start[a];
+    if (grid_origin[j] < 0 || grid_origin[j] > grid_shape_[j] - extent) {
+      return InvalidArgumentError("box extent " + std::to_string(extent) + " on axis " +
+                                  std::to_string(a) + " placed at grid coordinate " +
+                                  std::to_string(grid_origin[j]) +
+                                  " overruns the grid extent " + std::to_string(grid_shape_[j]));
+    }
+  }
+  return Status::OK();
+}
+
+Status ReductionGrid::Consume(const ChunkView& chunk, const Box& box,
+                              std::span<const int64_t> grid_origin) {
+  LSIO_RETURN_IF_ERROR(CheckPlacement(chunk, box, grid_origin));
+  for (size_t a = 0; a < rank_; ++a) {
+    if (box.start[a] == box.stop[a]) return Status::OK();
+  }
+  if (rank_ == 0 || (!kept_axes_.empty() && kept_axes_.back() == rank_ - 1)) {
+    ConsumeKeptInner(chunk, box, grid_origin);
+  } else {
+    ConsumeReducedInner(chunk, box, grid_origin);
+  }
+  return Status::OK();
+}
+
+// The innermost axis is kept: every combination of the other kept axes is one row of cells,
+// fed by one input row per combination of the reduced axes, in batches of kMaxGridRows.
+void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
+                                     std::span<const int64_t> grid_origin) {
+  const size_t width = ByteWidth(dtype_);
+  int64_t stride[kMaxRank];
+  if (rank_ > 0) stride[rank_ - 1] = 1;
+  for (size_t a = rank_; a-- > 1;) stride[a - 1] = stride[a] * chunk.shape[a];
+  const size_t inner = rank_ == 0 ? 0 : rank_ - 1;
+  const size_t row_width = rank_ == 0 ? 1 : static_cast<size_t>(box.stop[inner] - box.start[inner]);
+  const size_t outer_kept = kept_axes_.empty() ? 0 : kept_axes_.size() - 1;
+  const bool direct = IsDirectFloat(dtype_) && resolved_.count == 0;
+
+  thread_local std::vector<double> tiles;
+  if (!direct) tiles.resize(internal::kMaxGridRows * kTileWidth);
+  const std::byte* rows[internal::kMaxGridRows];
+  const double* tile_rows[internal::kMaxGridRows];
+
+  auto flush = [&](size_t num_rows, int64_t cell_base) {
+    if (num_rows == 0) return;
+    if (direct) {
+      const internal::GridCells cells = CellsAt(state_.data(), cells_, cell_base);
+      if (dtype_ == DataType::kFloat32) {
+        internal::GridRowsFloat32(reinterpret_cast<const float* const*>(rows), num_rows,
+                                  row_width, cells);
+      } else {
+        internal::GridRowsFloat64(reinterpret_cast<const double* const*>(rows), num_rows,
+                                  row_width, cells);
+      }
+      return;
+    }
+    for (size_t x0 = 0; x0 < row_width; x0 += kTileWidth) {
+      const size_t w = std::min(kTileWidth, row_width - x0);
+      for (size_t r = 0; r < num_rows; ++r) {
+        double* t = tiles.data() + r * kTileWidth;
+        internal::ToDouble(dtype_, rows[r] + x0 * width, w, resolved_, t);
+        tile_rows[r] = t;
+      }
+      const internal::GridCells cells =
+          CellsAt(state_.data(), cells_, cell_base + static_cast<int64_t>(x0));
+      internal::GridRowsFloat64(tile_rows, num_rows, w, cells);
+    }
+  };
+
+  // Odometer over the outer kept axes.
+  int64_t kidx[kMaxRank];
+  for (size_t j = 0; j < outer_kept; ++j) kidx[j] = box.start[kept_axes_[j]];
+  int64_t ridx[kMaxRank];
+  while (true) {
+    int64_t cell_base = kept_axes_.empty() ? 0 : grid_origin[kept_axes_.size() - 1];
+    int64_t elem_base = rank_ == 0 ? 0 : box.start[inner];
+    for (size_t j = 0; j < outer_kept; ++j) {
+      const size_t a = kept_axes_[j];
+      cell_base += (grid_origin[j] + kidx[j] - box.start[a]) * grid_strides_[j];
+      elem_base += kidx[j] * stride[a];
+    }
+    // Odometer over the reduced axes, gathering input rows.
+    for (size_t i = 0; i < reduced_axes_.size(); ++i) ridx[i] = box.start[reduced_axes_[i]];
+    size_t num_rows = 0;
+    while (true) {
+      int64_t elem = elem_base;
+      for (size_t i = 0; i < reduced_axes_.size(); ++i) elem += ridx[i] * stride[reduced_axes_[i]];
+      rows[num_rows++] = chunk.bytes.data() + static_cast<size_t>(elem) * width;
+      if (num_rows == internal::kMaxGridRows) {
+        flush(num_rows, cell_base);
+        num_rows = 0;
+      }
+      size_t i = reduced_axes_.size();
+      bool done = true;
+      while (i > 0) {
+        --i;
+        const size_t a = reduced_axes_[i];
+        if (++ridx[i] < box.stop[a]) {
+          done = false;
+          break;
+        }
+        ridx[i] = box.start[a];
+      }
+      if (done) break;
+    }
+    flush(num_rows, cell_base);
+
+    size_t j = outer_kept;
+    bool done = true;
+    while (j > 0) {
+      --j;
+      const size_t a = kept_axes_[j];
+      if (++kidx[j] < box.stop[a]) {
+        done = false;
+        break;
+      }
+      kidx[j] = box.start[a];
+    }
+    if (done) return;
+  }
+}
+
+// The innermost axis is reduced: the elements of each cell form a sub-box whose runs go through
+// the block kernels, and the block moments are merged into the cell.
+void ReductionGrid::ConsumeReducedInner(const ChunkView& chunk, const Box& box,
+                                        std::span<const int64_t> grid_origin) {
+  const size_t width = ByteWidth(dtype_);
+  int64_t sub_start[kMaxRank], sub_stop[kMaxRank];
+  std::copy(box.start.begin(), box.start.end(), sub_start);
+  std::copy(box.stop.begin(), box.stop.end(), sub_stop);
+  const Box sub{std::span<const int64_t>(sub_start, rank_),
+                std::span<const int64_t>(sub_stop, rank_)};
+  for (size_t a : kept_axes_) sub_stop[a] = sub_start[a] + 1;
+
+  int64_t cell = 0;
+  auto sink = [&](std::span<const Run> runs) {
+    size_t visited = 0;
+    for (const Run& r : runs) visited += r.length;
+    internal::FloatMoments m;
+    if (dtype_ == DataType::kFloat32) {
+      m = internal::MomentsFloat32(runs, resolved_);
+    } else if (dtype_ == DataType::kFloat64) {
+      m = internal::MomentsFloat64(runs, resolved_);
+    } else {
+      alignas(64) double scratch[internal::kBlockBytes / 8];
+      size_t n = 0;
+      for (const Run& r : runs) {
+        internal::ToDouble(dtype_, r.data, r.length, resolved_, scratch + n);
+        n += r.length;
+      }
+      const Run run{reinterpret_cast<const std::byte*>(scratch), n};
+      m = internal::MomentsFloat64({&run, 1}, internal::ResolvedMissing{});
+    }
+    const internal::GridCells cells = CellsAt(state_.data(), cells_, 0);
+    const size_t i = static_cast<size_t>(cell);
+    cells.nan_count[i] += static_cast<double>(visited - m.count);
+    if (m.count == 0) return;
+    const double n = static_cast<double>(m.count);
+    internal::MergeIntoCell(cells, i, n, m.sum, m.mean, m.dev_sum / n, std::max(m.m2(), 0.0));
+    cells.min[i] = std::min(cells.min[i], m.min);
+    cells.max[i] = std::max(cells.max[i], m.max);
+  };
+  const size_t block = IsDirectFloat(dtype_) ? internal::kBlockBytes / width
+                                             : internal::kBlockBytes / 8;
+  while (true) {
+    cell = 0;
+    for (size_t j = 0; j < kept_axes_.size(); ++j) {
+      const size_t a = kept_axes_[j];
+      cell += (grid_origin[j] + sub_start[a] - box.start[a]) * grid_strides_[j];
+    }
+    internal::BlockBuilder builder(width, block, sink);
+    internal::ForEachRun(chunk, sub, [&](const std::byte* data, size_t length) {
+      builder.Add(data, length);
+    });
+    builder.Flush();
+
+    size_t j = kept_axes_.size();
+    bool done = true;
+    while (j > 0) {
+      --j;
+      const size_t a = kept_axes_[j];
+      if (++sub_start[a] < box.stop[a]) {
+        sub_stop[a] = sub_start[a] + 1;
+        done = false;
+        break;
+      }
+      sub_start[a] = box.start[a];
+      sub_stop[a] = sub_start[a] + 1;
+    }
+    if (done) return;
+  }
+}
+
+Status ReductionGrid::Merge(const ReductionGrid& other) {
+  if (other.dtype_ != dtype_ || other.rank_ != rank_ || other.reduced_axes_ != reduced_axes_ ||
+      other.grid_shape_ != grid_shape_ ||
+      !internal::SameMissingValues(missing_, other.missing_)) {
+    return InvalidArgumentError(
+        "cannot merge reduction grids of different dtype, rank, axes, shape or missing values");
+  }
+  const internal::GridCells mine = CellsAt(state_.data(), cells_, 0);
+  const internal::GridCells theirs =
+      CellsAt(const_cast<double*>(other.state_.data()), other.cells_, 0);
+  for (int64_t k = 0; k < cells_; ++k) {
+    const size_t i = static_cast<size_t>(k);
+    mine.nan_count[i] += theirs.nan_count[i];
+    internal::MergeIntoCell(mine, i, theirs.count[i], theirs.sum[i], theirs.mean_hi[i],
+                            theirs.mean_lo[i], theirs.m2[i]);
+    mine.min[i] = std::min(mine.min[i], theirs.min[i]);
+    mine.max[i] = std::max(mine.max[i], theirs.max[i]);
+  }
+  return Status::OK();
+}
+
+Status ReductionGrid::Finalize(CellStatistic statistic, std::span<double> out, int ddof) const {
+  if (out.size() != static_cast<size_t>(cells_)) {
+    return InvalidArgumentError("output of " + std::to_string(out.size()) +
+                                " values for a grid of " + std::to_string(cells_) + " cells");
+  }
+  const double* n = field(kCountField);
+  const double* s = field(kSumField);
+  const double* hi = field(kMeanHiField);
+  const double* lo = field(kMeanLoField);
+  const double* m2 = field(kM2Field);
+  for (int64_t i = 0; i < cells_; ++i) {
+    // With an infinity among the values the plain sum says what numpy's sum and mean are (inf,
+    // -inf or NaN) and the variance is NaN; otherwise the two-part mean is the precise one.
+    const bool finite = std::isfinite(s[i]);
+    double v = 0;
+    switch (statistic) {
+      case CellStatistic::kCount:
+        v = n[i];
+        break;
+      case CellStatistic::kNanCount:
+        v = field(kNanCountField)[i];
+        break;
+      case CellStatistic::kMin:
+        v = n[i] > 0 ? field(kMinField)[i] : kNaN;
+        break;
+      case CellStatistic::kMax:
+        v = n[i] > 0 ? field(kMaxField)[i] : kNaN;
+        break;
+      case CellStatistic::kSum:
+        v = n[i] > 0 && finite ? (hi[i] + lo[i]) * n[i] : s[i];
+        break;
+      case CellStatistic::kMean:
+        v = n[i] > 0 ? (finite ? hi[i] + lo[i] : s[i] / n[i]) : kNaN;
+        break;
+      case CellStatistic::kVariance:
+      case CellStatistic::kStd: {
+        const double dof = n[i] - ddof;
+        v = dof > 0 && finite ? std::max(m2[i], 0.0) / dof : kNaN;
+        if (statistic == CellStatistic::kStd) v = std::sqrt(v);
+        break;
+      }
+    }
+    out[static_cast<size_t>(i)] = v;
+  }
+  return Status::OK();
+}
+
+}  // namespace lsio::compute

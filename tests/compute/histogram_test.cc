@@ -1,0 +1,101 @@
+// HistogramAccumulator against numpy.histogram (make_reference.py), on every SIMD target.
+
+#include "lsio/compute/histogram.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "reference.h"
+
+namespace lsio::compute {
+namespace {
+
+using nlohmann::json;
+using testing::F;
+
+class HistogramReferenceTest : public testing::KernelTargetTest {};
+
+Result<HistogramAccumulator> MakeFor(const json& c, DataType dtype) {
+  HistogramOptions options;
+  options.bins = c["bins"].get<int64_t>();
+  options.lo = F(c["lo"]);
+  options.hi = F(c["hi"]);
+  options.missing = testing::ParseMissing(c["missing"]);
+  return HistogramAccumulator::Make(dtype, options);
+}
+
+void ExpectMatches(const HistogramAccumulator& h, const json& c) {
+  const auto& counts = c["counts"];
+  ASSERT_EQ(h.counts().size(), counts.size());
+  for (size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_EQ(h.counts()[i], std::stoull(counts[i].get<std::string>())) << "bin " << i;
+  }
+  const auto& edges = c["edges"];
+  ASSERT_EQ(h.edges().size(), edges.size());
+  for (size_t i = 0; i < edges.size(); ++i) EXPECT_EQ(h.edges()[i], F(edges[i])) << "edge " << i;
+}
+
+TEST_P(HistogramReferenceTest, CountsAndEdgesMatchNumpy) {
+  std::mt19937_64 rng(3);
+  size_t cases = 0;
+  for (const json& c : testing::Manifest()["histograms"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const testing::NpyArray a = testing::LoadArray(c["file"].get<std::string>());
+    auto h = MakeFor(c, a.dtype);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    ASSERT_TRUE(h->Consume(a.view(), Box{std::vector<int64_t>(a.shape.size(), 0), a.shape}).ok());
+    ExpectMatches(*h, c);
+    uint64_t binned = 0;
+    for (uint64_t k : h->counts()) binned += k;
+    EXPECT_EQ(binned + h->below() + h->above() + h->nan_count(), static_cast<uint64_t>(a.size()));
+
+    // The same data in three flat parts, merged.
+    const size_t n = static_cast<size_t>(a.size());
+    const size_t w = ByteWidth(a.dtype);
+    size_t cut1 = rng() % (n + 1), cut2 = rng() % (n + 1);
+    if (cut1 > cut2) std::swap(cut1, cut2);
+    auto total = MakeFor(c, a.dtype);
+    ASSERT_TRUE(total.ok());
+    for (auto [from, to] : {std::pair{size_t{0}, cut1}, {cut1, cut2}, {cut2, n}}) {
+      auto part = MakeFor(c, a.dtype);
+      ASSERT_TRUE(part.ok());
+      ASSERT_TRUE(part->Consume(a.data.span().subspan(from * w, (to - from) * w)).ok());
+      ASSERT_TRUE(total->Merge(*part).ok());
+    }
+    ExpectMatches(*total, c);
+    ++cases;
+  }
+  EXPECT_GT(cases, 40u);
+}
+
+LSIO_INSTANTIATE_FOR_KERNEL_TARGETS(HistogramReferenceTest);
+
+TEST(HistogramTest, RejectsBadOptions) {
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {0, 0, 1, {}}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 1, 0, {}}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 0, INFINITY, {}}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kComplex64, {10, 0, 1, {}}).status().code(),
+            StatusCode::kNotSupported);
+  // 2000 bins over [1000, 1001] cannot have distinct float16 edges (numpy raises too).
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat16, {2000, 1000, 1001, {}})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(HistogramAccumulator::Make(DataType::kFloat64, {2000, 1000, 1001, {}}).ok());
+}
+
+TEST(HistogramTest, MergeRejectsDifferentBins) {
+  auto a = HistogramAccumulator::Make(DataType::kFloat32, {10, 0, 1, {}});
+  auto b = HistogramAccumulator::Make(DataType::kFloat32, {11, 0, 1, {}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->Merge(*b).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lsio::compute
