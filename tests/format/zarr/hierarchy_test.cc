@@ -159,3 +159,44 @@ TEST(LocalStore, ReadListAndEscape) {
 
 }  // namespace
 }  // namespace lsio::zarr
+
+namespace lsio::zarr {
+namespace {
+
+// A chunk file of the wrong size (uncompressed v2) and a truncated shard: clear errors that
+// name the file, never a crash.
+TEST(Corruption, WrongSizedChunkAndTruncatedShard) {
+  TempDir dir;
+  const std::string src = testing::FixturesDir() + "/zp/v2/be_f4.zarr";
+  std::filesystem::copy(src, dir.path() + "/a.zarr", std::filesystem::copy_options::recursive);
+  const std::string chunk = dir.path() + "/a.zarr/1.1";
+  std::filesystem::resize_file(chunk, 17);
+  LocalStore store(dir.path() + "/a.zarr");
+  Result<Hierarchy> h = OpenHierarchy(store);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  Result<std::vector<std::byte>> v = testing::ReadWholeArray(store.root(), h->root());
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kCorruptData) << v.status().ToString();
+  EXPECT_NE(v.status().message().find(chunk), std::string::npos) << v.status().ToString();
+
+  const std::string shard_src = testing::FixturesDir() + "/zp/v3/sharded_end.zarr";
+  std::filesystem::copy(shard_src, dir.path() + "/s.zarr",
+                        std::filesystem::copy_options::recursive);
+  const std::string shard = dir.path() + "/s.zarr/c/0/0";
+  std::filesystem::resize_file(shard, std::filesystem::file_size(shard) - 3);
+  LocalStore sstore(dir.path() + "/s.zarr");
+  h = OpenHierarchy(sstore);
+  ASSERT_TRUE(h.ok());
+  for (bool partial : {false, true}) {
+    std::vector<DimRange> all;
+    for (int64_t n : h->root().array->shape) all.push_back(FullRange(n));
+    v = partial ? testing::ReadSelection(sstore.root(), h->root(), all)
+                : testing::ReadWholeArray(sstore.root(), h->root());
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.status().code(), StatusCode::kCorruptData) << v.status().ToString();
+    EXPECT_NE(v.status().message().find(shard), std::string::npos) << v.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace lsio::zarr
