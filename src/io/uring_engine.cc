@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <future>
 #include <string>
 #include <thread>
@@ -48,10 +49,33 @@ class UringEngine final : public EngineCore {
   }
 
  private:
+  // A device read is cut into pieces of at most kPieceBytes that are in flight together: the
+  // kernel serves one large buffered io_uring read a page at a time from task work, which is
+  // many times slower than several medium reads in parallel (measured: 3 GiB in 1 GiB pieces
+  // 20 s, in 8 MiB reads 0.8 s). O_DIRECT reads are split by the block layer anyway.
+  static constexpr uint64_t kPieceBytes = uint64_t{4} << 20;
+
+  struct InFlightRead;
+  struct Piece {
+    InFlightRead* owner = nullptr;
+    uint64_t begin = 0;  // offset inside the device read's buffer
+    uint64_t end = 0;
+    uint64_t done = 0;
+    int attempts = 0;
+    bool issued_direct = false;
+  };
+  struct InFlightRead {
+    DeviceRead* read = nullptr;
+    std::vector<Piece> pieces;
+    size_t left = 0;  // pieces not finished
+    Status status;    // first failure of any piece
+  };
+
   // Per-thread state of one ring.
   struct RingWorker {
     std::unique_ptr<Ring> ring;
-    size_t in_flight = 0;
+    size_t in_flight = 0;             // SQEs submitted or queued, not yet completed
+    std::deque<Piece*> pending;       // pieces waiting for a ring slot
     const FaultInjection* faults = nullptr;
   };
 
@@ -81,18 +105,18 @@ class UringEngine final : public EngineCore {
 
       const uint64_t seen = change_seq();
       WorkerLimits limits;
-      limits.read_slots = depth - std::min(depth, w.in_flight);
+      // New reads only when the pieces already taken are all in the ring.
+      limits.read_slots = w.pending.empty() ? depth - std::min(depth, w.in_flight) : 0;
       limits.max_plans = depth;
       Work work = TakeWork(limits);
-      for (DeviceRead* read : work.reads) {
-        ++w.in_flight;
-        Queue(w, read);
-      }
+      for (DeviceRead* read : work.reads) Start(w, read);
+      Fill(w, depth);
       // One submission for the whole batch (plus requeued short reads).
       if (io_uring_sq_ready(ring) > 0) io_uring_submit(ring);
+      const bool busy = w.in_flight > 0 || !w.pending.empty();
       if (work.exit) {
-        if (w.in_flight == 0) return;
-        // Shut down: nothing new is issued, but the kernel still writes into our buffers.
+        if (!busy) return;
+        // Shut down: nothing new is taken, but the kernel still writes into our buffers.
         io_uring_submit_and_wait(ring, 1);
         continue;
       }
@@ -109,58 +133,90 @@ class UringEngine final : public EngineCore {
     }
   }
 
-  // Puts the next piece of `read` into the SQ (not submitted yet).
-  void Queue(RingWorker& w, DeviceRead* read) {
-    io_uring* ring = w.ring->get();
-    io_uring_sqe* sqe = io_uring_get_sqe(ring);
-    while (sqe == nullptr) {
-      // The SQ has one slot per read in flight, so this only happens with requeues pending.
-      io_uring_submit(ring);
-      sqe = io_uring_get_sqe(ring);
+  void Start(RingWorker& w, DeviceRead* read) {
+    auto* f = new InFlightRead;
+    f->read = read;
+    const uint64_t count = std::max<uint64_t>(1, (read->length + kPieceBytes - 1) / kPieceBytes);
+    f->pieces.resize(count);
+    f->left = count;
+    for (uint64_t i = 0; i < count; ++i) {
+      Piece& p = f->pieces[i];
+      p.owner = f;
+      p.begin = i * kPieceBytes;
+      p.end = std::min(read->length, p.begin + kPieceBytes);
+      w.pending.push_back(&p);
     }
-    const uint64_t piece = std::min(read->length - read->done, kMaxIoBytes);
-    read->issued_direct = read->file->direct.load(std::memory_order_relaxed);
-    io_uring_prep_read(sqe, read->file->fd.get(), read->buffer.mutable_data() + read->done,
-                       static_cast<unsigned>(piece), read->offset + read->done);
-    io_uring_sqe_set_data(sqe, read);
-    AddDeviceReads(1);
+  }
+
+  // Moves pending pieces into the SQ while the ring has room (not submitted yet).
+  void Fill(RingWorker& w, size_t depth) {
+    io_uring* ring = w.ring->get();
+    while (w.in_flight < depth && !w.pending.empty()) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      if (sqe == nullptr) {
+        io_uring_submit(ring);
+        continue;
+      }
+      Piece* p = w.pending.front();
+      w.pending.pop_front();
+      DeviceRead* read = p->owner->read;
+      const uint64_t at = p->begin + p->done;
+      const uint64_t len = std::min(p->end - at, kMaxIoBytes);
+      p->issued_direct = read->file->direct.load(std::memory_order_relaxed);
+      io_uring_prep_read(sqe, read->file->fd.get(), read->buffer.mutable_data() + at,
+                         static_cast<unsigned>(len), read->offset + at);
+      io_uring_sqe_set_data(sqe, p);
+      ++w.in_flight;
+      AddDeviceReads(1);
+    }
+  }
+
+  void PieceDone(Piece* p, Status status) {
+    InFlightRead* f = p->owner;
+    if (!status.ok() && f->status.ok()) f->status = std::move(status);
+    if (--f->left > 0) return;
+    DeviceRead* read = f->read;
+    read->done = read->length;  // informational; FinishRead uses the parts
+    Status result = std::move(f->status);
+    delete f;
+    FinishRead(read, std::move(result));
   }
 
   void HandleCompletion(RingWorker& w, io_uring_cqe* cqe) {
-    auto* read = static_cast<DeviceRead*>(io_uring_cqe_get_data(cqe));
+    auto* p = static_cast<Piece*>(io_uring_cqe_get_data(cqe));
+    DeviceRead* read = p->owner->read;
+    --w.in_flight;
     int res = cqe->res;
     if (res >= 0 && w.faults && w.faults->read) {
-      if (int err = w.faults->read(read->file->path, read->issued_direct); err != 0) res = -err;
+      if (int err = w.faults->read(read->file->path, p->issued_direct); err != 0) res = -err;
     }
     if (res < 0) {
-      if ((res == -EAGAIN || res == -EINTR) && ++read->attempts < kMaxRetries) {
-        Queue(w, read);
+      if ((res == -EAGAIN || res == -EINTR) && ++p->attempts < kMaxRetries) {
+        w.pending.push_front(p);
         return;
       }
       // O_DIRECT refused at read time (some FUSE and network file systems): retry buffered.
-      if (res == -EINVAL && read->issued_direct && FallBackToBuffered(read)) {
-        Queue(w, read);
+      if (res == -EINVAL && p->issued_direct && FallBackToBuffered(read)) {
+        w.pending.push_front(p);
         return;
       }
-      --w.in_flight;
-      FinishRead(read, ErrnoToStatus(res, "io_uring read"));
+      PieceDone(p, ErrnoToStatus(res, "io_uring read"));
       return;
     }
     AddDeviceBytes(static_cast<uint64_t>(res));
-    read->done += static_cast<uint64_t>(res);
-    if (read->done >= read->needed) {
-      --w.in_flight;
-      FinishRead(read, Status::OK());
+    p->done += static_cast<uint64_t>(res);
+    const uint64_t at = p->begin + p->done;
+    // Past `needed` only alignment padding is left, which may lie beyond the end of the file.
+    if (at >= p->end || at >= read->needed) {
+      PieceDone(p, Status::OK());
       return;
     }
     if (res == 0) {
-      --w.in_flight;
-      FinishRead(read, IOError("unexpected end of file at byte " +
-                               std::to_string(read->offset + read->done) +
-                               " (did the file shrink while being read?)"));
+      PieceDone(p, IOError("unexpected end of file at byte " + std::to_string(read->offset + at) +
+                           " (did the file shrink while being read?)"));
       return;
     }
-    Queue(w, read);  // short read: ask for the rest
+    w.pending.push_front(p);  // short read: ask for the rest
   }
 
   std::vector<std::thread> threads_;
