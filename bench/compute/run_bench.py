@@ -89,8 +89,11 @@ def main():
              ("lsio stats int16 (exact, one pass)", cpp["stats_int16"]),
              ("lsio mean/var over time, (8,512,512) float32 chunks",
               cpp["reduce_time_8x512x512_float32"]),
+             ("lsio mean/var over time, (64,128,512) float32 chunks",
+              cpp["reduce_time_64x128x512_float32"]),
              ("lsio mean/var over x, (8,512,512) float32 chunks",
-              cpp["reduce_x_8x512x512_float32"])]
+              cpp["reduce_x_8x512x512_float32"]),
+             ("lsio histogram float32, 100 bins", cpp["histogram_float32_100_bins"])]
     for name, r in lines:
         print(f"{name:62s} {r['best_gbps']:10.2f} {r['median_gbps']:8.2f}")
     for target, r in cpp.get("per_target", {}).items():

@@ -21,6 +21,7 @@
 
 #include "lsio/base/buffer.h"
 #include "lsio/compute/axis_reduction.h"
+#include "lsio/compute/histogram.h"
 #include "lsio/compute/stats.h"
 #include "src/compute/kernels.h"
 
@@ -173,6 +174,42 @@ int main(int argc, char** argv) {
     run_x();
     out.push_back(Json("reduce_x_8x512x512_float32", static_cast<double>(chunks * chunk_bytes),
                        Time(repeat, run_x)));
+  }
+
+  // Chunks with 64 time steps: the grid's 64-byte cell state is read and written once per
+  // chunk, so deeper chunks spend less of the memory traffic on it.
+  {
+    const std::vector<int64_t> shape = {64, 128, 512}, start = {0, 0, 0}, origin = {0, 0};
+    const std::vector<int64_t> grid_shape = {128, 512};
+    const std::vector<size_t> axes = {0};
+    const size_t chunk_bytes = 64 * 128 * 512 * 4;
+    const size_t chunks = bytes / chunk_bytes;
+    auto grid = compute::ReductionGrid::Make(DataType::kFloat32, 3, axes, grid_shape).value();
+    auto run = [&] {
+      for (size_t c = 0; c < chunks; ++c) {
+        const compute::ChunkView view{DataType::kFloat32, shape,
+                                      f32.span().subspan(c * chunk_bytes, chunk_bytes)};
+        if (!grid.Consume(view, compute::Box{start, shape}, origin).ok()) std::abort();
+      }
+    };
+    run();
+    out.push_back(Json("reduce_time_64x128x512_float32",
+                       static_cast<double>(chunks * chunk_bytes), Time(repeat, run)));
+  }
+
+  // numpy.histogram-compatible binning, 100 bins over the data's bulk.
+  {
+    compute::HistogramOptions options;
+    options.bins = 100;
+    options.lo = -10;
+    options.hi = 20;
+    auto run = [&] {
+      auto h = compute::HistogramAccumulator::Make(DataType::kFloat32, options).value();
+      if (!h.Consume(f32.span()).ok()) std::abort();
+      g_sink = static_cast<double>(h.counts()[50]);
+    };
+    out.push_back(Json("histogram_float32_100_bins", static_cast<double>(bytes),
+                       Time(repeat, run)));
   }
 
   if (per_target) {

@@ -13,6 +13,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/compute/kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -285,8 +286,15 @@ struct FloatKernel {
     for (const auto& r : runs) {
       const T* p = reinterpret_cast<const T*>(r.data);
       const size_t n = r.length;
+      // While pass 2 computes on L1, have the memory after this run (where the next block
+      // usually starts) fetched, so that the next pass 1 does not wait for DRAM. Prefetches
+      // never fault, so running past the end of the chunk is harmless.
+      const uintptr_t ahead = reinterpret_cast<uintptr_t>(p + n);
       size_t i = 0;
       for (; i + 2 * N <= n; i += 2 * N) {
+        for (size_t b = 0; b < 2 * N * sizeof(T); b += 64) {
+          hwy::Prefetch(reinterpret_cast<const uint8_t*>(ahead + i * sizeof(T) + b));
+        }
         Widen(hn::LoadU(d, p + i), lo, hi);
         Widen(hn::LoadU(d, p + i + N), w0, w1);
         const VD d0 = hn::Sub(lo, vmean);
@@ -694,10 +702,36 @@ struct GridKernel {
                                const GridCells& c) {
     const DD dd;
     const VD zero = hn::Zero(dd);
+    // Without NaN every lane counts num_rows elements and nothing needs masking; a NaN shows
+    // up in the sum, and then the strip is redone with masks.
+    VD s = zero, mn = Load(rows[0] + x), mx = mn;
+    for (size_t r = 0; r < num_rows; ++r) {
+      const VD v = Load(rows[r] + x);
+      s = hn::Add(s, v);
+      mn = hn::Min(mn, v);
+      mx = hn::Max(mx, v);
+    }
+    if (hn::AllFalse(dd, hn::IsNaN(s))) {
+      const double rows_d = static_cast<double>(num_rows);
+      const VD n = hn::Set(dd, rows_d);
+      const VD inv_n = hn::Set(dd, 1.0 / rows_d);
+      const VD mean = hn::Mul(s, inv_n);
+      VD q = zero, cs = zero;
+      for (size_t r = 0; r < num_rows; ++r) {
+        const VD dv = hn::Sub(Load(rows[r] + x), mean);
+        q = hn::MulAdd(dv, dv, q);
+        cs = hn::Add(cs, dv);
+      }
+      Merge(c, x, num_rows, n, inv_n, s, mean, cs, q, mn, mx);
+      return;
+    }
     const VD one = hn::Set(dd, 1.0);
     const VD inf = hn::Set(dd, kInf);
     const VD ninf = hn::Set(dd, -kInf);
-    VD n = zero, s = zero, mn = inf, mx = ninf;
+    VD n = zero;
+    s = zero;
+    mn = inf;
+    mx = ninf;
     for (size_t r = 0; r < num_rows; ++r) {
       const VD v = Load(rows[r] + x);
       const auto valid = hn::Not(hn::IsNaN(v));
@@ -706,8 +740,8 @@ struct GridKernel {
       mn = hn::Min(mn, hn::IfThenElse(valid, v, inf));
       mx = hn::Max(mx, hn::IfThenElse(valid, v, ninf));
     }
-    const auto has = hn::Gt(n, zero);
-    const VD mean = hn::IfThenElseZero(has, hn::Div(s, n));  // 0/0 lanes are masked off
+    const VD inv_n = hn::Div(one, n);  // inf where n == 0: those lanes are masked off in Merge
+    const VD mean = hn::IfThenElseZero(hn::Gt(n, zero), hn::Mul(s, inv_n));
     VD q = zero, cs = zero;
     for (size_t r = 0; r < num_rows; ++r) {
       const VD v = Load(rows[r] + x);
@@ -715,10 +749,20 @@ struct GridKernel {
       q = hn::MulAdd(dv, dv, q);
       cs = hn::Add(cs, dv);
     }
-    // Chan's merge, lane by lane as MergeIntoCell does it; lanes of cells that got nothing
-    // (n == 0) keep their state, whatever 0/0 computed for them.
-    const VD m2b = hn::Sub(q, hn::Div(hn::Mul(cs, cs), n));
-    const VD lo_b = hn::Div(cs, n);
+    Merge(c, x, num_rows, n, inv_n, s, mean, cs, q, mn, mx);
+  }
+
+  // Chan's merge of a strip's moments (per lane: n valid elements, sum s, reference mean with
+  // deviations summing to cs and their squares to q) into the cells, lane by lane as
+  // MergeIntoCell does it. Lanes whose cells got nothing (n == 0) keep their state, whatever
+  // 0/0 computed for them.
+  static HWY_INLINE void Merge(const GridCells& c, size_t x, size_t num_rows, VD n, VD inv_n,
+                               VD s, VD mean, VD cs, VD q, VD mn, VD mx) {
+    const DD dd;
+    const VD zero = hn::Zero(dd);
+    const auto has = hn::Gt(n, zero);
+    const VD lo_b = hn::Mul(cs, inv_n);
+    const VD m2b = hn::NegMulAdd(cs, lo_b, q);
     const VD na = hn::LoadU(dd, c.count + x);
     const VD mean_a = hn::LoadU(dd, c.mean_hi + x);
     const VD lo_a = hn::LoadU(dd, c.mean_lo + x);

@@ -120,17 +120,6 @@ double StatsAccumulator::SumAsDouble() const {
 
 StatsAccumulator::MeanParts StatsAccumulator::CurrentMean() const {
   const double n = static_cast<double>(count_);
-  if (is_integer_) {
-    // floor(sum / n) exactly, then what rounding it to a double lost plus the remainder.
-    __int128 q = int_sum_ / count_;
-    __int128 r = int_sum_ % count_;
-    if (r < 0) {
-      --q;
-      r += count_;
-    }
-    const double hi = static_cast<double>(q);
-    return {hi, static_cast<double>(q - static_cast<__int128>(hi)) + static_cast<double>(r) / n};
-  }
   if (sum_nonfinite_ != 0 || std::isnan(sum_nonfinite_)) return {SumAsDouble() / n, 0.0};
   // (sum_ + sum_compensation_) / n in two parts; the fma gives the division's exact remainder.
   const double hi = sum_ / n;

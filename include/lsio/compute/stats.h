@@ -10,11 +10,13 @@
 // When no element counts (empty input or all NaN) count is 0, min, max and mean are NaN, sum is
 // 0 and every variance is NaN; variance(ddof) is NaN whenever count <= ddof.
 //
-// Precision: float sums accumulate in float64 with compensation between blocks; integer and
-// bool sums, mins and maxes are exact (Stats::exact_*), and integer means come from the exact
-// sum. Variances use Chan et al.'s pairwise update over L1-sized blocks whose own moments are
-// computed two-pass (float) or exactly (integers), so data like 1e8 + small noise keeps its
-// digits. Data are read once from memory; each block is re-read from L1.
+// Precision: float sums accumulate in float64 (compensated between blocks); integer and bool
+// sums, mins and maxes are exact (Stats::exact_*), and integer means come from the exact sum.
+// Variances use Chan et al.'s pairwise update over L1-sized blocks whose own moments are
+// computed two-pass (float) or exactly (integers), with the means in the update carried as two
+// doubles (exactly, for integers), so that data like 1e8 + small noise or int64 values next to
+// 2^63 keep their digits. Data are read once from memory; each block is re-read from L1.
+// Bool elements are bytes holding 0 or 1.
 //
 // Example:
 //   LSIO_ASSIGN_OR_RETURN(auto acc, StatsAccumulator::Make(DataType::kFloat32));
@@ -53,8 +55,9 @@ struct Stats {
   double mean = 0;         // NaN when count == 0
   double m2 = 0;           // sum of squared deviations from the mean; NaN when count == 0
 
-  // Bool and integer dtypes (before ApplyScaleOffset): min, max and sum held exactly. The sum is
-  // exact for fewer than 2^63 elements. Zero when !exact or count == 0.
+  // Bool and integer dtypes (before ApplyScaleOffset): min, max and sum held exactly (print them
+  // with Int128ToString). The sum is exact for fewer than 2^62 elements. Zero when !exact or
+  // count == 0.
   bool exact = false;
   __int128 exact_min = 0;
   __int128 exact_max = 0;
@@ -110,12 +113,12 @@ class StatsAccumulator {
                     MeanParts mean, double m2);
   void AddIntPart(uint64_t count, __int128 min, __int128 max, __int128 sum, double m2);
   void AddFloatMoments(const internal::FloatMoments& m);
-  // Chan's update of m2_ with a part of `count_b` elements, mean `mean_b` and m2 `m2_b`; call
-  // before count_ and the sum change.
+  // Chan's update of m2_ (float path) with a part of `count_b` elements, mean `mean_b` and m2
+  // `m2_b`; call before count_ and the sum change.
   void MergeMoments(uint64_t count_b, MeanParts mean_b, double m2_b);
   void AddToSum(double x);
   double SumAsDouble() const;
-  MeanParts CurrentMean() const;  // precondition: count_ > 0
+  MeanParts CurrentMean() const;  // float path; precondition: count_ > 0
 
   DataType dtype_ = DataType::kFloat64;
   bool is_integer_ = false;  // bool and integer dtypes take the exact path
