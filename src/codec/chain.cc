@@ -217,7 +217,9 @@ Result<CodecChain> CodecChain::FromZarrV3(const nlohmann::json& codecs, const Ar
         const size_t width = ByteWidth(impl->serialized_spec.dtype);
         if (name == "blosc") {
           if (!filled.contains("typesize")) filled["typesize"] = width;
-          if (!filled.contains("shuffle")) filled["shuffle"] = width == 1 ? "bitshuffle" : "shuffle";
+          if (!filled.contains("shuffle")) {
+            filled["shuffle"] = width == 1 ? "bitshuffle" : "shuffle";
+          }
         } else if (name == "numcodecs.shuffle" && !filled.contains("elementsize")) {
           filled["elementsize"] = width;
         }

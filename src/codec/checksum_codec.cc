@@ -96,7 +96,8 @@ class ChecksumCodec final : public BytesToBytesCodec {
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
     if (algorithm_ == Algorithm::kCrc32c && in.size() > size_t{INT32_MAX}) {
-      return InvalidArgumentError(fmt::format("{}: {} bytes exceed ISA-L's limit", name_, in.size()));
+      return InvalidArgumentError(
+          fmt::format("{}: {} bytes exceed ISA-L's limit", name_, in.size()));
     }
     LSIO_ASSIGN_OR_RETURN(Buffer out, DefaultBufferPool().Acquire(in.size() + kChecksumSize));
     const uint32_t sum = Checksum(algorithm_, in);
@@ -162,8 +163,8 @@ Result<std::unique_ptr<BytesToBytesCodec>> MakeChecksum(Algorithm a, std::string
       } else if (*location == "end") {
         at_end = true;
       } else {
-        return reader.FieldError("location",
-                                 fmt::format("must be \"start\" or \"end\", got \"{}\"", *location));
+        return reader.FieldError(
+            "location", fmt::format("must be \"start\" or \"end\", got \"{}\"", *location));
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 
 namespace lsio::codec::internal {
 
@@ -40,8 +41,8 @@ Result<std::optional<int64_t>> ConfigReader::OptionalInt(std::string_view field,
                                            v->dump()));
     }
     value = v->get<int64_t>();
-  } else if (v->is_number_float() && v->get<double>() == static_cast<double>(
-                                                              static_cast<int64_t>(v->get<double>()))) {
+  } else if (v->is_number_float() && std::abs(v->get<double>()) < 9.0e18 &&
+             v->get<double>() == std::trunc(v->get<double>())) {
     // 5.0 written by a JSON encoder that does not keep integers apart.
     value = static_cast<int64_t>(v->get<double>());
   } else {

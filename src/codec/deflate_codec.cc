@@ -59,7 +59,9 @@ class DeflateCodec final : public BytesToBytesCodec {
 
   Result<size_t> Decode(std::span<const std::byte> in, std::span<std::byte> out) const override {
     libdeflate_decompressor* d = ThreadDecompressor();
-    if (d == nullptr) return ResourceExhaustedError(fmt::format("{}: cannot create a decoder", name()));
+    if (d == nullptr) {
+      return ResourceExhaustedError(fmt::format("{}: cannot create a decoder", name()));
+    }
     size_t in_pos = 0;
     size_t out_pos = 0;
     // gzip: one or more members, optionally followed by zero padding (Python's gzip module
@@ -95,15 +97,20 @@ class DeflateCodec final : public BytesToBytesCodec {
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
     libdeflate_compressor* c = ThreadCompressor(level_);
-    if (c == nullptr) return ResourceExhaustedError(fmt::format("{}: cannot create an encoder", name()));
+    if (c == nullptr) {
+      return ResourceExhaustedError(fmt::format("{}: cannot create an encoder", name()));
+    }
     const size_t bound = container_ == Container::kGzip
                              ? libdeflate_gzip_compress_bound(c, in.size())
                              : libdeflate_zlib_compress_bound(c, in.size());
     LSIO_ASSIGN_OR_RETURN(Buffer out, DefaultBufferPool().Acquire(bound));
+    void* dest = out.mutable_data();
     const size_t n = container_ == Container::kGzip
-                         ? libdeflate_gzip_compress(c, in.data(), in.size(), out.mutable_data(), bound)
-                         : libdeflate_zlib_compress(c, in.data(), in.size(), out.mutable_data(), bound);
-    if (n == 0) return InternalError(fmt::format("{}: compression of {} bytes failed", name(), in.size()));
+                         ? libdeflate_gzip_compress(c, in.data(), in.size(), dest, bound)
+                         : libdeflate_zlib_compress(c, in.data(), in.size(), dest, bound);
+    if (n == 0) {
+      return InternalError(fmt::format("{}: compression of {} bytes failed", name(), in.size()));
+    }
     out.Truncate(n);
     return out;
   }

@@ -119,7 +119,8 @@ class FixedScaleOffsetCodec final : public NumcodecsFilter {
       if (offset_.is_integer) {
         const D t = static_cast<D>(static_cast<U>(static_cast<U>(x) - ScalarAs<U>(offset_)));
         if (scale_.is_integer) {
-          return NumpyCast<E>(static_cast<D>(static_cast<U>(static_cast<U>(t) * ScalarAs<U>(scale_))));
+          const U product = static_cast<U>(static_cast<U>(t) * ScalarAs<U>(scale_));
+          return NumpyCast<E>(static_cast<D>(product));
         }
         return NumpyCast<E>(std::nearbyint(static_cast<double>(t) * scale_.value));
       }

@@ -108,7 +108,8 @@ Status CastArray(std::span<const std::byte> in, DataType from, std::span<std::by
     using D = decltype(d);
     using E = decltype(e);
     for (size_t i = 0; i < n; ++i) {
-      StoreElem<D>(out.data() + i * sizeof(D), NumpyCast<D>(LoadElem<E>(in.data() + i * sizeof(E))));
+      const E x = LoadElem<E>(in.data() + i * sizeof(E));
+      StoreElem<D>(out.data() + i * sizeof(D), NumpyCast<D>(x));
     }
   });
   return Status();

@@ -172,7 +172,8 @@ class LzmaCodec final : public BytesToBytesCodec {
         break;
     }
     if (r != LZMA_OK) {
-      return ResourceExhaustedError(fmt::format("lzma: cannot create a decoder (error {})", int{r}));
+      return ResourceExhaustedError(
+          fmt::format("lzma: cannot create a decoder (error {})", int{r}));
     }
     stream.s.next_in = reinterpret_cast<const uint8_t*>(in.data() + *in_pos);
     stream.s.avail_in = in.size() - *in_pos;
@@ -282,8 +283,8 @@ Result<std::unique_ptr<BytesToBytesCodec>> MakeLzmaCodec(const nlohmann::json& c
   LSIO_ASSIGN_OR_RETURN(std::optional<int64_t> preset,
                         reader.OptionalInt("preset", 0, int64_t{UINT32_MAX}));
   if (preset && (*preset & ~int64_t{LZMA_PRESET_EXTREME}) > 9) {
-    return reader.FieldError("preset", fmt::format("must be 0-9, optionally | PRESET_EXTREME, got {}",
-                                                   *preset));
+    return reader.FieldError(
+        "preset", fmt::format("must be 0-9, optionally | PRESET_EXTREME, got {}", *preset));
   }
   std::vector<FilterSpec> filters;
   if (const nlohmann::json* list = reader.Get("filters")) {

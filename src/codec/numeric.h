@@ -171,8 +171,8 @@ template <typename T>
   requires std::is_integral_v<T>
 struct WrapArith {
   using U = std::make_unsigned_t<T>;
-  static T Add(T a, T b) { return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b))); }
-  static T Sub(T a, T b) { return static_cast<T>(static_cast<U>(static_cast<U>(a) - static_cast<U>(b))); }
+  static T Add(T a, T b) { return static_cast<T>(static_cast<U>(U(a) + U(b))); }
+  static T Sub(T a, T b) { return static_cast<T>(static_cast<U>(U(a) - U(b))); }
 };
 template <> struct Arith<int8_t> : WrapArith<int8_t> {};
 template <> struct Arith<int16_t> : WrapArith<int16_t> {};

@@ -61,7 +61,8 @@ void Permute(const std::byte* src, std::byte* dst, const std::vector<int64_t>& s
 class TransposeCodec final : public ArrayToArrayCodec {
  public:
   // `order` empty with `legacy` set means "C" (identity) or "F" (reversed) for any rank.
-  TransposeCodec(std::vector<int64_t> order, char legacy) : order_(std::move(order)), legacy_(legacy) {}
+  TransposeCodec(std::vector<int64_t> order, char legacy)
+      : order_(std::move(order)), legacy_(legacy) {}
 
   std::string_view name() const override { return "transpose"; }
 
@@ -90,7 +91,9 @@ class TransposeCodec final : public ArrayToArrayCodec {
   Result<std::vector<int64_t>> PermFor(size_t rank) const {
     if (legacy_ != 0) {
       std::vector<int64_t> perm(rank);
-      for (size_t i = 0; i < rank; ++i) perm[i] = static_cast<int64_t>(legacy_ == 'C' ? i : rank - 1 - i);
+      for (size_t i = 0; i < rank; ++i) {
+        perm[i] = static_cast<int64_t>(legacy_ == 'C' ? i : rank - 1 - i);
+      }
       return perm;
     }
     if (order_.size() != rank) {

@@ -41,8 +41,9 @@ class ZstdCodec final : public BytesToBytesCodec {
     while (offset < in.size()) {
       const size_t frame = ZSTD_findFrameCompressedSize(in.data() + offset, in.size() - offset);
       if (ZSTD_isError(frame)) {
-        return CorruptDataError(fmt::format("zstd: bytes at offset {} of {} are not a zstd frame ({})",
-                                            offset, in.size(), ZSTD_getErrorName(frame)));
+        return CorruptDataError(
+            fmt::format("zstd: bytes at offset {} of {} are not a zstd frame ({})", offset,
+                        in.size(), ZSTD_getErrorName(frame)));
       }
       const unsigned long long size = ZSTD_getFrameContentSize(in.data() + offset, frame);
       if (size == ZSTD_CONTENTSIZE_ERROR) {

@@ -113,11 +113,13 @@ TEST(CodecChainV2, RejectsWhatItCannotRepresent) {
 
 TEST(CodecChain, DescribeAndIdentity) {
   const ArraySpec f4{DataType::kFloat32, {8, 8}};
-  auto le = CodecChain::FromZarrV3(json::parse(R"([{"name":"bytes","configuration":{"endian":"little"}}])"), f4);
+  auto le = CodecChain::FromZarrV3(
+      json::parse(R"([{"name":"bytes","configuration":{"endian":"little"}}])"), f4);
   ASSERT_TRUE(le.ok());
   EXPECT_TRUE(le->is_identity());
   EXPECT_EQ(le->Describe(), "bytes(endian=little)");
-  auto be = CodecChain::FromZarrV3(json::parse(R"([{"name":"bytes","configuration":{"endian":"big"}}])"), f4);
+  auto be = CodecChain::FromZarrV3(
+      json::parse(R"([{"name":"bytes","configuration":{"endian":"big"}}])"), f4);
   EXPECT_FALSE(be->is_identity());
   auto v2c = CodecChain::FromZarrV2(json(), json(), 'C', Endian::kLittle, f4);
   EXPECT_TRUE(v2c->is_identity());
@@ -212,13 +214,17 @@ TEST(CodecChainV2, FortranOrderChunksDecodeToCOrder) {
   std::vector<int16_t> stored(24);
   for (int i = 0; i < 2; ++i) {
     for (int j = 0; j < 3; ++j) {
-      for (int k = 0; k < 4; ++k) stored[k * 6 + j * 2 + i] = static_cast<int16_t>(100 * i + 10 * j + k);
+      for (int k = 0; k < 4; ++k) {
+        stored[k * 6 + j * 2 + i] = static_cast<int16_t>(100 * i + 10 * j + k);
+      }
     }
   }
   for (Endian e : {Endian::kLittle, Endian::kBig}) {
     std::vector<int16_t> bytes = stored;
     if (e == Endian::kBig) {
-      for (int16_t& v : bytes) v = static_cast<int16_t>(__builtin_bswap16(static_cast<uint16_t>(v)));
+      for (int16_t& v : bytes) {
+        v = static_cast<int16_t>(__builtin_bswap16(static_cast<uint16_t>(v)));
+      }
     }
     auto chain = CodecChain::FromZarrV2(json(), json(), 'F', e, spec);
     ASSERT_TRUE(chain.ok());

@@ -74,7 +74,8 @@ inline std::vector<CodecConfig> BytesToBytesConfigs() {
                  checksummed});
   };
   add("numcodecs_blosc_auto_small_blocks",
-      R"({"name":"numcodecs.blosc","configuration":{"cname":"zstd","shuffle":-1,"blocksize":256}})");
+      R"({"name":"numcodecs.blosc",)"
+      R"("configuration":{"cname":"zstd","shuffle":-1,"blocksize":256}})");
   add("zstd", R"({"name":"zstd","configuration":{"level":1,"checksum":false}})");
   add("zstd_checksum", R"({"name":"zstd","configuration":{"level":-3,"checksum":true}})");
   add("lz4", R"({"name":"numcodecs.lz4","configuration":{"acceleration":1}})");

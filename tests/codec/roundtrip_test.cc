@@ -89,7 +89,8 @@ TEST_P(RoundTrip, EveryTypeAndShape) {
         continue;
       }
       ASSERT_TRUE(chain.ok()) << chain.status().ToString();
-      const std::vector<std::byte> data = MakeData(spec, config.lossy || config.finite, 17u + exercised);
+      const std::vector<std::byte> data =
+          MakeData(spec, config.lossy || config.finite, 17u + exercised);
       auto encoded = chain->Encode(data);
       ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
       BufferPool pool;
