@@ -456,6 +456,13 @@ Result<Buffer> CodecChain::Encode(std::span<const std::byte> decoded) const {
   for (const BytesStage& stage : impl_->bytes) {
     LSIO_ASSIGN_OR_RETURN(bytes, stage.codec->Encode(bytes.span()));
   }
+  // Compressors write into a block sized for the worst case; a caller that keeps many
+  // encoded chunks should not keep that slack too.
+  if (bytes.capacity() > 2 * BufferPool::SizeClass(bytes.size())) {
+    LSIO_ASSIGN_OR_RETURN(Buffer fitted, DefaultBufferPool().Acquire(bytes.size()));
+    if (!bytes.empty()) std::memcpy(fitted.mutable_data(), bytes.data(), bytes.size());
+    return fitted;
+  }
   return bytes;
 }
 

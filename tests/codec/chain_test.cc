@@ -196,6 +196,18 @@ TEST(CodecChain, ZeroCopyPathsTakeNothingFromThePool) {
   EXPECT_EQ(pool.stats().bytes_outstanding, 0u);
 }
 
+TEST(CodecChain, EncodedBuffersDoNotKeepTheCompressorsWorstCaseCapacity) {
+  const ArraySpec spec{DataType::kFloat64, {512, 512}};
+  auto chain = CodecChain::FromZarrV3(
+      json::parse(R"([{"name":"bytes","configuration":{"endian":"little"}},{"name":"zstd"}])"),
+      spec);
+  std::vector<double> zeros(512 * 512, 0.0);
+  auto encoded = chain->Encode(Bytes(zeros));
+  ASSERT_TRUE(encoded.ok());
+  EXPECT_LT(encoded->size(), 1024u);
+  EXPECT_LE(encoded->capacity(), 2 * BufferPool::SizeClass(encoded->size()));
+}
+
 TEST(CodecChain, OutputOfTheWrongSizeIsRejected) {
   const ArraySpec spec{DataType::kInt32, {10}};
   auto chain = CodecChain::FromZarrV2(json(), json(), 'C', Endian::kLittle, spec);
