@@ -4,6 +4,8 @@
 
 #include "src/compute/kernels.h"
 
+#include "lsio/compute/simd_target.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -887,4 +889,8 @@ std::vector<int64_t> AvailableKernelTargets() { return hwy::SupportedAndGenerate
 void ForceKernelTarget(int64_t target) { hwy::SetSupportedTargetsForTest(target); }
 
 }  // namespace lsio::compute::internal
+
+namespace lsio::compute {
+const char* SimdTargetName() { return internal::KernelTargetName(); }
+}  // namespace lsio::compute
 #endif  // HWY_ONCE

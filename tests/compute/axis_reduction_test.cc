@@ -166,8 +166,9 @@ const std::vector<ReductionCase>& Cases() {
   return *cases;
 }
 
-// Per cell: counts, min and max exact; mean (against mean(|x|)) and sum (against sum(|x|))
-// within 1e-12; std with ddof 0 and 1 within 1e-9 relative (see stats_test.cc).
+// Per cell: counts, min and max exact; mean and sum within 1e-12 relative (against mean(|x|)
+// and sum(|x|) where values cancel); std with ddof 0 and 1 within 1e-9 relative (see
+// stats_test.cc).
 void ExpectGridMatches(const ReductionGrid& g, const ReductionCase& c) {
   const size_t cells = static_cast<size_t>(g.cell_count());
   ASSERT_EQ(static_cast<int64_t>(cells), ElementCount(c.grid_shape));

@@ -1,9 +1,11 @@
 #include "lsio/compute/chunk_box.h"
 
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "lsio/compute/simd_target.h"
 #include "src/compute/runs.h"
 
 namespace lsio::compute {
@@ -101,6 +103,16 @@ TEST(ForEachRunTest, RunsCoverTheBoxInCOrder) {
   const ChunkView scalar{DataType::kInt32, {}, {chunk.bytes.data(), 4}};
   internal::ForEachRun(scalar, Box{}, [&](const std::byte*, size_t n) { elements += n; });
   EXPECT_EQ(elements, 1u);
+}
+
+TEST(SimdTargetTest, NamesAHighwayTarget) {
+  const std::string name = SimdTargetName();
+  EXPECT_FALSE(name.empty());
+#if defined(__x86_64__)
+  EXPECT_TRUE(name == "AVX3" || name == "AVX3_DL" || name == "AVX2" || name == "SSE4" ||
+              name == "SSSE3" || name == "SCALAR")
+      << name;
+#endif
 }
 
 }  // namespace

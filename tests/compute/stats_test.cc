@@ -21,14 +21,15 @@ using testing::F;
 using testing::I128;
 using nlohmann::json;
 
-// Compares finished statistics with make_reference.py's expectations.
-//   counts, integer min/max/sum: exact;  float min/max: exact;
-//   mean: relative error <= 1e-12 (exact reference for integers); for float data the error is
-//     measured against mean(|x|), which equals |mean| for data of one sign and is the scale any
-//     floating-point summation's error is proportional to when positive and negative values
-//     cancel;
-//   sum (float): the same, against sum(|x|);
-//   std with ddof 0 and 1: relative error <= 1e-9 (ExpectStd).
+// Compares finished statistics with make_reference.py's expectations:
+//   counts, integer min/max/sum: exact; float min/max: exact;
+//   mean: relative error <= 1e-12 (integers: against the exact mean). For float data the
+//     error is measured against max(|mean|, mean(|x|)): the same thing for data of one sign,
+//     and, where positive and negative values cancel, the scale that the error of any
+//     floating-point summation is proportional to (the reference itself is exactly rounded);
+//   float sum: the same, against max(|sum|, sum(|x|));
+//   std with ddof 0 and 1: relative error <= 1e-9 (ExpectStd; for constant data, where the
+//     reference is 0, at most 1e-14 of mean(|x|)).
 void ExpectStats(const Stats& s, const json& exp) {
   const uint64_t count = std::stoull(exp["count"].get<std::string>());
   EXPECT_EQ(s.count, count);
