@@ -44,6 +44,9 @@ Status CheckUnknownMembers(const json& object, std::initializer_list<std::string
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
     const json& v = it.value();
+    // A null member carries nothing to understand (some writers emit
+    // "consolidated_metadata": null on every node).
+    if (v.is_null()) continue;
     if (v.is_object()) {
       const json& mu = Member(v, "must_understand");
       if (mu.is_boolean() && !mu.get<bool>()) continue;
@@ -241,6 +244,10 @@ void DescribeCodecInto(const json& codec, std::string& out) {
 }
 
 }  // namespace
+
+Result<json> ParseMetadataJson(std::string_view text, std::string_view file) {
+  return internal::ParseJson(text, file);
+}
 
 int64_t ShardingSpec::num_inner_chunks() const {
   return internal::CheckedProduct(chunks_per_shard).value_or(0);

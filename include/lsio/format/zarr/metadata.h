@@ -113,6 +113,10 @@ struct GroupMetadata {
   nlohmann::json consolidated = nullptr;
 };
 
+// Parses a metadata document. Malformed JSON (or JSON nested absurdly deep) is kInvalidArgument
+// "<file>: malformed JSON at byte N: <reason>". Never throws.
+Result<nlohmann::json> ParseMetadataJson(std::string_view text, std::string_view file);
+
 // Zarr v2. `zarray` is the parsed .zarray, `zattrs` the parsed .zattrs (null or absent: no
 // attributes). `file` names the .zarray for messages; `attrs_file` the .zattrs.
 Result<ArrayMetadata> ParseZarrV2Array(const nlohmann::json& zarray, const nlohmann::json& zattrs,
