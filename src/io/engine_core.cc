@@ -14,9 +14,6 @@
 
 #include "fault_injection.h"
 
-#ifndef STATX_DIOALIGN
-#define STATX_DIOALIGN 0x00002000U
-#endif
 
 namespace lsio::io::internal {
 
@@ -94,20 +91,52 @@ void UniqueFd::reset() {
 
 // A change counter with a condition variable, shared with the pool's release hook (which may
 // run after the engine is gone). Waiters read the counter before looking at engine state, so
-// a change between that look and the wait is never missed.
+// a change between that look and the wait is never missed. Notify is called on every buffer
+// release and every finished read, so it only takes the mutex when someone waits: the waiter
+// counts itself before re-reading the counter and the notifier bumps the counter before
+// reading the count (both sequentially consistent), so one of them always sees the other.
 struct EngineCore::WakeState {
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<uint64_t> seq{0};
+  std::atomic<int> waiters{0};
 
   void Notify() {
-    {
-      std::lock_guard lock(mu);
-      seq.fetch_add(1, std::memory_order_acq_rel);
-    }
+    seq.fetch_add(1);
+    if (waiters.load() == 0) return;
+    { std::lock_guard lock(mu); }  // a waiter between its check and its wait gets the notify
     cv.notify_all();
   }
+
+  void Wait(uint64_t seen, int timeout_ms) {
+    std::unique_lock lock(mu);
+    waiters.fetch_add(1);
+    auto changed = [&] { return seq.load() != seen; };
+    if (timeout_ms < 0) {
+      cv.wait(lock, changed);
+    } else {
+      cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), changed);
+    }
+    waiters.fetch_sub(1);
+  }
 };
+
+namespace {
+// Set while a backend thread handles a batch of completions: the wake-ups of the whole batch
+// become one (see DeferWakes).
+thread_local bool t_defer_wakes = false;
+thread_local bool t_wake_pending = false;
+}  // namespace
+
+DeferWakes::DeferWakes(EngineCore* core) : core_(core) { t_defer_wakes = true; }
+
+DeferWakes::~DeferWakes() {
+  t_defer_wakes = false;
+  if (t_wake_pending) {
+    t_wake_pending = false;
+    core_->Wake();
+  }
+}
 
 EngineCore::EngineCore(const EngineOptions& options)
     : options_(options), wake_(std::make_shared<WakeState>()) {
@@ -124,19 +153,17 @@ EngineCore::EngineCore(const EngineOptions& options)
 
 EngineCore::~EngineCore() { Shutdown(); }
 
-uint64_t EngineCore::change_seq() const { return wake_->seq.load(std::memory_order_acquire); }
+uint64_t EngineCore::change_seq() const { return wake_->seq.load(); }
 
-void EngineCore::Wake() { wake_->Notify(); }
-
-void EngineCore::WaitForChange(uint64_t seen, int timeout_ms) {
-  std::unique_lock lock(wake_->mu);
-  auto changed = [&] { return wake_->seq.load(std::memory_order_acquire) != seen; };
-  if (timeout_ms < 0) {
-    wake_->cv.wait(lock, changed);
-  } else {
-    wake_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), changed);
+void EngineCore::Wake() {
+  if (t_defer_wakes) {
+    t_wake_pending = true;
+    return;
   }
+  wake_->Notify();
 }
+
+void EngineCore::WaitForChange(uint64_t seen, int timeout_ms) { wake_->Wait(seen, timeout_ms); }
 
 bool EngineCore::BudgetAvailable() const {
   return pool_->stats().bytes_outstanding < options_.max_bytes_in_flight;
@@ -371,83 +398,91 @@ Work EngineCore::TakeWork(const WorkerLimits& limits) {
 }
 
 void EngineCore::Plan(FileJob* job) {
-  const ReadRequest* const requests = job->group->requests.data();
-  std::vector<Status> errors(job->requests.size());
-  bool any_valid = false;
-
   struct statx stx {};
   int err = 0;
-  if (::statx(AT_FDCWD, job->path.c_str(), AT_STATX_SYNC_AS_STAT,
-              STATX_TYPE | STATX_SIZE | STATX_DIOALIGN, &stx) != 0) {
+  if (::statx(AT_FDCWD, job->path.c_str(), AT_STATX_SYNC_AS_STAT, kStatxMask, &stx) != 0) {
     err = errno;
-  } else if (S_ISDIR(stx.stx_mode)) {
-    err = EISDIR;
   }
-  Status file_error;
-  if (err != 0) {
-    file_error = ErrnoToStatus(err, "");
-  } else if (!S_ISREG(stx.stx_mode)) {
-    // FIFOs and devices would block or have no size; only regular files are read.
-    file_error = InvalidArgumentError("not a regular file");
+  if (!PlanStat(job, err == 0 ? &stx : nullptr, err)) {
+    PlanOpened(job, -1, 0);
+    return;
   }
-
-  job->ranges.resize(job->requests.size());
-  if (file_error.ok()) {
-    job->size = stx.stx_size;
-    for (size_t i = 0; i < job->requests.size(); ++i) {
-      Result<ByteRange> range = ResolveRange(requests[job->requests[i]], job->size);
-      if (range.ok()) {
-        job->ranges[i] = *range;
-        any_valid = true;
-      } else {
-        errors[i] = range.status();
-      }
+  const FaultInjection* faults = ActiveFaults();
+  int fd = -1;
+  int open_err = 0;
+  if (job->direct.load(std::memory_order_relaxed)) {
+    open_err = faults && faults->open_direct ? faults->open_direct(job->path) : 0;
+    if (open_err == 0) {
+      fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+      if (fd < 0) open_err = errno;
+    }
+    if (fd < 0 && open_err == EINVAL) {
+      DirectRefusedAtOpen(job);
+      open_err = 0;
     }
   }
+  if (fd < 0 && open_err == 0) {
+    fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) open_err = errno;
+  }
+  PlanOpened(job, fd, open_err);
+}
 
+bool EngineCore::PlanStat(FileJob* job, const struct statx* stx, int err) {
+  const ReadRequest* const requests = job->group->requests.data();
+  job->errors.assign(job->requests.size(), Status::OK());
+  job->ranges.assign(job->requests.size(), ByteRange{});
+  if (err == 0 && S_ISDIR(stx->stx_mode)) err = EISDIR;
+  if (err != 0) {
+    job->file_error = ErrnoToStatus(err, "");
+    return false;
+  }
+  if (!S_ISREG(stx->stx_mode)) {
+    // FIFOs and devices would block or have no size; only regular files are read.
+    job->file_error = InvalidArgumentError("not a regular file");
+    return false;
+  }
+  job->size = stx->stx_size;
+  bool any_valid = false;
+  for (size_t i = 0; i < job->requests.size(); ++i) {
+    Result<ByteRange> range = ResolveRange(requests[job->requests[i]], job->size);
+    if (range.ok()) {
+      job->ranges[i] = *range;
+      any_valid = true;
+    } else {
+      job->errors[i] = range.status();
+    }
+  }
   // O_DIRECT needs offsets, lengths and memory aligned as the file system says (statx
   // STATX_DIOALIGN, Linux 6.1); without that information, 4096 is safe on every device.
   bool direct = options_.direct;
-  uint64_t align = 4096;
-  if (direct && (stx.stx_mask & STATX_DIOALIGN)) {
-    if (stx.stx_dio_offset_align == 0 || stx.stx_dio_mem_align > kBufferAlignment) {
+  job->align = 4096;
+  if (direct && (stx->stx_mask & STATX_DIOALIGN)) {
+    if (stx->stx_dio_offset_align == 0 || stx->stx_dio_mem_align > kBufferAlignment) {
       direct = false;  // the file system says it cannot do direct IO on this file
     } else {
-      align = std::max<uint64_t>(stx.stx_dio_offset_align, 512);
-    }
-  }
-
-  bool opened = false;
-  if (file_error.ok() && any_valid) {
-    const FaultInjection* faults = ActiveFaults();
-    int fd = -1;
-    int open_err = 0;
-    if (direct) {
-      open_err = faults && faults->open_direct ? faults->open_direct(job->path) : 0;
-      if (open_err == 0) {
-        fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-        if (fd < 0) open_err = errno;
-      }
-      // EINVAL: the file system refuses O_DIRECT (tmpfs before Linux 6.6, overlayfs, FUSE);
-      // read this file through the page cache instead.
-      if (fd < 0 && open_err == EINVAL) {
-        direct = false;
-        open_err = 0;
-      }
-    }
-    if (fd < 0 && open_err == 0) {
-      fd = ::open(job->path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) open_err = errno;
-    }
-    if (fd < 0) {
-      file_error = ErrnoToStatus(open_err, "");
-    } else {
-      job->fd = UniqueFd(fd);
-      opened = true;
-      files_opened_.fetch_add(1, std::memory_order_relaxed);
+      job->align = std::max<uint64_t>(stx->stx_dio_offset_align, 512);
     }
   }
   job->direct.store(direct, std::memory_order_relaxed);
+  // Open even when every range is empty, so that an unreadable file reports it.
+  return any_valid;
+}
+
+void EngineCore::DirectRefusedAtOpen(FileJob* job) {
+  // EINVAL: the file system refuses O_DIRECT (tmpfs before Linux 6.6, overlayfs, FUSE); read
+  // this file through the page cache instead.
+  job->direct.store(false, std::memory_order_relaxed);
+}
+
+void EngineCore::PlanOpened(FileJob* job, int fd, int open_err) {
+  if (job->file_error.ok() && open_err != 0) job->file_error = ErrnoToStatus(open_err, "");
+  const bool opened = fd >= 0 && job->file_error.ok();
+  if (fd >= 0) {
+    job->fd = UniqueFd(fd);
+    files_opened_.fetch_add(1, std::memory_order_relaxed);
+  }
+  const bool direct = job->direct.load(std::memory_order_relaxed);
 
   std::vector<std::unique_ptr<DeviceRead>> reads;
   std::vector<size_t> empty_ok;  // valid zero-length requests: complete with no bytes
@@ -455,7 +490,7 @@ void EngineCore::Plan(FileJob* job) {
     std::vector<ByteRange> to_read;
     std::vector<size_t> slot_of;
     for (size_t i = 0; i < job->requests.size(); ++i) {
-      if (!errors[i].ok()) continue;
+      if (!job->errors[i].ok()) continue;
       if (job->ranges[i].length == 0) {
         empty_ok.push_back(i);
         continue;
@@ -466,7 +501,7 @@ void EngineCore::Plan(FileJob* job) {
     CoalesceOptions co;
     co.max_gap = options_.coalesce_max_gap;
     co.max_size = std::max<uint64_t>(options_.coalesce_max_size, 1);
-    co.alignment = direct ? align : 1;
+    co.alignment = direct ? job->align : 1;
     for (CoalescedRange& merged : CoalesceRanges(to_read, co)) {
       auto read = std::make_unique<DeviceRead>();
       read->file = job;
@@ -489,14 +524,14 @@ void EngineCore::Plan(FileJob* job) {
     if (!shutdown_) {
       for (size_t i = 0; i < job->requests.size(); ++i) {
         const size_t index = job->requests[i];
-        if (!errors[i].ok()) {
+        if (!job->errors[i].ok()) {
           CompleteRequest(g, index,
-                          errors[i].WithContext(ReadContext(job->path, g->requests[index])),
+                          job->errors[i].WithContext(ReadContext(job->path, g->requests[index])),
                           Buffer());
-        } else if (!file_error.ok()) {
-          // ErrnoToStatus with empty context: the message is the cause alone.
+        } else if (!job->file_error.ok()) {
+          // The cause alone (ErrnoToStatus with empty context), after the path and range.
           CompleteRequest(g, index,
-                          file_error.WithContext(ReadContext(job->path, g->requests[index])),
+                          job->file_error.WithContext(ReadContext(job->path, g->requests[index])),
                           Buffer());
         }
       }
@@ -515,6 +550,8 @@ void EngineCore::Plan(FileJob* job) {
     --g->unplanned_files;
     dead = Unpin(g);
   }
+  job->errors.clear();
+  job->errors.shrink_to_fit();
   close_now.reset();
   dead.reset();
   Wake();
@@ -531,38 +568,52 @@ bool EngineCore::FallBackToBuffered(DeviceRead* read) {
 }
 
 void EngineCore::FinishRead(DeviceRead* read, Status status) {
-  FileJob* file = read->file;
-  Group* g = file->group;
-  UniqueFd close_now;
-  std::unique_ptr<Group> dead;
-  Buffer buffer = std::move(read->buffer);
+  FinishedRead one{read, std::move(status)};
+  FinishReads(std::span<FinishedRead>(&one, 1));
+}
+
+void EngineCore::FinishReads(std::span<FinishedRead> finished) {
+  // Buffers, descriptors and dead groups are let go after the lock is dropped.
+  std::vector<Buffer> buffers;
+  std::vector<UniqueFd> to_close;
+  std::vector<std::unique_ptr<Group>> dead;
+  buffers.reserve(finished.size());
+  for (FinishedRead& f : finished) buffers.push_back(std::move(f.read->buffer));
   {
     std::lock_guard lock(mu_);
-    --reads_in_flight_;
-    if (!shutdown_) {
-      uint64_t delivered = 0;
-      for (const auto& part : read->parts) {
-        const size_t index = file->requests[part.index];
-        if (status.ok()) {
-          const uint64_t length = file->ranges[part.index].length;
-          CompleteRequest(g, index, Status::OK(), buffer.Slice(part.offset_in_range, length));
-          delivered += length;
-        } else {
-          CompleteRequest(g, index, status.WithContext(ReadContext(file->path, g->requests[index])),
-                          Buffer());
+    for (size_t k = 0; k < finished.size(); ++k) {
+      DeviceRead* read = finished[k].read;
+      const Status& status = finished[k].status;
+      const Buffer& buffer = buffers[k];
+      FileJob* file = read->file;
+      Group* g = file->group;
+      --reads_in_flight_;
+      if (!shutdown_) {
+        uint64_t delivered = 0;
+        for (const auto& part : read->parts) {
+          const size_t index = file->requests[part.index];
+          if (status.ok()) {
+            const uint64_t length = file->ranges[part.index].length;
+            CompleteRequest(g, index, Status::OK(), buffer.Slice(part.offset_in_range, length));
+            delivered += length;
+          } else {
+            CompleteRequest(g, index,
+                            status.WithContext(ReadContext(file->path, g->requests[index])),
+                            Buffer());
+          }
         }
+        bytes_read_.fetch_add(delivered, std::memory_order_relaxed);
       }
-      bytes_read_.fetch_add(delivered, std::memory_order_relaxed);
+      if (--file->reads_unfinished == 0) {
+        to_close.push_back(std::move(file->fd));
+        if (!shutdown_) --open_files_;
+      }
+      if (std::unique_ptr<Group> d = Unpin(g)) dead.push_back(std::move(d));
     }
-    if (--file->reads_unfinished == 0) {
-      close_now = std::move(file->fd);
-      if (!shutdown_) --open_files_;
-    }
-    dead = Unpin(g);
   }
-  buffer.reset();
-  close_now.reset();
-  dead.reset();
+  buffers.clear();
+  to_close.clear();
+  dead.clear();
   Wake();
 }
 

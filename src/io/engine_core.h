@@ -18,12 +18,15 @@
 //  * Every device read completes its requests as soon as it finishes (not per file), so a
 //    file bigger than the budget streams.
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,12 @@ struct DeviceRead {
   bool issued_direct = false;               // whether the last piece was issued with O_DIRECT
 };
 
+#ifndef STATX_DIOALIGN
+#define STATX_DIOALIGN 0x00002000U
+#endif
+// What planning asks statx for: type, size and O_DIRECT alignment.
+inline constexpr unsigned kStatxMask = STATX_TYPE | STATX_SIZE | STATX_DIOALIGN;
+
 // One distinct path of one group.
 struct FileJob {
   Group* group = nullptr;
@@ -83,6 +92,10 @@ struct FileJob {
   UniqueFd fd;
   std::atomic<bool> direct{false};  // flips to false once if O_DIRECT is refused at read time
   uint64_t size = 0;
+  uint64_t align = 1;        // O_DIRECT offset alignment
+  Status file_error;         // stat or open failed: every request fails with it
+  std::vector<Status> errors;  // per request (parallel to `requests`), while planning
+  struct statx stx {};       // filled by an asynchronous statx (io_uring backend)
   std::vector<std::unique_ptr<DeviceRead>> reads;
   size_t reads_unfinished = 0;
 };
@@ -133,11 +146,26 @@ class EngineCore : public Engine {
   // Waits until change_seq() != seen, or until timeout_ms (< 0: no timeout) has passed.
   void WaitForChange(uint64_t seen, int timeout_ms = -1);
   Work TakeWork(const WorkerLimits& limits);
-  // Opens and stats the file and coalesces its requests into device reads (system calls, no
+  // Stats and opens the file and coalesces its requests into device reads (system calls, no
   // lock held), then publishes them. Requests that fail here complete at once.
   void Plan(FileJob* job);
-  // Reports a finished device read (status OK: `read->done` bytes are in the buffer).
+  // The same in two steps, for a backend that stats and opens asynchronously:
+  // PlanStat takes the statx outcome (err = errno, or 0 and `stx`), resolves the ranges and
+  // decides O_DIRECT (job->direct); it returns whether the file must be opened (O_DIRECT if
+  // job->direct). DirectRefusedAtOpen switches the job to buffered after EINVAL at open.
+  // PlanOpened takes the open outcome (fd >= 0, or open_err; fd -1 and open_err 0 when
+  // PlanStat said no open is needed), builds the reads and publishes everything.
+  bool PlanStat(FileJob* job, const struct statx* stx, int err);
+  void DirectRefusedAtOpen(FileJob* job);
+  void PlanOpened(FileJob* job, int fd, int open_err);
+  // Reports a finished device read (status OK: its bytes are in the buffer).
   void FinishRead(DeviceRead* read, Status status);
+  // The same for several reads under one lock (a batch of completions).
+  struct FinishedRead {
+    DeviceRead* read;
+    Status status;
+  };
+  void FinishReads(std::span<FinishedRead> finished);
   // Called by a backend when O_DIRECT was refused with EINVAL at read time: switches the file
   // to buffered reads (once) and tells whether the read should simply be retried.
   bool FallBackToBuffered(DeviceRead* read);
@@ -145,6 +173,7 @@ class EngineCore : public Engine {
   void AddDeviceBytes(uint64_t n) { bytes_device_.fetch_add(n, std::memory_order_relaxed); }
 
  protected:
+  friend class DeferWakes;
   void Wake();
 
  private:
@@ -181,6 +210,20 @@ class EngineCore : public Engine {
   std::atomic<uint64_t> requests_done_{0};
   std::atomic<uint64_t> device_reads_{0};
   std::atomic<uint64_t> files_opened_{0};
+};
+
+// While alive, the calling thread's wake-ups of waiters (consumers in Next, workers waiting
+// for work) are collected and sent once at destruction: a backend reaping a batch of 30
+// completions wakes the consumer once, not 30 times.
+class DeferWakes {
+ public:
+  explicit DeferWakes(EngineCore* core);
+  ~DeferWakes();
+  DeferWakes(const DeferWakes&) = delete;
+  DeferWakes& operator=(const DeferWakes&) = delete;
+
+ private:
+  EngineCore* core_;
 };
 
 // Largest piece asked of the kernel in one read; bigger device reads go in pieces, like

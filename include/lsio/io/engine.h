@@ -21,7 +21,13 @@
 // charge is below the budget, and Submit blocks (TrySubmit reports kResourceExhausted) while the
 // budget is used up, so a consumer slower than the disk holds memory flat instead of growing
 // it. The oldest undelivered group can always make progress, so the engine cannot deadlock on
-// its own budget; the charge stays below max_bytes_in_flight plus one read.
+// its own budget; the charge stays below max_bytes_in_flight plus one read. (Reads are issued
+// group by group: a later group's reads start once every read of the earlier groups has been
+// issued, and each read's requests are delivered as soon as that read finishes.)
+// A consumer that holds on to buffers stalls the engine by design: Next then waits until it
+// releases some (use NextFor to wait with a limit). A thread that both submits and drains must
+// use TrySubmit and drain on kResourceExhausted: Submit would wait for releases that only the
+// same thread could make. Buffers a caller acquires from pool() count against the budget too.
 //
 // Thread safety: all methods may be called from any thread. Typically one thread submits and
 // another (or the same, alternating) drains.
@@ -84,8 +90,10 @@ struct EngineOptions {
   // kAuto also honours the environment variable LSIO_IO=uring|posix.
   Backend backend = Backend::kAuto;
   // IO threads: rings for io_uring, workers for pread. 0 picks a default (1 ring; 16 preaders).
+  // At most 256.
   int threads = 0;
-  // Reads kept in flight per ring (io_uring) or in total (pread).
+  // Reads kept in flight per ring (io_uring) or in total (pread, where at most `threads` reads
+  // run at once). 1 to 4096.
   int queue_depth = 64;
   // Open files with O_DIRECT where the file system allows it; falls back to buffered reads for
   // a file that refuses it (tmpfs, overlayfs).
@@ -96,7 +104,8 @@ struct EngineOptions {
   uint64_t coalesce_max_gap = uint64_t{64} << 10;
   // ... unless the merged read would exceed this.
   uint64_t coalesce_max_size = uint64_t{8} << 20;
-  // Where the one-time notice about falling back to pread goes; default: stderr.
+  // Where the notice about falling back to pread goes: called once by each Create that falls
+  // back. Default: stderr, once per process.
   std::function<void(std::string_view)> notice;
 };
 
@@ -110,7 +119,9 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Creates the backend `options.backend` asks for (see Backend).
+  // Creates the backend `options.backend` asks for (see Backend) and starts its threads.
+  // Errors: kInvalidArgument for out-of-range options or a bad LSIO_IO; for kUring, the
+  // io_uring set-up error (kPermissionDenied under seccomp, kNotSupported without io_uring).
   static Result<std::unique_ptr<Engine>> Create(const EngineOptions& options);
 
   // Cancels requests not yet issued (they are dropped, not delivered), waits for the ones in
@@ -121,7 +132,9 @@ class Engine {
   virtual std::string_view backend_name() const = 0;
 
   // Queues a group and returns its id (0, 1, 2, ... in submission order). Blocks while the
-  // budget is used up. An empty group still produces its end-of-group marker.
+  // budget is used up. An empty group still produces its end-of-group marker. Requests of one
+  // path in one group share one open of the file, and nearby ranges are read as one
+  // (coalesce_max_gap / coalesce_max_size). Errors: kCancelled after Shutdown.
   virtual Result<uint64_t> Submit(std::vector<ReadRequest> group) = 0;
   // As Submit, but returns kResourceExhausted (leaving `group` untouched) instead of blocking.
   virtual Result<uint64_t> TrySubmit(std::vector<ReadRequest>& group) = 0;
