@@ -127,20 +127,28 @@ bool LooksLikeIsoDatetime(std::string_view text) {
 }
 
 Result<ParsedDatetime> ParseIsoDatetime(std::string_view text) {
+  // Messages are appended piecewise: "'" + std::string(...) trips GCC 12's false -Wrestrict
+  // (libstdc++ PR 105329) in optimised builds.
+  auto quoted = [&](std::string_view what) {
+    std::string msg(1, '\'');
+    msg.append(text);
+    msg.append(what);
+    return msg;
+  };
   Fields f;
   if (!Split(text, f)) {
-    return InvalidArgumentError("'" + std::string(text) +
-                                "' is not a date (expected YYYY[-MM[-DD[THH[:MM[:SS[.f]]]]]])");
+    return InvalidArgumentError(
+        quoted("' is not a date (expected YYYY[-MM[-DD[THH[:MM[:SS[.f]]]]]])"));
   }
   if (f.month < 1 || f.month > 12 || f.day < 1 || f.day > DaysInMonth(f.year, f.month) ||
       f.hour > 23 || f.minute > 59 || f.second > 59) {
-    return InvalidArgumentError("'" + std::string(text) + "' is not a valid date");
+    return InvalidArgumentError(quoted("' is not a valid date"));
   }
   std::optional<int64_t> ns = ToNs(DaysFromCivil(f.year, f.month, f.day),
                                    f.hour * 3600 + f.minute * 60 + f.second, f.nanos);
   if (!ns) {
-    return OutOfRangeError("'" + std::string(text) +
-                           "' is outside the datetime64[ns] range (1677-09-21 .. 2262-04-11)");
+    return OutOfRangeError(
+        quoted("' is outside the datetime64[ns] range (1677-09-21 .. 2262-04-11)"));
   }
   return ParsedDatetime{*ns, f.resolution};
 }

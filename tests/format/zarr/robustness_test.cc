@@ -111,7 +111,7 @@ TEST(Robustness, MutatedShardsNeverCrash) {
       const size_t at = rng() % bytes.size();
       if (rng() % 4 == 0) {
         bytes.resize(at);
-        if (bytes.empty()) bytes = "x";
+        if (bytes.empty()) bytes.assign(1, 'x');
       } else {
         bytes[at] = static_cast<char>(rng() % 256);
       }
