@@ -11,6 +11,7 @@ ratios; docs/benchmarks-compute.md records a run.
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -24,14 +25,18 @@ import numpy as np  # noqa: E402
 
 
 def best_and_median(fn, repeat):
+    """Best and median wall time, and the best CPU time of this thread (what a busy, shared
+    machine took away from the wall time does not count there)."""
     times = []
-    result = None
+    best_cpu = math.inf
     for _ in range(repeat):
+        cpu = time.thread_time()
         start = time.perf_counter()
-        result = fn()
+        fn()
         times.append(time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.thread_time() - cpu)
     times.sort()
-    return times[0], times[len(times) // 2], result
+    return times[0], times[len(times) // 2], best_cpu
 
 
 def main():
@@ -55,9 +60,10 @@ def main():
 
     def measure(name, fn, data):
         fn()  # warm-up
-        best, median, _ = best_and_median(fn, args.repeat)
-        rows.append((name, data.nbytes / best / 1e9, data.nbytes / median / 1e9))
-        return data.nbytes / best / 1e9
+        best, median, cpu = best_and_median(fn, args.repeat)
+        gbps = (data.nbytes / best / 1e9, data.nbytes / median / 1e9, data.nbytes / cpu / 1e9)
+        rows.append((name,) + gbps)
+        return gbps
 
     np_bw = measure("numpy np.sum(x.view(uint64)) (stream read)",
                     lambda: np.sum(f32.view(np.uint64)), f32)
@@ -80,9 +86,9 @@ def main():
 
     print(f"compute benchmark: {args.mib} MiB per array, best of {args.repeat}, single thread, "
           f"kernels on {cpp['kernel_target']}")
-    print(f"{'':62s} {'best GB/s':>10s} {'median':>8s}")
-    for name, best, median in rows:
-        print(f"{name:62s} {best:10.2f} {median:8.2f}")
+    print(f"{'':62s} {'best GB/s':>10s} {'median':>8s} {'CPU-time':>9s}")
+    for name, best, median, cpu in rows:
+        print(f"{name:62s} {best:10.2f} {median:8.2f} {cpu:9.2f}")
     lines = [("lsio stream read (4 x uint64 sums)", cpp["stream_read"]),
              ("lsio stats float32 (count/min/max/sum/mean/var, one pass)",
               cpp["stats_float32"]),
@@ -95,23 +101,23 @@ def main():
               cpp["reduce_x_8x512x512_float32"]),
              ("lsio histogram float32, 100 bins", cpp["histogram_float32_100_bins"])]
     for name, r in lines:
-        print(f"{name:62s} {r['best_gbps']:10.2f} {r['median_gbps']:8.2f}")
+        print(f"{name:62s} {r['best_gbps']:10.2f} {r['median_gbps']:8.2f} {r['cpu_gbps']:9.2f}")
     for target, r in cpp.get("per_target", {}).items():
         print(f"{'  stats float32 / int16 forced to ' + target:62s} "
               f"{r['stats_float32']['best_gbps']:10.2f} {r['stats_int16']['best_gbps']:8.2f}"
               "  (best GB/s float32, int16)")
-    f32_ratio = cpp["stats_float32"]["best_gbps"] / np_f32
-    i16_ratio = cpp["stats_int16"]["best_gbps"] / np_i16
     print()
-    print(f"float32: lsio / numpy four calls = {f32_ratio:.2f}x   "
-          f"(lsio at {cpp['stats_float32']['best_gbps'] / cpp['stream_read']['best_gbps']:.0%} "
-          f"of lsio's stream read, numpy's stream read {np_bw:.2f} GB/s)")
-    print(f"int16:   lsio / numpy four calls = {i16_ratio:.2f}x   "
-          f"(lsio at {cpp['stats_int16']['best_gbps'] / cpp['stream_read']['best_gbps']:.0%} "
-          f"of lsio's stream read)")
-    target = 2.0
-    ok = f32_ratio >= target and i16_ratio >= target
-    print(f"target >= {target}x numpy: {'met' if ok else 'NOT met'}")
+    ok = True
+    for label, key, ref in (("float32", "stats_float32", np_f32), ("int16", "stats_int16", np_i16)):
+        r = cpp[key]
+        ratio, median_ratio, cpu_ratio = (r["best_gbps"] / ref[0], r["median_gbps"] / ref[1],
+                                          r["cpu_gbps"] / ref[2])
+        ok = ok and ratio >= 2.0
+        print(f"{label:8s} lsio / numpy four calls = {ratio:.2f}x best, {median_ratio:.2f}x "
+              f"median, {cpu_ratio:.2f}x CPU time; lsio at "
+              f"{r['best_gbps'] / cpp['stream_read']['best_gbps']:.0%} of the stream read "
+              f"(lsio {cpp['stream_read']['best_gbps']:.1f}, numpy {np_bw[0]:.1f} GB/s)")
+    print(f"target >= 2x numpy (best of {args.repeat}): {'met' if ok else 'NOT met'}")
     return 0
 
 

@@ -16,9 +16,11 @@ namespace {
 using internal::Run;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// Width of the float64 tiles that non-float32/64 rows are converted into (kMaxGridRows rows
-// of it make 256 KiB, an L2-sized working set).
+// The float64 tiles rows are converted into: at most kTileWidth cells wide, kTileBytes in all
+// (half of a 32 KiB L1), rows kTilePad values apart beyond the tile width.
 constexpr size_t kTileWidth = 256;
+constexpr size_t kTileBytes = 16384;
+constexpr size_t kTilePad = 8;
 
 bool IsDirectFloat(DataType t) { return t == DataType::kFloat32 || t == DataType::kFloat64; }
 
@@ -140,14 +142,20 @@ void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
   if (rank_ > 0) stride[rank_ - 1] = 1;
   for (size_t a = rank_; a-- > 1;) stride[a - 1] = stride[a] * chunk.shape[a];
   const size_t inner = rank_ == 0 ? 0 : rank_ - 1;
-  const size_t row_width = rank_ == 0 ? 1 : static_cast<size_t>(box.stop[inner] - box.start[inner]);
+  const size_t row_width =
+      rank_ == 0 ? 1 : static_cast<size_t>(box.stop[inner] - box.start[inner]);
   const size_t outer_kept = kept_axes_.empty() ? 0 : kept_axes_.size() - 1;
-  const bool direct = IsDirectFloat(dtype_) && resolved_.count == 0;
-
-  thread_local std::vector<double> tiles;
-  if (!direct) tiles.resize(internal::kMaxGridRows * kTileWidth);
+  // float32/float64 rows without missing values go to the kernel as they are, at most
+  // kDirectGridRows at a time (see kernels.h: more rows a power of two bytes apart would evict
+  // each other from L1 between the kernel's two passes). Other rows are converted tile by tile
+  // into float64 in a scratch small enough for L1, whose rows are padded apart so that they do
+  // not share cache sets, and fed up to kMaxGridRows at a time.
+  thread_local std::vector<double> scratch(internal::kMaxGridRows * (kTileWidth + kTilePad));
   const std::byte* rows[internal::kMaxGridRows];
   const double* tile_rows[internal::kMaxGridRows];
+  const bool plain = resolved_.count == 0;
+  const bool direct = plain && IsDirectFloat(dtype_);
+  const size_t batch = direct ? internal::kDirectGridRows : internal::kMaxGridRows;
 
   auto flush = [&](size_t num_rows, int64_t cell_base) {
     if (num_rows == 0) return;
@@ -162,11 +170,31 @@ void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
       }
       return;
     }
-    for (size_t x0 = 0; x0 < row_width; x0 += kTileWidth) {
-      const size_t w = std::min(kTileWidth, row_width - x0);
+    // Tiles of at most kTileBytes of float64, at least 16 cells wide.
+    const size_t tile =
+        std::clamp<size_t>(kTileBytes / (8 * num_rows) / 16 * 16, 16, kTileWidth);
+    const size_t pitch = tile + kTilePad;
+    for (size_t x0 = 0; x0 < row_width; x0 += tile) {
+      const size_t w = std::min(tile, row_width - x0);
+      // Every row is its own stream through memory, more streams than the hardware prefetchers
+      // follow: ask for each row's next tile while this one is converted and reduced.
+      if (x0 + tile < row_width) {
+        const size_t next_bytes = std::min(tile, row_width - x0 - tile) * width;
+        for (size_t r = 0; r < num_rows; ++r) {
+          const std::byte* next = rows[r] + (x0 + tile) * width;
+          for (size_t b = 0; b < next_bytes; b += 64) __builtin_prefetch(next + b);
+        }
+      }
       for (size_t r = 0; r < num_rows; ++r) {
-        double* t = tiles.data() + r * kTileWidth;
-        internal::ToDouble(dtype_, rows[r] + x0 * width, w, resolved_, t);
+        const std::byte* src = rows[r] + x0 * width;
+        double* t = scratch.data() + r * pitch;
+        if (plain && dtype_ == DataType::kInt32) {
+          internal::ConvertInt32ToFloat64(reinterpret_cast<const int32_t*>(src), w, t);
+        } else if (plain && dtype_ == DataType::kUInt32) {
+          internal::ConvertUInt32ToFloat64(reinterpret_cast<const uint32_t*>(src), w, t);
+        } else {
+          internal::ToDouble(dtype_, src, w, resolved_, t);
+        }
         tile_rows[r] = t;
       }
       const internal::GridCells cells =
@@ -194,7 +222,7 @@ void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
       int64_t elem = elem_base;
       for (size_t i = 0; i < reduced_axes_.size(); ++i) elem += ridx[i] * stride[reduced_axes_[i]];
       rows[num_rows++] = chunk.bytes.data() + static_cast<size_t>(elem) * width;
-      if (num_rows == internal::kMaxGridRows) {
+      if (num_rows == batch) {
         flush(num_rows, cell_base);
         num_rows = 0;
       }

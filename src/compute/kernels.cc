@@ -281,10 +281,20 @@ struct FloatKernel {
     if (!std::isfinite(sum)) return false;
     const double mean = sum / static_cast<double>(total);
 
+    // Pass 2 steps a float64 vector at a time, loading float32 elements at half width straight
+    // into the widening conversion (no lane shuffles).
+    const hn::Rebind<T, DD> dt;
     const VD vmean = hn::Set(dd, mean);
     VD q0 = hn::Zero(dd), q1 = hn::Zero(dd), q2 = hn::Zero(dd), q3 = hn::Zero(dd);
     VD c0 = hn::Zero(dd), c1 = hn::Zero(dd), c2 = hn::Zero(dd), c3 = hn::Zero(dd);
     const size_t ND = hn::Lanes(dd);
+    auto load = [&](const T* q) HWY_ATTR {
+      if constexpr (sizeof(T) == 4) {
+        return hn::PromoteTo(dd, hn::LoadU(dt, q));
+      } else {
+        return hn::LoadU(dd, q);
+      }
+    };
     for (const auto& r : runs) {
       const T* p = reinterpret_cast<const T*>(r.data);
       const size_t n = r.length;
@@ -293,50 +303,38 @@ struct FloatKernel {
       // never fault, so running past the end of the chunk is harmless.
       const uintptr_t ahead = reinterpret_cast<uintptr_t>(p + n);
       size_t i = 0;
-      for (; i + 2 * N <= n; i += 2 * N) {
-        for (size_t b = 0; b < 2 * N * sizeof(T); b += 64) {
+      for (; i + 4 * ND <= n; i += 4 * ND) {
+        for (size_t b = 0; b < 4 * ND * sizeof(T); b += 64) {
           hwy::Prefetch(reinterpret_cast<const uint8_t*>(ahead + i * sizeof(T) + b));
         }
-        Widen(hn::LoadU(d, p + i), lo, hi);
-        Widen(hn::LoadU(d, p + i + N), w0, w1);
-        const VD d0 = hn::Sub(lo, vmean);
-        const VD d2 = hn::Sub(w0, vmean);
+        const VD d0 = hn::Sub(load(p + i), vmean);
+        const VD d1 = hn::Sub(load(p + i + ND), vmean);
+        const VD d2 = hn::Sub(load(p + i + 2 * ND), vmean);
+        const VD d3 = hn::Sub(load(p + i + 3 * ND), vmean);
         q0 = hn::MulAdd(d0, d0, q0);
         c0 = hn::Add(c0, d0);
+        q1 = hn::MulAdd(d1, d1, q1);
+        c1 = hn::Add(c1, d1);
         q2 = hn::MulAdd(d2, d2, q2);
         c2 = hn::Add(c2, d2);
-        if constexpr (sizeof(T) == 4) {
-          const VD d1 = hn::Sub(hi, vmean);
-          const VD d3 = hn::Sub(w1, vmean);
-          q1 = hn::MulAdd(d1, d1, q1);
-          c1 = hn::Add(c1, d1);
-          q3 = hn::MulAdd(d3, d3, q3);
-          c3 = hn::Add(c3, d3);
-        }
+        q3 = hn::MulAdd(d3, d3, q3);
+        c3 = hn::Add(c3, d3);
       }
-      for (; i + N <= n; i += N) {
-        Widen(hn::LoadU(d, p + i), lo, hi);
-        const VD d0 = hn::Sub(lo, vmean);
+      for (; i + ND <= n; i += ND) {
+        const VD d0 = hn::Sub(load(p + i), vmean);
         q0 = hn::MulAdd(d0, d0, q0);
         c0 = hn::Add(c0, d0);
-        if constexpr (sizeof(T) == 4) {
-          const VD d1 = hn::Sub(hi, vmean);
-          q1 = hn::MulAdd(d1, d1, q1);
-          c1 = hn::Add(c1, d1);
-        }
       }
       if (i < n) {
-        const size_t rest = n - i;
-        Widen(LoadTail(d, p + i, rest, T(0)), lo, hi);
-        const VD d0 = hn::IfThenElseZero(hn::FirstN(dd, rest), hn::Sub(lo, vmean));
+        VD x;
+        if constexpr (sizeof(T) == 4) {
+          x = hn::PromoteTo(dd, LoadTail(dt, p + i, n - i, T(0)));
+        } else {
+          x = LoadTail(dd, p + i, n - i, T(0));
+        }
+        const VD d0 = hn::IfThenElseZero(hn::FirstN(dd, n - i), hn::Sub(x, vmean));
         q0 = hn::MulAdd(d0, d0, q0);
         c0 = hn::Add(c0, d0);
-        if constexpr (sizeof(T) == 4) {
-          const VD d1 =
-              hn::IfThenElseZero(hn::FirstN(dd, rest > ND ? rest - ND : 0), hn::Sub(hi, vmean));
-          q1 = hn::MulAdd(d1, d1, q1);
-          c1 = hn::Add(c1, d1);
-        }
       }
     }
     const double q =

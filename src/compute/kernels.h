@@ -81,10 +81,14 @@ struct GridCells {
 };
 inline constexpr int kGridFields = 8;
 
-// Folds `num_rows` input rows of `width` elements each (element x of every row onto cell x)
-// into `cells`: per cell, the rows' valid (non-NaN) elements are summarised two-pass and merged
-// with Chan's formula. num_rows <= kMaxGridRows.
+// Folds `num_rows` rows of `width` values each (value x of every row onto cell x) into `cells`:
+// per cell, the rows' valid (non-NaN) values are summarised two-pass and merged with Chan's
+// formula. num_rows <= kMaxGridRows. The kernel walks down all rows for each vector of cells,
+// twice, so the rows' cache lines must stay in L1 meanwhile: chunk rows a power of two bytes
+// apart share cache sets, so feed at most kDirectGridRows of those at a time (L1 is 8-way), or
+// copy them into a padded tile first.
 inline constexpr size_t kMaxGridRows = 128;
+inline constexpr size_t kDirectGridRows = 8;
 void GridRowsFloat32(const float* const* rows, size_t num_rows, size_t width, GridCells cells);
 void GridRowsFloat64(const double* const* rows, size_t num_rows, size_t width, GridCells cells);
 

@@ -531,6 +531,11 @@ def reduction_cases(rng, w):
     # Long reduced axis (more rows than one kernel batch), and missing values.
     data = random_values(rng, "float32", 300 * 4 * 21, "offset_small_var").reshape(300, 4, 21)
     add("float32/long_time", data, [300, 4, 8], [0, 0, 0], [300, 4, 21], [0])
+    data = random_values(rng, "int16", 300 * 3 * 45, "normal").reshape(300, 3, 45)
+    add("int16/long_time", data, [300, 2, 40], [0, 0, 0], [300, 3, 45], [0])
+    data = random_values(rng, "float64", 300 * 3 * 45, "wide").reshape(300, 3, 45)
+    add("float64/long_time/missing", sprinkle(rng, data, "nan", 0.1), [300, 2, 40], [0, 0, 0],
+        [300, 3, 45], [0], missing={"fill_value": ("float", float(data[5, 1, 7]))})
     data = random_values(rng, "int16", 12 * 9 * 11, "normal").reshape(12, 9, 11)
     data[data % 7 == 0] = -9999
     add("int16/fill/axes[0]", data, [5, 4, 4], [0, 0, 0], [12, 9, 11], [0],

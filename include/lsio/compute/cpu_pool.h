@@ -12,6 +12,12 @@
 // somewhere its submitter can see): a task that throws terminates the process.
 //
 // Thread safety: every method is thread-safe except the destructor, which waits for the tasks.
+// Neither Wait nor the destructor may be called from one of the pool's own tasks (the task would
+// wait for itself).
+//
+// One pool per process is the intended use: a pool with more threads than oneTBB's default
+// raises oneTBB's process-wide thread limit while it lives (tbb::global_control, whose smallest
+// value wins when several are alive).
 
 #include <atomic>
 #include <optional>
