@@ -547,11 +547,11 @@ void EngineCore::PlanOpened(FileJob* job, int fd, int open_err) {
         --open_files_;
       }
     }
+    // Last touch of `job`: once unlocked, the consumer may finish and free the group.
+    std::vector<Status>().swap(job->errors);
     --g->unplanned_files;
     dead = Unpin(g);
   }
-  job->errors.clear();
-  job->errors.shrink_to_fit();
   close_now.reset();
   dead.reset();
   Wake();

@@ -480,6 +480,7 @@ TEST_P(EngineTest, PerRequestErrorsLeaveTheRestOfTheGroup) {
   TestData& d = TestData::Get();
   const std::string good = d.sized[4];  // 4097 bytes
   const std::string missing = d.dir + "/does-not-exist";
+  const int fds_before = CountOpenFds();
   auto engine = Make();
   ASSERT_TRUE(engine);
   std::vector<ReadRequest> g = {
@@ -514,6 +515,8 @@ TEST_P(EngineTest, PerRequestErrorsLeaveTheRestOfTheGroup) {
   expect_error(5, StatusCode::kOutOfRange, good, "before the start");
   expect_error(6, StatusCode::kInvalidArgument, good, "negative length");
   expect_error(8, StatusCode::kNotFound, "reading  (whole file)", "No such file");
+  engine.reset();
+  EXPECT_EQ(CountOpenFds(), fds_before) << "a file stayed open on an error path";
 }
 
 TEST_P(EngineTest, PermissionDeniedIsPerRequest) {
