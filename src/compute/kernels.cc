@@ -181,11 +181,11 @@ HWY_INLINE hn::VFromD<D> LoadTail(D d, const T* p, size_t n, T pad) {
 
 // ----------------------------------------------------------------------------- float moments
 //
-// Pass 1 over the block gives count, min, max and the sum (in float64); pass 2 re-reads the
-// block from L1 for the sum of squared deviations from the block mean, with the usual
-// correction term (sum of deviations)^2 / n, which cancels the rounding of the mean. Blocks
-// without NaN and without missing values take a path with no masking; a block whose float64
-// sum came out NaN had a NaN (or both infinities) and is redone with masks.
+// Pass 1 over the block gives count, min, max and a sum; pass 2 re-reads the block from L1 for
+// the sum of deviations from the block mean and of their squares (float64), whose first term
+// corrects the rounding of the mean (the corrected two-pass formula). Blocks without NaN and
+// without missing values take a path with no masking; a block whose sum came out NaN had a NaN
+// (or both infinities) and is redone with masks.
 
 template <typename T>
 struct FloatKernel {
@@ -444,7 +444,6 @@ FloatMoments MomentsFloat64Impl(std::span<const internal::Run> runs,
                                 const ResolvedMissing& missing) {
   return FloatKernel<double>::Run(runs, missing);
 }
-
 
 // ----------------------------------------------------------------------- small-integer moments
 //
