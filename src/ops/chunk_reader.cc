@@ -62,16 +62,21 @@ struct ChunkTaskSource::ArrayState {
     return label + ": chunk " + key + " (" + path + ")";
   }
   // Decodes one stored (inner) chunk and hands it to the consumer.
-  Status DecodeAndConsume(const zarr::ChunkSelection& selection, const Buffer& bytes,
-                          const std::string& where) const;
-  Status HandleChunk(const zarr::ChunkSelection& selection, Result<Buffer> bytes,
-                     const std::string& key, const std::string& path) const;
-  Status HandleShardIndex(const zarr::ChunkSelection& shard, Result<Buffer> bytes,
-                          const std::string& key, const std::string& path,
+  Status DecodeAndConsume(uint64_t ordinal, const zarr::ChunkSelection& selection,
+                          const Buffer& bytes, const std::string& where) const;
+  Status HandleChunk(uint64_t ordinal, const zarr::ChunkSelection& selection,
+                     Result<Buffer> bytes, const std::string& key, const std::string& path) const;
+  // `inner`: the inner chunks of the shard the selection needs; `first_ordinal`: the ordinal
+  // of the first.
+  Status HandleShardIndex(uint64_t first_ordinal, std::vector<zarr::ChunkSelection> inner,
+                          Result<Buffer> bytes, const std::string& key, const std::string& path,
                           sched::TaskSink& followups,
                           const std::shared_ptr<const ArrayState>& self) const;
   // The next stored chunk of the selection, or false.
   bool NextSelection(zarr::ChunkSelection* out);
+  // Ordinal of the next read chunk handed out, and how many there are.
+  uint64_t next_ordinal = 0;
+  uint64_t read_chunks = 0;
 };
 
 std::string ChunkTaskSource::ArrayState::ChunkPath(std::span<const int64_t> grid,
@@ -87,61 +92,74 @@ std::string ChunkTaskSource::ArrayState::ChunkPath(std::span<const int64_t> grid
   return path;
 }
 
-Status ChunkTaskSource::ArrayState::DecodeAndConsume(const zarr::ChunkSelection& selection,
+Status ChunkTaskSource::ArrayState::DecodeAndConsume(uint64_t ordinal,
+                                                     const zarr::ChunkSelection& selection,
                                                      const Buffer& bytes,
                                                      const std::string& where) const {
   const bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % element_size == 0;
   if (chain && chain->is_identity() && bytes.size() == read_chunk_bytes && aligned) {
     // Uncompressed, native byte order: the bytes read are the chunk.
-    return consumer->Consume(selection, read_chunk_shape, bytes.span()).WithContext(where);
+    return consumer->Consume(ordinal, selection, read_chunk_shape, bytes.span())
+        .WithContext(where);
   }
   LSIO_ASSIGN_OR_RETURN(Buffer decoded, decode_pool->Acquire(read_chunk_bytes));
+  Status decode;
   if (chain) {
-    LSIO_RETURN_IF_ERROR(
-        chain->Decode(bytes.span(), decoded.mutable_span(), *decode_pool).WithContext(where));
+    decode = chain->Decode(bytes.span(), decoded.mutable_span(), *decode_pool);
   } else {
     // Nested sharding: the inner chunk is itself a shard.
-    LSIO_RETURN_IF_ERROR(zarr::DecodeShard(bytes.span(), *sharding->nested, dtype,
-                                           meta->fill_value.bytes, decoded.mutable_span(), where));
+    decode = zarr::DecodeShard(bytes.span(), *sharding->nested, dtype, meta->fill_value.bytes,
+                               decoded.mutable_span(), where);
   }
-  return consumer->Consume(selection, read_chunk_shape, decoded.span()).WithContext(where);
+  if (!decode.ok()) return consumer->OnError(ordinal, selection, decode.WithContext(where));
+  return consumer->Consume(ordinal, selection, read_chunk_shape, decoded.span())
+      .WithContext(where);
 }
 
-Status ChunkTaskSource::ArrayState::HandleChunk(const zarr::ChunkSelection& selection,
+Status ChunkTaskSource::ArrayState::HandleChunk(uint64_t ordinal,
+                                                const zarr::ChunkSelection& selection,
                                                 Result<Buffer> bytes, const std::string& key,
                                                 const std::string& path) const {
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
-      return consumer->ConsumeFill(selection, read_chunk_shape).WithContext(Where(key, path));
+      return consumer->ConsumeFill(ordinal, selection, read_chunk_shape)
+          .WithContext(Where(key, path));
     }
-    return bytes.status().WithContext(Where(key, path));
+    return consumer->OnError(ordinal, selection, bytes.status().WithContext(Where(key, path)));
   }
-  return DecodeAndConsume(selection, *bytes, Where(key, path));
+  return DecodeAndConsume(ordinal, selection, *bytes, Where(key, path));
 }
 
 Status ChunkTaskSource::ArrayState::HandleShardIndex(
-    const zarr::ChunkSelection& shard, Result<Buffer> bytes, const std::string& key,
-    const std::string& path, sched::TaskSink& followups,
+    uint64_t first_ordinal, std::vector<zarr::ChunkSelection> inner, Result<Buffer> bytes,
+    const std::string& key, const std::string& path, sched::TaskSink& followups,
     const std::shared_ptr<const ArrayState>& self) const {
   const std::string where = Where(key, path);
-  std::vector<zarr::ChunkSelection> inner =
-      zarr::InnerChunksForShard(shard, sharding->inner_chunk_shape);
-  if (!bytes.ok()) {
-    if (bytes.status().code() != StatusCode::kNotFound) {
-      return bytes.status().WithContext(where + ": shard index");
-    }
-    for (const zarr::ChunkSelection& sel : inner) {
-      LSIO_RETURN_IF_ERROR(consumer->ConsumeFill(sel, read_chunk_shape).WithContext(where));
+  if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+    for (size_t i = 0; i < inner.size(); ++i) {
+      LSIO_RETURN_IF_ERROR(consumer->ConsumeFill(first_ordinal + i, inner[i], read_chunk_shape)
+                               .WithContext(where));
     }
     return Status::OK();
   }
-  LSIO_ASSIGN_OR_RETURN(zarr::ShardIndex index,
-                        zarr::ShardIndex::Decode(bytes->span(), *index_chain, *sharding,
-                                                 std::nullopt, path));
-  for (zarr::ChunkSelection& sel : inner) {
-    const zarr::ShardIndexEntry& entry = index.entry(sel.grid);
+  Result<zarr::ShardIndex> index =
+      bytes.ok() ? zarr::ShardIndex::Decode(bytes->span(), *index_chain, *sharding, std::nullopt,
+                                            path)
+                 : Result<zarr::ShardIndex>(bytes.status());
+  if (!index.ok()) {
+    const Status error = index.status().WithContext(where + ": shard index");
+    for (size_t i = 0; i < inner.size(); ++i) {
+      LSIO_RETURN_IF_ERROR(consumer->OnError(first_ordinal + i, inner[i], error));
+    }
+    return Status::OK();
+  }
+  for (size_t i = 0; i < inner.size(); ++i) {
+    zarr::ChunkSelection& sel = inner[i];
+    const uint64_t ordinal = first_ordinal + i;
+    const zarr::ShardIndexEntry& entry = index->entry(sel.grid);
     if (entry.empty()) {
-      LSIO_RETURN_IF_ERROR(consumer->ConsumeFill(sel, read_chunk_shape).WithContext(where));
+      LSIO_RETURN_IF_ERROR(
+          consumer->ConsumeFill(ordinal, sel, read_chunk_shape).WithContext(where));
       continue;
     }
     std::string inner_key = key + " inner chunk " + GridToString(sel.grid);
@@ -149,18 +167,17 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
     task.request = io::ReadRequest::Range(path, static_cast<int64_t>(entry.offset),
                                           static_cast<int64_t>(entry.nbytes), 0);
     task.expected_bytes = entry.nbytes;
-    task.on_read = [self, sel = std::move(sel), inner_key = std::move(inner_key), path](
+    task.on_read = [self, ordinal, sel = std::move(sel), inner_key = std::move(inner_key), path](
                        Result<Buffer> b, sched::TaskSink&) -> Status {
       const std::string w = self->Where(inner_key, path);
       if (!b.ok()) {
-        if (b.status().code() == StatusCode::kOutOfRange) {
-          return CorruptDataError("the shard index points outside the file: " +
-                                  b.status().message())
-              .WithContext(w);
-        }
-        return b.status().WithContext(w);
+        Status error = b.status().code() == StatusCode::kOutOfRange
+                           ? CorruptDataError("the shard index points outside the file: " +
+                                              b.status().message())
+                           : b.status();
+        return self->consumer->OnError(ordinal, sel, error.WithContext(w));
       }
-      return self->DecodeAndConsume(sel, *b, w);
+      return self->DecodeAndConsume(ordinal, sel, *b, w);
     };
     followups.Add(std::move(task));
   }
@@ -237,6 +254,7 @@ Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
                                   std::to_string(meta.rank()));
     }
     uint64_t chunks = 1;
+    uint64_t read_chunks = 1;
     uint64_t elements = 1;
     for (size_t d = 0; d < meta.rank(); ++d) {
       const zarr::DimRange& r = spec.ranges[d];
@@ -248,11 +266,16 @@ Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
       }
       st->splits.push_back(zarr::SplitDimension(r, meta.chunk_shape[d]));
       chunks *= st->splits.back().size();
+      read_chunks *= st->sharding
+                         ? zarr::SplitDimension(r, st->read_chunk_shape[d]).size()
+                         : st->splits.back().size();
       elements *= static_cast<uint64_t>(r.count);
     }
     st->position.assign(meta.rank(), 0);
     st->exhausted = chunks == 0;
+    st->read_chunks = read_chunks;
     source->total_chunks_ += chunks;
+    source->total_read_chunks_ += read_chunks;
     source->total_elements_ += elements;
     source->max_decoded_chunk_bytes_ =
         std::max<uint64_t>(source->max_decoded_chunk_bytes_, st->read_chunk_bytes);
@@ -260,6 +283,8 @@ Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
   }
   return source;
 }
+
+uint64_t ChunkTaskSource::read_chunks(size_t i) const { return arrays_.at(i)->read_chunks; }
 
 bool ChunkTaskSource::Next(sched::ReadTask* out) {
   while (current_ < arrays_.size()) {
@@ -273,21 +298,27 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
     std::string path = st->ChunkPath(sel.grid, &key);
     std::shared_ptr<const ArrayState> self = st;
     if (st->sharding == nullptr) {
+      const uint64_t ordinal = st->next_ordinal++;
       out->request = io::ReadRequest::WholeFile(path, 0);
       out->expected_bytes = st->read_chunk_bytes;
-      out->on_read = [self, sel = std::move(sel), key = std::move(key), path](
+      out->on_read = [self, ordinal, sel = std::move(sel), key = std::move(key), path](
                          Result<Buffer> bytes, sched::TaskSink&) {
-        return self->HandleChunk(sel, std::move(bytes), key, path);
+        return self->HandleChunk(ordinal, sel, std::move(bytes), key, path);
       };
     } else {
+      std::vector<zarr::ChunkSelection> inner =
+          zarr::InnerChunksForShard(sel, st->sharding->inner_chunk_shape);
+      const uint64_t first_ordinal = st->next_ordinal;
+      st->next_ordinal += inner.size();
       const uint64_t n = st->sharding->index_encoded_size;
       const bool at_end = st->sharding->index_location == zarr::ShardIndexLocation::kEnd;
       out->request = io::ReadRequest::Range(path, at_end ? -static_cast<int64_t>(n) : 0,
                                             static_cast<int64_t>(n), 0);
       out->expected_bytes = n;
-      out->on_read = [self, sel = std::move(sel), key = std::move(key), path](
-                         Result<Buffer> bytes, sched::TaskSink& followups) {
-        return self->HandleShardIndex(sel, std::move(bytes), key, path, followups, self);
+      out->on_read = [self, first_ordinal, inner = std::move(inner), key = std::move(key), path](
+                         Result<Buffer> bytes, sched::TaskSink& followups) mutable {
+        return self->HandleShardIndex(first_ordinal, std::move(inner), std::move(bytes), key,
+                                      path, followups, self);
       };
     }
     return true;
@@ -305,13 +336,13 @@ class CopyIntoBuffer final : public ChunkConsumer {
                  std::span<const std::byte> fill)
       : out_(out), out_shape_(std::move(out_shape)), element_size_(element_size), fill_(fill) {}
 
-  Status Consume(const zarr::ChunkSelection& selection, std::span<const int64_t> chunk_shape,
-                 std::span<const std::byte> chunk) override {
+  Status Consume(uint64_t, const zarr::ChunkSelection& selection,
+                 std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
     return zarr::CopyChunkSelection(selection, chunk, chunk_shape, out_, out_shape_,
                                     element_size_);
   }
 
-  Status ConsumeFill(const zarr::ChunkSelection& selection,
+  Status ConsumeFill(uint64_t, const zarr::ChunkSelection& selection,
                      std::span<const int64_t>) override {
     std::vector<zarr::CopyBoxDim> dims(selection.dims.size());
     for (size_t d = 0; d < dims.size(); ++d) {

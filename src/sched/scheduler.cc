@@ -136,6 +136,7 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
   int64_t groups_in_flight = 0;
   bool source_done = false;
   auto last_poll = Clock::now();
+  auto last_tick = Clock::now();
 
   // Moves tasks into `staged` until the group is full: follow-ups first, since they finish
   // work already begun (and release its memory), then new tasks from the source.
@@ -192,6 +193,10 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
       if (options.cancelled()) {
         state.Fail(CancelledError("cancelled"));
       }
+    }
+    if (options.tick && Clock::now() - last_tick >= std::chrono::milliseconds(options.tick_ms)) {
+      last_tick = Clock::now();
+      options.tick();
     }
     if (state.failed()) break;
 
@@ -265,6 +270,7 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
   staged.clear();
   state.WaitIdle();
   engine.reset();
+  if (options.tick) options.tick();
 
   LSIO_RETURN_IF_ERROR(state.error());
   stats.tasks = tasks_run.load();

@@ -31,19 +31,31 @@ namespace lsio::ops {
 
 // Receives the decoded chunks of one array. Called concurrently from CPU workers, once per
 // chunk (or inner chunk) of the selection.
+//
+// `ordinal` numbers the chunks (inner chunks, when sharded) of one array 0, 1, 2, ... in the
+// C order of the selection, whatever order they are read and decoded in: a consumer that
+// merges floating-point partial results in ordinal order gets the same bits however the work
+// was scheduled (any IO backend, any number of threads).
 class ChunkConsumer {
  public:
   virtual ~ChunkConsumer() = default;
   // `chunk`: a decoded chunk of `chunk_shape` elements of the array's storage type, C order,
   // native byte order, aligned to the element size. `selection` says which elements count
   // (dims[i].start / step / count inside the chunk) and where they go (out_start).
-  virtual Status Consume(const zarr::ChunkSelection& selection,
+  virtual Status Consume(uint64_t ordinal, const zarr::ChunkSelection& selection,
                          std::span<const int64_t> chunk_shape,
                          std::span<const std::byte> chunk) = 0;
   // The chunk does not exist (missing file, empty inner chunk): every element is the array's
   // fill value. Nothing was read.
-  virtual Status ConsumeFill(const zarr::ChunkSelection& selection,
+  virtual Status ConsumeFill(uint64_t ordinal, const zarr::ChunkSelection& selection,
                              std::span<const int64_t> chunk_shape) = 0;
+  // The chunk could not be read or decoded (for a shard whose index is unreadable: each of its
+  // inner chunks). Returning the error stops the run; returning OK skips the chunk (`lsio
+  // stats --on-error skip`), and the consumer accounts for what it skipped.
+  virtual Status OnError(uint64_t /*ordinal*/, const zarr::ChunkSelection& /*selection*/,
+                         const Status& error) {
+    return error;
+  }
 };
 
 // One array's part of a request.
@@ -77,6 +89,10 @@ class ChunkTaskSource final : public sched::TaskSource {
 
   // Stored chunks (shards, for sharded arrays) the selection touches, over all arrays.
   uint64_t total_chunks() const { return total_chunks_; }
+  // Chunks decoded one by one (inner chunks, for sharded arrays), over all arrays.
+  uint64_t total_read_chunks() const { return total_read_chunks_; }
+  // Chunks decoded one by one of the `i`-th array (the ordinals its consumer will see).
+  uint64_t read_chunks(size_t i) const;
   // Elements the selection covers, over all arrays.
   uint64_t total_elements() const { return total_elements_; }
   // Largest decoded chunk (inner chunk when sharded) of any array, in bytes.
@@ -90,6 +106,7 @@ class ChunkTaskSource final : public sched::TaskSource {
   std::vector<std::shared_ptr<ArrayState>> arrays_;
   size_t current_ = 0;
   uint64_t total_chunks_ = 0;
+  uint64_t total_read_chunks_ = 0;
   uint64_t total_elements_ = 0;
   uint64_t max_decoded_chunk_bytes_ = 0;
 };

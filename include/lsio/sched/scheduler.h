@@ -84,6 +84,10 @@ struct SchedulerOptions {
   size_t group_max_requests = 1024;
   // Polled by the coordinating thread about every 20 ms; returning true cancels the run.
   std::function<bool()> cancelled;
+  // Called by the coordinating thread about every `tick_ms` (progress reports), and once more
+  // when the run ends.
+  std::function<void()> tick;
+  int tick_ms = 100;
 };
 
 struct SchedulerStats {

@@ -1,0 +1,154 @@
+#pragma once
+
+// `lsio stats`: summary statistics of Zarr variables, whole or along named dimensions, in one
+// pass over the data, in constant memory.
+//
+// Values are CF-decoded as xarray decodes them by default (_FillValue / missing_value masked
+// to NaN, scale_factor and add_offset applied), and NaN-skipping like numpy's nan* functions:
+// count excludes NaNs, nan_count counts them, std is the population standard deviation
+// (ddof 0) unless asked otherwise.
+//
+// Every chunk is read once however many statistics or variables need it; missing chunks are
+// accounted for from the fill value without reading anything. A histogram (hist:N) needs the
+// range first and so reads the data a second time.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsio/base/result.h"
+#include "lsio/compute/stats.h"
+#include "lsio/format/zarr/selection.h"
+#include "lsio/io/engine.h"
+
+namespace lsio::ops {
+
+enum class Statistic : unsigned char {
+  kCount,
+  kNanCount,
+  kMin,
+  kMax,
+  kSum,
+  kMean,
+  kStd,
+  kVar,
+};
+
+// "count", "nan_count", "min", "max", "sum", "mean", "std", "var".
+std::string_view StatisticName(Statistic s);
+
+struct StatsSelection {
+  std::vector<Statistic> statistics;  // in output order
+  int64_t histogram_bins = 0;         // 0: none
+  int ddof = 0;                       // for std and var
+};
+
+// The default set: count, nan_count, min, max, sum, mean, std.
+StatsSelection DefaultStatistics();
+// Parses "--stats" text: "mean,std", "min,max,hist:20", "all". Errors: kInvalidArgument naming
+// the unknown word.
+Result<StatsSelection> ParseStatistics(std::string_view text);
+
+struct StatsProgress {
+  uint64_t bytes_done = 0;   // logical (decoded) bytes of the selection processed
+  uint64_t bytes_total = 0;
+  uint64_t chunks_done = 0;  // stored chunks (shards) finished
+  uint64_t chunks_total = 0;
+  uint64_t bytes_read = 0;   // bytes read from files so far
+  double seconds = 0;
+  int pass = 1;              // 2 while a histogram's second pass runs
+  int passes = 1;
+};
+
+enum class OnError : unsigned char { kFail, kSkip };
+
+struct StatsRequest {
+  std::string path;
+  // Variable paths in the store; empty: every data variable (coordinates skipped; variables
+  // whose dtype has no statistics, such as strings and times, skipped with a note).
+  std::vector<std::string> variables;
+  // Dimensions to reduce over; empty: all (one value per statistic).
+  std::vector<std::string> over;
+  // isel and sel selectors, by dimension name.
+  std::vector<zarr::DimSelector> selectors;
+  StatsSelection statistics = DefaultStatistics();
+
+  int threads = 0;                                 // CPU workers; 0: one per core
+  uint64_t max_memory = uint64_t{256} << 20;       // data buffers, accumulators and IO in flight
+  io::Backend io_backend = io::Backend::kAuto;
+  OnError on_error = OnError::kFail;
+
+  // Called on the coordinating thread about 10 times a second, and at the end.
+  std::function<void(const StatsProgress&)> progress;
+  // Polled about every 20 ms; true cancels (the result is then kCancelled).
+  std::function<bool()> cancelled;
+};
+
+// A coordinate of an output dimension: the selected values as stored, for writing them out
+// with the same dtype and attributes (so xarray decodes them the same way).
+struct OutputCoordinate {
+  std::string name;
+  DataType storage = DataType::kFloat64;
+  std::string zarr_v2_dtype;  // e.g. "<f8", "<i8", "<M8[ns]"
+  std::vector<std::byte> values;
+  nlohmann::json attributes = nlohmann::json::object();
+};
+
+struct VariableStats {
+  std::string name;  // the variable's path in the store ("" for a single-array store)
+  std::vector<std::string> dims;    // dims of the result (empty when reduced over everything)
+  std::vector<int64_t> shape;       // their sizes
+  std::vector<OutputCoordinate> coordinates;  // for the result dims that have one
+  nlohmann::json attributes = nlohmann::json::object();  // units, long_name of the variable
+  uint64_t elements = 0;            // elements selected (count + nan_count, over all cells)
+
+  // Without `over`: the statistics.
+  compute::Stats stats;
+  // With `over`: one array (C order over `shape`) per requested statistic.
+  std::vector<std::pair<Statistic, std::vector<double>>> maps;
+
+  // hist:N (whole selection only).
+  std::vector<uint64_t> histogram_counts;
+  std::vector<double> histogram_edges;
+
+  // Chunks skipped with --on-error skip, and the elements therefore excluded.
+  std::vector<std::string> skipped_chunks;
+  uint64_t skipped_elements = 0;
+};
+
+struct StatsReport {
+  std::vector<VariableStats> variables;
+  StatsSelection statistics;
+  std::vector<std::string> notes;  // variables skipped and why
+  uint64_t bytes_read = 0;
+  uint64_t chunks = 0;          // stored chunks (shards) touched
+  uint64_t missing_chunks = 0;  // of which absent (fill value)
+  double seconds = 0;
+  std::string io_backend;
+  int threads = 0;
+  uint64_t io_budget = 0;       // bytes in flight allowed to the IO engine
+};
+
+// Computes the statistics. Errors: kNotFound for unknown variables or dimensions (naming them
+// and what exists), kInvalidArgument for bad selections, kNotSupported for dtypes without
+// statistics asked for by name, and any chunk's read or decode error naming the variable, the
+// chunk and the file (unless on_error is kSkip).
+Result<StatsReport> ComputeStats(const StatsRequest& request);
+
+// One JSON object: {"variables": {NAME: {"count": N, "nan_count": N, "min": X, ...}},
+// "bytes_read": N, "seconds": X, ...}. min..std are null when count is 0.
+void WriteStatsJson(const StatsReport& report, std::ostream& out);
+// A human-readable table.
+void WriteStatsText(const StatsReport& report, std::ostream& out);
+// Writes the per-dimension results as a Zarr v2 group that xarray opens with the right dims and
+// coordinates: one variable "<name>_<statistic>" per variable and statistic, plus the
+// coordinates. Written to a temporary name and renamed, so `path` is complete or absent.
+// Errors: kAlreadyExists-like kInvalidArgument if `path` exists; IO errors.
+Status WriteStatsZarr(const StatsReport& report, const std::string& path);
+
+}  // namespace lsio::ops

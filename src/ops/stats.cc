@@ -1,0 +1,580 @@
+#include "lsio/ops/stats.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "lsio/compute/axis_reduction.h"
+#include "lsio/compute/histogram.h"
+#include "lsio/compute/per_worker.h"
+#include "lsio/format/zarr/cf.h"
+#include "lsio/ops/chunk_reader.h"
+#include "lsio/ops/dataset.h"
+#include "lsio/ops/memory_plan.h"
+#include "ordered_merge.h"
+
+namespace lsio::ops {
+
+std::string_view StatisticName(Statistic s) {
+  switch (s) {
+    case Statistic::kCount:
+      return "count";
+    case Statistic::kNanCount:
+      return "nan_count";
+    case Statistic::kMin:
+      return "min";
+    case Statistic::kMax:
+      return "max";
+    case Statistic::kSum:
+      return "sum";
+    case Statistic::kMean:
+      return "mean";
+    case Statistic::kStd:
+      return "std";
+    case Statistic::kVar:
+      return "var";
+  }
+  return "?";
+}
+
+StatsSelection DefaultStatistics() {
+  return StatsSelection{{Statistic::kCount, Statistic::kNanCount, Statistic::kMin,
+                         Statistic::kMax, Statistic::kSum, Statistic::kMean, Statistic::kStd},
+                        0, 0};
+}
+
+Result<StatsSelection> ParseStatistics(std::string_view text) {
+  StatsSelection sel;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view word = text.substr(pos, comma - pos);
+    while (!word.empty() && word.front() == ' ') word.remove_prefix(1);
+    while (!word.empty() && word.back() == ' ') word.remove_suffix(1);
+    pos = comma + 1;
+    if (word.empty()) continue;
+    if (word == "all") {
+      for (Statistic s : DefaultStatistics().statistics) {
+        if (std::find(sel.statistics.begin(), sel.statistics.end(), s) == sel.statistics.end()) {
+          sel.statistics.push_back(s);
+        }
+      }
+      continue;
+    }
+    if (word.substr(0, 5) == "hist:") {
+      const std::string n(word.substr(5));
+      char* end = nullptr;
+      const long long bins = std::strtoll(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || bins < 1 || bins > compute::kMaxHistogramBins) {
+        return InvalidArgumentError("--stats: '" + std::string(word) +
+                                    "': the number of bins must be an integer from 1 to " +
+                                    std::to_string(compute::kMaxHistogramBins));
+      }
+      sel.histogram_bins = bins;
+      continue;
+    }
+    bool known = false;
+    for (Statistic s : {Statistic::kCount, Statistic::kNanCount, Statistic::kMin,
+                        Statistic::kMax, Statistic::kSum, Statistic::kMean, Statistic::kStd,
+                        Statistic::kVar}) {
+      if (word == StatisticName(s)) {
+        if (std::find(sel.statistics.begin(), sel.statistics.end(), s) == sel.statistics.end()) {
+          sel.statistics.push_back(s);
+        }
+        known = true;
+      }
+    }
+    if (!known) {
+      return InvalidArgumentError(
+          "--stats: unknown statistic '" + std::string(word) +
+          "' (known: count, nan_count, min, max, sum, mean, std, var, hist:N, all)");
+    }
+  }
+  if (sel.statistics.empty() && sel.histogram_bins == 0) {
+    return InvalidArgumentError("--stats: no statistic given");
+  }
+  return sel;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A v2 typestring for writing a coordinate back out as it was stored.
+std::string V2TypeString(const zarr::ZarrDataType& t) {
+  if (t.kind == zarr::DataTypeKind::kDatetime64 || t.kind == zarr::DataTypeKind::kTimedelta64) {
+    std::string s = t.kind == zarr::DataTypeKind::kDatetime64 ? "<M8[" : "<m8[";
+    if (t.time_scale != 1) s += std::to_string(t.time_scale);
+    return s + t.time_unit + "]";
+  }
+  const DataType d = t.storage;
+  const std::string size = std::to_string(ByteWidth(d));
+  if (d == DataType::kBool) return "|b1";
+  if (IsFloat(d)) return "<f" + size;
+  if (IsComplex(d)) return "<c" + size;
+  if (IsSignedInteger(d)) return (ByteWidth(d) == 1 ? "|i" : "<i") + size;
+  return (ByteWidth(d) == 1 ? "|u" : "<u") + size;
+}
+
+compute::MissingValues ToMissingValues(const zarr::CfMaskAndScale& cf) {
+  compute::MissingValues mv;
+  auto convert = [&](double v) {
+    if (IsInteger(cf.encoded) && std::isfinite(v) && v == std::floor(v)) {
+      if (IsUnsignedInteger(cf.encoded) && v >= 0) {
+        return compute::MissingValue::Unsigned(static_cast<uint64_t>(v));
+      }
+      return compute::MissingValue::Signed(static_cast<int64_t>(v));
+    }
+    return compute::MissingValue::Float(v);
+  };
+  if (!cf.fill_values.empty()) mv.fill_value = convert(cf.fill_values[0]);
+  if (cf.fill_values.size() > 1) mv.missing_value = convert(cf.fill_values[1]);
+  return mv;
+}
+
+// Everything computed for one variable; receives its chunks on the CPU workers.
+class VariableJob final : public ChunkConsumer {
+ public:
+  const zarr::Node* node = nullptr;
+  std::string name;
+  std::vector<std::string> dims;
+  std::vector<zarr::DimRange> ranges;
+  std::vector<size_t> reduced_axes;  // --over dims and dropped dims, increasing
+  std::vector<size_t> kept_axes;
+  zarr::CfMaskAndScale cf;
+  compute::MissingValues missing;
+  DataType dtype = DataType::kFloat64;  // the encoded type the accumulators see
+  std::vector<std::byte> fill;          // one element
+  size_t element_size = 1;
+  size_t read_chunk_bytes = 0;
+  BufferPool* pool = nullptr;
+  bool skip_errors = false;
+  uint64_t elements = 0;
+  nlohmann::json attributes;
+
+  // Exactly one of these is used. Whole-selection statistics are merged chunk by chunk in
+  // chunk order, so that they are the same bits on every run.
+  std::optional<compute::StatsAccumulator> empty_stats;
+  std::optional<internal::OrderedMerge<compute::StatsAccumulator>> global;
+  uint64_t read_chunks = 0;  // ordinals to expect
+  compute::StatsAccumulator global_stats = *compute::StatsAccumulator::Make(DataType::kFloat64);
+  std::optional<compute::ReductionGrid> grid;
+  std::array<std::mutex, 64> tile_locks;
+  // Second pass.
+  std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
+
+  std::atomic<uint64_t>* bytes_done = nullptr;
+  std::atomic<uint64_t>* read_chunks_done = nullptr;
+
+  std::mutex skipped_mu;
+  std::vector<std::string> skipped;
+  uint64_t skipped_elements = 0;
+
+  Status Consume(uint64_t ordinal, const zarr::ChunkSelection& sel,
+                 std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
+    std::array<int64_t, compute::kMaxRank> start{}, stop{};
+    const size_t rank = sel.dims.size();
+    if (rank > compute::kMaxRank) return NotSupportedError("rank above 32");
+    int64_t elements = 1;
+    for (size_t d = 0; d < rank; ++d) {
+      start[d] = sel.dims[d].start;
+      stop[d] = sel.dims[d].start + sel.dims[d].count;
+      elements *= sel.dims[d].count;
+    }
+    const compute::ChunkView view{dtype, chunk_shape, chunk};
+    const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
+    if (histogram) {
+      LSIO_RETURN_IF_ERROR(histogram->Local().Consume(view, box));
+    } else if (grid) {
+      std::array<int64_t, compute::kMaxRank> origin{};
+      size_t h = 0;
+      for (size_t i = 0; i < kept_axes.size(); ++i) {
+        origin[i] = sel.dims[kept_axes[i]].out_start;
+        h = h * 1000003u + static_cast<size_t>(origin[i]);
+      }
+      std::lock_guard lock(tile_locks[h % tile_locks.size()]);
+      LSIO_RETURN_IF_ERROR(grid->Consume(view, box, std::span(origin.data(), kept_axes.size())));
+    } else {
+      compute::StatsAccumulator part = *empty_stats;
+      LSIO_RETURN_IF_ERROR(part.Consume(view, box));
+      LSIO_RETURN_IF_ERROR(global->Add(ordinal, std::move(part)));
+    }
+    bytes_done->fetch_add(static_cast<uint64_t>(elements) * element_size,
+                          std::memory_order_relaxed);
+    read_chunks_done->fetch_add(1, std::memory_order_relaxed);
+    return Status::OK();
+  }
+
+  Status ConsumeFill(uint64_t ordinal, const zarr::ChunkSelection& sel,
+                     std::span<const int64_t> chunk_shape) override {
+    // A chunk of the fill value, built per call from the pool: no IO, and the same kernels
+    // (and so the same NaN / missing-value rules) as stored chunks.
+    LSIO_ASSIGN_OR_RETURN(Buffer chunk, pool->Acquire(read_chunk_bytes));
+    std::byte* p = chunk.mutable_data();
+    for (size_t off = 0; off < read_chunk_bytes; off += element_size) {
+      std::memcpy(p + off, fill.data(), element_size);
+    }
+    return Consume(ordinal, sel, chunk_shape, chunk.span());
+  }
+
+  Status OnError(uint64_t ordinal, const zarr::ChunkSelection& sel,
+                 const Status& error) override {
+    if (!skip_errors) return error;
+    int64_t elements = 1;
+    for (const zarr::ChunkDimSlice& d : sel.dims) elements *= d.count;
+    {
+      std::lock_guard lock(skipped_mu);
+      skipped.push_back(error.ToString());
+      skipped_elements += static_cast<uint64_t>(elements);
+    }
+    if (global && !histogram) return global->Add(ordinal, *empty_stats);
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+Result<StatsReport> ComputeStats(const StatsRequest& request) {
+  const auto start = Clock::now();
+  StatsReport report;
+  report.statistics = request.statistics;
+  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> ds, Dataset::Open(request.path));
+
+  ReadOptions coord_read;
+  coord_read.scheduler.io.backend = request.io_backend;
+  coord_read.scheduler.threads = 1;
+  coord_read.scheduler.cancelled = request.cancelled;
+
+  // The variables.
+  std::vector<const zarr::Node*> nodes;
+  if (request.variables.empty()) {
+    for (const zarr::Node* n : ds->DataVariables()) {
+      const zarr::ArrayMetadata& m = *n->array;
+      Status support = m.data_type.StatisticsSupport();
+      if (support.ok() && (m.data_type.kind != zarr::DataTypeKind::kNumeric ||
+                           zarr::ClassifyCfTime(n->attributes) != zarr::CfTimeKind::kNone)) {
+        support = NotSupportedError("statistics of times are not supported");
+      }
+      if (!support.ok()) {
+        report.notes.push_back("skipped '" + n->path + "': " + support.message());
+        continue;
+      }
+      nodes.push_back(n);
+    }
+    if (nodes.empty()) {
+      return NotFoundError(request.path + ": no data variable with statistics to compute");
+    }
+  } else {
+    for (const std::string& v : request.variables) {
+      LSIO_ASSIGN_OR_RETURN(const zarr::Node* n, ds->FindArray(v));
+      if (std::find(nodes.begin(), nodes.end(), n) == nodes.end()) nodes.push_back(n);
+    }
+  }
+
+  // Selectors and --over dims must each name a dimension of some variable.
+  auto check_dim_known = [&](const std::string& dim, const char* what) -> Status {
+    for (const zarr::Node* n : nodes) {
+      const std::vector<std::string> d = ds->Dims(*n);
+      if (std::find(d.begin(), d.end(), dim) != d.end()) return Status::OK();
+    }
+    std::string known;
+    for (const zarr::Node* n : nodes) {
+      for (const std::string& d : ds->Dims(*n)) {
+        if (known.find("'" + d + "'") == std::string::npos) {
+          known += known.empty() ? "" : ", ";
+          known += "'" + d + "'";
+        }
+      }
+    }
+    return NotFoundError(std::string(what) + ": no selected variable has dimension '" + dim +
+                         "' (dimensions: " + known + ")");
+  };
+  for (const zarr::DimSelector& s : request.selectors) {
+    LSIO_RETURN_IF_ERROR(check_dim_known(s.dim, s.is_label() ? "--sel" : "--isel"));
+  }
+  for (const std::string& d : request.over) LSIO_RETURN_IF_ERROR(check_dim_known(d, "--over"));
+  if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
+    return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
+  }
+
+  std::atomic<uint64_t> bytes_done{0};
+  std::atomic<uint64_t> read_chunks_done{0};
+
+  // Per-variable set-up.
+  std::vector<std::unique_ptr<VariableJob>> jobs;
+  uint64_t accumulator_bytes = 0;
+  for (const zarr::Node* n : nodes) {
+    auto job = std::make_unique<VariableJob>();
+    job->node = n;
+    job->name = n->path;
+    const std::string label = "variable '" + n->path + "'";
+    const zarr::ArrayMetadata& meta = *n->array;
+    LSIO_RETURN_IF_ERROR(meta.data_type.StatisticsSupport().WithContext(label));
+    if (zarr::ClassifyCfTime(n->attributes) != zarr::CfTimeKind::kNone ||
+        meta.data_type.kind != zarr::DataTypeKind::kNumeric) {
+      return NotSupportedError(label + ": statistics of times are not supported");
+    }
+    job->dims = ds->Dims(*n);
+    LSIO_ASSIGN_OR_RETURN(job->ranges,
+                          ds->ResolveSelection(*n, request.selectors, coord_read));
+    for (size_t d = 0; d < job->ranges.size(); ++d) {
+      if (job->ranges[d].step != 1 && job->ranges[d].count > 1) {
+        return NotSupportedError(label + ": statistics over a strided selection of '" +
+                                 job->dims[d] + "' are not supported");
+      }
+    }
+    LSIO_ASSIGN_OR_RETURN(job->cf, zarr::ResolveCfMaskAndScale(meta));
+    job->dtype = job->cf.encoded;
+    job->missing = ToMissingValues(job->cf);
+    job->fill = meta.fill_value.bytes;
+    job->element_size = ByteWidth(job->dtype);
+    job->bytes_done = &bytes_done;
+    job->read_chunks_done = &read_chunks_done;
+    job->skip_errors = request.on_error == OnError::kSkip;
+    job->attributes = nlohmann::json::object();
+    for (const char* key : {"units", "long_name", "standard_name"}) {
+      auto it = n->attributes.find(key);
+      if (it != n->attributes.end()) job->attributes[key] = *it;
+    }
+    if (request.over.empty()) {
+      compute::StatsOptions options;
+      options.missing = job->missing;
+      LSIO_ASSIGN_OR_RETURN(compute::StatsAccumulator empty,
+                            compute::StatsAccumulator::Make(job->dtype, options));
+      job->empty_stats.emplace(empty);
+      job->global.emplace(empty);
+    } else {
+      std::vector<int64_t> grid_shape;
+      for (size_t d = 0; d < job->dims.size(); ++d) {
+        const bool over = std::find(request.over.begin(), request.over.end(), job->dims[d]) !=
+                          request.over.end();
+        if (over || job->ranges[d].drop) {
+          job->reduced_axes.push_back(d);
+        } else {
+          job->kept_axes.push_back(d);
+          grid_shape.push_back(job->ranges[d].count);
+        }
+      }
+      for (const std::string& o : request.over) {
+        if (std::find(job->dims.begin(), job->dims.end(), o) == job->dims.end()) {
+          return NotFoundError(label + " has no dimension '" + o + "' to reduce over");
+        }
+      }
+      compute::ReductionGridOptions options;
+      options.missing = job->missing;
+      options.max_bytes = request.max_memory;
+      LSIO_ASSIGN_OR_RETURN(
+          compute::ReductionGrid grid,
+          compute::ReductionGrid::Make(job->dtype, meta.rank(), job->reduced_axes, grid_shape,
+                                       options));
+      accumulator_bytes += static_cast<uint64_t>(grid.cell_count()) * 48;
+      job->grid.emplace(std::move(grid));
+    }
+    jobs.push_back(std::move(job));
+  }
+
+  // One pass over every variable's chunks (and a second for histograms).
+  const int passes = request.statistics.histogram_bins > 0 ? 2 : 1;
+  uint64_t total_bytes = 0;
+  for (int pass = 1; pass <= passes; ++pass) {
+    if (pass == 2) {
+      for (auto& job : jobs) {
+        const compute::Stats raw = job->global_stats.Finalize();
+        compute::HistogramOptions options;
+        options.bins = request.statistics.histogram_bins;
+        options.missing = job->missing;
+        // numpy.histogram's default range, (min, max) of the finite data; an empty
+        // selection gets numpy's (0, 1).
+        options.lo = raw.count > 0 && std::isfinite(raw.min) ? raw.min : 0;
+        options.hi = raw.count > 0 && std::isfinite(raw.max) ? raw.max : 1;
+        LSIO_ASSIGN_OR_RETURN(compute::HistogramAccumulator empty,
+                              compute::HistogramAccumulator::Make(job->dtype, options));
+        job->histogram.emplace(empty);
+      }
+    }
+    uint64_t max_chunk_bytes = 0;
+    total_bytes = 0;
+    for (auto& job : jobs) {
+      int64_t chunk_elements = 1;
+      for (int64_t x : job->node->array->read_chunk_shape()) chunk_elements *= x;
+      job->read_chunk_bytes = static_cast<size_t>(chunk_elements) * job->element_size;
+      max_chunk_bytes = std::max<uint64_t>(max_chunk_bytes, job->read_chunk_bytes);
+      uint64_t e = 1;
+      for (const zarr::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
+      job->elements = e;
+      total_bytes += e * job->element_size;
+    }
+    LSIO_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(request.max_memory, request.threads,
+                                                      max_chunk_bytes, accumulator_bytes));
+    BufferPoolOptions pool_options;
+    pool_options.max_cached_bytes = plan.decode_cache_bytes;
+    BufferPool decode_pool(pool_options);
+    std::vector<ArrayReadSpec> specs;
+    for (auto& job : jobs) {
+      job->pool = &decode_pool;
+      ArrayReadSpec spec;
+      spec.store_root = ds->root();
+      spec.array = job->node;
+      spec.ranges = job->ranges;
+      spec.consumer = job.get();
+      spec.label = "variable '" + job->name + "'";
+      specs.push_back(std::move(spec));
+    }
+    LSIO_ASSIGN_OR_RETURN(std::unique_ptr<ChunkTaskSource> source,
+                          ChunkTaskSource::Make(std::move(specs), {&decode_pool}));
+    for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->read_chunks = source->read_chunks(i);
+
+    sched::SchedulerOptions so;
+    so.io.backend = request.io_backend;
+    so.io.max_bytes_in_flight = plan.io_budget;
+    so.threads = plan.threads;
+    so.group_bytes = plan.group_bytes;
+    so.cancelled = request.cancelled;
+    bytes_done = 0;
+    read_chunks_done = 0;
+    const uint64_t bytes_read_before = report.bytes_read;
+    if (request.progress) {
+      so.tick = [&, pass] {
+        StatsProgress p;
+        p.bytes_done = bytes_done.load(std::memory_order_relaxed);
+        p.bytes_total = total_bytes;
+        p.chunks_done = read_chunks_done.load(std::memory_order_relaxed);
+        p.chunks_total = source->total_read_chunks();
+        p.bytes_read = bytes_read_before;
+        p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        p.pass = pass;
+        p.passes = passes;
+        request.progress(p);
+      };
+    }
+    LSIO_ASSIGN_OR_RETURN(sched::SchedulerStats st, sched::Run(*source, so));
+    report.bytes_read += st.bytes_read;
+    if (pass == 1) {
+      report.chunks = source->total_chunks();
+      report.missing_chunks = st.missing;
+    }
+    report.io_backend = st.io_backend;
+    if (pass == 1) {
+      for (auto& job : jobs) {
+        if (!job->global) continue;
+        LSIO_ASSIGN_OR_RETURN(job->global_stats, job->global->Finish(job->read_chunks));
+      }
+    }
+    report.threads = plan.threads;
+    report.io_budget = plan.io_budget;
+  }
+
+  // Finish each variable.
+  for (auto& job : jobs) {
+    VariableStats vs;
+    vs.name = job->name;
+    vs.attributes = job->attributes;
+    vs.elements = job->elements;
+    vs.skipped_chunks = job->skipped;
+    vs.skipped_elements = job->skipped_elements;
+    const bool scaled = job->cf.scale_factor || job->cf.add_offset;
+    const double scale = job->cf.scale_factor.value_or(1.0);
+    const double offset = job->cf.add_offset.value_or(0.0);
+    if (job->global) {
+      vs.stats = job->global_stats.Finalize();
+      if (scaled) vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
+      if (job->histogram) {
+        LSIO_ASSIGN_OR_RETURN(compute::HistogramAccumulator h,
+                              job->histogram->Combine([](compute::HistogramAccumulator& into,
+                                                         const compute::HistogramAccumulator& f) {
+                                return into.Merge(f);
+                              }));
+        vs.histogram_counts.assign(h.counts().begin(), h.counts().end());
+        vs.histogram_edges.assign(h.edges().begin(), h.edges().end());
+        if (scaled) {
+          for (double& e : vs.histogram_edges) e = e * scale + offset;
+          if (scale < 0) {
+            std::reverse(vs.histogram_edges.begin(), vs.histogram_edges.end());
+            std::reverse(vs.histogram_counts.begin(), vs.histogram_counts.end());
+          }
+        }
+      }
+    } else {
+      const compute::ReductionGrid& grid = *job->grid;
+      for (size_t a : job->kept_axes) {
+        vs.dims.push_back(job->dims[a]);
+        vs.shape.push_back(job->ranges[a].count);
+      }
+      const size_t cells = static_cast<size_t>(grid.cell_count());
+      std::vector<double> count(cells);
+      LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, count));
+      for (Statistic s : request.statistics.statistics) {
+        std::vector<double> values(cells);
+        switch (s) {
+          case Statistic::kCount:
+            values = count;
+            break;
+          case Statistic::kNanCount:
+            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kNanCount, values));
+            break;
+          case Statistic::kMin:
+          case Statistic::kMax: {
+            const bool want_min = (s == Statistic::kMin) != (scale < 0);
+            LSIO_RETURN_IF_ERROR(grid.Finalize(
+                want_min ? compute::CellStatistic::kMin : compute::CellStatistic::kMax, values));
+            for (double& v : values) v = v * scale + offset;
+            break;
+          }
+          case Statistic::kSum:
+            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kSum, values));
+            for (size_t i = 0; i < cells; ++i) values[i] = values[i] * scale + offset * count[i];
+            break;
+          case Statistic::kMean:
+            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kMean, values));
+            for (double& v : values) v = v * scale + offset;
+            break;
+          case Statistic::kStd:
+            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kStd, values,
+                                               request.statistics.ddof));
+            for (double& v : values) v *= std::fabs(scale);
+            break;
+          case Statistic::kVar:
+            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kVariance, values,
+                                               request.statistics.ddof));
+            for (double& v : values) v *= scale * scale;
+            break;
+        }
+        vs.maps.emplace_back(s, std::move(values));
+      }
+      // Coordinates of the kept dimensions, as stored, for writing them out.
+      for (size_t a : job->kept_axes) {
+        const std::string group = Dataset::GroupOf(*job->node);
+        if (ds->CoordinateNode(group, job->dims[a]) == nullptr) continue;
+        LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const Dataset::CoordinateData> c,
+                              ds->ReadCoordinate(group, job->dims[a], coord_read));
+        const zarr::ArrayMetadata& cm = *c->node->array;
+        OutputCoordinate oc;
+        oc.name = job->dims[a];
+        oc.storage = cm.data_type.storage;
+        oc.zarr_v2_dtype = V2TypeString(cm.data_type);
+        const size_t w = ByteWidth(oc.storage);
+        const zarr::DimRange& r = job->ranges[a];
+        oc.values.resize(static_cast<size_t>(r.count) * w);
+        for (int64_t i = 0; i < r.count; ++i) {
+          std::memcpy(oc.values.data() + i * w, c->stored.data() + r.index(i) * w, w);
+        }
+        oc.attributes = c->node->attributes;
+        oc.attributes.erase("_ARRAY_DIMENSIONS");
+        oc.attributes.erase("_FillValue");
+        vs.coordinates.push_back(std::move(oc));
+      }
+    }
+    report.variables.push_back(std::move(vs));
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace lsio::ops
