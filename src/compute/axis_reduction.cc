@@ -8,6 +8,7 @@
 #include "src/compute/kernels.h"
 #include "src/compute/runs.h"
 #include "src/compute/to_double.h"
+#include "src/compute/wire.h"
 
 namespace lsio::compute {
 
@@ -393,6 +394,62 @@ Status ReductionGrid::Finalize(CellStatistic statistic, std::span<double> out, i
     out[static_cast<size_t>(i)] = v;
   }
   return Status::OK();
+}
+
+}  // namespace lsio::compute
+
+namespace lsio::compute {
+
+namespace {
+constexpr uint32_t kGridMagic = 0x47524431;  // "GRD1"
+}  // namespace
+
+size_t ReductionGrid::bytes_per_cell() { return kNumFields * sizeof(double); }
+
+std::string ReductionGrid::Serialize() const {
+  internal::WireWriter w;
+  w.Put(kGridMagic);
+  w.Put(static_cast<uint8_t>(dtype_));
+  w.Put(static_cast<uint64_t>(rank_));
+  w.Put(static_cast<uint64_t>(reduced_axes_.size()));
+  for (size_t a : reduced_axes_) w.Put(static_cast<uint64_t>(a));
+  for (int64_t s : grid_shape_) w.Put(s);
+  w.PutMissing(missing_);
+  w.PutBytes(state_.data(), state_.size() * sizeof(double));
+  return w.Take();
+}
+
+Result<ReductionGrid> ReductionGrid::Deserialize(std::string_view bytes) {
+  internal::WireReader r(bytes, "serialized reduction grid");
+  uint32_t magic = 0;
+  LSIO_RETURN_IF_ERROR(r.Get(&magic));
+  if (magic != kGridMagic) return CorruptDataError("not a serialized reduction grid");
+  uint8_t dtype = 0;
+  uint64_t rank = 0, n_reduced = 0;
+  LSIO_RETURN_IF_ERROR(r.Get(&dtype));
+  LSIO_RETURN_IF_ERROR(r.Get(&rank));
+  LSIO_RETURN_IF_ERROR(r.Get(&n_reduced));
+  if (dtype > static_cast<uint8_t>(DataType::kComplex128) || rank > kMaxRank ||
+      n_reduced > rank) {
+    return CorruptDataError("serialized reduction grid: bad header");
+  }
+  std::vector<size_t> reduced(n_reduced);
+  for (size_t& a : reduced) {
+    uint64_t v = 0;
+    LSIO_RETURN_IF_ERROR(r.Get(&v));
+    a = static_cast<size_t>(v);
+  }
+  std::vector<int64_t> shape(rank - n_reduced);
+  for (int64_t& s : shape) LSIO_RETURN_IF_ERROR(r.Get(&s));
+  ReductionGridOptions options;
+  LSIO_RETURN_IF_ERROR(r.GetMissing(&options.missing));
+  LSIO_ASSIGN_OR_RETURN(ReductionGrid g,
+                        Make(static_cast<DataType>(dtype), rank, reduced, shape, options));
+  if (r.remaining() != g.state_.size() * sizeof(double)) {
+    return CorruptDataError("serialized reduction grid: state size does not match its shape");
+  }
+  LSIO_RETURN_IF_ERROR(r.GetBytes(g.state_.data(), g.state_.size() * sizeof(double)));
+  return g;
 }
 
 }  // namespace lsio::compute

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/compute/kernels.h"
+#include "src/compute/wire.h"
 #include "src/compute/runs.h"
 
 namespace lsio::compute {
@@ -407,6 +408,61 @@ std::string Int128ToString(__int128 value) {
   if (negative) digits.push_back('-');
   std::reverse(digits.begin(), digits.end());
   return digits;
+}
+
+}  // namespace lsio::compute
+
+namespace lsio::compute {
+
+namespace {
+constexpr uint32_t kStatsMagic = 0x53544131;  // "STA1"
+}  // namespace
+
+std::string StatsAccumulator::Serialize() const {
+  internal::WireWriter w;
+  w.Put(kStatsMagic);
+  w.Put(static_cast<uint8_t>(dtype_));
+  w.PutMissing(missing_);
+  w.Put(count_);
+  w.Put(nan_count_);
+  w.Put(m2_);
+  w.Put(min_);
+  w.Put(max_);
+  w.Put(sum_);
+  w.Put(sum_compensation_);
+  w.Put(sum_nonfinite_);
+  w.Put(int_min_);
+  w.Put(int_max_);
+  w.Put(int_sum_);
+  return w.Take();
+}
+
+Result<StatsAccumulator> StatsAccumulator::Deserialize(std::string_view bytes) {
+  internal::WireReader r(bytes, "serialized statistics");
+  uint32_t magic = 0;
+  LSIO_RETURN_IF_ERROR(r.Get(&magic));
+  if (magic != kStatsMagic) return CorruptDataError("not serialized statistics");
+  uint8_t dtype = 0;
+  LSIO_RETURN_IF_ERROR(r.Get(&dtype));
+  if (dtype > static_cast<uint8_t>(DataType::kComplex128)) {
+    return CorruptDataError("serialized statistics: bad dtype");
+  }
+  StatsOptions options;
+  LSIO_RETURN_IF_ERROR(r.GetMissing(&options.missing));
+  LSIO_ASSIGN_OR_RETURN(StatsAccumulator acc, Make(static_cast<DataType>(dtype), options));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.count_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.nan_count_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.m2_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.min_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.max_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.sum_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.sum_compensation_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.sum_nonfinite_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.int_min_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.int_max_));
+  LSIO_RETURN_IF_ERROR(r.Get(&acc.int_sum_));
+  LSIO_RETURN_IF_ERROR(r.ExpectEnd());
+  return acc;
 }
 
 }  // namespace lsio::compute

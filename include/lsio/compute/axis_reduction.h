@@ -27,6 +27,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "lsio/base/dtype.h"
@@ -77,6 +79,14 @@ class ReductionGrid {
   // Writes `statistic` for every cell, C order over grid_shape(); `out` must have cell_count()
   // entries. `ddof` applies to kVariance and kStd (NaN where count <= ddof).
   Status Finalize(CellStatistic statistic, std::span<double> out, int ddof = 0) const;
+
+  // The complete state as bytes (lsio.dask partial results), and back; kCorruptData for bytes
+  // that are not a serialized grid.
+  std::string Serialize() const;
+  static Result<ReductionGrid> Deserialize(std::string_view bytes);
+
+  // Memory one cell takes.
+  static size_t bytes_per_cell();
 
   DataType dtype() const { return dtype_; }
   std::span<const int64_t> grid_shape() const { return grid_shape_; }

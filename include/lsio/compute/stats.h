@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "lsio/base/dtype.h"
 #include "lsio/base/result.h"
@@ -91,6 +92,11 @@ class StatsAccumulator {
   Status Merge(const StatsAccumulator& other);
 
   Stats Finalize() const;
+
+  // The complete state as bytes, to send a partial result to another process (lsio.dask), and
+  // back. Deserialize checks the format and sizes: kCorruptData for anything else.
+  std::string Serialize() const;
+  static Result<StatsAccumulator> Deserialize(std::string_view bytes);
 
   DataType dtype() const { return dtype_; }
 
