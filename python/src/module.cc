@@ -1,9 +1,443 @@
-// The lsio._lsio extension module: one binding file per layer, registered here.
+// The lsio._lsio extension: a thin layer over the library for the Python package (python/lsio),
+// which builds the user-facing API on top of it.
+//
+// Every blocking call releases the GIL. Errors cross into Python in one place
+// (TranslateStatus): a Status becomes an exception from lsio.errors chosen by its code.
+// Cancellation: long calls take a CancelToken that the Python side sets when Ctrl-C arrives.
+
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsio/base/status.h"
+#include "lsio/compute/stats.h"
+#include "lsio/format/zarr/cf.h"
+#include "lsio/format/zarr/metadata.h"
+#include "lsio/io/engine.h"
+#include "lsio/ops/chunk_reader.h"
+#include "lsio/ops/dataset.h"
+#include "lsio/ops/stats.h"
+#include "lsio/ops/stats_partial.h"
 
 namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace lsio::python {
+
+namespace {
+
+// Carries a Status out of the binding code to the translator. Never thrown inside the library.
+class StatusError : public std::exception {
+ public:
+  explicit StatusError(Status s) : status_(std::move(s)) {}
+  const char* what() const noexcept override { return status_.message().c_str(); }
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+void ThrowIfError(const Status& s) {
+  if (!s.ok()) throw StatusError(s);
+}
+
+template <typename T>
+T ValueOrThrow(Result<T> r) {
+  if (!r.ok()) throw StatusError(r.status());
+  return std::move(r).value();
+}
+
+// The one place where a Status becomes a Python exception: lsio.errors.from_status picks the
+// class from the code name.
+void TranslateStatus(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const StatusError& e) {
+    nb::object errors = nb::module_::import_("lsio.errors");
+    nb::object exc = errors.attr("from_status")(std::string(StatusCodeName(e.status().code())),
+                                                e.status().message(), e.status().sys_errno());
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+  }
+}
+
+class CancelToken {
+ public:
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+Result<io::Backend> Backend(const std::string& name) { return io::ParseBackend(name); }
+
+// numpy's dtype string for a Zarr data type ("<f4", "|b1", "<M8[ns]", "<U10", "|S5", "O").
+std::string NumpyDtype(const zarr::ZarrDataType& t) {
+  using K = zarr::DataTypeKind;
+  switch (t.kind) {
+    case K::kNumeric: {
+      const DataType d = t.storage;
+      const std::string size = std::to_string(ByteWidth(d));
+      if (d == DataType::kBool) return "|b1";
+      const char kind = IsFloat(d) ? 'f' : IsComplex(d) ? 'c' : IsSignedInteger(d) ? 'i' : 'u';
+      return std::string(ByteWidth(d) == 1 ? "|" : "<") + kind + size;
+    }
+    case K::kDatetime64:
+    case K::kTimedelta64: {
+      std::string s = t.kind == K::kDatetime64 ? "<M8[" : "<m8[";
+      if (t.time_scale != 1) s += std::to_string(t.time_scale);
+      return s + t.time_unit + "]";
+    }
+    case K::kFixedUtf32:
+      return "<U" + std::to_string(t.item_size / 4);
+    case K::kFixedBytes:
+      return "|S" + std::to_string(t.item_size);
+    case K::kRawBytes:
+      return "|V" + std::to_string(t.item_size);
+    default:
+      return "O";
+  }
+}
+
+std::string Hex(std::span<const std::byte> bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string s;
+  for (std::byte b : bytes) {
+    s += kDigits[static_cast<unsigned>(b) >> 4];
+    s += kDigits[static_cast<unsigned>(b) & 15];
+  }
+  return s;
+}
+
+// The hierarchy as JSON for the Python side (lsio._api builds Group / Array objects from it).
+std::string Describe(const std::string& path) {
+  std::unique_ptr<ops::Dataset> ds;
+  {
+    nb::gil_scoped_release release;
+    ds = ValueOrThrow(ops::Dataset::Open(path));
+  }
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const zarr::Node& n : ds->hierarchy().nodes) {
+    nlohmann::json j;
+    j["path"] = n.path;
+    j["kind"] = n.is_array() ? "array" : "group";
+    j["zarr_format"] = static_cast<int>(n.zarr_format);
+    nlohmann::json attrs = n.attributes;
+    j["attributes"] = attrs;
+    if (n.is_array()) {
+      const zarr::ArrayMetadata& m = *n.array;
+      j["shape"] = m.shape;
+      j["chunks"] = m.read_chunk_shape();
+      j["shards"] = m.sharding ? nlohmann::json(m.chunk_shape) : nlohmann::json(nullptr);
+      j["dtype"] = NumpyDtype(m.data_type);
+      j["dtype_name"] = m.data_type.name;
+      j["dims"] = ds->Dims(n);
+      j["is_coordinate"] = ds->IsCoordinate(n);
+      j["fill_value"] = m.fill_value.json;
+      j["fill_value_is_null"] = m.fill_value.is_null;
+      j["fill_bytes"] = Hex(m.fill_value.bytes);
+      j["codecs"] = zarr::DescribeCodecsJson(m);
+      j["order"] = std::string(1, m.order);
+      const Status readable = m.data_type.DecodeSupport();
+      j["readable"] = readable.ok() ? nlohmann::json(nullptr) : nlohmann::json(readable.message());
+      const Status stats = m.data_type.StatisticsSupport();
+      j["statistics"] = stats.ok() ? nlohmann::json(nullptr) : nlohmann::json(stats.message());
+    }
+    nodes.push_back(std::move(j));
+  }
+  nlohmann::json out = {{"path", ds->root()},
+                        {"consolidated", ds->hierarchy().consolidated},
+                        {"nodes", nodes}};
+  return out.dump();
+}
+
+using RangeTuple = std::tuple<int64_t, int64_t, int64_t, bool>;  // start, step, count, drop
+
+std::vector<zarr::DimRange> ToRanges(const std::vector<RangeTuple>& ranges) {
+  std::vector<zarr::DimRange> out;
+  for (const auto& [start, step, count, drop] : ranges) {
+    out.push_back(zarr::DimRange{start, step, count, drop});
+  }
+  return out;
+}
+
+// Reads a selection into `out` (a C-contiguous, writable numpy array of the array's storage
+// dtype and the selection's shape), with the GIL released.
+void ReadInto(const std::string& path, const std::string& array_path,
+              const std::vector<RangeTuple>& ranges, nb::ndarray<nb::c_contig> out, int threads,
+              const std::string& io, CancelToken* cancel) {
+  std::span<std::byte> bytes(static_cast<std::byte*>(out.data()), out.nbytes());
+  std::vector<zarr::DimRange> r = ToRanges(ranges);
+  nb::gil_scoped_release release;
+  std::unique_ptr<ops::Dataset> ds = ValueOrThrow(ops::Dataset::Open(path));
+  const zarr::Node* node = ValueOrThrow(ds->FindArray(array_path));
+  ops::ReadOptions options;
+  options.scheduler.threads = threads;
+  options.scheduler.io.backend = ValueOrThrow(Backend(io));
+  if (cancel) options.scheduler.cancelled = [cancel] { return cancel->cancelled(); };
+  ThrowIfError(ops::ReadSelection(ds->root(), *node, r, bytes, options));
+}
+
+// Python selector tuples (built by lsio._selection):
+//   (dim, "index", i) | (dim, "slice", start, stop, step)        positional
+//   (dim, "label", L) | (dim, "range", L1, L2)                    by label
+// with L = None | ("s", str) | ("n", float) | ("t", int nanoseconds).
+zarr::Label ToLabel(nb::handle h) {
+  nb::tuple t = nb::cast<nb::tuple>(h);
+  const std::string kind = nb::cast<std::string>(t[0]);
+  if (kind == "s") return nb::cast<std::string>(t[1]);
+  if (kind == "n") return nb::cast<double>(t[1]);
+  return zarr::DatetimeLabel{nb::cast<int64_t>(t[1])};
+}
+
+std::optional<zarr::Label> ToOptionalLabel(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return ToLabel(h);
+}
+
+std::optional<int64_t> ToOptionalInt(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return nb::cast<int64_t>(h);
+}
+
+std::vector<zarr::DimSelector> ToSelectors(const nb::list& selectors) {
+  std::vector<zarr::DimSelector> out;
+  for (nb::handle h : selectors) {
+    nb::tuple t = nb::cast<nb::tuple>(h);
+    zarr::DimSelector s;
+    s.dim = nb::cast<std::string>(t[0]);
+    const std::string kind = nb::cast<std::string>(t[1]);
+    if (kind == "index") {
+      s.value = nb::cast<int64_t>(t[2]);
+    } else if (kind == "slice") {
+      s.value = zarr::IndexSlice{ToOptionalInt(t[2]), ToOptionalInt(t[3]), ToOptionalInt(t[4])};
+    } else if (kind == "label") {
+      s.value = ToLabel(t[2]);
+    } else if (kind == "range") {
+      s.value = zarr::LabelSlice{ToOptionalLabel(t[2]), ToOptionalLabel(t[3])};
+    } else {
+      throw StatusError(InvalidArgumentError("unknown selector kind '" + kind + "'"));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+template <typename T>
+nb::ndarray<nb::numpy, T> ToNumpy(std::vector<T> values, std::vector<size_t> shape) {
+  auto* owned = new std::vector<T>(std::move(values));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return nb::ndarray<nb::numpy, T>(owned->data(), shape.size(), shape.data(), owner);
+}
+
+nb::object StatValue(const compute::Stats& s, ops::Statistic stat, int ddof) {
+  using ops::Statistic;
+  switch (stat) {
+    case Statistic::kCount:
+      return nb::int_(s.count);
+    case Statistic::kNanCount:
+      return nb::int_(s.nan_count);
+    default:
+      break;
+  }
+  if (s.exact && (stat == Statistic::kMin || stat == Statistic::kMax || stat == Statistic::kSum)) {
+    const __int128 v = stat == Statistic::kMin ? s.exact_min
+                       : stat == Statistic::kMax ? s.exact_max
+                                                 : s.exact_sum;
+    if (s.count == 0 && stat != Statistic::kSum) return nb::none();
+    return nb::module_::import_("builtins").attr("int")(compute::Int128ToString(v));
+  }
+  if (s.count == 0 && stat != Statistic::kSum) return nb::none();
+  switch (stat) {
+    case Statistic::kMin:
+      return nb::float_(s.min);
+    case Statistic::kMax:
+      return nb::float_(s.max);
+    case Statistic::kSum:
+      return nb::float_(s.sum);
+    case Statistic::kMean:
+      return nb::float_(s.mean);
+    case Statistic::kStd:
+      return nb::float_(s.stddev(ddof));
+    case Statistic::kVar:
+      return nb::float_(s.variance(ddof));
+    default:
+      return nb::none();
+  }
+}
+
+nb::dict ReportToDict(const ops::StatsReport& report) {
+  nb::dict out;
+  nb::list vars;
+  const int ddof = report.statistics.ddof;
+  for (const ops::VariableStats& v : report.variables) {
+    nb::dict d;
+    d["name"] = v.name;
+    d["dims"] = v.dims;
+    d["shape"] = v.shape;
+    d["attributes"] = v.attributes.dump();
+    d["elements"] = v.elements;
+    if (v.dims.empty()) {
+      nb::dict stats;
+      for (ops::Statistic s : report.statistics.statistics) {
+        stats[std::string(ops::StatisticName(s)).c_str()] = StatValue(v.stats, s, ddof);
+      }
+      d["stats"] = stats;
+    } else {
+      nb::dict maps;
+      std::vector<size_t> shape(v.shape.begin(), v.shape.end());
+      for (const auto& [s, values] : v.maps) {
+        maps[std::string(ops::StatisticName(s)).c_str()] = ToNumpy<double>(values, shape);
+      }
+      d["maps"] = maps;
+      nb::list coords;
+      for (const ops::OutputCoordinate& c : v.coordinates) {
+        nb::dict cd;
+        cd["name"] = c.name;
+        cd["dtype"] = c.zarr_v2_dtype;
+        cd["values"] = nb::bytes(reinterpret_cast<const char*>(c.values.data()), c.values.size());
+        cd["attributes"] = c.attributes.dump();
+        coords.append(cd);
+      }
+      d["coords"] = coords;
+    }
+    if (!v.histogram_counts.empty()) {
+      d["histogram_counts"] = ToNumpy<uint64_t>(v.histogram_counts, {v.histogram_counts.size()});
+      d["histogram_edges"] = ToNumpy<double>(v.histogram_edges, {v.histogram_edges.size()});
+    }
+    d["skipped_chunks"] = v.skipped_chunks;
+    d["skipped_elements"] = v.skipped_elements;
+    vars.append(d);
+  }
+  out["variables"] = vars;
+  nb::list stat_names;
+  for (ops::Statistic s : report.statistics.statistics) {
+    stat_names.append(std::string(ops::StatisticName(s)));
+  }
+  out["statistics"] = stat_names;
+  out["notes"] = report.notes;
+  out["bytes_read"] = report.bytes_read;
+  out["seconds"] = report.seconds;
+  out["chunks"] = report.chunks;
+  out["missing_chunks"] = report.missing_chunks;
+  out["io_backend"] = report.io_backend;
+  out["threads"] = report.threads;
+  return out;
+}
+
+ops::StatsRequest MakeRequest(const std::string& path, const std::vector<std::string>& vars,
+                              const std::vector<std::string>& over, const nb::list& selectors,
+                              const std::string& stats, int threads, uint64_t max_memory,
+                              const std::string& io, const std::string& on_error) {
+  ops::StatsRequest req;
+  req.path = path;
+  req.variables = vars;
+  req.over = over;
+  req.selectors = ToSelectors(selectors);
+  if (!stats.empty()) req.statistics = ValueOrThrow(ops::ParseStatistics(stats));
+  req.threads = threads;
+  if (max_memory > 0) req.max_memory = max_memory;
+  req.io_backend = ValueOrThrow(Backend(io));
+  if (on_error == "skip") {
+    req.on_error = ops::OnError::kSkip;
+  } else if (on_error != "fail") {
+    throw StatusError(InvalidArgumentError("on_error: expected 'fail' or 'skip'"));
+  }
+  return req;
+}
+
+nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& vars,
+                      const std::vector<std::string>& over, const nb::list& selectors,
+                      const std::string& stats, int threads, uint64_t max_memory,
+                      const std::string& io, const std::string& on_error,
+                      nb::object progress, CancelToken* cancel) {
+  ops::StatsRequest req =
+      MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io, on_error);
+  if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
+  if (!progress.is_none()) {
+    // Called on this (the calling) thread, which holds no GIL while the run goes on.
+    req.progress = [progress](const ops::StatsProgress& p) {
+      nb::gil_scoped_acquire gil;
+      try {
+        progress(p.bytes_done, p.bytes_total, p.chunks_done, p.chunks_total, p.pass, p.passes);
+      } catch (nb::python_error& e) {
+        e.discard_as_unraisable("lsio progress callback");
+      }
+    };
+  }
+  Result<ops::StatsReport> report = [&] {
+    nb::gil_scoped_release release;
+    return ops::ComputeStats(req);
+  }();
+  return ReportToDict(ValueOrThrow(std::move(report)));
+}
+
+// Partial statistics of a share of the work, for lsio.dask: an opaque byte string that
+// MergePartials combines.
+nb::bytes PartialStats(const std::string& path, const std::vector<std::string>& vars,
+                       const std::vector<std::string>& over, const nb::list& selectors,
+                       const std::string& stats, int threads, uint64_t max_memory,
+                       const std::string& io, CancelToken* cancel) {
+  ops::StatsRequest req =
+      MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io, "fail");
+  if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
+  std::string blob;
+  {
+    nb::gil_scoped_release release;
+    blob = ValueOrThrow(ops::ComputePartialStats(req));
+  }
+  return nb::bytes(blob.data(), blob.size());
+}
+
+nb::dict MergePartials(const std::vector<nb::bytes>& parts) {
+  std::vector<std::string> blobs;
+  for (const nb::bytes& b : parts) blobs.emplace_back(b.c_str(), b.size());
+  Result<ops::StatsReport> report = [&] {
+    nb::gil_scoped_release release;
+    return ops::MergePartialStats(blobs);
+  }();
+  return ReportToDict(ValueOrThrow(std::move(report)));
+}
+
+}  // namespace
+
+}  // namespace lsio::python
 
 NB_MODULE(_lsio, m) {
-  m.doc() = "lsio native extension";
+  using namespace lsio::python;
+  m.doc() = "lsio native extension (use the lsio package, not this module directly)";
   m.attr("__version__") = "0.1.0";
+  nb::register_exception_translator(TranslateStatus);
+
+  nb::class_<CancelToken>(m, "CancelToken", "Cancels a running lsio call from another thread.")
+      .def(nb::init<>())
+      .def("cancel", &CancelToken::cancel, "Asks the call to stop as soon as it can.")
+      .def("cancelled", &CancelToken::cancelled, "Whether cancel() was called.");
+
+  m.def("describe", &Describe, "path"_a,
+        "The groups and arrays of the Zarr store at `path`, as a JSON document.");
+  m.def("read_into", &ReadInto, "path"_a, "array"_a, "ranges"_a, "out"_a, "threads"_a = 0,
+        "io"_a = "auto", "cancel"_a = nb::none(),
+        "Reads the selection `ranges` ((start, step, count, drop) per dimension) of `array` "
+        "into the C-contiguous numpy array `out`, with the GIL released.");
+  m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
+        "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
+        "cancel"_a.none(), "Summary statistics; see lsio.stats.");
+  m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
+        "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
+        "Partial statistics of a share of the work, as bytes for merge_partials.");
+  m.def("merge_partials", &MergePartials, "parts"_a,
+        "Merges partial_stats results (in the order given) into a finished report.");
 }

@@ -18,6 +18,7 @@
 #include "lsio/ops/dataset.h"
 #include "lsio/ops/memory_plan.h"
 #include "ordered_merge.h"
+#include "stats_internal.h"
 
 namespace lsio::ops {
 
@@ -241,9 +242,11 @@ class VariableJob final : public ChunkConsumer {
 
 }  // namespace
 
-Result<StatsReport> ComputeStats(const StatsRequest& request) {
+namespace internal {
+
+Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, StatsReport* out) {
   const auto start = Clock::now();
-  StatsReport report;
+  StatsReport& report = *out;
   report.statistics = request.statistics;
   LSIO_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> ds, Dataset::Open(request.path));
 
@@ -471,82 +474,33 @@ Result<StatsReport> ComputeStats(const StatsRequest& request) {
     report.io_budget = plan.io_budget;
   }
 
-  // Finish each variable.
+  // What finishing needs from each variable.
+  std::vector<internal::PartialVariable> partials;
   for (auto& job : jobs) {
-    VariableStats vs;
-    vs.name = job->name;
-    vs.attributes = job->attributes;
-    vs.elements = job->elements;
-    vs.skipped_chunks = job->skipped;
-    vs.skipped_elements = job->skipped_elements;
-    const bool scaled = job->cf.scale_factor || job->cf.add_offset;
-    const double scale = job->cf.scale_factor.value_or(1.0);
-    const double offset = job->cf.add_offset.value_or(0.0);
+    internal::PartialVariable pv;
+    pv.header.name = job->name;
+    pv.header.attributes = job->attributes;
+    pv.header.elements = job->elements;
+    pv.header.skipped_chunks = job->skipped;
+    pv.header.skipped_elements = job->skipped_elements;
+    pv.scaled = job->cf.scale_factor || job->cf.add_offset;
+    pv.scale = job->cf.scale_factor.value_or(1.0);
+    pv.offset = job->cf.add_offset.value_or(0.0);
     if (job->global) {
-      vs.stats = job->global_stats.Finalize();
-      if (scaled) vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
+      pv.global.emplace(std::move(job->global_stats));
       if (job->histogram) {
         LSIO_ASSIGN_OR_RETURN(compute::HistogramAccumulator h,
                               job->histogram->Combine([](compute::HistogramAccumulator& into,
                                                          const compute::HistogramAccumulator& f) {
                                 return into.Merge(f);
                               }));
-        vs.histogram_counts.assign(h.counts().begin(), h.counts().end());
-        vs.histogram_edges.assign(h.edges().begin(), h.edges().end());
-        if (scaled) {
-          for (double& e : vs.histogram_edges) e = e * scale + offset;
-          if (scale < 0) {
-            std::reverse(vs.histogram_edges.begin(), vs.histogram_edges.end());
-            std::reverse(vs.histogram_counts.begin(), vs.histogram_counts.end());
-          }
-        }
+        pv.header.histogram_counts.assign(h.counts().begin(), h.counts().end());
+        pv.header.histogram_edges.assign(h.edges().begin(), h.edges().end());
       }
     } else {
-      const compute::ReductionGrid& grid = *job->grid;
       for (size_t a : job->kept_axes) {
-        vs.dims.push_back(job->dims[a]);
-        vs.shape.push_back(job->ranges[a].count);
-      }
-      const size_t cells = static_cast<size_t>(grid.cell_count());
-      std::vector<double> count(cells);
-      LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, count));
-      for (Statistic s : request.statistics.statistics) {
-        std::vector<double> values(cells);
-        switch (s) {
-          case Statistic::kCount:
-            values = count;
-            break;
-          case Statistic::kNanCount:
-            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kNanCount, values));
-            break;
-          case Statistic::kMin:
-          case Statistic::kMax: {
-            const bool want_min = (s == Statistic::kMin) != (scale < 0);
-            LSIO_RETURN_IF_ERROR(grid.Finalize(
-                want_min ? compute::CellStatistic::kMin : compute::CellStatistic::kMax, values));
-            for (double& v : values) v = v * scale + offset;
-            break;
-          }
-          case Statistic::kSum:
-            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kSum, values));
-            for (size_t i = 0; i < cells; ++i) values[i] = values[i] * scale + offset * count[i];
-            break;
-          case Statistic::kMean:
-            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kMean, values));
-            for (double& v : values) v = v * scale + offset;
-            break;
-          case Statistic::kStd:
-            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kStd, values,
-                                               request.statistics.ddof));
-            for (double& v : values) v *= std::fabs(scale);
-            break;
-          case Statistic::kVar:
-            LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kVariance, values,
-                                               request.statistics.ddof));
-            for (double& v : values) v *= scale * scale;
-            break;
-        }
-        vs.maps.emplace_back(s, std::move(values));
+        pv.header.dims.push_back(job->dims[a]);
+        pv.header.shape.push_back(job->ranges[a].count);
       }
       // Coordinates of the kept dimensions, as stored, for writing them out.
       for (size_t a : job->kept_axes) {
@@ -568,12 +522,87 @@ Result<StatsReport> ComputeStats(const StatsRequest& request) {
         oc.attributes = c->node->attributes;
         oc.attributes.erase("_ARRAY_DIMENSIONS");
         oc.attributes.erase("_FillValue");
-        vs.coordinates.push_back(std::move(oc));
+        pv.header.coordinates.push_back(std::move(oc));
       }
+      pv.grid.emplace(std::move(*job->grid));
     }
-    report.variables.push_back(std::move(vs));
+    partials.push_back(std::move(pv));
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return partials;
+}
+
+Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& statistics) {
+  VariableStats vs = std::move(pv.header);
+  const double scale = pv.scale;
+  const double offset = pv.offset;
+  if (pv.global) {
+    vs.stats = pv.global->Finalize();
+    if (pv.scaled) {
+      vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
+      for (double& e : vs.histogram_edges) e = e * scale + offset;
+      if (scale < 0) {
+        std::reverse(vs.histogram_edges.begin(), vs.histogram_edges.end());
+        std::reverse(vs.histogram_counts.begin(), vs.histogram_counts.end());
+      }
+    }
+    return vs;
+  }
+  const compute::ReductionGrid& grid = *pv.grid;
+  const size_t cells = static_cast<size_t>(grid.cell_count());
+  std::vector<double> count(cells);
+  LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, count));
+  for (Statistic s : statistics.statistics) {
+    std::vector<double> values(cells);
+    switch (s) {
+      case Statistic::kCount:
+        values = count;
+        break;
+      case Statistic::kNanCount:
+        LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kNanCount, values));
+        break;
+      case Statistic::kMin:
+      case Statistic::kMax: {
+        const bool want_min = (s == Statistic::kMin) != (scale < 0);
+        LSIO_RETURN_IF_ERROR(grid.Finalize(
+            want_min ? compute::CellStatistic::kMin : compute::CellStatistic::kMax, values));
+        for (double& v : values) v = v * scale + offset;
+        break;
+      }
+      case Statistic::kSum:
+        LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kSum, values));
+        for (size_t i = 0; i < cells; ++i) values[i] = values[i] * scale + offset * count[i];
+        break;
+      case Statistic::kMean:
+        LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kMean, values));
+        for (double& v : values) v = v * scale + offset;
+        break;
+      case Statistic::kStd:
+        LSIO_RETURN_IF_ERROR(
+            grid.Finalize(compute::CellStatistic::kStd, values, statistics.ddof));
+        for (double& v : values) v *= std::fabs(scale);
+        break;
+      case Statistic::kVar:
+        LSIO_RETURN_IF_ERROR(
+            grid.Finalize(compute::CellStatistic::kVariance, values, statistics.ddof));
+        for (double& v : values) v *= scale * scale;
+        break;
+    }
+    vs.maps.emplace_back(s, std::move(values));
+  }
+  return vs;
+}
+
+}  // namespace internal
+
+Result<StatsReport> ComputeStats(const StatsRequest& request) {
+  StatsReport report;
+  LSIO_ASSIGN_OR_RETURN(std::vector<internal::PartialVariable> partials,
+                        internal::RunStats(request, &report));
+  for (internal::PartialVariable& pv : partials) {
+    LSIO_ASSIGN_OR_RETURN(VariableStats vs, internal::FinishVariable(pv, report.statistics));
+    report.variables.push_back(std::move(vs));
+  }
   return report;
 }
 

@@ -29,17 +29,19 @@ namespace fs = std::filesystem;
 constexpr std::string_view kRawOpen = "\x01lsio-raw:";
 constexpr std::string_view kRawClose = "\x01";
 
-nlohmann::json Raw(const std::string& text) {
+using Json = nlohmann::ordered_json;
+
+Json Raw(const std::string& text) {
   return std::string(kRawOpen) + text + std::string(kRawClose);
 }
 
-nlohmann::json Number(double v) {
+Json Number(double v) {
   if (std::isnan(v)) return Raw("NaN");
   if (std::isinf(v)) return Raw(v > 0 ? "Infinity" : "-Infinity");
   return v;
 }
 
-std::string DumpWithRaw(const nlohmann::json& j, int indent) {
+std::string DumpWithRaw(const Json& j, int indent) {
   std::string text = j.dump(indent);
   // The marker's control character is escaped by dump() as \u0001.
   const std::string open = "\"\\u0001lsio-raw:";
@@ -81,7 +83,7 @@ double Value(const compute::Stats& s, Statistic stat, int ddof) {
   return std::nan("");
 }
 
-nlohmann::json StatJson(const compute::Stats& s, Statistic stat, int ddof) {
+Json StatJson(const compute::Stats& s, Statistic stat, int ddof) {
   switch (stat) {
     case Statistic::kCount:
       return s.count;
@@ -100,7 +102,7 @@ nlohmann::json StatJson(const compute::Stats& s, Statistic stat, int ddof) {
 }
 
 // Summary of one per-cell map: its extremes and mean over the cells that have a value.
-nlohmann::json MapSummary(const std::vector<double>& values) {
+Json MapSummary(const std::vector<double>& values) {
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   double sum = 0;
@@ -112,12 +114,12 @@ nlohmann::json MapSummary(const std::vector<double>& values) {
     sum += v;
     ++n;
   }
-  nlohmann::json j;
+  Json j;
   j["cells"] = values.size();
   j["cells_with_value"] = n;
-  j["min"] = n ? Number(lo) : nlohmann::json(nullptr);
-  j["max"] = n ? Number(hi) : nlohmann::json(nullptr);
-  j["mean"] = n ? Number(sum / static_cast<double>(n)) : nlohmann::json(nullptr);
+  j["min"] = n ? Number(lo) : Json(nullptr);
+  j["max"] = n ? Number(hi) : Json(nullptr);
+  j["mean"] = n ? Number(sum / static_cast<double>(n)) : Json(nullptr);
   return j;
 }
 
@@ -197,17 +199,17 @@ Status WriteZarrV2Array(const fs::path& dir, const std::vector<std::string>& dim
 }  // namespace
 
 void WriteStatsJson(const StatsReport& report, std::ostream& out) {
-  nlohmann::json root;
-  nlohmann::json vars = nlohmann::json::object();
+  Json root;
+  Json vars = Json::object();
   const int ddof = report.statistics.ddof;
   for (const VariableStats& v : report.variables) {
-    nlohmann::json j;
+    Json j;
     if (v.dims.empty()) {
       for (Statistic s : report.statistics.statistics) {
         j[std::string(StatisticName(s))] = StatJson(v.stats, s, ddof);
       }
       if (!v.histogram_counts.empty()) {
-        nlohmann::json edges = nlohmann::json::array();
+        Json edges = Json::array();
         for (double e : v.histogram_edges) edges.push_back(Number(e));
         j["histogram"] = {{"counts", v.histogram_counts}, {"edges", edges}};
       }
@@ -275,7 +277,7 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
     out << DisplayName(v.name) << " (" << dims << "), summarised over cells:\n";
     out << fmt::format("  {:<10} {:>14} {:>14} {:>14}\n", "statistic", "min", "mean", "max");
     for (const auto& [s, values] : v.maps) {
-      nlohmann::json m = MapSummary(values);
+      Json m = MapSummary(values);
       auto cell = [&](const char* k) {
         return m[k].is_null() ? std::string("-")
                               : (m[k].is_number() ? Format(m[k].get<double>())

@@ -26,8 +26,9 @@ def reference(values: np.ndarray) -> dict:
     valid = v[~np.isnan(v)]
     out = {"count": int(valid.size), "nan_count": int(v.size - valid.size)}
     if valid.size:
-        out.update(min=float(valid.min()), max=float(valid.max()), sum=float(np.sum(valid)),
-                   mean=float(np.mean(valid)), std=float(np.std(valid)))
+        with np.errstate(invalid="ignore"):  # infinities make the variance NaN, as expected
+            out.update(min=float(valid.min()), max=float(valid.max()), sum=float(np.sum(valid)),
+                       mean=float(np.mean(valid)), std=float(np.std(valid)))
     else:
         out.update(min=None, max=None, sum=0.0, mean=None, std=None)
     return out
