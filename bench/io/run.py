@@ -11,6 +11,12 @@ Sides: lsio with the io_uring backend, lsio with the pread backend, fio --ioengi
 asyncio with the same number of requests in flight. CPU seconds are user + sys of the side's
 process (wait4 rusage), divided by the GB it read.
 
+Rates use each tool's own clock: fio's runtime leaves out its set-up (opening every file,
+allocating buffers), lsio's includes walking the directory, stat and open. "lsio/fio, wall"
+compares the wall time of the two processes instead (start-up included for both). The machine
+is shared and noisy: the sides take turns within each round, rates are medians over rounds and
+ratios are medians of the ratio within a round.
+
 Data lives in data/bench-io (git-ignored), written once and reused. Dropping the page cache
 needs root (we are root here); without it the numbers are warm-cache and the table says so.
 
@@ -237,7 +243,8 @@ def main():
     ap.add_argument("--lsio", default=os.path.join(ROOT, "build", "bin", "lsio"))
     ap.add_argument("--only", default="a,b,c")
     ap.add_argument("--random-reads", type=int, default=200000)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per side; the median is shown")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds (each side once per round); medians are shown")
     ap.add_argument("--sides", default="lsio,posix,fio,obstore")
     ap.add_argument("--markdown", help="also write the table to this file")
     args = ap.parse_args()
@@ -249,11 +256,12 @@ def main():
         ensure_data(n)
 
     cold = True
-    results = {}
+    runs = {}
     for n in names:
-        for side in sides:
-            runs = []
-            for _ in range(args.repeat):
+        # Sides take turns within each round, so that noise from other work on the machine
+        # (it is shared) spreads over all of them instead of hitting one side's runs.
+        for rep in range(args.repeat):
+            for side in sides:
                 cold &= drop_caches()
                 if side == "lsio":
                     r = lsio_side(args.lsio, n, "uring", args.random_reads)
@@ -263,17 +271,30 @@ def main():
                     r = fio_side(n, args.random_reads)
                 else:
                     r = obstore_side(n, args.random_reads // 4)
-                runs.append(r)
-                log(f"({n}) {side:8s} {r['bytes'] / 1e9:.3f} GB in {r['seconds']:.3f} s, "
-                    f"{r['ios']} reads, cpu {r['cpu']:.2f} s")
-            runs.sort(key=lambda r: r["bytes"] / r["seconds"])
-            results[(n, side)] = runs[len(runs) // 2]
+                runs.setdefault((n, side), []).append(r)
+                log(f"({n}) round {rep + 1} {side:8s} {r['bytes'] / 1e9:.3f} GB in "
+                    f"{r['seconds']:.3f} s (wall {r['wall']:.3f} s), {r['ios']} reads, "
+                    f"cpu {r['cpu']:.2f} s")
+
+    def value(n, r, wall=False):
+        seconds = r["wall"] if wall else r["seconds"]
+        return r["ios"] / seconds if n == "c" else r["bytes"] / 1e9 / seconds
+
+    results = {}
+    for key, rs in runs.items():
+        results[key] = sorted(rs, key=lambda r: value(key[0], r))[len(rs) // 2]
+
+    def ratio(n, wall):
+        # Median over rounds of the ratio within a round (both sides saw the same machine).
+        a, b = runs.get((n, "lsio")), runs.get((n, "fio"))
+        if not a or not b:
+            return "-"
+        rs = sorted(value(n, x, wall) / value(n, y, wall) for x, y in zip(a, b))
+        return f"{rs[len(rs) // 2]:.2f}x"
 
     def rate(n, side):
         r = results.get((n, side))
-        if r is None:
-            return None
-        return r["ios"] / r["seconds"] if n == "c" else r["bytes"] / 1e9 / r["seconds"]
+        return None if r is None else value(n, r)
 
     def fmt_rate(n, v):
         if v is None:
@@ -285,17 +306,17 @@ def main():
         return "-" if r is None else f"{r['cpu'] / (r['bytes'] / 1e9):.2f}"
 
     lines = []
-    lines.append(f"page cache dropped before each side: {'yes' if cold else 'NO (not root?)'}; "
-                 f"queue depth {QUEUE_DEPTH}; {args.repeat} run(s) per side, median shown")
+    lines.append(f"page cache dropped before each run: {'yes' if cold else 'NO (not root?)'}; "
+                 f"queue depth {QUEUE_DEPTH}; {args.repeat} round(s), median shown")
     lines.append("")
-    lines.append("| workload | lsio (io_uring) | fio io_uring O_DIRECT | lsio/fio | lsio (pread) "
-                 "| obstore LocalStore | CPU s/GB lsio | fio | pread | obstore |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("| workload | lsio (io_uring) | fio io_uring O_DIRECT | lsio/fio | lsio/fio, wall "
+                 "| lsio (pread) | obstore LocalStore | CPU s/GB: lsio | fio | lsio pread "
+                 "| obstore |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
-        lr, fr = rate(n, "lsio"), rate(n, "fio")
-        ratio = f"{lr / fr:.2f}x" if lr and fr else "-"
-        lines.append(f"| ({n}) {WORKLOADS[n]['desc']} | {fmt_rate(n, lr)} | {fmt_rate(n, fr)} | "
-                     f"{ratio} | {fmt_rate(n, rate(n, 'posix'))} | "
+        lines.append(f"| ({n}) {WORKLOADS[n]['desc']} | {fmt_rate(n, rate(n, 'lsio'))} | "
+                     f"{fmt_rate(n, rate(n, 'fio'))} | {ratio(n, False)} | {ratio(n, True)} | "
+                     f"{fmt_rate(n, rate(n, 'posix'))} | "
                      f"{fmt_rate(n, rate(n, 'obstore'))} | {cpu_per_gb(n, 'lsio')} | "
                      f"{cpu_per_gb(n, 'fio')} | {cpu_per_gb(n, 'posix')} | "
                      f"{cpu_per_gb(n, 'obstore')} |")

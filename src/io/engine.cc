@@ -45,9 +45,8 @@ namespace {
 void DefaultNotice(std::string_view text) {
   // Once per process: a program that creates many engines should not repeat itself.
   static std::once_flag once;
-  std::call_once(once, [&] {
-    std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
-  });
+  std::call_once(
+      once, [&] { std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data()); });
 }
 
 }  // namespace

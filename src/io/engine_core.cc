@@ -14,7 +14,6 @@
 
 #include "fault_injection.h"
 
-
 namespace lsio::io::internal {
 
 namespace {
@@ -23,8 +22,7 @@ std::string RangeText(const ReadRequest& r) {
   if (r.offset == 0 && r.length == ReadRequest::kToEnd) return "(whole file)";
   if (r.length == ReadRequest::kToEnd) return "bytes [" + std::to_string(r.offset) + ", end)";
   if (r.offset >= 0 && r.length >= 0) {
-    return "bytes [" + std::to_string(r.offset) + ", " + std::to_string(r.offset + r.length) +
-           ")";
+    return "bytes [" + std::to_string(r.offset) + ", " + std::to_string(r.offset + r.length) + ")";
   }
   return "offset " + std::to_string(r.offset) + " length " + std::to_string(r.length);
 }
@@ -51,8 +49,8 @@ Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
   } else {
     offset = static_cast<uint64_t>(r.offset);
     if (offset > size) {
-      return OutOfRangeError("offset " + std::to_string(offset) + " is past the end of the file (size " +
-                             std::to_string(size) + ")");
+      return OutOfRangeError("offset " + std::to_string(offset) +
+                             " is past the end of the file (size " + std::to_string(size) + ")");
     }
   }
   const uint64_t length =

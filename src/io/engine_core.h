@@ -66,10 +66,10 @@ class UniqueFd {
 // coalescing). May take several system calls: short reads and pieces of at most kMaxIoBytes.
 struct DeviceRead {
   FileJob* file = nullptr;
-  uint64_t offset = 0;   // file offset of buffer byte 0 (aligned when direct)
-  uint64_t length = 0;   // bytes asked of the kernel (aligned when direct)
-  uint64_t needed = 0;   // bytes that must arrive; past this, end of file is fine
-  uint64_t done = 0;     // bytes read so far
+  uint64_t offset = 0;  // file offset of buffer byte 0 (aligned when direct)
+  uint64_t length = 0;  // bytes asked of the kernel (aligned when direct)
+  uint64_t needed = 0;  // bytes that must arrive; past this, end of file is fine
+  uint64_t done = 0;    // bytes read so far
   Buffer buffer;
   std::vector<CoalescedRange::Part> parts;  // Part::index indexes FileJob::requests
   int attempts = 0;                         // EAGAIN/EINTR retries, bounded
@@ -92,10 +92,10 @@ struct FileJob {
   UniqueFd fd;
   std::atomic<bool> direct{false};  // flips to false once if O_DIRECT is refused at read time
   uint64_t size = 0;
-  uint64_t align = 1;        // O_DIRECT offset alignment
-  Status file_error;         // stat or open failed: every request fails with it
+  uint64_t align = 1;          // O_DIRECT offset alignment
+  Status file_error;           // stat or open failed: every request fails with it
   std::vector<Status> errors;  // per request (parallel to `requests`), while planning
-  struct statx stx {};       // filled by an asynchronous statx (io_uring backend)
+  struct statx stx {};         // filled by an asynchronous statx (io_uring backend)
   std::vector<std::unique_ptr<DeviceRead>> reads;
   size_t reads_unfinished = 0;
 };

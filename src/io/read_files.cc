@@ -63,7 +63,7 @@ struct PlannedRead {
 // In-order hashing of one file whose blocks complete in any order.
 struct FileHash {
   XXH64_state_t* state = nullptr;
-  uint64_t next_block = 0;                 // index of the next block to hash
+  uint64_t next_block = 0;                  // index of the next block to hash
   std::map<uint64_t, Buffer> out_of_order;  // by block index
   bool failed = false;
 };
@@ -211,8 +211,7 @@ Status ReadFiles(const ReadFilesOptions& options, std::ostream& out) {
   EngineOptions engine_options = options.engine;
   if (options.block_size > 0 || options.random_reads > 0) {
     // Reads of exactly the block size, as fio issues them.
-    engine_options.coalesce_max_size =
-        options.block_size > 0 ? options.block_size : uint64_t{4096};
+    engine_options.coalesce_max_size = options.block_size > 0 ? options.block_size : uint64_t{4096};
     engine_options.coalesce_max_gap = 0;
   }
   LSIO_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(engine_options));
@@ -254,8 +253,7 @@ Status ReadFiles(const ReadFilesOptions& options, std::ostream& out) {
     }
     XXH64_update(h.state, c.data.data(), c.data.size());
     ++h.next_block;
-    for (auto it = h.out_of_order.begin();
-         it != h.out_of_order.end() && it->first == h.next_block;
+    for (auto it = h.out_of_order.begin(); it != h.out_of_order.end() && it->first == h.next_block;
          it = h.out_of_order.erase(it)) {
       XXH64_update(h.state, it->second.data(), it->second.size());
       ++h.next_block;

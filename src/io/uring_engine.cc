@@ -95,10 +95,10 @@ class UringEngine final : public EngineCore {
   // Per-thread state of one ring.
   struct RingWorker {
     std::unique_ptr<Ring> ring;
-    size_t in_flight = 0;          // SQEs submitted or queued, not yet completed
-    std::deque<uint64_t> pending;  // tagged operations waiting for a ring slot
-    size_t opening = 0;            // FileOps alive (pending or in flight)
-    bool ring_opens = true;        // STATX/OPENAT through the ring (else blocking calls)
+    size_t in_flight = 0;                // SQEs submitted or queued, not yet completed
+    std::deque<uint64_t> pending;        // tagged operations waiting for a ring slot
+    size_t opening = 0;                  // FileOps alive (pending or in flight)
+    bool ring_opens = true;              // STATX/OPENAT through the ring (else blocking calls)
     std::vector<FinishedRead> finished;  // reads completed by the current batch of CQEs
     const FaultInjection* faults = nullptr;
   };
@@ -311,8 +311,9 @@ class UringEngine final : public EngineCore {
       return;
     }
     if (res == 0) {
-      PieceDone(w, p, IOError("unexpected end of file at byte " + std::to_string(read->offset + at) +
-                           " (did the file shrink while being read?)"));
+      PieceDone(w, p,
+                IOError("unexpected end of file at byte " + std::to_string(read->offset + at) +
+                        " (did the file shrink while being read?)"));
       return;
     }
     w.pending.push_front(Tag(p));  // short read: ask for the rest

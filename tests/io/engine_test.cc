@@ -1,8 +1,11 @@
 // Conformance suite of the IO engine: every backend runs every test. The reference for the
 // bytes is plain pread(2) on the same files.
 
+#include "lsio/io/engine.h"
+
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -11,8 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,7 +29,6 @@
 #include <vector>
 
 #include "fault_injection.h"
-#include "lsio/io/engine.h"
 
 namespace lsio::io {
 namespace {
@@ -103,8 +103,7 @@ class TestData {
   static constexpr uint64_t kSparseSize = uint64_t{3} << 30;
   // Where the sparse file has data: at the start, across the 2 GiB boundary, at the end.
   static constexpr uint64_t kIslandSize = 10000;
-  static constexpr uint64_t kIslands[] = {0, (uint64_t{2} << 30) - 5000,
-                                          kSparseSize - kIslandSize};
+  static constexpr uint64_t kIslands[] = {0, (uint64_t{2} << 30) - 5000, kSparseSize - kIslandSize};
 
  private:
   TestData() {
@@ -244,8 +243,7 @@ std::vector<size_t> CheckOrdering(const std::vector<Completion>& stream, size_t 
   return reads;
 }
 
-void ExpectBytes(const Completion& c, const std::string& path, uint64_t offset,
-                 uint64_t length) {
+void ExpectBytes(const Completion& c, const std::string& path, uint64_t offset, uint64_t length) {
   ASSERT_TRUE(c.status.ok()) << c.status.ToString();
   ASSERT_EQ(c.data.size(), length) << path << " @" << offset;
   EXPECT_TRUE(c.data.as_string_view() == Pread(path, offset, length))
@@ -286,17 +284,17 @@ TEST_P(EngineTest, RangesMatchPread) {
     for (int k = 0; k < 20; ++k) {
       const uint64_t off = size == 0 ? 0 : rng() % size;
       const uint64_t len = size == off ? 0 : rng() % (size - off + 1);
-      g.push_back(ReadRequest::Range(p, static_cast<int64_t>(off), static_cast<int64_t>(len),
-                                     want.size()));
+      g.push_back(
+          ReadRequest::Range(p, static_cast<int64_t>(off), static_cast<int64_t>(len), want.size()));
       want.push_back({p, off, len});
     }
     // To the end, from an offset, and from the end backwards.
-    g.push_back(ReadRequest::Range(p, static_cast<int64_t>(size / 2), ReadRequest::kToEnd,
-                                   want.size()));
+    g.push_back(
+        ReadRequest::Range(p, static_cast<int64_t>(size / 2), ReadRequest::kToEnd, want.size()));
     want.push_back({p, size / 2, size - size / 2});
     const uint64_t tail = std::min<uint64_t>(size, 100);
-    g.push_back(ReadRequest::Range(p, -static_cast<int64_t>(tail), ReadRequest::kToEnd,
-                                   want.size()));
+    g.push_back(
+        ReadRequest::Range(p, -static_cast<int64_t>(tail), ReadRequest::kToEnd, want.size()));
     want.push_back({p, size - tail, tail});
   }
   auto stream = RunGroups(*engine, {g});
@@ -389,17 +387,18 @@ TEST_P(EngineTest, OverlappingDuplicateAndNegativeRanges) {
   };
   const std::vector<R> rs = {
       {100, 5000, 100, 5000},
-      {100, 5000, 100, 5000},  // duplicate
-      {2000, 10000, 2000, 10000},  // overlaps the first
+      {100, 5000, 100, 5000},             // duplicate
+      {2000, 10000, 2000, 10000},         // overlaps the first
       {0, ReadRequest::kToEnd, 0, size},  // contains everything
       {-3, 3, size - 3, 3},
       {-static_cast<int64_t>(size), 10, 0, 10},
       {-4097, ReadRequest::kToEnd, size - 4097, 4097},
       {static_cast<int64_t>(size), 0, size, 0},  // empty range at the end
-      {4095, 2, 4095, 2},  // straddles a page boundary
+      {4095, 2, 4095, 2},                        // straddles a page boundary
   };
   std::vector<ReadRequest> g;
-  for (size_t i = 0; i < rs.size(); ++i) g.push_back(ReadRequest::Range(p, rs[i].off, rs[i].len, i));
+  for (size_t i = 0; i < rs.size(); ++i)
+    g.push_back(ReadRequest::Range(p, rs[i].off, rs[i].len, i));
   auto stream = RunGroups(*engine, {g});
   CheckOrdering(stream, 1);
   auto got = ByTag(stream);
@@ -433,8 +432,8 @@ TEST_P(EngineTest, GroupOrderingUnderRandomCompletionOrder) {
       const uint64_t size = p == d.sparse ? TestData::kSparseSize : FileSize(p);
       const uint64_t len = size == 0 ? 0 : rng() % std::min<uint64_t>(size, 300000);
       const uint64_t off = size == len ? 0 : rng() % (size - len);
-      g.push_back(ReadRequest::Range(p, static_cast<int64_t>(off), static_cast<int64_t>(len),
-                                     want.size()));
+      g.push_back(
+          ReadRequest::Range(p, static_cast<int64_t>(off), static_cast<int64_t>(len), want.size()));
       want.push_back({p, off, len});
     }
     per_group.push_back(g.size());
@@ -486,11 +485,11 @@ TEST_P(EngineTest, PerRequestErrorsLeaveTheRestOfTheGroup) {
   std::vector<ReadRequest> g = {
       ReadRequest::WholeFile(good, 0),
       ReadRequest::WholeFile(missing, 1),
-      ReadRequest::WholeFile(d.dir, 2),                     // a directory passed as a file
-      ReadRequest::Range(good, 4000, 98, 3),                // one byte past the end
+      ReadRequest::WholeFile(d.dir, 2),                        // a directory passed as a file
+      ReadRequest::Range(good, 4000, 98, 3),                   // one byte past the end
       ReadRequest::Range(good, 5000, ReadRequest::kToEnd, 4),  // starts past the end
-      ReadRequest::Range(good, -5000, 10, 5),               // before the start
-      ReadRequest::Range(good, 0, -7, 6),                   // nonsense length
+      ReadRequest::Range(good, -5000, 10, 5),                  // before the start
+      ReadRequest::Range(good, 0, -7, 6),                      // nonsense length
       ReadRequest::Range(good, 10, 20, 7),
       ReadRequest::WholeFile("", 8),
   };
@@ -722,7 +721,8 @@ TEST_P(EngineTest, SteadyStateScanReusesBuffers) {
   for (int group = 0; group < 100; ++group) {
     std::vector<ReadRequest> g;
     for (int i = 0; i < 50; ++i) {
-      g.push_back(ReadRequest::Range(d.sparse, ((int64_t{group} * 50 + i) % 3000) * (1 << 20), kRead, i));
+      g.push_back(
+          ReadRequest::Range(d.sparse, ((int64_t{group} * 50 + i) % 3000) * (1 << 20), kRead, i));
     }
     ASSERT_TRUE(engine->Submit(std::move(g)).ok());
     Completion c;

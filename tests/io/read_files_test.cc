@@ -75,7 +75,8 @@ std::string ChecksumLines(const std::string& text) {
 
 TEST_F(ReadFilesTest, ChecksumEqualsXxhsum) {
   const std::string want = Xxhsum();
-  ASSERT_EQ(RunCommand("command -v xxhsum").empty(), false) << "xxhsum (Debian package xxhash) missing";
+  ASSERT_EQ(RunCommand("command -v xxhsum").empty(), false)
+      << "xxhsum (Debian package xxhash) missing";
   ASSERT_FALSE(want.empty());
   const char* blocks[] = {"", "4k", "64k", "1M"};
   const char* backends[] = {"uring", "posix"};
@@ -142,9 +143,9 @@ TEST(ParseSizeTest, Table) {
     const char* text;
     uint64_t want;
   };
-  const Case ok[] = {{"0", 0},          {"4096", 4096},         {"4k", 4096},
-                     {"4K", 4096},      {"4KiB", 4096},         {"1M", 1 << 20},
-                     {"1MiB", 1 << 20}, {"2g", uint64_t{2} << 30}, {"64kb", 65536}};
+  const Case ok[] = {{"0", 0},       {"4096", 4096},  {"4k", 4096},      {"4K", 4096},
+                     {"4KiB", 4096}, {"1M", 1 << 20}, {"1MiB", 1 << 20}, {"2g", uint64_t{2} << 30},
+                     {"64kb", 65536}};
   for (const Case& c : ok) {
     Result<uint64_t> r = ParseByteSize(c.text);
     ASSERT_TRUE(r.ok()) << c.text;

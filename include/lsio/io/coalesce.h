@@ -37,7 +37,7 @@ struct CoalesceOptions {
 struct CoalescedRange {
   // Where one input range lies inside the merged range.
   struct Part {
-    size_t index = 0;           // position of the request in the input span
+    size_t index = 0;              // position of the request in the input span
     uint64_t offset_in_range = 0;  // input.offset - range.offset
 
     bool operator==(const Part&) const = default;

@@ -110,10 +110,10 @@ struct EngineOptions {
 };
 
 struct EngineStats {
-  uint64_t bytes_read = 0;   // bytes delivered to callers (not counting alignment padding)
-  uint64_t bytes_device = 0; // bytes read from files, including O_DIRECT rounding
-  uint64_t requests = 0;     // completed read requests
-  uint64_t device_reads = 0; // reads issued to the kernel (after coalescing and splitting)
+  uint64_t bytes_read = 0;    // bytes delivered to callers (not counting alignment padding)
+  uint64_t bytes_device = 0;  // bytes read from files, including O_DIRECT rounding
+  uint64_t requests = 0;      // completed read requests
+  uint64_t device_reads = 0;  // reads issued to the kernel (after coalescing and splitting)
   uint64_t files_opened = 0;
 };
 
