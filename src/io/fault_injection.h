@@ -16,6 +16,9 @@ struct FaultInjection {
   // errno to replace the result of a successful read of `path` with (0: no fault). `direct`
   // tells whether the read was issued with O_DIRECT.
   std::function<int(std::string_view path, bool direct)> read;
+  // If it returns n > 0, a successful read of `path` that returned more than n bytes counts as
+  // a short read of n bytes (the rest is asked for again).
+  std::function<uint64_t(std::string_view path)> short_read;
   // errno to make io_uring setup fail with (0: no fault), e.g. EPERM as under seccomp.
   std::function<int()> uring_setup;
 };

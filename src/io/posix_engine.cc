@@ -75,6 +75,10 @@ class PosixEngine final : public EngineCore {
           err = fault;
         }
       }
+      if (n > 0 && faults_ && faults_->short_read) {
+        const uint64_t cap = faults_->short_read(file->path);
+        if (cap > 0 && static_cast<uint64_t>(n) > cap) n = static_cast<ssize_t>(cap);
+      }
       if (n < 0) {
         if ((err == EINTR || err == EAGAIN) && ++read->attempts < kMaxRetries) continue;
         if (err == EINVAL && direct && FallBackToBuffered(read)) continue;

@@ -289,6 +289,10 @@ class UringEngine final : public EngineCore {
     if (res >= 0 && w.faults && w.faults->read) {
       if (int err = w.faults->read(read->file->path, p->issued_direct); err != 0) res = -err;
     }
+    if (res > 0 && w.faults && w.faults->short_read) {
+      const uint64_t cap = w.faults->short_read(read->file->path);
+      if (cap > 0 && static_cast<uint64_t>(res) > cap) res = static_cast<int>(cap);
+    }
     if (res < 0) {
       if ((res == -EAGAIN || res == -EINTR) && ++p->attempts < kMaxRetries) {
         w.pending.push_front(Tag(p));

@@ -579,6 +579,35 @@ TEST_P(EngineTest, EioFailsOnlyThatRequest) {
   internal::ClearFaultInjectionForTesting();
 }
 
+// Short reads are asked again for the rest, EAGAIN and EINTR are retried: the caller sees
+// exactly the bytes pread sees.
+TEST_P(EngineTest, ShortReadsAndRetriesAreTransparent) {
+  TestData& d = TestData::Get();
+  std::atomic<int> calls{0};
+  internal::FaultInjection faults;
+  faults.read = [&calls](std::string_view, bool) {
+    const int n = calls.fetch_add(1);
+    return n % 3 == 0 ? EAGAIN : n % 3 == 1 ? EINTR : 0;
+  };
+  faults.short_read = [](std::string_view) { return uint64_t{8192}; };
+  internal::SetFaultInjectionForTesting(faults);
+  {
+    auto engine = Make();
+    ASSERT_TRUE(engine);
+    const std::string& p = d.sized.back();  // 1 MiB + 3
+    auto stream = RunGroups(*engine, {{ReadRequest::WholeFile(p, 0),
+                                       ReadRequest::Range(p, 5000, 300000, 1),
+                                       ReadRequest::Range(d.sized[4], 1, 4096, 2)}});
+    auto got = ByTag(stream);
+    ExpectBytes(got[0], p, 0, FileSize(p));
+    ExpectBytes(got[1], p, 5000, 300000);
+    ExpectBytes(got[2], d.sized[4], 1, 4096);
+    // 1 MiB in pieces of at most 8 KiB, two of three attempts refused.
+    EXPECT_GT(engine->stats().device_reads, 3u * (FileSize(p) / 8192));
+  }
+  internal::ClearFaultInjectionForTesting();
+}
+
 TEST_P(EngineTest, TmpfsFileReads) {
   TestData& d = TestData::Get();
   auto engine = Make();
