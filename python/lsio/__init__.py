@@ -1,5 +1,19 @@
-"""lsio: light-speed IO for chunked, labelled arrays (Zarr v2/v3)."""
+"""lsio: light-speed IO for chunked, labelled arrays (Zarr v2, v3, sharded).
+
+    import lsio
+    root = lsio.open("data.zarr")              # groups and arrays, read through lsio
+    sst = root["sst"][0, 100:200]              # numpy, read with the GIL released
+    ds = lsio.stats("data.zarr", over="time")  # xarray.Dataset of per-pixel statistics
+    xr.open_dataset("data.zarr", engine="lsio")
+    lsio.to_dask("data.zarr", "sst")           # dask array whose tasks read through lsio
+    lsio.dask.stats("data.zarr", client=c)     # the same statistics on a dask cluster
+"""
 
 from lsio._lsio import __version__
+from lsio import errors
+from lsio._api import Array, Group, open
+from lsio._stats import stats
+from lsio.dask import to_dask
+from lsio.errors import Error
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "open", "stats", "to_dask", "Array", "Group", "Error", "errors"]

@@ -1,0 +1,176 @@
+"""lsio.stats: summary statistics as an xarray Dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from . import _lsio
+from ._run import run_cancellable
+from ._selection import selectors
+from .errors import InvalidArgumentError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: int | str | None) -> int:
+    """Bytes from an int or text such as "256MiB", "1g" (binary multiples); 0 for None."""
+    if value is None:
+        return 0
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise InvalidArgumentError(f"max_memory: cannot read {value!r} as a size")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _stats_text(stats: str | Iterable[str] | None) -> str:
+    if stats is None:
+        return ""
+    return stats if isinstance(stats, str) else ",".join(stats)
+
+
+def _variable_name(name: str, stat: str) -> str:
+    return f"{(name or 'data').replace('/', '_')}_{stat}"
+
+
+def report_to_dataset(report: dict):
+    """The extension's report as an xarray Dataset: one variable "<var>_<stat>" per variable and
+    statistic (0-d for whole selections, over the remaining dims otherwise, with their
+    coordinates decoded as xarray decodes them); run details in ``attrs``."""
+    import xarray as xr
+
+    data_vars: dict[str, Any] = {}
+    coords: dict[str, Any] = {}
+    for v in report["variables"]:
+        attrs = json.loads(v["attributes"])
+        if "stats" in v:
+            for stat, value in v["stats"].items():
+                if stat in ("count", "nan_count"):
+                    arr = np.int64(value)
+                else:
+                    arr = np.float64(np.nan if value is None else value)
+                data_vars[_variable_name(v["name"], stat)] = ((), arr, dict(attrs))
+            if "histogram_counts" in v:
+                base = (v["name"] or "data").replace("/", "_")
+                data_vars[f"{base}_histogram"] = ((f"{base}_bin",), v["histogram_counts"])
+                data_vars[f"{base}_histogram_edges"] = ((f"{base}_bin_edge",),
+                                                        v["histogram_edges"])
+        else:
+            dims = tuple(v["dims"])
+            for stat, values in v["maps"].items():
+                a = dict(attrs)
+                a["cell_methods"] = f"statistic: {stat}"
+                if stat in ("count", "nan_count"):
+                    values = values.astype(np.int64)
+                    a.pop("units", None)
+                data_vars[_variable_name(v["name"], stat)] = (dims, values, a)
+            for c in v["coords"]:
+                if c["name"] in coords:
+                    continue
+                values = np.frombuffer(c["values"], dtype=np.dtype(c["dtype"]))
+                coords[c["name"]] = ((c["name"],), values.copy(), json.loads(c["attributes"]))
+    # Only the coordinates are CF-decoded (times); the statistics are final values already.
+    decoded = xr.decode_cf(xr.Dataset(coords), mask_and_scale=False)
+    ds = xr.Dataset(data_vars, coords=decoded.variables)
+    ds.attrs.update({
+        "bytes_read": report["bytes_read"],
+        "seconds": report["seconds"],
+        "chunks": report["chunks"],
+        "missing_chunks": report["missing_chunks"],
+        "io_backend": report["io_backend"],
+        "threads": report["threads"],
+    })
+    if report["notes"]:
+        ds.attrs["notes"] = list(report["notes"])
+    skipped = {v["name"]: list(v["skipped_chunks"]) for v in report["variables"]
+               if v["skipped_chunks"]}
+    if skipped:
+        ds.attrs["skipped_chunks"] = json.dumps(skipped)
+    return ds
+
+
+def stats(path: str | os.PathLike,
+          var: str | Iterable[str] | None = None,
+          over: str | Iterable[str] | None = None,
+          sel: Mapping[str, Any] | None = None,
+          stats: str | Iterable[str] | None = None,
+          threads: int | None = None,
+          max_memory: int | str | None = None,
+          progress: bool = False,
+          *,
+          isel: Mapping[str, Any] | None = None,
+          io: str = "auto",
+          on_error: str = "fail"):
+    """Summary statistics of Zarr variables, whole or along named dimensions.
+
+    Parameters
+    ----------
+    path: the Zarr store (group or array).
+    var: variable path(s); default every data variable (coordinates skipped).
+    over: dimension(s) to reduce over; default all (one value per statistic).
+    sel: label selections as xarray's ``.sel``: ``{"time": slice("2020-01", "2020-06"),
+        "lat": slice(60, 30)}`` (inclusive; either coordinate order).
+    stats: "count,nan_count,min,max,sum,mean,std,var,hist:N" or a list; default all but var.
+    threads: CPU threads (default one per core).
+    max_memory: memory budget for data in flight, e.g. "256MiB" (the default).
+    progress: show a tqdm progress bar.
+    isel: positional selections as xarray's ``.isel``: ``{"time": slice(0, 100), "x": 5}``.
+    io: "auto", "uring" or "posix".
+    on_error: "fail", or "skip" to continue past unreadable chunks (listed in
+        ``attrs["skipped_chunks"]``).
+
+    Returns
+    -------
+    xarray.Dataset with one variable "<var>_<stat>" per variable and statistic: 0-d without
+    ``over``, else over the remaining dimensions with their coordinates. Values are CF-decoded
+    (masked and scaled) as xarray decodes them, NaN-skipping as numpy's nan functions; std and
+    var use ddof 0.
+
+    Raises
+    ------
+    FileNotFoundError, KeyError (unknown variable or dimension), ValueError (bad selection or
+    option), lsio.errors.Error subclasses naming the chunk and file; KeyboardInterrupt on Ctrl-C
+    (the call stops promptly and leaves no threads behind).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    bar = None
+    callback = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=0, unit="B", unit_scale=True, desc="lsio stats")
+
+        def callback(done, total, chunks_done, chunks_total, pass_, passes):
+            if bar.total != total:
+                bar.reset(total=total)
+            bar.n = done
+            bar.set_postfix_str(f"chunks {chunks_done}/{chunks_total}"
+                                + (f" pass {pass_}/{passes}" if passes > 1 else ""),
+                                refresh=False)
+            bar.refresh()
+    try:
+        report = run_cancellable(
+            _lsio.compute_stats, path, _as_list(var), _as_list(over),
+            selectors(isel=isel, sel=sel), _stats_text(stats), int(threads or 0),
+            parse_size(max_memory), io, on_error, callback)
+    finally:
+        if bar is not None:
+            bar.close()
+    return report_to_dataset(report)
