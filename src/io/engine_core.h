@@ -3,10 +3,13 @@
 // The backend-neutral half of the IO engine: groups, ordering, planning (open + statx +
 // coalesce), the bytes-in-flight budget and delivery. A backend (io_uring, pread) only runs
 // worker threads that ask the core for work (TakeWork), perform it, and report back
-// (FinishRead). Everything here is private to src/io.
+// (FinishRead / FinishReads, Plan or PlanStat + PlanOpened). Everything here is private to
+// src/io.
 //
 // Scheduling rules, which together give the contract's guarantees:
-//  * Planning is FIFO over all groups (plan_queue_), and at most kMaxOpenFiles files are open.
+//  * Planning is FIFO over all groups (plan_queue_), at most max_open_files_ files are open
+//    (a quarter of RLIMIT_NOFILE, at most 1024), and planning stops while queue_depth x
+//    threads planned reads wait to be issued.
 //  * Reads are issued FIFO at group granularity: a read of group g is issued only when every
 //    earlier group has all its files planned and all its reads issued (the "issue frontier").
 //    Reads already issued finish without needing budget, and a group's completions become
@@ -69,11 +72,12 @@ struct DeviceRead {
   uint64_t offset = 0;  // file offset of buffer byte 0 (aligned when direct)
   uint64_t length = 0;  // bytes asked of the kernel (aligned when direct)
   uint64_t needed = 0;  // bytes that must arrive; past this, end of file is fine
-  uint64_t done = 0;    // bytes read so far
   Buffer buffer;
   std::vector<CoalescedRange::Part> parts;  // Part::index indexes FileJob::requests
-  int attempts = 0;                         // EAGAIN/EINTR retries, bounded
-  bool issued_direct = false;               // whether the last piece was issued with O_DIRECT
+  // Progress of the pread backend (the io_uring backend keeps its own per piece).
+  uint64_t done = 0;           // bytes read so far
+  int attempts = 0;            // EAGAIN/EINTR retries, bounded
+  bool issued_direct = false;  // whether the last pread was issued with O_DIRECT
 };
 
 #ifndef STATX_DIOALIGN

@@ -271,7 +271,6 @@ class UringEngine final : public EngineCore {
     if (!status.ok() && f->status.ok()) f->status = std::move(status);
     if (--f->left > 0) return;
     DeviceRead* read = f->read;
-    read->done = read->length;  // informational; FinishReads uses the parts
     w.finished.push_back(FinishedRead{read, std::move(f->status)});
     delete f;
   }
