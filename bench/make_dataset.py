@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 
 import dask
 import dask.array as da
@@ -36,6 +37,9 @@ import numpy as np
 import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec, BloscShuffle, ZstdCodec
+
+# zarr-python warns that consolidated metadata is not in the v3 spec; lsio reads it anyway.
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
 
 LAT = 720
 LON = 1440

@@ -106,9 +106,12 @@ int RunStats(const StatsFlags& f) {
     if (!f.out.empty()) std::cout << "wrote " << f.out << "\n";
   }
   if (!f.quiet) {
-    std::fprintf(stderr, "read %.3f GB in %.2f s: %.2f GB/s (%s, %d threads)\n",
-                 report->bytes_read / 1e9, report->seconds,
-                 report->seconds > 0 ? report->bytes_read / 1e9 / report->seconds : 0.0,
+    const double s = report->seconds > 0 ? report->seconds : 1e-9;
+    std::fprintf(stderr,
+                 "read %.3f GB (%.3f GB decoded) in %.2f s: %.2f GB/s read, %.2f GB/s decoded "
+                 "(%s, %d threads)\n",
+                 report->bytes_read / 1e9, report->bytes_processed / 1e9, report->seconds,
+                 report->bytes_read / 1e9 / s, report->bytes_processed / 1e9 / s,
                  report->io_backend.c_str(), report->threads);
   }
   return 0;

@@ -89,6 +89,7 @@ def report_to_dataset(report: dict):
     ds = xr.Dataset(data_vars, coords=decoded.variables)
     ds.attrs.update({
         "bytes_read": report["bytes_read"],
+        "bytes_processed": report["bytes_processed"],
         "seconds": report["seconds"],
         "chunks": report["chunks"],
         "missing_chunks": report["missing_chunks"],

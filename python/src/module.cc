@@ -329,6 +329,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
   out["statistics"] = stat_names;
   out["notes"] = report.notes;
   out["bytes_read"] = report.bytes_read;
+  out["bytes_processed"] = report.bytes_processed;
   out["seconds"] = report.seconds;
   out["chunks"] = report.chunks;
   out["missing_chunks"] = report.missing_chunks;

@@ -471,6 +471,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       }
     }
     report.threads = plan.threads;
+    report.bytes_processed += total_bytes;
     report.io_budget = plan.io_budget;
   }
 

@@ -226,6 +226,7 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
   }
   root["variables"] = vars;
   root["bytes_read"] = report.bytes_read;
+  root["bytes_processed"] = report.bytes_processed;
   root["seconds"] = report.seconds;
   root["chunks"] = report.chunks;
   root["missing_chunks"] = report.missing_chunks;

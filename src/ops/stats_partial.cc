@@ -63,6 +63,7 @@ Result<std::string> ComputePartialStats(const StatsRequest& request) {
                         {"ddof", report.statistics.ddof},
                         {"notes", report.notes},
                         {"bytes_read", report.bytes_read},
+                        {"bytes_processed", report.bytes_processed},
                         {"chunks", report.chunks},
                         {"missing_chunks", report.missing_chunks},
                         {"seconds", report.seconds},
@@ -100,6 +101,7 @@ Result<StatsReport> MergePartialStats(const std::vector<std::string>& parts) {
         return InvalidArgumentError(what + " asks for other statistics than the first");
       }
       report.bytes_read += doc.at("bytes_read").get<uint64_t>();
+      report.bytes_processed += doc.at("bytes_processed").get<uint64_t>();
       report.chunks += doc.at("chunks").get<uint64_t>();
       report.missing_chunks += doc.at("missing_chunks").get<uint64_t>();
       report.seconds = std::max(report.seconds, doc.at("seconds").get<double>());

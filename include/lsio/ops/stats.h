@@ -126,6 +126,9 @@ struct StatsReport {
   StatsSelection statistics;
   std::vector<std::string> notes;  // variables skipped and why
   uint64_t bytes_read = 0;
+  // Decoded bytes of the selection processed (element size x elements, summed over variables
+  // and passes).
+  uint64_t bytes_processed = 0;
   uint64_t chunks = 0;          // stored chunks (shards) touched
   uint64_t missing_chunks = 0;  // of which absent (fill value)
   double seconds = 0;
