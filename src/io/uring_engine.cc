@@ -1,7 +1,8 @@
-// The io_uring backend: one ring per IO thread. Each thread asks the core for work, turns the
-// reads into SQEs (the DeviceRead is the user_data), submits them in one call per batch and
-// reaps completions in batches. Files are opened by the core's Plan() on the same thread,
-// between batches, while the ring keeps the device busy.
+// The io_uring backend: one ring per IO thread. Each thread asks the core for work, looks the
+// files up and opens them through the ring (STATX, then OPENAT), turns each device read into
+// SQEs (user_data: the piece of the read, or the file operation, tagged), submits everything
+// prepared in one call per loop and reaps completions in batches, reporting each batch to the
+// core under one lock with one wake-up.
 
 #include <fcntl.h>
 #include <liburing.h>
