@@ -3,33 +3,14 @@
 #include <cstring>
 #include <string>
 
+#include "grid_text.h"
 #include "json_util.h"
 #include "lsio/format/zarr/strided_copy.h"
 
 namespace lsio::zarr {
 
-namespace {
-
-std::string GridText(std::span<const int64_t> g) {
-  std::string s;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (i > 0) s += ".";
-    s += std::to_string(g[i]);
-  }
-  return s.empty() ? "0" : s;
-}
-
-// C-order coordinates of linear position `i` in a grid of `shape`.
-std::vector<int64_t> Unravel(int64_t i, std::span<const int64_t> shape) {
-  std::vector<int64_t> g(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    g[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return g;
-}
-
-}  // namespace
+using internal::GridText;
+using internal::Unravel;
 
 Result<ByteRange> ShardIndexByteRange(const ShardingSpec& spec, uint64_t shard_size,
                                       std::string_view shard_path) {
