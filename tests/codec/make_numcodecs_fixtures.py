@@ -37,8 +37,11 @@ import zarr.codecs as zc  # noqa: E402
 import zarr.codecs.numcodecs as znc  # noqa: E402
 from numcodecs import checksum32  # noqa: E402
 
-SHARED_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                               "shared", "fixtures", "zarrs")
+SHARED_FIXTURES = os.path.join(
+    os.environ.get("LSIO_SHARED_FIXTURES")
+    or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
+                    "fixtures"),
+    "zarrs")
 
 BLOSC_CNAMES = ["blosclz", "lz4", "lz4hc", "zlib", "zstd"]
 BLOSC_SHUFFLES = [-1, 0, 1, 2]

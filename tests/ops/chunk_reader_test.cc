@@ -13,8 +13,8 @@ namespace lsio::ops {
 namespace {
 
 std::string FixtureDir() {
-  const char* src = std::getenv("LSIO_SOURCE_DIR");
-  return std::string(src ? src : ".") + "/../shared/fixtures/zarrs";
+  const char* shared = std::getenv("LSIO_SHARED_FIXTURES");
+  return std::string(shared ? shared : "../shared/fixtures") + "/zarrs";
 }
 
 // The zarrs fixtures hold np.arange(100).reshape(10, 10) as float32 (see their README).

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "zarrs"
+def _shared_fixtures() -> Path:
+    env = os.environ.get("LSIO_SHARED_FIXTURES")
+    for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "fixtures",
+                                                     Path("/work/shared/fixtures")]:
+        if (candidate / "zarrs").is_dir():
+            return candidate / "zarrs"
+    raise RuntimeError("shared Zarr fixtures not found: set LSIO_SHARED_FIXTURES")
+
+
+FIXTURES = _shared_fixtures()
 
 
 def build_dir() -> Path:

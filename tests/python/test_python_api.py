@@ -111,7 +111,7 @@ def test_open_and_index_like_zarr(stores, name):
 
 
 def test_shared_fixtures_read_like_zarr_python():
-    base = sd.__dict__.get("FIXTURES") or Path(__file__).resolve().parents[2].parent / "shared/fixtures/zarrs"
+    from conftest import FIXTURES as base
     for sub in ["v2/array_blosc_F.zarr", "v2/array_zstd_C.zarr", "v3/array_zstd.zarr",
                 "v3_zarr_python/array_gzip.zarr"]:
         path = base / sub
