@@ -153,6 +153,10 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
     }
     return Status::OK();
   }
+  // The shard's reads go to the scheduler as one batch: one IO group, so the engine opens the
+  // shard once and merges its neighbouring inner chunks into a few large reads.
+  std::vector<sched::ReadTask> batch;
+  batch.reserve(inner.size());
   for (size_t i = 0; i < inner.size(); ++i) {
     zarr::ChunkSelection& sel = inner[i];
     const uint64_t ordinal = first_ordinal + i;
@@ -179,8 +183,9 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
       }
       return self->DecodeAndConsume(ordinal, sel, *b, w);
     };
-    followups.Add(std::move(task));
+    batch.push_back(std::move(task));
   }
+  followups.AddBatch(std::move(batch));
   return Status::OK();
 }
 

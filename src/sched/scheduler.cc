@@ -26,21 +26,62 @@ using Clock = std::chrono::steady_clock;
 // Reads whose size nobody predicted count as this much when filling a group.
 constexpr uint64_t kUnknownReadBytes = uint64_t{64} << 10;
 
+uint64_t GroupBytes(const ReadTask& t) {
+  return t.expected_bytes ? t.expected_bytes : kUnknownReadBytes;
+}
+
+// Follow-up tasks added together; `next` is the first not yet taken.
+struct Batch {
+  std::vector<ReadTask> tasks;
+  size_t next = 0;
+  uint64_t bytes = 0;  // of all its tasks (for the whole-batch decision, made before any is taken)
+};
+
 // State shared between the coordinating thread and the CPU workers.
 class RunState final : public TaskSink {
  public:
   void Add(ReadTask task) override {
+    std::vector<ReadTask> one;
+    one.push_back(std::move(task));
+    AddBatch(std::move(one));
+  }
+
+  void AddBatch(std::vector<ReadTask> tasks) override {
+    if (tasks.empty()) return;
+    Batch batch;
+    for (const ReadTask& t : tasks) batch.bytes += GroupBytes(t);
+    batch.tasks = std::move(tasks);
     std::lock_guard lock(mu_);
-    followups_.push_back(std::move(task));
+    followups_.push_back(std::move(batch));
     cv_.notify_all();
   }
 
-  bool PopFollowup(ReadTask* out) {
+  // Moves follow-ups into `staged` (holding `bytes`) until the group is full. A batch that fits
+  // in one group is never split: if it does not fit in this one, it waits for the next. A batch
+  // larger than two groups is cut into group-sized pieces.
+  void TakeFollowups(std::vector<ReadTask>& staged, uint64_t& bytes, uint64_t group_bytes,
+                     size_t max_requests) {
     std::lock_guard lock(mu_);
-    if (followups_.empty()) return false;
-    *out = std::move(followups_.front());
-    followups_.pop_front();
-    return true;
+    while (!followups_.empty() && staged.size() < max_requests && bytes < group_bytes) {
+      Batch& b = followups_.front();
+      const size_t n = b.tasks.size() - b.next;
+      const bool whole = b.next == 0 && n <= max_requests && b.bytes <= 2 * group_bytes;
+      if (whole) {
+        if (!staged.empty() &&
+            (staged.size() + n > max_requests || bytes + b.bytes > group_bytes)) {
+          return;  // starts the next group
+        }
+        for (ReadTask& t : b.tasks) staged.push_back(std::move(t));
+        bytes += b.bytes;
+        followups_.pop_front();
+        continue;
+      }
+      while (b.next < b.tasks.size() && staged.size() < max_requests && bytes < group_bytes) {
+        bytes += GroupBytes(b.tasks[b.next]);
+        staged.push_back(std::move(b.tasks[b.next++]));
+      }
+      if (b.next == b.tasks.size()) followups_.pop_front();
+    }
   }
 
   bool HasFollowups() {
@@ -92,7 +133,7 @@ class RunState final : public TaskSink {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<ReadTask> followups_;
+  std::deque<Batch> followups_;
   std::atomic<int64_t> running_{0};
   std::atomic<bool> failed_{false};
   Status error_;
@@ -142,18 +183,18 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
   // work already begun (and release its memory), then new tasks from the source.
   auto fill_group = [&] {
     uint64_t bytes = 0;
-    for (const ReadTask& t : staged) {
-      bytes += t.expected_bytes ? t.expected_bytes : kUnknownReadBytes;
-    }
+    for (const ReadTask& t : staged) bytes += GroupBytes(t);
+    state.TakeFollowups(staged, bytes, options.group_bytes, options.group_max_requests);
+    // A follow-up batch left behind starts the next group; source tasks wait behind it.
+    if (state.HasFollowups()) return;
     ReadTask task;
-    while (staged.size() < options.group_max_requests && bytes < options.group_bytes) {
-      if (state.PopFollowup(&task)) {
-      } else if (!source_done && source.Next(&task)) {
-      } else {
-        if (!source_done && !state.HasFollowups()) source_done = true;
+    while (!source_done && staged.size() < options.group_max_requests &&
+           bytes < options.group_bytes) {
+      if (!source.Next(&task)) {
+        source_done = true;
         break;
       }
-      bytes += task.expected_bytes ? task.expected_bytes : kUnknownReadBytes;
+      bytes += GroupBytes(task);
       staged.push_back(std::move(task));
     }
   };

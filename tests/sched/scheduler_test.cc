@@ -130,6 +130,78 @@ TEST_P(SchedulerTest, FollowupsReadTheRangesAHandlerAsksFor) {
   EXPECT_EQ(st->tasks, 2u);
 }
 
+// One index task whose handler adds `batches` (each a number of 64 KiB ranges of one file, in
+// file order) with AddBatch; returns the run's stats after checking every range's bytes.
+Result<SchedulerStats> RunBatches(const std::string& path, std::vector<int> batches,
+                                  const SchedulerOptions& options) {
+  constexpr int64_t kRange = 64 << 10;
+  std::atomic<int> bad{0}, ran{0};
+  ReadTask index;
+  index.request = io::ReadRequest::Range(path, 0, 8, 0);
+  index.on_read = [&](Result<Buffer> b, TaskSink& sink) -> Status {
+    LSIO_RETURN_IF_ERROR(b.status());
+    int64_t next = 0;
+    for (int n : batches) {
+      std::vector<ReadTask> batch;
+      for (int i = 0; i < n; ++i, ++next) {
+        ReadTask t;
+        t.request = io::ReadRequest::Range(path, next * kRange, kRange, 0);
+        t.expected_bytes = kRange;
+        t.on_read = [&, next](Result<Buffer> r, TaskSink&) -> Status {
+          LSIO_RETURN_IF_ERROR(r.status());
+          for (int64_t k = 0; k < kRange; k += 4093) {
+            const uint64_t at = static_cast<uint64_t>(next * kRange + k);
+            if (static_cast<uint8_t>(r->data()[k]) != ((at * 7 + 5) & 0xff)) ++bad;
+          }
+          ++ran;
+          return Status::OK();
+        };
+        batch.push_back(std::move(t));
+      }
+      sink.AddBatch(std::move(batch));
+    }
+    return Status::OK();
+  };
+  std::vector<ReadTask> tasks;
+  tasks.push_back(std::move(index));
+  VectorTaskSource source(std::move(tasks));
+  Result<SchedulerStats> st = sched::Run(source, options);
+  int total = 0;
+  for (int n : batches) total += n;
+  if (st.ok()) {
+    EXPECT_EQ(ran.load(), total);
+  }
+  EXPECT_EQ(bad.load(), 0);
+  return st;
+}
+
+TEST_P(SchedulerTest, ABatchIsReadInOneGroup) {
+  const std::string path = WriteFile("shard", 64 * (64 << 10), 5);
+  // Groups of 256 KiB (Options()); 6 x 64 KiB = 384 KiB: more than a group, but a batch up to two
+  // groups stays whole (added one by one, the same tasks would take two groups).
+  Result<SchedulerStats> st = RunBatches(path, {6}, Options());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->groups, 2u);  // the index, then the batch
+  EXPECT_EQ(st->tasks, 7u);
+}
+
+TEST_P(SchedulerTest, ABatchThatDoesNotFitStartsTheNextGroup) {
+  const std::string path = WriteFile("shard", 64 * (64 << 10), 5);
+  // 3 + 3 ranges: the second batch would overflow the first's group, so it gets its own.
+  Result<SchedulerStats> st = RunBatches(path, {3, 3}, Options());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->groups, 3u);
+}
+
+TEST_P(SchedulerTest, ABatchLargerThanTwoGroupsIsCutIntoGroupSizedPieces) {
+  const std::string path = WriteFile("shard", 64 * (64 << 10), 5);
+  // 12 x 64 KiB = 768 KiB, three groups of 256 KiB.
+  Result<SchedulerStats> st = RunBatches(path, {12}, Options());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->groups, 4u);
+  EXPECT_EQ(st->tasks, 13u);
+}
+
 TEST_P(SchedulerTest, MissingFilesReachTheHandlerAsNotFound) {
   std::atomic<int> not_found{0};
   std::vector<ReadTask> tasks;

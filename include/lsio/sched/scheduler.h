@@ -52,6 +52,11 @@ class TaskSink {
  public:
   virtual ~TaskSink() = default;
   virtual void Add(ReadTask task) = 0;
+  // Adds tasks that belong together (the inner chunks of one shard): they are submitted in one
+  // IO group, so that the engine opens the file once and merges their ranges into few large
+  // reads, unless the batch alone is larger than two groups (then it is cut into group-sized
+  // pieces, in order).
+  virtual void AddBatch(std::vector<ReadTask> tasks) = 0;
 };
 
 // A lazily pulled sequence of tasks. Called only from the thread running Run.
@@ -78,7 +83,8 @@ struct SchedulerOptions {
   // CPU worker threads for handlers; 0 = hardware concurrency.
   int threads = 0;
   // Target bytes per IO group: small enough that several groups are in flight within the
-  // engine's budget, large enough that each submission is a real batch.
+  // engine's budget, large enough that each submission is a real batch. A follow-up batch
+  // (TaskSink::AddBatch) that does not fit in the group being filled starts the next one.
   uint64_t group_bytes = uint64_t{16} << 20;
   // At most this many requests per group.
   size_t group_max_requests = 1024;
