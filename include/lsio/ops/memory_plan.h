@@ -6,8 +6,11 @@
 //   decoded     2 chunks per worker (the decoded chunk, and a fill-value chunk or codec
 //               scratch), plus the decode pool's cache of the same size.
 //   accumulators as given (per-cell grids for --over).
-//   IO          the rest, at most kMaxIoBudget (the disk is saturated long before), at least
-//               two decoded chunks' worth so that reading overlaps decoding.
+//   IO          the rest, of which half is the engine's bytes in flight (io_budget) and half
+//               its pool of free read buffers, which the engine keeps up to the size of its
+//               budget so that a steady scan reuses buffers instead of faulting in new pages.
+//               io_budget is at most kMaxIoBudget (the disk is saturated long before) and at
+//               least two decoded chunks' worth so that reading overlaps decoding.
 //
 // When the budget cannot hold that with the requested workers, fewer workers are used; when it
 // cannot hold it with one, the plan fails with a message saying how much is needed.
@@ -22,7 +25,8 @@ inline constexpr uint64_t kMaxIoBudget = uint64_t{128} << 20;
 
 struct MemoryPlan {
   int threads = 1;
-  uint64_t io_budget = 0;          // EngineOptions::max_bytes_in_flight
+  uint64_t io_budget = 0;          // EngineOptions::max_bytes_in_flight (the engine's pool may
+                                   // cache as much again in free blocks)
   uint64_t group_bytes = 0;        // SchedulerOptions::group_bytes
   uint64_t decode_cache_bytes = 0; // BufferPoolOptions::max_cached_bytes of the decode pool
 };
