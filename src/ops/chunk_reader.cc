@@ -1,6 +1,8 @@
 #include "lsio/ops/chunk_reader.h"
 
+#include <atomic>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -30,6 +32,80 @@ int64_t Product(std::span<const int64_t> v) {
   return p;
 }
 
+// Reading part of an uncompressed chunk: at most this many ranges per chunk, each at least
+// kMinPartialRun bytes (O_DIRECT rounds every range out to 4 KiB), and only when they hold at
+// most 3/4 of the chunk's bytes; otherwise the whole file is read.
+constexpr size_t kMaxPartialRanges = 64;
+constexpr uint64_t kMinPartialRun = uint64_t{16} << 10;
+
+// The part of an uncompressed chunk a selection needs, as byte ranges of the chunk file, and
+// how those bytes, laid end to end, form a smaller C-order chunk ("compact"): dimensions before
+// `split` keep only the selected indices, dimension `split` its selected extent, later
+// dimensions stay whole.
+struct PartialRead {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (offset, length) in the file
+  std::vector<int64_t> compact_shape;
+  zarr::ChunkSelection compact;  // the selection inside the compact chunk (same out_start)
+  uint64_t bytes() const { return ranges.size() * ranges.front().second; }
+};
+
+// Chooses the split dimension that reads the fewest bytes within the limits above; nullopt when
+// the whole chunk is needed or reading it whole is cheaper.
+std::optional<PartialRead> PlanPartialRead(const zarr::ChunkSelection& sel,
+                                           std::span<const int64_t> chunk_shape,
+                                           size_t element_size) {
+  const size_t rank = chunk_shape.size();
+  if (rank == 0 || sel.dims.size() != rank) return std::nullopt;
+  std::vector<int64_t> extent(rank);  // selected extent per dimension, in elements
+  std::vector<int64_t> stride(rank);  // C-order strides of the chunk, in elements
+  bool whole = true;
+  for (size_t d = rank; d-- > 0;) {
+    const zarr::ChunkDimSlice& s = sel.dims[d];
+    extent[d] = s.count > 0 ? (s.count - 1) * s.step + 1 : 0;
+    stride[d] = d + 1 == rank ? 1 : stride[d + 1] * chunk_shape[d + 1];
+    whole = whole && s.start == 0 && extent[d] == chunk_shape[d];
+  }
+  if (whole) return std::nullopt;
+  const uint64_t chunk_bytes = static_cast<uint64_t>(Product(chunk_shape)) * element_size;
+  std::optional<size_t> best;
+  uint64_t best_bytes = chunk_bytes * 3 / 4 + 1;
+  uint64_t runs = 1;  // ranges for split = d: product of counts before d
+  for (size_t d = 0; d < rank; ++d) {
+    if (runs > kMaxPartialRanges) break;
+    const uint64_t run = static_cast<uint64_t>(extent[d] * stride[d]) * element_size;
+    const uint64_t bytes = runs * run;
+    if (bytes < best_bytes && (runs == 1 || run >= kMinPartialRun)) {
+      best = d;
+      best_bytes = bytes;
+    }
+    runs *= static_cast<uint64_t>(sel.dims[d].count);
+  }
+  if (!best) return std::nullopt;
+  const size_t split = *best;
+  PartialRead plan;
+  plan.compact = sel;
+  plan.compact_shape.assign(chunk_shape.begin(), chunk_shape.end());
+  for (size_t d = 0; d <= split; ++d) {
+    plan.compact_shape[d] = d < split ? sel.dims[d].count : extent[d];
+    plan.compact.dims[d].start = 0;
+    if (d < split) plan.compact.dims[d].step = 1;
+  }
+  const uint64_t run = static_cast<uint64_t>(extent[split] * stride[split]) * element_size;
+  // An odometer over the selected indices of the dimensions before the split.
+  std::vector<int64_t> i(split, 0);
+  while (true) {
+    int64_t first = sel.dims[split].start * stride[split];
+    for (size_t d = 0; d < split; ++d) {
+      first += (sel.dims[d].start + i[d] * sel.dims[d].step) * stride[d];
+    }
+    plan.ranges.emplace_back(static_cast<uint64_t>(first) * element_size, run);
+    size_t d = split;
+    while (d > 0 && ++i[d - 1] == sel.dims[d - 1].count) i[--d] = 0;
+    if (d == 0) break;
+  }
+  return plan;
+}
+
 }  // namespace
 
 // Everything a handler needs about one array; shared by all of its tasks.
@@ -47,6 +123,11 @@ struct ChunkTaskSource::ArrayState {
   std::vector<int64_t> read_chunk_shape;
   size_t read_chunk_bytes = 0;
   std::optional<codec::CodecChain> chain;  // decodes one read chunk (not for nested sharding)
+  // Uncompressed, native-endian chunks: a selection that needs only part of a chunk reads only
+  // those bytes (edge chunks of the array, sub-selections).
+  bool partial_reads = false;
+  // Counts stored chunks (shards) found missing, for the whole source.
+  std::atomic<uint64_t>* missing = nullptr;
 
   // Sharding (top level).
   const zarr::ShardingSpec* sharding = nullptr;
@@ -66,6 +147,14 @@ struct ChunkTaskSource::ArrayState {
                           const Buffer& bytes, const std::string& where) const;
   Status HandleChunk(uint64_t ordinal, const zarr::ChunkSelection& selection,
                      Result<Buffer> bytes, const std::string& key, const std::string& path) const;
+  // The ranges of a partial read, all arrived (`parts` in range order) or failed.
+  struct PartialChunk;
+  Status HandlePartial(PartialChunk& chunk) const;
+  // Adds the tasks that read `plan` for one chunk to `out`.
+  void AddPartialTasks(uint64_t ordinal, zarr::ChunkSelection sel, PartialRead plan,
+                       const std::string& key, const std::string& path,
+                       const std::shared_ptr<const ArrayState>& self,
+                       std::deque<sched::ReadTask>* out) const;
   // `inner`: the inner chunks of the shard the selection needs; `first_ordinal`: the ordinal
   // of the first.
   Status HandleShardIndex(uint64_t first_ordinal, std::vector<zarr::ChunkSelection> inner,
@@ -122,6 +211,7 @@ Status ChunkTaskSource::ArrayState::HandleChunk(uint64_t ordinal,
                                                 const std::string& path) const {
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
+      missing->fetch_add(1, std::memory_order_relaxed);
       return consumer->ConsumeFill(ordinal, selection, read_chunk_shape)
           .WithContext(Where(key, path));
     }
@@ -136,6 +226,7 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
     const std::shared_ptr<const ArrayState>& self) const {
   const std::string where = Where(key, path);
   if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+    missing->fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < inner.size(); ++i) {
       LSIO_RETURN_IF_ERROR(consumer->ConsumeFill(first_ordinal + i, inner[i], read_chunk_shape)
                                .WithContext(where));
@@ -187,6 +278,84 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
   }
   followups.AddBatch(std::move(batch));
   return Status::OK();
+}
+
+// One chunk read in several ranges: each range's handler stores its bytes; the last to arrive
+// assembles the compact chunk and hands it on.
+struct ChunkTaskSource::ArrayState::PartialChunk {
+  uint64_t ordinal = 0;
+  zarr::ChunkSelection selection;  // in the whole chunk (for the fill value and errors)
+  PartialRead plan;
+  std::string key;
+  std::string path;
+  std::vector<Result<Buffer>> parts;
+  std::atomic<size_t> remaining{0};
+};
+
+Status ChunkTaskSource::ArrayState::HandlePartial(PartialChunk& c) const {
+  const std::string where = Where(c.key, c.path);
+  for (Result<Buffer>& part : c.parts) {
+    if (part.ok()) continue;
+    const Status& error = part.status();
+    if (error.code() == StatusCode::kNotFound) {
+      missing->fetch_add(1, std::memory_order_relaxed);
+      return consumer->ConsumeFill(c.ordinal, c.selection, read_chunk_shape).WithContext(where);
+    }
+    Status reported =
+        error.code() == StatusCode::kOutOfRange
+            ? CorruptDataError("the chunk file is shorter than a chunk of " +
+                               std::to_string(read_chunk_bytes) + " bytes: " + error.message())
+            : error;
+    return consumer->OnError(c.ordinal, c.selection, reported.WithContext(where));
+  }
+  if (c.parts.size() == 1) {
+    const Buffer& bytes = *c.parts.front();
+    if (reinterpret_cast<uintptr_t>(bytes.data()) % element_size == 0) {
+      return consumer->Consume(c.ordinal, c.plan.compact, c.plan.compact_shape, bytes.span())
+          .WithContext(where);
+    }
+  }
+  // Several ranges (or a misaligned one): laid end to end in one buffer, they are the compact
+  // chunk. Each range's buffer goes back to the IO engine as soon as it is copied.
+  LSIO_ASSIGN_OR_RETURN(Buffer compact, decode_pool->Acquire(c.plan.bytes()));
+  size_t at = 0;
+  for (Result<Buffer>& part : c.parts) {
+    std::memcpy(compact.mutable_data() + at, part->data(), part->size());
+    at += part->size();
+    part = Buffer();
+  }
+  return consumer->Consume(c.ordinal, c.plan.compact, c.plan.compact_shape, compact.span())
+      .WithContext(where);
+}
+
+void ChunkTaskSource::ArrayState::AddPartialTasks(uint64_t ordinal, zarr::ChunkSelection sel,
+                                                  PartialRead plan, const std::string& key,
+                                                  const std::string& path,
+                                                  const std::shared_ptr<const ArrayState>& self,
+                                                  std::deque<sched::ReadTask>* out) const {
+  auto chunk = std::make_shared<PartialChunk>();
+  chunk->ordinal = ordinal;
+  chunk->selection = std::move(sel);
+  chunk->key = key;
+  chunk->path = path;
+  chunk->plan = std::move(plan);
+  const size_t n = chunk->plan.ranges.size();
+  chunk->parts.assign(n, Result<Buffer>(Buffer()));
+  chunk->remaining.store(n, std::memory_order_relaxed);
+  for (size_t r = 0; r < n; ++r) {
+    sched::ReadTask task;
+    const auto [offset, length] = chunk->plan.ranges[r];
+    task.request =
+        io::ReadRequest::Range(path, static_cast<int64_t>(offset), static_cast<int64_t>(length), 0);
+    task.expected_bytes = length;
+    task.on_read = [self, chunk, r](Result<Buffer> bytes, sched::TaskSink&) -> Status {
+      chunk->parts[r] = std::move(bytes);
+      // acq_rel: the last handler sees every other handler's part.
+      if (chunk->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return Status::OK();
+      return self->HandlePartial(*chunk);
+    };
+    out->push_back(std::move(task));
+  }
 }
 
 bool ChunkTaskSource::ArrayState::NextSelection(zarr::ChunkSelection* out) {
@@ -252,6 +421,8 @@ Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
                            std::to_string(st->element_size));
     }
     st->read_chunk_bytes = static_cast<size_t>(Product(st->read_chunk_shape)) * st->element_size;
+    st->partial_reads = st->sharding == nullptr && st->chain && st->chain->is_identity();
+    st->missing = &source->missing_chunks_;
 
     if (spec.ranges.size() != meta.rank()) {
       return InvalidArgumentError(st->label + ": selection has " +
@@ -292,7 +463,13 @@ Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
 uint64_t ChunkTaskSource::read_chunks(size_t i) const { return arrays_.at(i)->read_chunks; }
 
 bool ChunkTaskSource::Next(sched::ReadTask* out) {
-  while (current_ < arrays_.size()) {
+  while (true) {
+    if (!pending_.empty()) {
+      *out = std::move(pending_.front());
+      pending_.pop_front();
+      return true;
+    }
+    if (current_ >= arrays_.size()) return false;
     std::shared_ptr<ArrayState>& st = arrays_[current_];
     zarr::ChunkSelection sel;
     if (!st->NextSelection(&sel)) {
@@ -304,6 +481,15 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
     std::shared_ptr<const ArrayState> self = st;
     if (st->sharding == nullptr) {
       const uint64_t ordinal = st->next_ordinal++;
+      if (st->partial_reads) {
+        std::optional<PartialRead> plan =
+            PlanPartialRead(sel, st->read_chunk_shape, st->element_size);
+        if (plan) {
+          st->AddPartialTasks(ordinal, std::move(sel), std::move(*plan), key, path, self,
+                              &pending_);
+          continue;
+        }
+      }
       out->request = io::ReadRequest::WholeFile(path, 0);
       out->expected_bytes = st->read_chunk_bytes;
       out->on_read = [self, ordinal, sel = std::move(sel), key = std::move(key), path](
@@ -328,7 +514,6 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
     }
     return true;
   }
-  return false;
 }
 
 namespace {

@@ -461,7 +461,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     report.bytes_read += st.bytes_read;
     if (pass == 1) {
       report.chunks = source->total_chunks();
-      report.missing_chunks = st.missing;
+      report.missing_chunks = source->missing_chunks();
     }
     report.io_backend = st.io_backend;
     if (pass == 1) {

@@ -3,7 +3,11 @@
 // The Zarr data path: the chunks of a selection become scheduler read tasks whose handlers
 // decode each chunk and hand it to a ChunkConsumer on a CPU worker.
 //
-//   non-sharded  one whole-file read per chunk; a missing file is the fill value.
+//   non-sharded  one whole-file read per chunk; a missing file is the fill value. An
+//                uncompressed chunk of which the selection needs at most 3/4 (an edge chunk of
+//                the array, a sub-selection) is read in up to 64 ranges holding just the
+//                selected part (then handed to the consumer as a smaller chunk, see
+//                ChunkConsumer::Consume).
 //   sharded      one read of the shard index (a range at the start or end of the shard file),
 //                then one range read per inner chunk the selection needs (the IO engine
 //                coalesces neighbours); empty index entries and missing shards are the fill
@@ -15,7 +19,9 @@
 // Errors name the variable, the chunk key and the file: "variable 't2m': chunk c/3/0/1
 // (/data/x.zarr/t2m/c/3/0/1): CorruptData: ...".
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,6 +48,8 @@ class ChunkConsumer {
   // `chunk`: a decoded chunk of `chunk_shape` elements of the array's storage type, C order,
   // native byte order, aligned to the element size. `selection` says which elements count
   // (dims[i].start / step / count inside the chunk) and where they go (out_start).
+  // `chunk_shape` may be smaller than the array's chunk shape when only part of an
+  // uncompressed chunk was read; `selection` is then relative to that part.
   virtual Status Consume(uint64_t ordinal, const zarr::ChunkSelection& selection,
                          std::span<const int64_t> chunk_shape,
                          std::span<const std::byte> chunk) = 0;
@@ -97,6 +105,8 @@ class ChunkTaskSource final : public sched::TaskSource {
   uint64_t total_elements() const { return total_elements_; }
   // Largest decoded chunk (inner chunk when sharded) of any array, in bytes.
   uint64_t max_decoded_chunk_bytes() const { return max_decoded_chunk_bytes_; }
+  // Stored chunks (shards) found missing so far (their elements are the fill value).
+  uint64_t missing_chunks() const { return missing_chunks_.load(std::memory_order_relaxed); }
 
   struct ArrayState;
 
@@ -105,6 +115,8 @@ class ChunkTaskSource final : public sched::TaskSource {
 
   std::vector<std::shared_ptr<ArrayState>> arrays_;
   size_t current_ = 0;
+  std::deque<sched::ReadTask> pending_;  // the further ranges of a chunk read in parts
+  std::atomic<uint64_t> missing_chunks_{0};
   uint64_t total_chunks_ = 0;
   uint64_t total_read_chunks_ = 0;
   uint64_t total_elements_ = 0;
