@@ -59,6 +59,10 @@ Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
     return OutOfRangeError("range ends at " + std::to_string(offset + length) +
                            ", past the end of the file (size " + std::to_string(size) + ")");
   }
+  if (length > r.max_length) {
+    return OutOfRangeError(std::to_string(length) + " bytes to read exceed the limit of " +
+                           std::to_string(r.max_length) + " set for this read");
+  }
   return ByteRange{offset, length};
 }
 

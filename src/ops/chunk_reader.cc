@@ -32,6 +32,13 @@ int64_t Product(std::span<const int64_t> v) {
   return p;
 }
 
+// The most bytes a stored chunk of `decoded` bytes can take. Array-to-array codecs widen
+// elements at most 8 times (astype, delta or fixedscaleoffset from 1 to 8 bytes); compressors
+// and checksums add a few percent and a header. A larger chunk file or shard index entry is
+// corrupt, and is refused before it is read: otherwise a damaged file (or a sparse one of a
+// terabyte) would make the read allocate its whole size whatever the memory budget.
+uint64_t MaxStoredChunkBytes(uint64_t decoded) { return 16 * decoded + (uint64_t{1} << 20); }
+
 // Reading part of an uncompressed chunk: at most this many ranges per chunk, each at least
 // kMinPartialRun bytes (O_DIRECT rounds every range out to 4 KiB), and only when they hold at
 // most 3/4 of the chunk's bytes; otherwise the whole file is read.
@@ -215,7 +222,13 @@ Status ChunkTaskSource::ArrayState::HandleChunk(uint64_t ordinal,
       return consumer->ConsumeFill(ordinal, selection, read_chunk_shape)
           .WithContext(Where(key, path));
     }
-    return consumer->OnError(ordinal, selection, bytes.status().WithContext(Where(key, path)));
+    // A whole-file read fails with kOutOfRange only for passing its max_length.
+    Status error = bytes.status().code() == StatusCode::kOutOfRange
+                       ? CorruptDataError("the chunk file is larger than any encoding of a " +
+                                          std::to_string(read_chunk_bytes) +
+                                          "-byte chunk: " + bytes.status().message())
+                       : bytes.status();
+    return consumer->OnError(ordinal, selection, error.WithContext(Where(key, path)));
   }
   return DecodeAndConsume(ordinal, selection, *bytes, Where(key, path));
 }
@@ -258,6 +271,15 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
       continue;
     }
     std::string inner_key = key + " inner chunk " + GridToString(sel.grid);
+    if (entry.nbytes > MaxStoredChunkBytes(read_chunk_bytes)) {
+      LSIO_RETURN_IF_ERROR(consumer->OnError(
+          ordinal, sel,
+          CorruptDataError("the shard index gives it " + std::to_string(entry.nbytes) +
+                           " bytes, more than any encoding of a " +
+                           std::to_string(read_chunk_bytes) + "-byte chunk")
+              .WithContext(Where(inner_key, path))));
+      continue;
+    }
     sched::ReadTask task;
     task.request = io::ReadRequest::Range(path, static_cast<int64_t>(entry.offset),
                                           static_cast<int64_t>(entry.nbytes), 0);
@@ -491,6 +513,7 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
         }
       }
       out->request = io::ReadRequest::WholeFile(path, 0);
+      out->request.max_length = MaxStoredChunkBytes(st->read_chunk_bytes);
       out->expected_bytes = st->read_chunk_bytes;
       out->on_read = [self, ordinal, sel = std::move(sel), key = std::move(key), path](
                          Result<Buffer> bytes, sched::TaskSink&) {

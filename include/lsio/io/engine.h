@@ -56,6 +56,11 @@ struct ReadRequest {
   int64_t length = kToEnd;
   // Returned unchanged in the completion.
   uint64_t tag = 0;
+  // A read that would be longer than this (most usefully a whole-file read of a file this
+  // large) fails with kOutOfRange before any memory is allocated for it. Callers that know how
+  // large a file can plausibly be (a chunk of known decoded size) set it, so that a damaged or
+  // hostile file cannot make them allocate its whole size.
+  uint64_t max_length = UINT64_MAX;
 
   static ReadRequest WholeFile(std::string path, uint64_t tag) {
     return ReadRequest{std::move(path), 0, kToEnd, tag};

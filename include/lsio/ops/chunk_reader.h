@@ -17,7 +17,10 @@
 // over millions of chunks holds only the tasks in flight.
 //
 // Errors name the variable, the chunk key and the file: "variable 't2m': chunk c/3/0/1
-// (/data/x.zarr/t2m/c/3/0/1): CorruptData: ...".
+// (/data/x.zarr/t2m/c/3/0/1): CorruptData: ..." (for an inner chunk of a shard, "chunk c/0/1
+// inner chunk [0, 1]"). A chunk file or shard index entry larger than any encoding of the
+// chunk (16 times its decoded size plus 1 MiB) is corrupt and refused before it is read, so
+// no damaged file makes a read allocate more than that.
 
 #include <atomic>
 #include <cstdint>

@@ -1,0 +1,248 @@
+// Faults that need a look inside the process: reads a damaged store asks for that must be
+// refused before memory is allocated for them, and the descriptors and threads an error path
+// must give back. Every store here is written by hand from the Zarr specs (raw little-endian
+// elements), so expected values do not come from lsio.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "lsio/format/zarr/hierarchy.h"
+#include "lsio/format/zarr/store.h"
+#include "lsio/io/engine.h"
+#include "lsio/ops/chunk_reader.h"
+
+namespace lsio {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kSparseSize = uint64_t{1} << 30;  // a 1 GiB file that is nearly all hole
+
+int CountEntries(const char* dir) {
+  int n = 0;
+  DIR* d = opendir(dir);
+  if (d == nullptr) return -1;
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n;
+}
+
+// Peak resident memory of this process, in bytes.
+uint64_t MaxRss() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+void WriteFile(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Writes `tail` at the end of a sparse file of `size` bytes, and `head` at its start.
+void WriteSparse(const fs::path& path, uint64_t size, const std::string& head,
+                 const std::string& tail) {
+  fs::create_directories(path.parent_path());
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+  ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(size - tail.size())),
+            static_cast<ssize_t>(tail.size()));
+  ::close(fd);
+}
+
+std::string Doubles(std::initializer_list<double> v) {
+  std::string s(v.size() * sizeof(double), '\0');
+  std::memcpy(s.data(), std::data(v), s.size());
+  return s;
+}
+
+std::string U64s(std::initializer_list<uint64_t> v) {
+  std::string s(v.size() * sizeof(uint64_t), '\0');
+  std::memcpy(s.data(), std::data(v), s.size());
+  return s;
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lsio_fault_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Reads the whole 1-D float64 array at `root` with `backend` and returns the status.
+  static Status ReadAll(const std::string& root, io::Backend backend, std::vector<double>* out) {
+    zarr::LocalStore store(root);
+    LSIO_ASSIGN_OR_RETURN(zarr::Hierarchy h, zarr::OpenHierarchy(store));
+    const zarr::Node& node = h.root();
+    out->assign(static_cast<size_t>(node.array->shape[0]), -1.0);
+    std::vector<zarr::DimRange> full = {zarr::FullRange(node.array->shape[0])};
+    ops::ReadOptions options;
+    options.scheduler.io.backend = backend;
+    options.scheduler.threads = 2;
+    return ops::ReadSelection(root, node, full, std::as_writable_bytes(std::span(*out)), options);
+  }
+
+  fs::path dir_;
+};
+
+// An array of 8 float64 in two uncompressed chunks of 4 (Zarr v2).
+void WriteV2(const fs::path& root) {
+  WriteFile(root / ".zarray",
+            R"({"zarr_format": 2, "shape": [8], "chunks": [4], "dtype": "<f8",
+                "compressor": null, "filters": null, "fill_value": 0, "order": "C"})");
+  WriteFile(root / "0", Doubles({1, 2, 3, 4}));
+  WriteFile(root / "1", Doubles({5, 6, 7, 8}));
+}
+
+// The same 8 float64 as one Zarr v3 shard of two inner chunks of 4, uncompressed, index
+// (offset, nbytes per inner chunk, little-endian u64, no checksum) at the end.
+void WriteV3Sharded(const fs::path& root, uint64_t second_nbytes, uint64_t shard_size) {
+  WriteFile(root / "zarr.json", R"({
+    "zarr_format": 3, "node_type": "array", "shape": [8], "data_type": "float64",
+    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [8]}},
+    "chunk_key_encoding": {"name": "default"}, "fill_value": 0,
+    "codecs": [{"name": "sharding_indexed", "configuration": {
+      "chunk_shape": [4],
+      "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+      "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+      "index_location": "end"}}]})");
+  const std::string data = Doubles({1, 2, 3, 4, 5, 6, 7, 8});
+  WriteSparse(root / "c" / "0", shard_size, data, U64s({0, 32, 32, second_nbytes}));
+}
+
+TEST_F(FaultTest, HandWrittenStoresReadBack) {
+  WriteV2(dir_ / "v2");
+  WriteV3Sharded(dir_ / "v3", 32, 64 + 32);
+  for (const char* name : {"v2", "v3"}) {
+    std::vector<double> got;
+    Status st = ReadAll((dir_ / name).string(), io::Backend::kPosix, &got);
+    ASSERT_TRUE(st.ok()) << name << ": " << st.ToString();
+    EXPECT_EQ(got, (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8})) << name;
+  }
+}
+
+// ReadRequest::max_length: a whole-file read of a 1 GiB file limited to 1 MiB fails before
+// anything is read or allocated, on both backends; reads within the limit are unaffected.
+TEST_F(FaultTest, EngineRefusesReadsOverMaxLength) {
+  const fs::path big = dir_ / "sparse";
+  WriteSparse(big, kSparseSize, "head", "tail");
+  for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+    io::EngineOptions o;
+    o.backend = backend;
+    auto engine = io::Engine::Create(o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    io::ReadRequest whole = io::ReadRequest::WholeFile(big.string(), 1);
+    whole.max_length = uint64_t{1} << 20;
+    io::ReadRequest tail = io::ReadRequest::Range(big.string(), -4, 4, 2);
+    tail.max_length = 4;
+    ASSERT_TRUE((*engine)->Submit({whole, tail}).ok());
+    io::Completion c;
+    int reads = 0;
+    while ((*engine)->Next(&c)) {
+      if (c.kind != io::Completion::Kind::kRead) continue;
+      ++reads;
+      if (c.tag == 1) {
+        EXPECT_EQ(c.status.code(), StatusCode::kOutOfRange) << c.status.ToString();
+        EXPECT_NE(c.status.message().find(big.string()), std::string::npos) << c.status.message();
+        EXPECT_NE(c.status.message().find("exceed the limit of 1048576"), std::string::npos)
+            << c.status.message();
+      } else {
+        ASSERT_TRUE(c.status.ok()) << c.status.ToString();
+        EXPECT_EQ(c.data.as_string_view(), "tail");
+      }
+    }
+    EXPECT_EQ(reads, 2);
+    EXPECT_LT((*engine)->stats().bytes_device, uint64_t{1} << 20);
+  }
+}
+
+// A chunk file far larger than any encoding of its chunk (here a 1 GiB sparse file for a
+// 32-byte chunk) is corrupt and is not read: before the fix the reader allocated and read the
+// whole gigabyte whatever the memory budget.
+TEST_F(FaultTest, OversizeChunkFileIsCorruptAndNotRead) {
+  const fs::path root = dir_ / "v2";
+  WriteV2(root);
+  WriteSparse(root / "1", kSparseSize, "", "x");
+  const uint64_t rss_before = MaxRss();
+  for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+    std::vector<double> got;
+    Status st = ReadAll(root.string(), backend, &got);
+    EXPECT_EQ(st.code(), StatusCode::kCorruptData) << st.ToString();
+    EXPECT_NE(st.message().find("chunk 1 (" + (root / "1").string() + ")"), std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find("larger than any encoding of a 32-byte chunk"), std::string::npos)
+        << st.message();
+  }
+  EXPECT_LT(MaxRss() - rss_before, uint64_t{256} << 20);
+}
+
+// The same for a shard index entry: inner chunk 1 claims nearly the whole 1 GiB shard.
+TEST_F(FaultTest, OversizeShardEntryIsCorruptAndNotRead) {
+  const fs::path root = dir_ / "v3";
+  WriteV3Sharded(root, kSparseSize - 64, kSparseSize);
+  const uint64_t rss_before = MaxRss();
+  for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+    std::vector<double> got;
+    Status st = ReadAll(root.string(), backend, &got);
+    EXPECT_EQ(st.code(), StatusCode::kCorruptData) << st.ToString();
+    EXPECT_NE(st.message().find("chunk c/0 inner chunk [1] (" + (root / "c" / "0").string()),
+              std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find("more than any encoding of a 32-byte chunk"), std::string::npos)
+        << st.message();
+  }
+  EXPECT_LT(MaxRss() - rss_before, uint64_t{256} << 20);
+}
+
+// Every error path gives back its descriptors and leaves no thread behind: after a warm-up
+// (the CPU pool's threads are created once per process), repeated failing reads of each fault
+// keep /proc/self/fd and /proc/self/task where they were.
+TEST_F(FaultTest, ErrorsLeakNoDescriptorsOrThreads) {
+  WriteV2(dir_ / "ok");
+  WriteV2(dir_ / "truncated");
+  WriteFile(dir_ / "truncated" / "1", "abc");
+  WriteV2(dir_ / "directory");
+  fs::remove(dir_ / "directory" / "1");
+  fs::create_directories(dir_ / "directory" / "1");
+  WriteV2(dir_ / "oversize");
+  WriteSparse(dir_ / "oversize" / "1", kSparseSize, "", "x");
+  WriteV3Sharded(dir_ / "outside", 4096, 64 + 32);  // the entry reaches past the file
+  WriteV3Sharded(dir_ / "short_shard", 32, 64 + 32);
+  fs::resize_file(dir_ / "short_shard" / "c" / "0", 10);  // shorter than its index
+  std::vector<double> got;
+  for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+    ASSERT_TRUE(ReadAll((dir_ / "ok").string(), backend, &got).ok());
+  }
+  const int fds = CountEntries("/proc/self/fd");
+  const int tasks = CountEntries("/proc/self/task");
+  for (int round = 0; round < 3; ++round) {
+    for (const char* name : {"truncated", "directory", "oversize", "outside", "short_shard"}) {
+      for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+        Status st = ReadAll((dir_ / name).string(), backend, &got);
+        EXPECT_FALSE(st.ok()) << name;
+        EXPECT_NE(st.message().find((dir_ / name).string()), std::string::npos)
+            << name << ": " << st.message();
+      }
+    }
+  }
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
+  EXPECT_EQ(CountEntries("/proc/self/task"), tasks);
+}
+
+}  // namespace
+}  // namespace lsio
