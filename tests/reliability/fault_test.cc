@@ -21,6 +21,7 @@
 #include "lsio/format/zarr/store.h"
 #include "lsio/io/engine.h"
 #include "lsio/ops/chunk_reader.h"
+#include "lsio/ops/stats.h"
 
 namespace lsio {
 namespace {
@@ -207,6 +208,30 @@ TEST_F(FaultTest, OversizeShardEntryIsCorruptAndNotRead) {
         << st.message();
   }
   EXPECT_LT(MaxRss() - rss_before, uint64_t{256} << 20);
+}
+
+// Metadata declaring a terabyte per element (a fixed-size string or raw bytes type) is refused
+// when the fill value is resolved: it used to be allocated there, and the process died of
+// std::bad_alloc.
+TEST_F(FaultTest, TerabyteElementIsRefusedNotAllocated) {
+  WriteFile(dir_ / "v2" / ".zarray",
+            R"({"zarr_format": 2, "shape": [4], "chunks": [2], "dtype": "|S1099511627776",
+                "compressor": null, "filters": null, "fill_value": null, "order": "C"})");
+  WriteFile(dir_ / "v3" / "zarr.json", R"({
+    "zarr_format": 3, "node_type": "array", "shape": [4],
+    "data_type": {"name": "raw_bytes", "configuration": {"length_bytes": 1099511627776}},
+    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2]}},
+    "chunk_key_encoding": {"name": "default"}, "fill_value": "AA==",
+    "codecs": [{"name": "bytes"}]})");
+  for (const char* name : {"v2", "v3"}) {
+    zarr::LocalStore store((dir_ / name).string());
+    Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
+    ASSERT_FALSE(h.ok()) << name;
+    EXPECT_EQ(h.status().code(), StatusCode::kNotSupported) << h.status().ToString();
+    EXPECT_NE(h.status().message().find("exceed lsio's limit of 16777216 bytes per element"),
+              std::string::npos)
+        << h.status().message();
+  }
 }
 
 // Every error path gives back its descriptors and leaves no thread behind: after a warm-up

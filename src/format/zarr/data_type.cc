@@ -520,6 +520,14 @@ Result<ZarrDataType> ParseZarrV3DataType(const json& data_type) { return ParseV3
 
 Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
                                    ZarrFormat format, std::string_view file) {
+  // Damaged metadata can declare elements of a terabyte ("|S1099511627776"); the fill value
+  // below would allocate that much.
+  if (dtype.item_size > kMaxElementBytes) {
+    return NotSupportedError(std::string(file) + ": elements of " +
+                             std::to_string(dtype.item_size) + " bytes (" + dtype.name +
+                             ") exceed lsio's limit of " + std::to_string(kMaxElementBytes) +
+                             " bytes per element");
+  }
   FillValue fv;
   fv.json = fill;
   if (fill.is_null()) {

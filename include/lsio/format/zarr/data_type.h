@@ -100,7 +100,9 @@ enum class ZarrFormat : unsigned char { kV2 = 2, kV3 = 3 };
 // "-Infinity", null (v2), hex bit patterns "0x7fc00000" (v3 floats), [re, im] for complex,
 // base64 (v2 fixed bytes / structured, zarr-python's v3 raw and structured types), bools,
 // "NaT" or integers for datetime64. Errors (kInvalidArgument, naming `file`): wrong type,
-// out of range for the type, malformed base64 or hex.
+// out of range for the type, malformed base64 or hex; kNotSupported for elements larger than
+// kMaxElementBytes (the fill value is held as one element's bytes).
+inline constexpr size_t kMaxElementBytes = size_t{1} << 24;
 Result<FillValue> ResolveFillValue(const nlohmann::json& fill, const ZarrDataType& dtype,
                                    ZarrFormat format, std::string_view file);
 
