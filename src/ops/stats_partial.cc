@@ -80,9 +80,16 @@ Result<StatsReport> MergePartialStats(const std::vector<std::string>& parts) {
   std::vector<internal::PartialVariable> merged;
   for (size_t p = 0; p < parts.size(); ++p) {
     const std::string what = "partial statistics " + std::to_string(p);
-    nlohmann::json doc = nlohmann::json::from_cbor(parts[p], true, false);
-    if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat) {
-      return CorruptDataError(what + ": not an lsio partial result");
+    // Even with allow_exceptions=false, from_cbor throws for an array or map that declares
+    // more elements than max_size(), and value() throws for a "format" that is not a string.
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::from_cbor(parts[p], true, false);
+      if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kFormat) {
+        return CorruptDataError(what + ": not an lsio partial result");
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return CorruptDataError(what + ": not an lsio partial result: " + e.what());
     }
     try {
       StatsSelection sel;
