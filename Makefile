@@ -35,5 +35,36 @@ bench: build
 demo: build
 	@scripts/demo $(BUILD)
 
+# Sanitizer builds of the C++ tests (not part of `make test`): each has its own build tree with
+# only the libraries and the gtest binaries; ctest also runs the Python steps that write the
+# reference data the gtests read. -j2: the machine is shared.
+SAN_JOBS ?= 2
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSIO_BUILD_TESTS=ON \
+	-DLSIO_BUILD_BENCH=OFF -DLSIO_BUILD_CLI=OFF -DLSIO_BUILD_PYTHON=OFF
+
+test-asan: deps
+	@cmake -S . -B build-asan $(SAN_CMAKE) -DLSIO_SANITIZE=address,undefined >/dev/null
+	@ninja -C build-asan -j$(SAN_JOBS)
+	@ASAN_OPTIONS=detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-asan --output-on-failure -j$(SAN_JOBS) --timeout 1200
+
+test-tsan: deps
+	@cmake -S . -B build-tsan $(SAN_CMAKE) -DLSIO_SANITIZE=thread >/dev/null
+	@ninja -C build-tsan -j$(SAN_JOBS)
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir build-tsan --output-on-failure -j$(SAN_JOBS) --timeout 1200
+
+# libFuzzer targets (fuzz/README.md), built with clang under ASan+UBSan, each run for
+# FUZZ_SECONDS on a corpus kept in build-fuzz/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLSIO_BUILD_FUZZ=ON -DLSIO_SANITIZE=address,undefined -DLSIO_BUILD_TESTS=OFF \
+	  -DLSIO_BUILD_BENCH=OFF -DLSIO_BUILD_CLI=OFF -DLSIO_BUILD_PYTHON=OFF >/dev/null
+	@ninja -C build-fuzz -j$(SAN_JOBS) lsio_fuzzers
+	@fuzz/make-seeds build-fuzz
+	@fuzz/run -t $(FUZZ_SECONDS) -b build-fuzz
+
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
