@@ -246,14 +246,26 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
     }
     return Status::OK();
   }
+  Status read = bytes.ok() ? Status::OK() : bytes.status();
+  if (read.code() == StatusCode::kOutOfRange) {
+    // The index is a range of fixed size: kOutOfRange means the file is shorter than that.
+    read = CorruptDataError("the shard file is shorter than its " +
+                            std::to_string(sharding->index_encoded_size) +
+                            "-byte index: " + read.message());
+  }
   Result<zarr::ShardIndex> index =
-      bytes.ok() ? zarr::ShardIndex::Decode(bytes->span(), *index_chain, *sharding, std::nullopt,
-                                            path)
-                 : Result<zarr::ShardIndex>(bytes.status());
+      read.ok() ? zarr::ShardIndex::Decode(bytes->span(), *index_chain, *sharding, std::nullopt,
+                                           path)
+                : Result<zarr::ShardIndex>(read.WithContext("shard index"));
   if (!index.ok()) {
-    const Status error = index.status().WithContext(where + ": shard index");
+    // Every inner chunk the selection needs is lost with the index; each is reported by name
+    // (for --on-error skip, which lists exactly what it skipped).
+    const Status& error = index.status();
     for (size_t i = 0; i < inner.size(); ++i) {
-      LSIO_RETURN_IF_ERROR(consumer->OnError(first_ordinal + i, inner[i], error));
+      const std::string inner_where =
+          Where(key + " inner chunk " + GridToString(inner[i].grid), path);
+      LSIO_RETURN_IF_ERROR(
+          consumer->OnError(first_ordinal + i, inner[i], error.WithContext(inner_where)));
     }
     return Status::OK();
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -174,8 +175,10 @@ class VariableJob final : public ChunkConsumer {
   std::atomic<uint64_t>* bytes_done = nullptr;
   std::atomic<uint64_t>* read_chunks_done = nullptr;
 
+  // Skipped chunks by ordinal: reported in chunk order whatever order they failed in, and
+  // once even when a histogram's second pass fails on them again.
   std::mutex skipped_mu;
-  std::vector<std::string> skipped;
+  std::map<uint64_t, std::string> skipped;
   uint64_t skipped_elements = 0;
 
   Status Consume(uint64_t ordinal, const zarr::ChunkSelection& sel,
@@ -232,8 +235,9 @@ class VariableJob final : public ChunkConsumer {
     for (const zarr::ChunkDimSlice& d : sel.dims) elements *= d.count;
     {
       std::lock_guard lock(skipped_mu);
-      skipped.push_back(error.ToString());
-      skipped_elements += static_cast<uint64_t>(elements);
+      if (skipped.emplace(ordinal, error.ToString()).second) {
+        skipped_elements += static_cast<uint64_t>(elements);
+      }
     }
     if (global && !histogram) return global->Add(ordinal, *empty_stats);
     return Status::OK();
@@ -482,7 +486,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     pv.header.name = job->name;
     pv.header.attributes = job->attributes;
     pv.header.elements = job->elements;
-    pv.header.skipped_chunks = job->skipped;
+    for (auto& [ordinal, message] : job->skipped) pv.header.skipped_chunks.push_back(message);
     pv.header.skipped_elements = job->skipped_elements;
     pv.scaled = job->cf.scale_factor || job->cf.add_offset;
     pv.scale = job->cf.scale_factor.value_or(1.0);

@@ -234,6 +234,65 @@ TEST_F(FaultTest, TerabyteElementIsRefusedNotAllocated) {
   }
 }
 
+// A shard shorter than its index is corrupt data (it was kOutOfRange, which Python raised as
+// an IndexError), and when the index is lost each inner chunk the selection needed is named:
+// `lsio stats --on-error skip` lists exactly those, once each, in chunk order (the same lost
+// chunk used to be listed once per inner chunk under the shard's name only).
+TEST_F(FaultTest, LostShardIndexNamesEachInnerChunk) {
+  const fs::path root = dir_ / "v3";
+  WriteV3Sharded(root, 32, 64 + 32);
+  fs::resize_file(root / "c" / "0", 10);
+  const std::string file = (root / "c" / "0").string();
+  std::vector<double> got;
+  Status st = ReadAll(root.string(), io::Backend::kPosix, &got);
+  EXPECT_EQ(st.code(), StatusCode::kCorruptData) << st.ToString();
+  EXPECT_NE(st.message().find("chunk c/0 inner chunk [0] (" + file + ")"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("the shard file is shorter than its 32-byte index"),
+            std::string::npos)
+      << st.message();
+  for (const char* statistics : {"count,sum", "count,hist:3"}) {
+    ops::StatsRequest request;
+    request.path = root.string();
+    request.on_error = ops::OnError::kSkip;
+    request.statistics = *ops::ParseStatistics(statistics);
+    Result<ops::StatsReport> report = ops::ComputeStats(request);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    const ops::VariableStats& v = report->variables.at(0);
+    ASSERT_EQ(v.skipped_chunks.size(), 2u) << statistics;
+    EXPECT_NE(v.skipped_chunks[0].find("chunk c/0 inner chunk [0] (" + file + ")"),
+              std::string::npos)
+        << v.skipped_chunks[0];
+    EXPECT_NE(v.skipped_chunks[1].find("chunk c/0 inner chunk [1] (" + file + ")"),
+              std::string::npos)
+        << v.skipped_chunks[1];
+    EXPECT_EQ(v.skipped_elements, 8u) << statistics;
+    EXPECT_EQ(v.stats.count, 0u) << statistics;
+  }
+}
+
+// With a histogram the data is read twice, and a damaged chunk fails twice: it is still one
+// skipped chunk of 4 elements (it was reported twice, and 8 elements).
+TEST_F(FaultTest, SkippedChunkIsReportedOnceWithAHistogram) {
+  const fs::path root = dir_ / "v2";
+  WriteV2(root);
+  WriteFile(root / "0", "abc");
+  ops::StatsRequest request;
+  request.path = root.string();
+  request.on_error = ops::OnError::kSkip;
+  request.statistics = *ops::ParseStatistics("count,sum,hist:2");
+  Result<ops::StatsReport> report = ops::ComputeStats(request);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const ops::VariableStats& v = report->variables.at(0);
+  ASSERT_EQ(v.skipped_chunks.size(), 1u);
+  EXPECT_NE(v.skipped_chunks[0].find("chunk 0 (" + (root / "0").string() + ")"), std::string::npos)
+      << v.skipped_chunks[0];
+  EXPECT_EQ(v.skipped_elements, 4u);
+  EXPECT_EQ(v.stats.count, 4u);
+  EXPECT_EQ(v.stats.sum, 5 + 6 + 7 + 8);
+  EXPECT_EQ(v.histogram_counts, (std::vector<uint64_t>{2, 2}));
+}
+
 // Every error path gives back its descriptors and leaves no thread behind: after a warm-up
 // (the CPU pool's threads are created once per process), repeated failing reads of each fault
 // keep /proc/self/fd and /proc/self/task where they were.
