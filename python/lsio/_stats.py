@@ -102,6 +102,9 @@ def report_to_dataset(report: dict):
                if v["skipped_chunks"]}
     if skipped:
         ds.attrs["skipped_chunks"] = json.dumps(skipped)
+        ds.attrs["skipped_elements"] = json.dumps(
+            {v["name"]: int(v["skipped_elements"]) for v in report["variables"]
+             if v["skipped_chunks"]})
     return ds
 
 
@@ -133,7 +136,8 @@ def stats(path: str | os.PathLike,
     isel: positional selections as xarray's ``.isel``: ``{"time": slice(0, 100), "x": 5}``.
     io: "auto", "uring" or "posix".
     on_error: "fail", or "skip" to continue past unreadable chunks (listed in
-        ``attrs["skipped_chunks"]``).
+        ``attrs["skipped_chunks"]``, and the elements the statistics therefore exclude in
+        ``attrs["skipped_elements"]``; both JSON objects by variable name).
 
     Returns
     -------
