@@ -78,8 +78,12 @@ Result<ReductionGrid> ReductionGrid::Make(DataType dtype, size_t rank,
   }
   g.grid_shape_.assign(grid_shape.begin(), grid_shape.end());
   g.grid_strides_.assign(grid_shape.size(), 1);
-  for (size_t j = grid_shape.size(); j-- > 1;) {
-    g.grid_strides_[j - 1] = g.grid_strides_[j] * grid_shape[j];
+  // With a zero extent the product of the later extents can overflow int64; such a grid has no
+  // cell to address, so its strides stay 1.
+  if (cells > 0) {
+    for (size_t j = grid_shape.size(); j-- > 1;) {
+      g.grid_strides_[j - 1] = g.grid_strides_[j] * grid_shape[j];
+    }
   }
   g.cells_ = cells;
   g.missing_ = options.missing;
