@@ -325,7 +325,10 @@ TEST_F(FaultTest, ErrorsLeakNoDescriptorsOrThreads) {
     }
   }
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
-  EXPECT_EQ(CountEntries("/proc/self/task"), tasks);
+  // The io_uring workers of a closed ring (iou-wrk threads of this process) are ended by the
+  // kernel on its own, and may still be listed for a moment.
+  for (int i = 0; i < 100 && CountEntries("/proc/self/task") > tasks; ++i) ::usleep(20000);
+  EXPECT_LE(CountEntries("/proc/self/task"), tasks);
 }
 
 }  // namespace
