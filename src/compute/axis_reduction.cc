@@ -447,6 +447,13 @@ Result<ReductionGrid> ReductionGrid::Deserialize(std::string_view bytes) {
   for (int64_t& s : shape) LSIO_RETURN_IF_ERROR(r.Get(&s));
   ReductionGridOptions options;
   LSIO_RETURN_IF_ERROR(r.GetMissing(&options.missing));
+  // The cells' state must be there before the grid is allocated: a few bytes of header must
+  // not make Make allocate gigabytes.
+  const int64_t cells = ElementCount(shape);
+  if (cells < 0 || r.remaining() % (kNumFields * sizeof(double)) != 0 ||
+      r.remaining() / (kNumFields * sizeof(double)) != static_cast<uint64_t>(cells)) {
+    return CorruptDataError("serialized reduction grid: state size does not match its shape");
+  }
   LSIO_ASSIGN_OR_RETURN(ReductionGrid g,
                         Make(static_cast<DataType>(dtype), rank, reduced, shape, options));
   if (r.remaining() != g.state_.size() * sizeof(double)) {

@@ -1,6 +1,9 @@
 // Serialized accumulators (lsio.dask partial results) come back with exactly the same state.
+#include <sys/resource.h>
+
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -120,6 +123,32 @@ TEST(SerializeTest, EmptyGridWithHugeExtentsHasNoCells) {
   EXPECT_EQ(back->cell_count(), 0);
   EXPECT_EQ(std::vector<int64_t>(back->grid_shape().begin(), back->grid_shape().end()),
             grid_shape);
+}
+
+// Found by fuzz/partial_stats (libFuzzer out-of-memory: a 4 GiB allocation from a 90-byte
+// input): a header whose shape promises more cells than the bytes hold is refused before the
+// grid is allocated.
+TEST(SerializeTest, GridHeaderPromisingMoreCellsThanTheBytesHoldAllocatesNothing) {
+  const std::vector<size_t> reduced = {0};
+  const std::vector<int64_t> grid_shape = {2};
+  Result<ReductionGrid> g = ReductionGrid::Make(DataType::kFloat32, 2, reduced, grid_shape);
+  ASSERT_TRUE(g.ok());
+  std::string bytes = g->Serialize();
+  // magic u32, dtype u8, rank u64, reduced-axis count u64, one reduced axis u64, then the shape.
+  constexpr size_t kShapeOffset = 4 + 1 + 8 + 8 + 8;
+  int64_t extent = 0;
+  std::memcpy(&extent, bytes.data() + kShapeOffset, 8);
+  ASSERT_EQ(extent, 2) << "serialized layout changed; update kShapeOffset";
+  extent = int64_t{1} << 26;  // 2^26 cells: 4 GiB of state, under the grid's 8 GiB limit
+  std::memcpy(bytes.data() + kShapeOffset, &extent, 8);
+
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  Result<ReductionGrid> back = ReductionGrid::Deserialize(bytes);
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_EQ(back.status().code(), StatusCode::kCorruptData);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "peak RSS grew (KiB)";
 }
 
 }  // namespace
