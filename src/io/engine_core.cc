@@ -34,6 +34,10 @@ std::string ReadContext(const std::string& path, const ReadRequest& r) {
 // Resolves a request against the file size: negative offsets count from the end, kToEnd
 // reaches the end. Ranges outside the file are the request's error, not the engine's.
 Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
+  if (r.file_size && *r.file_size != size) {
+    return OutOfRangeError("the file holds " + std::to_string(size) + " bytes, not the " +
+                           std::to_string(*r.file_size) + " expected");
+  }
   if (r.length < ReadRequest::kToEnd) {
     return InvalidArgumentError("negative length " + std::to_string(r.length));
   }

@@ -337,7 +337,7 @@ Status ChunkTaskSource::ArrayState::HandlePartial(PartialChunk& c) const {
     }
     Status reported =
         error.code() == StatusCode::kOutOfRange
-            ? CorruptDataError("the chunk file is shorter than a chunk of " +
+            ? CorruptDataError("the chunk file does not hold an uncompressed chunk of " +
                                std::to_string(read_chunk_bytes) + " bytes: " + error.message())
             : error;
     return consumer->OnError(c.ordinal, c.selection, reported.WithContext(where));
@@ -381,6 +381,8 @@ void ChunkTaskSource::ArrayState::AddPartialTasks(uint64_t ordinal, zarr::ChunkS
     const auto [offset, length] = chunk->plan.ranges[r];
     task.request =
         io::ReadRequest::Range(path, static_cast<int64_t>(offset), static_cast<int64_t>(length), 0);
+    // Only part of the file is read, but a file of the wrong size is corrupt whichever part.
+    task.request.file_size = read_chunk_bytes;
     task.expected_bytes = length;
     task.on_read = [self, chunk, r](Result<Buffer> bytes, sched::TaskSink&) -> Status {
       chunk->parts[r] = std::move(bytes);

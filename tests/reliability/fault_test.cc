@@ -210,6 +210,50 @@ TEST_F(FaultTest, OversizeShardEntryIsCorruptAndNotRead) {
   EXPECT_LT(MaxRss() - rss_before, uint64_t{256} << 20);
 }
 
+// An uncompressed chunk of which a selection needs only part is read in ranges; a chunk file
+// of the wrong size is still corrupt (it used to give the values of the ranges that were
+// there, while reading the whole chunk failed).
+TEST_F(FaultTest, PartlyReadUncompressedChunkOfTheWrongSizeIsCorrupt) {
+  // 1 x 8192 float64 in chunks of 8192 (64 KiB): element 5 alone is one 16 KiB range.
+  const fs::path root = dir_ / "raw";
+  WriteFile(root / ".zarray",
+            R"({"zarr_format": 2, "shape": [8192], "chunks": [8192], "dtype": "<f8",
+                "compressor": null, "filters": null, "fill_value": 0, "order": "C"})");
+  std::string chunk(8192 * sizeof(double), '\0');
+  for (int i = 0; i < 8192; ++i) {
+    const double v = i;
+    std::memcpy(chunk.data() + i * sizeof(double), &v, sizeof v);
+  }
+  zarr::LocalStore store(root.string());
+  Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  const std::vector<zarr::DimRange> one = {zarr::DimRange{5, 1, 1, false}};
+  for (size_t size : {chunk.size(), chunk.size() / 2, chunk.size() + 8}) {
+    std::string bytes = chunk;
+    bytes.resize(size, '\0');
+    WriteFile(root / "0", bytes);
+    for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
+      double got = -1;
+      ops::ReadOptions options;
+      options.scheduler.io.backend = backend;
+      Status st = ops::ReadSelection(root.string(), h->root(), one,
+                                     std::as_writable_bytes(std::span(&got, 1)), options);
+      if (size == chunk.size()) {
+        ASSERT_TRUE(st.ok()) << st.ToString();
+        EXPECT_EQ(got, 5.0);
+        continue;
+      }
+      EXPECT_EQ(st.code(), StatusCode::kCorruptData) << size << ": " << st.ToString();
+      EXPECT_NE(st.message().find("chunk 0 (" + (root / "0").string() + ")"), std::string::npos)
+          << st.message();
+      EXPECT_NE(st.message().find("the file holds " + std::to_string(size) +
+                                  " bytes, not the 65536 expected"),
+                std::string::npos)
+          << st.message();
+    }
+  }
+}
+
 // Metadata declaring a terabyte per element (a fixed-size string or raw bytes type) is refused
 // when the fill value is resolved: it used to be allocated there, and the process died of
 // std::bad_alloc.

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,10 @@ struct ReadRequest {
   // large a file can plausibly be (a chunk of known decoded size) set it, so that a damaged or
   // hostile file cannot make them allocate its whole size.
   uint64_t max_length = UINT64_MAX;
+  // When set, the file must be exactly this many bytes, or the read fails with kOutOfRange
+  // (for reading part of a file whose size is known, such as an uncompressed chunk: a
+  // truncated or overlong file is then found whichever part is read).
+  std::optional<uint64_t> file_size = std::nullopt;
 
   static ReadRequest WholeFile(std::string path, uint64_t tag) {
     return ReadRequest{std::move(path), 0, kToEnd, tag};

@@ -7,7 +7,7 @@
 //                uncompressed chunk of which the selection needs at most 3/4 (an edge chunk of
 //                the array, a sub-selection) is read in up to 64 ranges holding just the
 //                selected part (then handed to the consumer as a smaller chunk, see
-//                ChunkConsumer::Consume).
+//                ChunkConsumer::Consume); the file must still be exactly one chunk long.
 //   sharded      one read of the shard index (a range at the start or end of the shard file),
 //                then one range read per inner chunk the selection needs (the IO engine
 //                coalesces neighbours); empty index entries and missing shards are the fill
