@@ -53,6 +53,7 @@ class WireReader {
   }
   Status GetBytes(void* p, size_t n) {
     if (in_.size() - pos_ < n) return Truncated();
+    if (n == 0) return Status::OK();  // `p` may be null then (an empty vector's data())
     std::memcpy(p, in_.data() + pos_, n);
     pos_ += n;
     return Status::OK();
