@@ -48,7 +48,7 @@ def _variable_name(name: str, stat: str) -> str:
     return f"{(name or 'data').replace('/', '_')}_{stat}"
 
 
-def report_to_dataset(report: dict):
+def report_to_dataset(report: dict, skip: bool = False):
     """The extension's report as an xarray Dataset: one variable "<var>_<stat>" per variable and
     statistic (0-d for whole selections, over the remaining dims otherwise, with their
     coordinates decoded as xarray decodes them); run details in ``attrs``."""
@@ -99,12 +99,12 @@ def report_to_dataset(report: dict):
     if report["notes"]:
         ds.attrs["notes"] = list(report["notes"])
     skipped = {v["name"]: list(v["skipped_chunks"]) for v in report["variables"]
-               if v["skipped_chunks"]}
+               if v["skipped_chunks"] or skip}
     if skipped:
         ds.attrs["skipped_chunks"] = json.dumps(skipped)
         ds.attrs["skipped_elements"] = json.dumps(
             {v["name"]: int(v["skipped_elements"]) for v in report["variables"]
-             if v["skipped_chunks"]})
+             if v["skipped_chunks"] or skip})
     return ds
 
 
@@ -137,7 +137,8 @@ def stats(path: str | os.PathLike,
     io: "auto", "uring" or "posix".
     on_error: "fail", or "skip" to continue past unreadable chunks (listed in
         ``attrs["skipped_chunks"]``, and the elements the statistics therefore exclude in
-        ``attrs["skipped_elements"]``; both JSON objects by variable name).
+        ``attrs["skipped_elements"]``; both JSON objects by variable name, present with "skip"
+        even when nothing was skipped).
 
     Returns
     -------
@@ -178,4 +179,4 @@ def stats(path: str | os.PathLike,
     finally:
         if bar is not None:
             bar.close()
-    return report_to_dataset(report)
+    return report_to_dataset(report, skip=on_error == "skip")

@@ -252,6 +252,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   const auto start = Clock::now();
   StatsReport& report = *out;
   report.statistics = request.statistics;
+  report.on_error = request.on_error;
   LSIO_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> ds, Dataset::Open(request.path));
 
   ReadOptions coord_read;

@@ -218,7 +218,7 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
       j["shape"] = v.shape;
       for (const auto& [s, values] : v.maps) j[std::string(StatisticName(s))] = MapSummary(values);
     }
-    if (!v.skipped_chunks.empty()) {
+    if (report.on_error == OnError::kSkip || !v.skipped_chunks.empty()) {
       j["skipped_chunks"] = v.skipped_chunks;
       j["skipped_elements"] = v.skipped_elements;
     }
@@ -313,6 +313,12 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
     nlohmann::json consolidated = nlohmann::json::object();
     const nlohmann::json zgroup = {{"zarr_format", 2}};
     nlohmann::json root_attrs = {{"history", "lsio stats"}};
+    // What --on-error skip left out travels with the result (xarray shows these as attrs).
+    for (const VariableStats& v : report.variables) {
+      if (report.on_error != OnError::kSkip && v.skipped_chunks.empty()) continue;
+      root_attrs["skipped_chunks"][v.name] = v.skipped_chunks;
+      root_attrs["skipped_elements"][v.name] = v.skipped_elements;
+    }
     LSIO_RETURN_IF_ERROR(WriteFile(partial / ".zgroup", zgroup.dump(2)));
     LSIO_RETURN_IF_ERROR(WriteFile(partial / ".zattrs", root_attrs.dump(2)));
     consolidated[".zgroup"] = zgroup;

@@ -29,6 +29,7 @@ import crc32c
 import numcodecs
 import numpy as np
 import pytest
+import xarray as xr
 import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
@@ -270,12 +271,11 @@ def test_fault_fails_clearly_and_skip_excludes_exactly_the_lost_chunks(cli, stor
         v = got["variables"]["t"]
         sel_values, sel_lost = values[sl], lost_mask[sl]
         sd.check_stats(v, sd.reference(sel_values[~sel_lost]))
-        # (Both keys are left out when nothing was skipped.)
-        assert v.get("skipped_elements", 0) == int(sel_lost.sum())
+        # (With --on-error skip both keys are there, also when nothing was skipped.)
+        assert v["skipped_elements"] == int(sel_lost.sum())
         hit = [x for x in lost if _lost_mask([x])[sl].any()]
-        skipped = v.get("skipped_chunks", [])
-        assert len(skipped) == len(hit), skipped
-        for x, message in zip(hit, skipped):  # in chunk order
+        assert len(v["skipped_chunks"]) == len(hit), v["skipped_chunks"]
+        for x, message in zip(hit, v["skipped_chunks"]):  # in chunk order
             assert f"chunk {x.key} ({x.path})" in message and cause in message, message
 
 
@@ -303,6 +303,32 @@ def test_skip_over_time_matches_numpy(stores, tmp_path, kind, fault):
     assert len(skipped) == len(hit)
     assert json.loads(ds.attrs["skipped_elements"]) == {
         "t": int(_lost_mask(lost)[:, 2:10, :].sum())}
+
+
+def test_skip_over_time_written_as_zarr_keeps_the_skipped_chunks(cli, stores, tmp_path):
+    # --out: the maps equal numpy's without the lost elements, and the group's attributes say
+    # what was left out (a file read later must not look complete).
+    store, lost, cause = _damaged(stores, "v3_sharded", "index_outside", tmp_path)
+    out = tmp_path / "map.zarr"
+    cli.run("stats", store, "--var", "t", "--over", "time", "--on-error", "skip", "--quiet",
+            "--stats", "count,mean", "--out", out)
+    res = xr.open_zarr(out)
+    ref = stores["values"].copy()
+    ref[_lost_mask(lost)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_array_equal(res["t_count"].values, (~np.isnan(ref)).sum(axis=0))
+        np.testing.assert_allclose(res["t_mean"].values, np.nanmean(ref, axis=0), rtol=1e-12)
+    assert len(res.attrs["skipped_chunks"]["t"]) == 1
+    assert f"chunk {lost[0].key} ({lost[0].path})" in res.attrs["skipped_chunks"]["t"][0]
+    assert res.attrs["skipped_elements"] == {"t": int(_lost_mask(lost).sum())}
+    # Nothing lost: the attributes say so.
+    clean = tmp_path / "clean.zarr"
+    cli.run("stats", stores["paths"]["v3"], "--var", "t", "--over", "time", "--on-error",
+            "skip", "--quiet", "--out", clean)
+    assert xr.open_zarr(clean).attrs["skipped_chunks"] == {"t": []}
+    ds = lsio.stats(stores["paths"]["v3"], var="t", on_error="skip")
+    assert json.loads(ds.attrs["skipped_elements"]) == {"t": 0}
 
 
 def test_skip_with_histogram_reports_each_chunk_once(cli, stores, tmp_path):

@@ -135,6 +135,9 @@ struct StatsReport {
   std::string io_backend;
   int threads = 0;
   uint64_t io_budget = 0;       // bytes in flight allowed to the IO engine
+  // As requested. With kSkip the outputs list the skipped chunks of every variable, also when
+  // there are none (MergePartialStats leaves it kFail: there they are listed when there are).
+  OnError on_error = OnError::kFail;
 };
 
 // Computes the statistics. Errors: kNotFound for unknown variables or dimensions (naming them
@@ -144,13 +147,16 @@ struct StatsReport {
 Result<StatsReport> ComputeStats(const StatsRequest& request);
 
 // One JSON object: {"variables": {NAME: {"count": N, "nan_count": N, "min": X, ...}},
-// "bytes_read": N, "seconds": X, ...}. min..std are null when count is 0.
+// "bytes_read": N, "seconds": X, ...}. min..std are null when count is 0. With --on-error skip
+// each variable has "skipped_chunks" (the errors, in chunk order) and "skipped_elements".
 void WriteStatsJson(const StatsReport& report, std::ostream& out);
 // A human-readable table.
 void WriteStatsText(const StatsReport& report, std::ostream& out);
 // Writes the per-dimension results as a Zarr v2 group that xarray opens with the right dims and
 // coordinates: one variable "<name>_<statistic>" per variable and statistic, plus the
-// coordinates. Written to a temporary name and renamed, so `path` is complete or absent.
+// coordinates. Written to a temporary name and renamed, so `path` is complete or absent. With
+// --on-error skip the group's attributes hold "skipped_chunks" and "skipped_elements" (objects
+// by variable name).
 // Errors: kAlreadyExists-like kInvalidArgument if `path` exists; IO errors.
 Status WriteStatsZarr(const StatsReport& report, const std::string& path);
 
