@@ -4,7 +4,7 @@
 Runs compute_bench (the C++ kernels and a streaming read of the same memory) and, in the same
 process run, numpy's four calls a careful user would make for min, max, sum and sum of squares,
 plus numpy's own streaming read (np.sum of the bytes viewed as uint64). Prints a table and the
-ratios; docs/benchmarks-compute.md records a run.
+ratios; docs/benchmarks.md records a run.
 
   run_bench.py --binary build/bin/compute_bench [--mib 256] [--repeat 5]
 """

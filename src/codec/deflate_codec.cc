@@ -1,5 +1,5 @@
 // gzip and zlib through libdeflate: whole-buffer (de)compression, which is what a chunk is, and
-// the fastest correct inflate we measured (docs/benchmarks-codec.md compares ISA-L and zlib).
+// the fastest correct inflate we measured (docs/benchmarks.md compares ISA-L and zlib).
 
 #include <fmt/format.h>
 #include <libdeflate.h>

@@ -117,7 +117,7 @@ class UringEngine final : public EngineCore {
     w.ring = std::move(ring).value();
     w.faults = ActiveFaults();
     // Measured on 16,384 files of 64 KiB, cold cache: 10% faster and 10% less CPU than
-    // blocking statx + open on this thread (docs/benchmarks-io.md).
+    // blocking statx + open on this thread (docs/benchmarks.md).
     w.ring_opens = w.ring->features().op_statx && w.ring->features().op_openat;
     Loop(w, depth);
   }
