@@ -130,7 +130,12 @@ Result<StatsReport> MergePartialStats(const std::vector<std::string>& parts) {
         for (const nlohmann::json& c : v.at("coordinates")) {
           OutputCoordinate oc;
           oc.name = c.at("name").get<std::string>();
-          oc.storage = static_cast<DataType>(c.at("storage").get<int>());
+          const int storage = c.at("storage").get<int>();
+          if (storage < 0 || storage > static_cast<int>(DataType::kComplex128)) {
+            return CorruptDataError(what + ": coordinate '" + oc.name +
+                                    "' has an unknown storage type " + std::to_string(storage));
+          }
+          oc.storage = static_cast<DataType>(storage);
           oc.zarr_v2_dtype = c.at("dtype").get<std::string>();
           const std::string bytes = FromBinary(c.at("values"));
           oc.values.resize(bytes.size());

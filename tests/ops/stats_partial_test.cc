@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace lsio::ops {
@@ -35,6 +39,48 @@ TEST(MergePartialStats, FormatThatIsNotAStringIsCorruptData) {
 }
 
 TEST(MergePartialStats, NotCborIsCorruptData) { ExpectCorrupt("not a partial result"); }
+
+// A well-formed partial result whose coordinate claims a storage type that does not exist
+// (a value past the DataType enum) is corrupt, not cast into an out-of-range enum.
+TEST(MergePartialStats, CoordinateWithUnknownStorageTypeIsCorruptData) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "lsio_partial_XXXXXX").string();
+  const std::filesystem::path root = ::mkdtemp(tmpl.data());
+  auto write = [&](const std::string& key, const std::string& bytes) {
+    std::filesystem::create_directories((root / key).parent_path());
+    std::ofstream(root / key, std::ios::binary) << bytes;
+  };
+  write(".zgroup", R"({"zarr_format": 2})");
+  write("v/.zarray", R"({"zarr_format": 2, "shape": [2, 3], "chunks": [2, 3], "dtype": "<f8",
+      "compressor": null, "filters": null, "order": "C", "fill_value": 0})");
+  write("v/.zattrs", R"({"_ARRAY_DIMENSIONS": ["t", "x"]})");
+  write("x/.zarray", R"({"zarr_format": 2, "shape": [3], "chunks": [3], "dtype": "<f8",
+      "compressor": null, "filters": null, "order": "C", "fill_value": 0})");
+  write("x/.zattrs", R"({"_ARRAY_DIMENSIONS": ["x"]})");
+  const double values[6] = {1, 2, 3, 4, 5, 6}, xs[3] = {10, 20, 30};
+  write("v/0.0", std::string(reinterpret_cast<const char*>(values), sizeof(values)));
+  write("x/0", std::string(reinterpret_cast<const char*>(xs), sizeof(xs)));
+
+  StatsRequest request;
+  request.path = root.string();
+  request.variables = {"v"};
+  request.over = {"t"};
+  Result<std::string> part = ComputePartialStats(request);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  ASSERT_TRUE(MergePartialStats({*part}).ok());  // the undamaged share merges
+
+  nlohmann::json doc = nlohmann::json::from_cbor(*part);
+  bool damaged = false;
+  for (nlohmann::json& v : doc.at("variables")) {
+    for (nlohmann::json& c : v.at("coordinates")) {
+      c["storage"] = 200;
+      damaged = true;
+    }
+  }
+  ASSERT_TRUE(damaged) << "the partial result holds no coordinate to damage";
+  std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(doc);
+  ExpectCorrupt(std::string(bytes.begin(), bytes.end()));
+  std::filesystem::remove_all(root);
+}
 
 }  // namespace
 }  // namespace lsio::ops
