@@ -230,14 +230,21 @@ def test_ctrl_c_interrupts_promptly_and_leaves_no_threads(tmp_path):
     baseline_py = {t.name for t in threading.enumerate()}
     baseline_tasks = _task_count()
     main = threading.main_thread().ident
+    # A process started in the background by a non-interactive shell (as a CI runner may do)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler: install
+    # Python's own for the test, as an interactive session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.05, lambda: signal.pthread_kill(main, signal.SIGINT))
     timer.start()
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        for _ in range(100):  # until the interrupt lands during a call
-            lsio.stats(p, max_memory="16MiB", io="posix")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(100):  # until the interrupt lands during a call
+                lsio.stats(p, max_memory="16MiB", io="posix")
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 30
-    timer.join()
     time.sleep(0.2)
     assert {t.name for t in threading.enumerate()} <= baseline_py
     assert _task_count() <= baseline_tasks
