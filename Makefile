@@ -49,10 +49,8 @@ test-asan: deps
 	  UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j$(SAN_JOBS) --timeout 1200
 
-# Debian's oneTBB is not built with TSan: TSan cannot see the hand-off of a task from the thread
-# that enqueues it to the worker that runs it (the synchronisation is inside libtbb), so the
-# suites that run work on a task_arena (compute_test's CpuPool, sched_test, ops_test,
-# reliability_test) report those hand-offs as races. The other suites are meaningful as is.
+# Debian's oneTBB is not built with TSan; lsio annotates its task hand-offs through libtbb
+# (include/lsio/base/tsan.h) so that the task_arena suites are meaningful too.
 test-tsan: deps
 	@cmake -S . -B build-tsan $(SAN_CMAKE) -DLSIO_SANITIZE=thread >/dev/null
 	@ninja -C build-tsan -j$(SAN_JOBS)

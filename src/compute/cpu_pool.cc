@@ -4,6 +4,8 @@
 
 #include <oneapi/tbb/info.h>
 
+#include "lsio/base/tsan.h"
+
 namespace lsio::compute {
 
 namespace {
@@ -33,6 +35,7 @@ CpuPool::~CpuPool() { (void)Wait(); }
 
 Status CpuPool::Wait() {
   arena_.execute([this] { group_.wait(); });
+  TsanTbbAcquire();  // the tasks' ends, inside libtbb (lsio/base/tsan.h)
   // group_.wait() resets the group's cancellation, so new tasks run again after it.
   if (cancelled_.exchange(false, std::memory_order_relaxed)) {
     return CancelledError("CPU tasks were cancelled");

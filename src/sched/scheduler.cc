@@ -11,6 +11,8 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
+#include "lsio/base/tsan.h"
+
 namespace lsio::sched {
 
 bool VectorTaskSource::Next(ReadTask* out) {
@@ -214,7 +216,10 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
     state.TaskStarted();
     // TBB runs const functors; the job owns the task and its bytes until the handler is done.
     auto* job = new Job{std::move(task), std::move(bytes)};
-    arena.enqueue([&state, &tasks_run, job] {
+    // MakeTbbTask: libtbb is not built with TSan (lsio/base/tsan.h); a no-op otherwise. The task's
+    // end reaches this thread through state's mutex, which TSan sees.
+    TsanTbbAcquire();
+    arena.enqueue(MakeTbbTask([&state, &tasks_run, job] {
       std::unique_ptr<Job> owned(job);
       Status st;
       if (!state.failed()) {
@@ -225,7 +230,7 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
       // handler captured before announcing that the task is done.
       owned.reset();
       state.TaskFinished(std::move(st));
-    });
+    }));
   };
 
   while (true) {

@@ -29,6 +29,7 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "lsio/base/status.h"
+#include "lsio/base/tsan.h"
 
 namespace lsio::compute {
 
@@ -60,7 +61,11 @@ class CpuPool {
   template <typename F>
   void Submit(F&& task) {
     static_assert(std::is_invocable_r_v<void, std::decay_t<F>&>, "a task is a void() callable");
-    arena_.enqueue(group_.defer(internal::PoolTask<std::decay_t<F>>{std::forward<F>(task)}));
+    // TbbTask: libtbb is not built with TSan (lsio/base/tsan.h); a no-op otherwise.
+    TsanTbbAcquire();
+    arena_.enqueue(group_.defer(
+        TbbTask<internal::PoolTask<std::decay_t<F>>>(internal::PoolTask<std::decay_t<F>>{
+            std::forward<F>(task)})));
   }
 
   // Blocks until every task submitted before the call (and every task those submit) has run or
