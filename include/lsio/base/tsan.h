@@ -5,12 +5,8 @@
 // Debian's libtbb is not built with -fsanitize=thread, so the synchronisation inside
 // task_arena::enqueue and task_group::wait is invisible to TSan: it would report every task's
 // captured state as a race between the thread that submits the task and the worker that runs it.
-// LSIO_TSAN_RELEASE(addr) on one thread followed by LSIO_TSAN_ACQUIRE(addr) on another tells TSan
-// that everything before the release happens before everything after the acquire. `addr` is any
-// address that stays allocated between the two (a heap object owned by the hand-off, say).
-//
-// Both are no-ops unless built with -fsanitize=thread (LSIO_TSAN is 1 then); otherwise their
-// argument is discarded unevaluated, so it may name members that exist only when LSIO_TSAN is 1.
+// The wrappers below (__tsan_release / __tsan_acquire around every functor handed to oneTBB)
+// restore those edges; they are no-ops unless built with -fsanitize=thread (LSIO_TSAN is 1).
 
 #if defined(__SANITIZE_THREAD__)  // gcc
 #define LSIO_TSAN 1
@@ -27,11 +23,6 @@
 
 #if LSIO_TSAN
 #include <sanitizer/tsan_interface.h>
-#define LSIO_TSAN_RELEASE(addr) __tsan_release(const_cast<void*>(static_cast<const void*>(addr)))
-#define LSIO_TSAN_ACQUIRE(addr) __tsan_acquire(const_cast<void*>(static_cast<const void*>(addr)))
-#else
-#define LSIO_TSAN_RELEASE(addr) ((void)0)
-#define LSIO_TSAN_ACQUIRE(addr) ((void)0)
 #endif
 
 namespace lsio {
