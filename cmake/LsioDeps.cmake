@@ -25,3 +25,7 @@ endif()
 if(LSIO_BUILD_BENCH)
   find_package(benchmark REQUIRED CONFIG)
 endif()
+# Object storage: libcurl (HTTP/1.1 and HTTP/2), OpenSSL (SigV4 hashes), expat (S3's XML).
+find_package(CURL 7.68 REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(EXPAT REQUIRED)
