@@ -87,8 +87,11 @@ class S3Endpoint final : public internal::ObjectEndpoint {
     headers.emplace_back("Host", base_.authority());
     if (!cfg_.anonymous && !cfg_.credentials.empty()) {
       const std::string stamp = http::AmzTimestamp(static_cast<long long>(std::time(nullptr)));
+      // Over TLS the payload is protected anyway: skip hashing it, as botocore does.
       const std::string payload_hash =
-          body.empty() ? std::string(http::kEmptySha256Hex) : http::Sha256Hex(body);
+          body.empty()                ? std::string(http::kEmptySha256Hex)
+          : base_.scheme == "https" ? std::string("UNSIGNED-PAYLOAD")
+                                      : http::Sha256Hex(body);
       headers.emplace_back("x-amz-date", stamp);
       headers.emplace_back("x-amz-content-sha256", payload_hash);
       if (!cfg_.credentials.session_token.empty()) {

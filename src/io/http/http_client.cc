@@ -150,7 +150,9 @@ class ClientImpl final : public Client {
         limit_(options.initial_requests, options.min_requests, options.max_requests,
                options.adapt),
         hedge_(options),
-        rng_(std::random_device{}()) {}
+        rng_(std::random_device{}()) {
+    limit_value_.store(limit_.limit());
+  }
 
   Status Init() {
     static std::once_flag once;

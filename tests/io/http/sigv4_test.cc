@@ -91,6 +91,21 @@ TEST(SigV4Suite, EveryPublishedCase) {
     SigV4Request req = ParseReq(ReadText(entry.path()));
     SigV4Signature sig = SignV4(req, scope, creds, /*normalize_path=*/true);
     EXPECT_EQ(sig.canonical_request, ReadText(base.string() + ".creq"));
+    const std::string name = base.filename().string();
+    if (name == "post-x-www-form-urlencoded" || name == "post-x-www-form-urlencoded-parameters") {
+      // The published suite is inconsistent for these two: the .sts does not hash the .creq
+      // (which we match exactly above). The first was signed without Content-Length, as we
+      // show; the second's .authz and .sreq disagree on the signed headers, and no variant
+      // of its request yields its .sts, so only its canonical request is checked.
+      const std::string sts = ReadText(base.string() + ".sts");
+      EXPECT_NE(sts.substr(sts.rfind('\n') + 1), Sha256Hex(ReadText(base.string() + ".creq")));
+      if (name != "post-x-www-form-urlencoded") {
+        ++cases;
+        continue;
+      }
+      std::erase_if(req.headers, [](const auto& h) { return h.first == "Content-Length"; });
+      sig = SignV4(req, scope, creds, /*normalize_path=*/true);
+    }
     EXPECT_EQ(sig.string_to_sign, ReadText(base.string() + ".sts"));
     EXPECT_EQ(sig.authorization, ReadText(base.string() + ".authz"));
     ++cases;
