@@ -142,7 +142,8 @@ std::unique_ptr<Server> StartMoto(const std::vector<std::string>& buckets) {
       "open('" + (s->dir->path() / "ready").string() + "', 'w').close()\n"
       "time.sleep(1800)\n";
   const fs::path ready = s->dir->path() / "ready";
-  auto out = Launch("moto", {VenvBin("python").string(), "-c", script}, std::move(s));
+  std::vector<std::string> argv = {VenvBin("python").string(), "-c", script};
+  auto out = Launch("moto", std::move(argv), std::move(s));
   if (!out) return nullptr;
   for (int i = 0; i < 600 && !fs::exists(ready); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -161,12 +162,13 @@ std::unique_ptr<Server> StartRclone(const std::vector<std::string>& buckets) {
   const fs::path data = s->dir->path() / "data";
   for (const std::string& b : buckets) fs::create_directories(data / b);
   std::ofstream(s->dir->path() / "rclone.conf").close();
-  return Launch("rclone",
-                {VenvBin("rclone").string(), "serve", "s3", "--config",
-                 (s->dir->path() / "rclone.conf").string(), "--addr",
-                 "127.0.0.1:" + std::to_string(s->port), "--auth-key",
-                 std::string(kTestKey) + "," + kTestSecret, "--no-checksum", data.string()},
-                std::move(s));
+  std::vector<std::string> argv = {VenvBin("rclone").string(), "serve", "s3", "--config",
+                                   (s->dir->path() / "rclone.conf").string(), "--addr",
+                                   "127.0.0.1:" + std::to_string(s->port), "--auth-key",
+                                   std::string(kTestKey) + "," + kTestSecret, "--no-checksum",
+                                   "--dir-cache-time", "0s",
+                                   data.string()};
+  return Launch("rclone", std::move(argv), std::move(s));
 }
 
 std::unique_ptr<Server> StartNginx() {
@@ -188,8 +190,9 @@ std::unique_ptr<Server> StartNginx() {
       << "  keepalive_requests 100000;\n"
       << "  server {\n    listen 127.0.0.1:" << s->port << ";\n    root " << (d / "www").string()
       << ";\n  }\n}\n";
-  return Launch("nginx", {"/usr/sbin/nginx", "-p", d.string(), "-c", (d / "nginx.conf").string()},
-                std::move(s));
+  std::vector<std::string> argv = {"/usr/sbin/nginx", "-p", d.string(), "-c",
+                                   (d / "nginx.conf").string()};
+  return Launch("nginx", std::move(argv), std::move(s));
 }
 
 std::unique_ptr<Server> StartFaultProxy(int upstream_port, const std::vector<std::string>& args) {

@@ -75,15 +75,18 @@ void HedgePolicy::Observe(double first_byte_seconds, double total_seconds, uint6
 
 double HedgePolicy::HedgeAfter(uint64_t bytes) const {
   if (samples_.size() < 8) return -1;
-  auto median = [&](auto field) {
+  auto quantile = [&](auto field, double q) {
     std::vector<double> v;
     v.reserve(samples_.size());
     for (const Sample& s : samples_) v.push_back(field(s));
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + k, v.end());
+    return v[k];
   };
-  const double first = median([](const Sample& s) { return s.first_byte; });
-  const double per_byte = median([](const Sample& s) { return s.per_byte; });
+  // The 90th percentile of the time to first byte (a loaded server is slow often, and those
+  // are not stragglers), the median transfer rate.
+  const double first = quantile([](const Sample& s) { return s.first_byte; }, 0.9);
+  const double per_byte = quantile([](const Sample& s) { return s.per_byte; }, 0.5);
   return std::max(min_delay_, factor_ * (first + per_byte * static_cast<double>(bytes)));
 }
 
@@ -126,6 +129,7 @@ struct Transfer {
   bool aborted = false;
   Verdict abort_verdict;
   Clock::time_point start;
+  Clock::time_point last_activity;  // the last byte of headers or body
   Clock::time_point first_byte;
   bool got_first_byte = false;
   uint64_t bytes = 0;
@@ -143,7 +147,11 @@ struct ExchangeState {
   bool hedged = false;
 };
 
-class ClientImpl final : public Client {
+// The loop and its state. The loop thread holds a reference to it, so it is destroyed by
+// whichever of the handle and the loop lets go last: never while the loop runs, and a handle
+// released on the loop thread itself (the last owner of a store dropped inside a callback)
+// does not join itself.
+class ClientImpl final : public std::enable_shared_from_this<ClientImpl> {
  public:
   explicit ClientImpl(const ClientOptions& options)
       : options_(options),
@@ -164,22 +172,30 @@ class ClientImpl final : public Client {
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_requests));
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([self = shared_from_this()] { self->Loop(); });
     return Status::OK();
   }
 
-  ~ClientImpl() override {
+  ~ClientImpl() {
+    for (CURL* easy : idle_handles_) curl_easy_cleanup(easy);
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  }
+
+  // Ends the loop (every exchange is cancelled); joins it unless called on it.
+  void Stop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     curl_multi_wakeup(multi_);
-    thread_.join();
-    for (CURL* easy : idle_handles_) curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi_);
+    if (std::this_thread::get_id() == thread_.get_id()) {
+      thread_.detach();
+    } else if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 
-  void Start(std::shared_ptr<Exchange> exchange) override {
+  void Start(std::shared_ptr<Exchange> exchange) {
     {
       std::lock_guard lock(mu_);
       incoming_.push_back(std::move(exchange));
@@ -188,19 +204,20 @@ class ClientImpl final : public Client {
     curl_multi_wakeup(multi_);
   }
 
-  ClientStats stats() const override {
+  ClientStats stats() const {
     std::lock_guard lock(stats_mu_);
     ClientStats s = stats_;
     s.limit = limit_value_.load();
     return s;
   }
-  const ClientOptions& options() const override { return options_; }
-  size_t active() const override { return active_count_.load(); }
+  const ClientOptions& options() const { return options_; }
+  size_t active() const { return active_count_.load(); }
 
  private:
   // --- curl callbacks (loop thread) ---
   static size_t HeaderCallback(char* data, size_t size, size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
+    t->last_activity = Clock::now();
     std::string_view line(data, size * n);
     if (line.starts_with("HTTP/")) {
       t->headers.clear();  // a new block: after 100 Continue, or an intermediate response
@@ -235,9 +252,10 @@ class ClientImpl final : public Client {
   static size_t WriteCallback(char* data, size_t size, size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
     const size_t len = size * n;
+    t->last_activity = Clock::now();
     if (!t->got_first_byte) {
       t->got_first_byte = true;
-      t->first_byte = Clock::now();
+      t->first_byte = t->last_activity;
     }
     t->bytes += len;
     if (!t->headers_done) return len;  // cannot happen with HTTP; be lenient
@@ -293,6 +311,7 @@ class ClientImpl final : public Client {
         Launch(s, /*hedge=*/false);
       }
       if (!pending_.empty() || !pending_urgent_.empty()) window_saturated = true;
+      CheckStalls(now);
       MaybeHedge(now);
 
       int still = 0;
@@ -384,9 +403,11 @@ class ClientImpl final : public Client {
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout * 1000));
+    // Stalls are found by CheckStalls to the second; curl's own check (which averages over
+    // five seconds) is a backstop.
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME,
-                     std::max(1L, static_cast<long>(std::ceil(options_.stall_timeout))));
+                     std::max(1L, static_cast<long>(std::ceil(2 * options_.stall_timeout))));
     if (spec.url.starts_with("https:")) {
       curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
       curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
@@ -421,6 +442,7 @@ class ClientImpl final : public Client {
     }
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
     t->start = Clock::now();
+    t->last_activity = t->start;
     ++s->attempts;
     {
       std::lock_guard lock(stats_mu_);
@@ -437,12 +459,27 @@ class ClientImpl final : public Client {
 
   void MaybeHedge(Clock::time_point now) {
     if (!options_.hedge) return;
+    // "Far slower than its peers": besides the model's time for its size, an attempt must have
+    // run three times longer than the median of its peers (the attempts running now and the
+    // last ones to finish), so a server that is slow for everyone (warming up, overloaded)
+    // gets no duplicate load, and a few stragglers left alone are still compared with the
+    // attempts that finished around them.
+    std::vector<double> ages(recent_.begin(), recent_.end());
+    for (auto& [ptr, s] : states_) {
+      for (Transfer* t : s->transfers) ages.push_back(Seconds(now - t->start));
+    }
+    double peer_age = 0;
+    if (ages.size() >= 4) {
+      std::nth_element(ages.begin(), ages.begin() + ages.size() / 2, ages.end());
+      peer_age = 3 * ages[ages.size() / 2];
+    }
     std::vector<ExchangeState*> stragglers;
     for (auto& [ptr, s] : states_) {
       if (s->hedged || s->transfers.size() != 1 || !s->exchange->CanHedge()) continue;
       const double after = hedge_.HedgeAfter(s->exchange->ExpectedBytes());
       if (after < 0) continue;
-      if (Seconds(now - s->transfers.front()->start) < after) continue;
+      const double age = Seconds(now - s->transfers.front()->start);
+      if (age < after || age < peer_age) continue;
       stragglers.push_back(ptr);
     }
     for (ExchangeState* s : stragglers) {
@@ -509,12 +546,37 @@ class ClientImpl final : public Client {
     return v;
   }
 
-  void OnTransferDone(Transfer* raw, CURLcode code) {
+  void CheckStalls(Clock::time_point now) {
+    std::vector<Transfer*> stalled;
+    for (auto& [ptr, s] : states_) {
+      for (Transfer* t : s->transfers) {
+        if (Seconds(now - t->last_activity) > options_.stall_timeout) stalled.push_back(t);
+      }
+    }
+    for (Transfer* t : stalled) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f", Seconds(now - t->last_activity));
+      Conclude(t, Verdict::Retry(IOError(t->state->exchange->Describe() +
+                                         ": the server sent nothing for " + secs +
+                                         " s (stall_timeout)")));
+    }
+  }
+
+  void OnTransferDone(Transfer* t, CURLcode code) { Conclude(t, Judge(t, code)); }
+
+  // An attempt is over (finished, failed or abandoned): the exchange succeeds, fails, waits
+  // for its twin, or is retried after a backoff.
+  void Conclude(Transfer* raw, Verdict v) {
     std::unique_ptr<Transfer> t(raw);
     ExchangeState* s = t->state;
-    Verdict v = Judge(t.get(), code);
     Remove(t.get());
     if (v.status.ok()) {
+      if (recent_.size() < 64) {
+        recent_.push_back(Seconds(Clock::now() - t->start));
+      } else {
+        recent_[recent_next_] = Seconds(Clock::now() - t->start);
+        recent_next_ = (recent_next_ + 1) % recent_.size();
+      }
       if (t->got_first_byte || t->bytes == 0) {
         hedge_.Observe(Seconds((t->got_first_byte ? t->first_byte : Clock::now()) - t->start),
                        Seconds(Clock::now() - t->start), t->bytes);
@@ -538,7 +600,11 @@ class ClientImpl final : public Client {
     double delay = std::uniform_real_distribution<double>(0, cap)(rng_);
     delay = std::max(delay, v.retry_after);
     const double spent = Seconds(Clock::now() - s->started);
-    if (spent + delay > options_.retry_timeout) {
+    const double remaining = options_.retry_timeout - spent;
+    // The last attempt goes at the deadline rather than not at all (unless the server asked
+    // for a longer wait).
+    if (delay > remaining && v.retry_after <= remaining && remaining > 0.05) delay = remaining;
+    if (delay > remaining) {
       char when[32];
       std::snprintf(when, sizeof when, "%.1f", spent);
       Finish(s,
@@ -587,11 +653,26 @@ class ClientImpl final : public Client {
   int running_ = 0;
   RequestLimit limit_;
   HedgePolicy hedge_;
+  std::vector<double> recent_;  // durations of the last 64 successful attempts
+  size_t recent_next_ = 0;
   std::mt19937_64 rng_;
 
   std::atomic<int> limit_value_{0};
   mutable std::mutex stats_mu_;
   ClientStats stats_;
+};
+
+class ClientHandle final : public Client {
+ public:
+  explicit ClientHandle(std::shared_ptr<ClientImpl> impl) : impl_(std::move(impl)) {}
+  ~ClientHandle() override { impl_->Stop(); }
+  void Start(std::shared_ptr<Exchange> exchange) override { impl_->Start(std::move(exchange)); }
+  ClientStats stats() const override { return impl_->stats(); }
+  const ClientOptions& options() const override { return impl_->options(); }
+  size_t active() const override { return impl_->active(); }
+
+ private:
+  std::shared_ptr<ClientImpl> impl_;
 };
 
 }  // namespace
@@ -604,9 +685,9 @@ Result<std::shared_ptr<Client>> Client::Create(const ClientOptions& options) {
       !(options.connect_timeout > 0)) {
     return InvalidArgumentError("HTTP client: timeouts must be positive");
   }
-  auto client = std::make_shared<ClientImpl>(options);
-  LSIO_RETURN_IF_ERROR(client->Init());
-  return std::shared_ptr<Client>(std::move(client));
+  auto impl = std::make_shared<ClientImpl>(options);
+  LSIO_RETURN_IF_ERROR(impl->Init());
+  return std::shared_ptr<Client>(std::make_shared<ClientHandle>(std::move(impl)));
 }
 
 }  // namespace lsio::io::http

@@ -142,7 +142,8 @@ class RequestLimit {
 };
 
 // When an attempt is a straggler: a model of attempt time = first-byte latency + size / rate,
-// fitted as medians over the last 64 successful attempts.
+// fitted over the last 64 successful attempts (the 90th percentile of the latency, the median
+// of the rate).
 class HedgePolicy {
  public:
   explicit HedgePolicy(const ClientOptions& options);

@@ -52,7 +52,10 @@ TEST(HedgePolicy, NeedsHistoryThenScalesWithSize) {
   o.hedge_min_delay = 0.01;
   HedgePolicy p(o);
   EXPECT_LT(p.HedgeAfter(1000), 0) << "no opinion without observations";
-  // 50 ms to first byte, 100 MB/s.
+  // 50 ms to first byte, 100 MB/s; a tenth of the latencies are 4x that (not stragglers).
+  for (int i = 0; i < 20; ++i) p.Observe(0.05, 0.05 + 1e6 / 1e8, 1000000);
+  for (int i = 0; i < 3; ++i) p.Observe(0.2, 0.2 + 1e6 / 1e8, 1000000);
+  EXPECT_NEAR(p.HedgeAfter(1000000), 4 * (0.2 + 0.01), 1e-6);
   for (int i = 0; i < 20; ++i) p.Observe(0.05, 0.05 + 1e6 / 1e8, 1000000);
   EXPECT_NEAR(p.HedgeAfter(1000000), 4 * (0.05 + 0.01), 1e-6);
   EXPECT_NEAR(p.HedgeAfter(10000000), 4 * (0.05 + 0.1), 1e-6);
