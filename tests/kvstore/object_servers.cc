@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +26,13 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const fs::path& log) {
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
     setpgid(0, 0);
+    // A test killed by a timeout takes its servers with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -155,6 +160,8 @@ std::unique_ptr<Server> StartMoto(const std::vector<std::string>& buckets) {
   return out;
 }
 
+void RcloneSeedDelay() { std::this_thread::sleep_for(std::chrono::milliseconds(1200)); }
+
 std::unique_ptr<Server> StartRclone(const std::vector<std::string>& buckets) {
   auto s = std::make_unique<Server>();
   s->dir = std::make_unique<TempDir>("rclone");
@@ -166,7 +173,10 @@ std::unique_ptr<Server> StartRclone(const std::vector<std::string>& buckets) {
                                    (s->dir->path() / "rclone.conf").string(), "--addr",
                                    "127.0.0.1:" + std::to_string(s->port), "--auth-key",
                                    std::string(kTestKey) + "," + kTestSecret, "--no-checksum",
-                                   "--dir-cache-time", "0s",
+                                   // 0s makes rclone spin in its cache cleanup (a timer
+                                   // storm that starves the server); files put on disk by a
+                                   // test are seen after SeedDelay().
+                                   "--dir-cache-time", "1s",
                                    data.string()};
   return Launch("rclone", std::move(argv), std::move(s));
 }

@@ -61,7 +61,9 @@ inline constexpr char kTestSecret[] = "lsio/test+secret=KEY0123456789abcdef";
 
 // Null (and a message on stderr) when the server cannot be started.
 std::unique_ptr<Server> StartMoto(const std::vector<std::string>& buckets);
-// Buckets are directories of server->dir / "data".
+// Buckets are directories of server->dir / "data"; rclone caches directory listings for 1 s,
+// so a test that puts files there waits RcloneSeedDelay() before reading them.
+void RcloneSeedDelay();
 std::unique_ptr<Server> StartRclone(const std::vector<std::string>& buckets);
 // Serves server->dir / "www".
 std::unique_ptr<Server> StartNginx();

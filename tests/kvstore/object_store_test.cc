@@ -194,6 +194,7 @@ TEST_F(Servers, RcloneSignedRoundTripMatchesDisk) {
   }
   const std::string seeded = Pattern(300000, 99);
   WriteFile(RcloneFile("data", prefix_ + "/seeded/x=1 y"), seeded);
+  testing::RcloneSeedDelay();
   auto v = (*store)->Read("seeded/x=1 y");
   ASSERT_TRUE(v.ok() && v->has_value()) << v.status().ToString();
   EXPECT_EQ(AsString(**v), seeded);
@@ -371,6 +372,7 @@ TEST_F(Servers, AnswersStayExactThroughFaults) {
     WriteFile(RcloneFile("data", prefix_ + "/" + key), values[key]);
     WriteFile(nginx_->dir->path() / "www" / prefix_ / key, values[key]);
   }
+  testing::RcloneSeedDelay();
   struct Scenario {
     std::string name;
     std::vector<std::string> args;
