@@ -91,28 +91,47 @@ const ArraySource* Dataset::CoordinateOf(std::string_view group, std::string_vie
   }
 }
 
-Result<std::shared_ptr<const Dataset::CoordinateData>> Dataset::ReadCoordinate(
-    const ArraySource& coordinate, runtime::Context& context) const {
+Status Dataset::ReadCoordinates(std::span<const ArraySource* const> coordinates,
+                                runtime::Context& context) const {
+  std::vector<std::shared_ptr<CoordinateData>> pending;
+  std::vector<ReadTarget> targets;
   {
     std::lock_guard lock(mu_);
-    auto it = coordinates_.find(&coordinate);
-    if (it != coordinates_.end()) return it->second;
+    for (const ArraySource* c : coordinates) {
+      if (coordinates_.count(c) > 0) continue;
+      bool seen = false;
+      for (const auto& p : pending) seen = seen || p->array == c;
+      if (seen) continue;
+      const ArrayInfo& info = c->info();
+      const std::string label = "coordinate '" + info.path + "'";
+      if (info.rank() != 1) return InvalidArgumentError(label + " is not 1-D");
+      LSIO_RETURN_IF_ERROR(info.element.DecodeSupport().WithContext(label));
+      auto data = std::make_shared<CoordinateData>();
+      data->array = c;
+      data->stored.resize(static_cast<size_t>(info.shape[0]) * info.element_size());
+      pending.push_back(data);
+    }
   }
-  const ArrayInfo& info = coordinate.info();
-  const std::string label = "coordinate '" + info.path + "'";
-  if (info.rank() != 1) return InvalidArgumentError(label + " is not 1-D");
-  LSIO_RETURN_IF_ERROR(info.element.DecodeSupport().WithContext(label));
-  auto data = std::make_shared<CoordinateData>();
-  data->array = &coordinate;
-  data->stored.resize(static_cast<size_t>(info.shape[0]) * info.element_size());
-  const std::vector<DimRange> full = {FullRange(info.shape[0])};
+  for (const auto& p : pending) {
+    targets.push_back(ReadTarget{p->array, {FullRange(p->array->info().shape[0])}, p->stored});
+  }
   ReadIntoOptions options;
   options.threads = 1;
-  LSIO_RETURN_IF_ERROR(ReadInto(coordinate, full, data->stored, context, options));
-  LSIO_ASSIGN_OR_RETURN(data->decoded, DecodeCoordinate(info, data->stored));
+  LSIO_RETURN_IF_ERROR(ReadManyInto(targets, context, options));
+  for (const auto& p : pending) {
+    LSIO_ASSIGN_OR_RETURN(p->decoded, DecodeCoordinate(p->array->info(), p->stored));
+  }
   std::lock_guard lock(mu_);
-  auto [it, inserted] = coordinates_.emplace(&coordinate, data);
-  return it->second;
+  for (auto& p : pending) coordinates_.emplace(p->array, std::move(p));
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const Dataset::CoordinateData>> Dataset::ReadCoordinate(
+    const ArraySource& coordinate, runtime::Context& context) const {
+  const ArraySource* one = &coordinate;
+  LSIO_RETURN_IF_ERROR(ReadCoordinates(std::span(&one, 1), context));
+  std::lock_guard lock(mu_);
+  return std::shared_ptr<const CoordinateData>(coordinates_.at(&coordinate));
 }
 
 Result<std::vector<DimRange>> Dataset::ResolveSelection(const ArraySource& array,

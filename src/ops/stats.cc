@@ -17,7 +17,7 @@
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
 #include "lsio/format/open.h"
-#include "lsio/ops/memory_plan.h"
+#include "lsio/ops/pass.h"
 #include "ordered_merge.h"
 #include "stats_internal.h"
 
@@ -125,8 +125,9 @@ compute::MissingValues ToMissingValues(const array::CfMaskAndScale& cf) {
   return mv;
 }
 
-// Everything computed for one variable; receives its chunks on the CPU workers.
-class VariableJob final : public array::ChunkConsumer {
+// Everything computed for one variable: the aggregator of its chunks in each pass (moments or a
+// per-cell grid in the first, a histogram in the second).
+class VariableJob final : public Aggregator {
  public:
   const array::ArraySource* array = nullptr;
   std::string name;
@@ -139,7 +140,6 @@ class VariableJob final : public array::ChunkConsumer {
   DataType dtype = DataType::kFloat64;  // the encoded type the accumulators see
   std::vector<std::byte> fill;          // one element
   size_t element_size = 1;
-  size_t read_chunk_bytes = 0;
   BufferPool* pool = nullptr;
   bool skip_errors = false;
   uint64_t elements = 0;
@@ -156,8 +156,34 @@ class VariableJob final : public array::ChunkConsumer {
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
 
-  std::atomic<uint64_t>* bytes_done = nullptr;
-  std::atomic<uint64_t>* read_chunks_done = nullptr;
+
+  uint64_t state_bytes() const override {
+    if (histogram) {
+      return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
+    }
+    if (grid) {
+      return static_cast<uint64_t>(grid->cell_count()) * compute::ReductionGrid::bytes_per_cell();
+    }
+    // One partial accumulator per chunk waiting in the ordered merge, at most a window of
+    // chunks in flight.
+    return 1024 * sizeof(compute::StatsAccumulator);
+  }
+
+  Status BeginPass(BufferPool& decode_pool, uint64_t chunks) override {
+    pool = &decode_pool;
+    read_chunks = chunks;
+    return Status::OK();
+  }
+
+  Status EndPass() override {
+    if (global && !histogram) {
+      LSIO_ASSIGN_OR_RETURN(global_stats, global->Finish(read_chunks));
+    }
+    return Status::OK();
+  }
+
+  int64_t histogram_bins = 0;
+  int compute_threads = 1;
 
   // Skipped chunks by ordinal: reported in chunk order whatever order they failed in, and
   // once even when a histogram's second pass fails on them again.
@@ -176,6 +202,7 @@ class VariableJob final : public array::ChunkConsumer {
       stop[d] = sel.dims[d].start + sel.dims[d].count;
       elements *= sel.dims[d].count;
     }
+    (void)elements;
     const compute::ChunkView view{dtype, chunk_shape, chunk};
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
     if (histogram) {
@@ -194,19 +221,19 @@ class VariableJob final : public array::ChunkConsumer {
       LSIO_RETURN_IF_ERROR(part.Consume(view, box));
       LSIO_RETURN_IF_ERROR(global->Add(ordinal, std::move(part)));
     }
-    bytes_done->fetch_add(static_cast<uint64_t>(elements) * element_size,
-                          std::memory_order_relaxed);
-    read_chunks_done->fetch_add(1, std::memory_order_relaxed);
     return Status::OK();
   }
 
   Status ConsumeFill(uint64_t ordinal, const array::ChunkSelection& sel,
                      std::span<const int64_t> chunk_shape) override {
     // A chunk of the fill value, built per call from the pool: no IO, and the same kernels
-    // (and so the same NaN / missing-value rules) as stored chunks.
-    LSIO_ASSIGN_OR_RETURN(Buffer chunk, pool->Acquire(read_chunk_bytes));
+    // (and so the same NaN / missing-value rules) as stored chunks. Sized by the missing unit's
+    // own shape (a missing shard of a nested shard is larger than an innermost chunk).
+    size_t bytes = element_size;
+    for (int64_t x : chunk_shape) bytes *= static_cast<size_t>(x);
+    LSIO_ASSIGN_OR_RETURN(Buffer chunk, pool->Acquire(bytes));
     std::byte* p = chunk.mutable_data();
-    for (size_t off = 0; off < read_chunk_bytes; off += element_size) {
+    for (size_t off = 0; off < bytes; off += element_size) {
       std::memcpy(p + off, fill.data(), element_size);
     }
     return Consume(ordinal, sel, chunk_shape, chunk.span());
@@ -302,12 +329,28 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
 
-  std::atomic<uint64_t> bytes_done{0};
-  std::atomic<uint64_t> read_chunks_done{0};
+  // Label selections and --over outputs need coordinates: read them all in one run first.
+  {
+    std::vector<const array::ArraySource*> coordinates;
+    for (const array::ArraySource* n : nodes) {
+      const std::string group = array::Dataset::GroupOf(n->info().path);
+      for (const std::string& dim : n->info().dims) {
+        // A kept dimension of --over output, or one a label selects on.
+        bool wanted = !request.over.empty() &&
+                      std::find(request.over.begin(), request.over.end(), dim) ==
+                          request.over.end();
+        for (const array::DimSelector& s : request.selectors) {
+          wanted = wanted || (s.is_label() && s.dim == dim);
+        }
+        const array::ArraySource* c = wanted ? ds->CoordinateOf(group, dim) : nullptr;
+        if (c != nullptr) coordinates.push_back(c);
+      }
+    }
+    LSIO_RETURN_IF_ERROR(ds->ReadCoordinates(coordinates, context));
+  }
 
   // Per-variable set-up.
   std::vector<std::unique_ptr<VariableJob>> jobs;
-  uint64_t accumulator_bytes = 0;
   for (const array::ArraySource* n : nodes) {
     const array::ArrayInfo& info = n->info();
     auto job = std::make_unique<VariableJob>();
@@ -331,8 +374,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     job->missing = ToMissingValues(job->cf);
     job->fill = info.fill_value;
     job->element_size = ByteWidth(job->dtype);
-    job->bytes_done = &bytes_done;
-    job->read_chunks_done = &read_chunks_done;
+    job->compute_threads = run_threads;
+    job->histogram_bins = request.statistics.histogram_bins;
     job->skip_errors = request.on_error == OnError::kSkip;
     job->attributes = nlohmann::json::object();
     for (const char* key : {"units", "long_name", "standard_name"}) {
@@ -370,7 +413,6 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
           compute::ReductionGrid grid,
           compute::ReductionGrid::Make(job->dtype, info.rank(), job->reduced_axes, grid_shape,
                                        options));
-      accumulator_bytes += static_cast<uint64_t>(grid.cell_count()) * 48;
       job->grid.emplace(std::move(grid));
     }
     jobs.push_back(std::move(job));
@@ -378,7 +420,6 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
 
   // One pass over every variable's chunks (and a second for histograms).
   const int passes = request.statistics.histogram_bins > 0 ? 2 : 1;
-  uint64_t total_bytes = 0;
   for (int pass = 1; pass <= passes; ++pass) {
     if (pass == 2) {
       for (auto& job : jobs) {
@@ -395,54 +436,25 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         job->histogram.emplace(empty);
       }
     }
-    uint64_t max_chunk_bytes = 0;
-    total_bytes = 0;
+    std::vector<PassInput> inputs;
     for (auto& job : jobs) {
-      int64_t chunk_elements = 1;
-      for (int64_t x : job->array->info().chunk_shape) chunk_elements *= x;
-      job->read_chunk_bytes = static_cast<size_t>(chunk_elements) * job->element_size;
-      max_chunk_bytes = std::max<uint64_t>(max_chunk_bytes, job->read_chunk_bytes);
       uint64_t e = 1;
       for (const array::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
       job->elements = e;
-      total_bytes += e * job->element_size;
+      inputs.push_back(PassInput{job->array, job->ranges, job.get(), "variable '" + job->name + "'"});
     }
-    LSIO_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(request.max_memory, run_threads,
-                                                      max_chunk_bytes, accumulator_bytes));
-    BufferPoolOptions pool_options;
-    pool_options.max_cached_bytes = plan.decode_cache_bytes;
-    BufferPool decode_pool(pool_options);
-    std::vector<std::unique_ptr<array::ChunkTaskSource>> sources;
-    for (auto& job : jobs) {
-      job->pool = &decode_pool;
-      array::ReadPlan rp;
-      rp.ranges = job->ranges;
-      rp.consumer = job.get();
-      rp.decode_pool = &decode_pool;
-      rp.label = "variable '" + job->name + "'";
-      LSIO_ASSIGN_OR_RETURN(std::unique_ptr<array::ChunkTaskSource> one, job->array->PlanRead(rp));
-      job->read_chunks = one->read_chunks();
-      sources.push_back(std::move(one));
-    }
-    array::ConcatTaskSource source(std::move(sources));
-    uint64_t total_read_chunks = 0;
-    for (const auto& one : source.sources()) total_read_chunks += one->read_chunks();
-
-    sched::SchedulerOptions so;
-    so.max_bytes_in_flight = plan.io_budget;
-    so.threads = plan.threads;
-    so.group_bytes = plan.group_bytes;
-    so.cancelled = request.cancelled;
-    bytes_done = 0;
-    read_chunks_done = 0;
+    PassOptions po;
+    po.max_memory = request.max_memory;
+    po.threads = run_threads;
+    po.cancelled = request.cancelled;
     const uint64_t bytes_read_before = report.bytes_read;
     if (request.progress) {
-      so.tick = [&, pass] {
+      po.progress = [&, pass](const PassProgress& pp) {
         StatsProgress p;
-        p.bytes_done = bytes_done.load(std::memory_order_relaxed);
-        p.bytes_total = total_bytes;
-        p.chunks_done = read_chunks_done.load(std::memory_order_relaxed);
-        p.chunks_total = total_read_chunks;
+        p.bytes_done = pp.bytes_done;
+        p.bytes_total = pp.bytes_total;
+        p.chunks_done = pp.chunks_done;
+        p.chunks_total = pp.chunks_total;
         p.bytes_read = bytes_read_before;
         p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         p.pass = pass;
@@ -450,26 +462,16 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         request.progress(p);
       };
     }
-    LSIO_ASSIGN_OR_RETURN(sched::SchedulerStats st, context.Run(ds->store(), source, so));
-    report.bytes_read += st.bytes_read;
+    LSIO_ASSIGN_OR_RETURN(PassResult pr, RunPass(context, inputs, po));
+    report.bytes_read += pr.bytes_read;
     if (pass == 1) {
-      report.chunks = 0;
-      report.missing_chunks = 0;
-      for (const auto& one : source.sources()) {
-        report.chunks += one->total_chunks();
-        report.missing_chunks += one->missing_chunks();
-      }
+      report.chunks = pr.chunks;
+      report.missing_chunks = pr.missing_chunks;
     }
-    report.io_backend = st.io_backend;
-    if (pass == 1) {
-      for (auto& job : jobs) {
-        if (!job->global) continue;
-        LSIO_ASSIGN_OR_RETURN(job->global_stats, job->global->Finish(job->read_chunks));
-      }
-    }
-    report.threads = plan.threads;
-    report.bytes_processed += total_bytes;
-    report.io_budget = plan.io_budget;
+    report.io_backend = pr.io_backend;
+    report.threads = pr.threads;
+    report.bytes_processed += pr.bytes_decoded;
+    report.io_budget = pr.io_budget;
   }
 
   // What finishing needs from each variable.

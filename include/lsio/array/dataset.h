@@ -76,6 +76,10 @@ class Dataset {
   };
   Result<std::shared_ptr<const CoordinateData>> ReadCoordinate(const ArraySource& coordinate,
                                                                runtime::Context& context) const;
+  // Reads every coordinate of `coordinates` not yet cached, all in one scheduler run, into the
+  // cache (duplicates are read once).
+  Status ReadCoordinates(std::span<const ArraySource* const> coordinates,
+                         runtime::Context& context) const;
 
   // One DimRange per dimension of `array` from isel and sel selectors; selectors on dimensions
   // the array lacks are ignored (callers check that each selector matched some variable).

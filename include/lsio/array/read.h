@@ -31,4 +31,16 @@ Status ReadInto(const ArraySource& array, std::span<const DimRange> ranges,
                 std::span<std::byte> out, runtime::Context& context,
                 const ReadIntoOptions& options = {});
 
+// One selection of one array and where it goes (ReadManyInto).
+struct ReadTarget {
+  const ArraySource* array = nullptr;
+  std::vector<DimRange> ranges;
+  std::span<std::byte> out;
+};
+
+// Several reads from arrays of one store in one scheduler run (one pass over their chunks):
+// coordinates for label selections, for instance.
+Status ReadManyInto(std::span<const ReadTarget> targets, runtime::Context& context,
+                    const ReadIntoOptions& options = {});
+
 }  // namespace lsio::array

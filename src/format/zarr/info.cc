@@ -226,6 +226,19 @@ Result<json> InfoJson(const ZarrDatasetSource& source, const InfoOptions& option
   doc["zarr_format"] = static_cast<int>(h.root().zarr_format);
   doc["consolidated"] = h.consolidated;
   json nodes = json::array();
+  if (options.context != nullptr) {
+    // Every coordinate the report shows, read in one run (each once, however many arrays
+    // share it). A coordinate that cannot be read is reported where it is shown.
+    std::vector<const array::ArraySource*> coordinates;
+    for (const array::ArraySource* a : ds.Arrays()) {
+      for (size_t i = 0; i < a->info().rank(); ++i) {
+        const array::ArraySource* c =
+            ds.CoordinateOf(array::Dataset::GroupOf(a->info().path), a->info().dims[i]);
+        if (c != nullptr && c->info().shape[0] == a->info().shape[i]) coordinates.push_back(c);
+      }
+    }
+    (void)ds.ReadCoordinates(coordinates, *options.context);
+  }
   for (const Node& node : h.nodes) {
     json n;
     n["path"] = node.path;
