@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/selection.h"
 #include "lsio/io/read_files.h"
 #include "lsio/ops/stats.h"
 
@@ -21,6 +21,7 @@ namespace {
 struct StatsFlags {
   std::string path;
   std::vector<std::string> vars, over, isel, sel;
+  std::string groupby, resample;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
   bool json = false, quiet = false;
   int threads = 0;
@@ -57,13 +58,23 @@ int RunStats(const StatsFlags& f) {
   req.path = f.path;
   req.variables = f.vars;
   req.over = f.over;
+  req.groupby = f.groupby;
+  if (!f.resample.empty()) {
+    const size_t eq = f.resample.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == f.resample.size()) {
+      return ReportStatus(InvalidArgumentError("--resample: expected DIM=FREQ (time=1D), got '" +
+                                               f.resample + "'"));
+    }
+    req.resample_dim = f.resample.substr(0, eq);
+    req.resample_freq = f.resample.substr(eq + 1);
+  }
   for (const std::string& a : f.isel) {
-    Result<zarr::DimSelector> s = zarr::ParseIselArgument(a);
+    Result<array::DimSelector> s = array::ParseIselArgument(a);
     if (!s.ok()) return ReportStatus(s.status().WithContext("--isel"));
     req.selectors.push_back(*s);
   }
   for (const std::string& a : f.sel) {
-    Result<zarr::DimSelector> s = zarr::ParseSelArgument(a);
+    Result<array::DimSelector> s = array::ParseSelArgument(a);
     if (!s.ok()) return ReportStatus(s.status().WithContext("--sel"));
     req.selectors.push_back(*s);
   }
@@ -79,14 +90,23 @@ int RunStats(const StatsFlags& f) {
   if (!mem.ok()) return ReportStatus(mem.status().WithContext("--max-memory"));
   req.max_memory = *mem;
   req.threads = f.threads;
+  // One runtime context for the command: its CPU pool and readers serve every pass.
+  runtime::ContextOptions co;
+  co.threads = f.threads;
+  co.io_backend = req.io_backend;
+  co.max_memory = req.max_memory;
+  Result<std::shared_ptr<runtime::Context>> context = runtime::Context::Make(co);
+  if (!context.ok()) return ReportStatus(context.status().WithContext("--threads"));
+  req.context = context->get();
   if (f.on_error == "skip") {
     req.on_error = ops::OnError::kSkip;
   } else if (f.on_error != "fail") {
     return ReportStatus(InvalidArgumentError("--on-error: expected fail or skip, got '" +
                                              f.on_error + "'"));
   }
-  if (!f.out.empty() && f.over.empty()) {
-    return ReportStatus(InvalidArgumentError("--out writes per-dimension results: add --over"));
+  if (!f.out.empty() && f.over.empty() && f.groupby.empty() && f.resample.empty()) {
+    return ReportStatus(InvalidArgumentError(
+        "--out writes per-dimension results: add --over, --groupby or --resample"));
   }
   InstallInterruptHandler();
   req.cancelled = [] { return Interrupted(); };
@@ -97,7 +117,9 @@ int RunStats(const StatsFlags& f) {
   if (bar) std::fprintf(stderr, "\n");
   if (!report.ok()) return ReportStatus(report.status());
   if (!f.out.empty()) {
-    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, f.out))) return rc;
+    Result<std::shared_ptr<kvstore::Store>> out = (*context)->OpenStore(f.out);
+    if (!out.ok()) return ReportStatus(out.status().WithContext("--out"));
+    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out))) return rc;
   }
   if (f.json) {
     ops::WriteStatsJson(*report, std::cout);
@@ -134,6 +156,12 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
                   "time=2020-01-01:2020-12-31");
   cmd->add_option("--stats", f->stats,
                   "Statistics: count,nan_count,min,max,sum,mean,std,var,hist:N,all");
+  cmd->add_option("--groupby", f->groupby,
+                  "Statistics per group of a time dimension, as xarray's groupby: time.month, "
+                  "time.season, time.dayofyear, time.hour or time.year (other dims kept)");
+  cmd->add_option("--resample", f->resample,
+                  "Statistics per time bin, as xarray's resample: time=1D, time=6h, time=W, "
+                  "time=MS, time=YE, ... (pandas frequencies; other dims kept)");
   cmd->add_option("--out", f->out, "With --over: write the results as a Zarr store");
   cmd->add_flag("--json", f->json, "Print one JSON object on stdout");
   cmd->add_option("--threads", f->threads, "CPU threads (default: one per core)");
