@@ -4,6 +4,7 @@
 
 #include "lsio/kvstore/file_store.h"
 #include "lsio/kvstore/memory_store.h"
+#include "lsio/kvstore/object_store.h"
 
 namespace lsio::kvstore {
 
@@ -63,6 +64,7 @@ void RegisterBuiltinStores() {
       r.memory_stores.emplace(std::string(location), store);
       return store;
     });
+    RegisterObjectStores();
   });
 }
 

@@ -13,6 +13,9 @@ and, for every request when asked, rewrites what servers may legally do with a R
   --ignore-range      strip Range (the upstream answers 200 with the whole object)
   --range-as-200      turn a 206 into a 200 that keeps its Content-Range
 
+--delay-first SUFFIX (repeatable) delays the first request whose path ends with SUFFIX by
+--delay-ms, and only that one: a deterministic straggler whose re-issue is fast.
+
 --rate is the probability of a fault per request, drawn from a seeded generator; --kinds the
 faults to draw from. GET /__proxy_stats answers a JSON count of what was done. The proxy
 stops by itself after --lifetime seconds.
@@ -67,6 +70,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length) if length else b""
         fault = self._fault()
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            for suffix in self.server.delay_first:
+                if path.endswith(suffix) and suffix not in self.server.delayed:
+                    self.server.delayed.add(suffix)
+                    fault = "delay"
         self._count(fault or "ok")
         if fault in ("503", "500", "429"):
             msg = ("<?xml version=\"1.0\"?><Error><Code>%s</Code><Message>injected by the "
@@ -142,6 +151,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delay-ms", type=float, default=200)
     ap.add_argument("--stall-s", type=float, default=30)
+    ap.add_argument("--delay-first", action="append", default=[])
     ap.add_argument("--ignore-range", action="store_true")
     ap.add_argument("--range-as-200", action="store_true")
     ap.add_argument("--lifetime", type=float, default=900)
@@ -157,6 +167,8 @@ def main():
     srv.delay = a.delay_ms / 1000.0
     srv.stall = a.stall_s
     srv.ignore_range = a.ignore_range
+    srv.delay_first = a.delay_first
+    srv.delayed = set()
     srv.range_as_200 = a.range_as_200
     threading.Timer(a.lifetime, srv.shutdown).start()
     print("ready", flush=True)
