@@ -1,0 +1,149 @@
+"""End to end over object storage: `lsio stats` and `lsio info` on s3:// (rclone serve s3,
+which checks SigV4 signatures) and http:// (nginx) give what they give on the local copy of the
+same stores. Servers run on 127.0.0.1, started and stopped here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY, SECRET = "AKIDLSIOE2E", "e2e/secret+KEY=0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen, what: str) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def _write_stores(root: Path) -> list[str]:
+    rng = np.random.default_rng(7)
+    g3 = zarr.open_group(root / "v3.zarr", mode="w", zarr_format=3)
+    a = g3.create_array("t2m", shape=(48, 30, 20), chunks=(12, 10, 10), dtype="f4",
+                        dimension_names=["time", "lat", "lon"], fill_value=np.nan)
+    a[:] = rng.normal(size=a.shape).astype("f4")
+    a[0:12, 0:10, 0:10] = np.nan
+    t = g3.create_array("time", shape=(48,), chunks=(48,), dtype="i8", dimension_names=["time"])
+    t[:] = np.arange(48)
+    # A key that needs encoding, and chunks left unwritten (the fill value).
+    b = g3.create_array("k=v b", shape=(100,), chunks=(7,), dtype="i4", fill_value=-1)
+    b[:50] = np.arange(50)
+    zarr.consolidate_metadata(root / "v3.zarr")
+    g2 = zarr.open_group(root / "v2.zarr", mode="w", zarr_format=2)
+    c = g2.create_array("x", shape=(64, 64), chunks=(16, 16), dtype="f8")
+    c[:] = rng.normal(size=c.shape)
+    zarr.consolidate_metadata(root / "v2.zarr")
+    return ["v3.zarr", "v2.zarr"]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    base = tmp_path_factory.mktemp("objstore")
+    local = base / "local"
+    local.mkdir()
+    names = _write_stores(local)
+    (base / "data" / "bkt").mkdir(parents=True)
+    (base / "www").mkdir()
+    for n in names:
+        shutil.copytree(local / n, base / "data" / "bkt" / n)
+        shutil.copytree(local / n, base / "www" / n)
+    (base / "rclone.conf").write_text("")
+    s3_port, http_port = _free_port(), _free_port()
+    rclone = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "rclone"), "serve", "s3", "--config",
+         str(base / "rclone.conf"), "--addr", f"127.0.0.1:{s3_port}", "--auth-key",
+         f"{KEY},{SECRET}", "--no-checksum", str(base / "data")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (base / "nginx.conf").write_text(
+        f"daemon off; master_process off; worker_processes 1; pid {base}/nginx.pid;\n"
+        f"error_log {base}/nginx.err warn; events {{ worker_connections 256; }}\n"
+        f"http {{ access_log off; client_body_temp_path {base}; proxy_temp_path {base};\n"
+        f"fastcgi_temp_path {base}; uwsgi_temp_path {base}; scgi_temp_path {base};\n"
+        f"server {{ listen 127.0.0.1:{http_port}; root {base}/www; }} }}\n")
+    nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", str(base), "-c", str(base / "nginx.conf")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(s3_port, rclone, "rclone serve s3")
+        _wait(http_port, nginx, "nginx")
+        yield {"local": local, "s3": f"s3://bkt", "http": f"http://127.0.0.1:{http_port}",
+               "env": {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
+                       "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+                       "AWS_REGION": "us-east-1"}}
+    finally:
+        rclone.terminate()
+        nginx.terminate()
+        rclone.wait(10)
+        nginx.wait(10)
+
+
+def _run(lsio_bin, env, *args, check=True):
+    p = subprocess.run([str(lsio_bin), *args], capture_output=True, text=True, env=env,
+                       timeout=300)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def _drop_timing(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("seconds", "io_backend", "gb_per_s",
+                                                       "read_gb_per_s", "decoded_gb_per_s")}
+
+
+@pytest.mark.parametrize("store,args", [
+    ("v3.zarr", []),
+    ("v3.zarr", ["--var", "t2m", "--over", "lon"]),
+    ("v3.zarr", ["--var", "t2m", "--isel", "time=5:40"]),
+    ("v2.zarr", []),
+])
+def test_stats_equal_on_s3_http_and_disk(lsio_bin, servers, store, args):
+    env = servers["env"]
+    local = json.loads(_run(lsio_bin, env, "stats", str(servers["local"] / store), *args,
+                            "--json").stdout)
+    for remote in (f"{servers['s3']}/{store}", f"{servers['http']}/{store}"):
+        got = json.loads(_run(lsio_bin, env, "stats", remote, *args, "--json").stdout)
+        assert _drop_timing(got) == _drop_timing(local), remote
+
+
+def test_info_equal_on_s3_and_disk(lsio_bin, servers):
+    env = servers["env"]
+    local = json.loads(_run(lsio_bin, env, "info", str(servers["local"] / "v3.zarr"),
+                            "--json").stdout)
+    got = json.loads(_run(lsio_bin, env, "info", f"{servers['s3']}/v3.zarr", "--json").stdout)
+    local.pop("path", None)
+    got.pop("path", None)
+    assert got == local
+
+
+def test_errors_name_the_location_and_hide_the_secret(lsio_bin, servers):
+    env = servers["env"]
+    p = _run(lsio_bin, env, "stats", f"{servers['s3']}/missing.zarr", check=False)
+    assert p.returncode != 0 and "s3://bkt/missing.zarr" in p.stderr
+    p = _run(lsio_bin, env, "stats", "s3://no-such-bucket/x.zarr", check=False)
+    assert p.returncode != 0 and "no-such-bucket" in p.stderr and "does not exist" in p.stderr
+    bad = {**env, "AWS_SECRET_ACCESS_KEY": "wrong-s3cr3t-value"}
+    p = _run(lsio_bin, bad, "stats", f"{servers['s3']}/v3.zarr", check=False)
+    assert p.returncode != 0 and "403" in p.stderr and "s3://bkt/v3.zarr" in p.stderr
+    assert "wrong-s3cr3t-value" not in p.stderr and KEY not in p.stderr
+    p = _run(lsio_bin, env, "stats", f"{servers['http']}/missing.zarr", check=False)
+    assert p.returncode != 0 and "missing.zarr" in p.stderr
