@@ -17,7 +17,9 @@ from .errors import NotFoundError, NotSupportedError
 
 
 def _describe(path: str) -> dict:
-    if not os.path.exists(path):
+    # s3:// and http(s):// locations are the stores' business (configured from the
+    # environment, as the AWS tools are; see docs/object-storage.md).
+    if "://" not in path and not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
     return json.loads(_lsio.describe(path))
 

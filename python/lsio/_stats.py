@@ -163,7 +163,7 @@ def stats(path: str | os.PathLike,
     (the call stops promptly and leaves no threads behind).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if "://" not in path and not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
     group = ""
     if groupby is not None and resample is not None:

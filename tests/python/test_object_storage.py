@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 import pytest
 import zarr
 
@@ -147,3 +148,18 @@ def test_errors_name_the_location_and_hide_the_secret(lsio_bin, servers):
     assert "wrong-s3cr3t-value" not in p.stderr and KEY not in p.stderr
     p = _run(lsio_bin, env, "stats", f"{servers['http']}/missing.zarr", check=False)
     assert p.returncode != 0 and "missing.zarr" in p.stderr
+
+
+def test_python_api_on_s3_and_http(servers, monkeypatch):
+    import lsio
+
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION"):
+        monkeypatch.setenv(k, servers["env"][k])
+    local = servers["local"] / "v3.zarr"
+    want = lsio.stats(str(local), var="t2m", over="lon")
+    expected = zarr.open_group(local, mode="r")["t2m"][:]
+    for remote in (f"{servers['s3']}/v3.zarr", f"{servers['http']}/v3.zarr"):
+        got = lsio.stats(remote, var="t2m", over="lon")
+        xr.testing.assert_equal(got, want)
+        arr = lsio.open(remote)["t2m"]
+        np.testing.assert_array_equal(arr[3:30, 2:25, :], expected[3:30, 2:25, :])
