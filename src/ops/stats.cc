@@ -49,9 +49,10 @@ std::string_view StatisticName(Statistic s) {
 }
 
 StatsSelection DefaultStatistics() {
-  return StatsSelection{{Statistic::kCount, Statistic::kNanCount, Statistic::kMin,
-                         Statistic::kMax, Statistic::kSum, Statistic::kMean, Statistic::kStd},
-                        0, 0};
+  StatsSelection s;
+  s.statistics = {Statistic::kCount, Statistic::kNanCount, Statistic::kMin, Statistic::kMax,
+                  Statistic::kSum,   Statistic::kMean,     Statistic::kStd};
+  return s;
 }
 
 Result<StatsSelection> ParseStatistics(std::string_view text) {
