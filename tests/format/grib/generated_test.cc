@@ -183,5 +183,23 @@ TEST_F(GeneratedFiles, CoordinatesMatchEccodes) {
   EXPECT_GE(checked, 70u);
 }
 
+TEST_F(GeneratedFiles, GaussianLatitudesMatchEccodesBitForBit) {
+  ASSERT_TRUE(manifest_.contains("gaussian"));
+  for (const auto& [order, file] : manifest_["gaussian"].items()) {
+    SCOPED_TRACE("N" + order);
+    const std::vector<double> want = ReadF64(GeneratedDir() + "/" + file.get<std::string>());
+    Result<std::vector<double>> got = GaussianLatitudes(std::stoll(order));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), want.size());
+    size_t bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      bad += !SameBits((*got)[i], want[i]);
+      worst = std::max(worst, std::fabs((*got)[i] - want[i]));
+    }
+    EXPECT_EQ(bad, 0u) << "largest difference " << worst;
+  }
+}
+
 }  // namespace
 }  // namespace lsio::grib

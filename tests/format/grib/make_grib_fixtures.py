@@ -308,6 +308,14 @@ def main():
             manifest["files"].append(entry)
     finally:
         ec.codes_grib_multi_support_off()
+    # ecCodes' Gaussian latitudes (computed, or its precomputed tables for N640 and N1280).
+    manifest["gaussian"] = {}
+    for order in (1, 32, 80, 160, 320, 640, 1280):
+        raw = ec.codes_get_gaussian_latitudes(order)
+        lats = np.array([raw[i] for i in range(2 * order)], dtype="<f8")
+        fname = f"gaussian.{order}.f64"
+        lats.tofile(os.path.join(a.out, fname))
+        manifest["gaussian"][str(order)] = fname
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(f"make_grib_fixtures: {len(manifest['files'])} files in {a.out}")
