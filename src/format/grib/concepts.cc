@@ -307,6 +307,7 @@ struct ConceptTables::Impl {
   const uint32_t* ints = nullptr;
   std::unordered_map<int64_t, std::string_view> centres;
   std::unordered_map<int64_t, std::string_view> classes;
+  std::unordered_map<int64_t, std::string_view> types;
 
   static std::string_view Str(uint32_t offset) { return std::string_view(kConceptStrings + offset); }
 
@@ -363,6 +364,9 @@ ConceptTables::ConceptTables() : impl_(new Impl) {
   for (uint32_t i = 0; i < h[14]; ++i) {
     t.classes[d[h[15] + 2 * i]] = Impl::Str(d[h[15] + 2 * i + 1]);
   }
+  for (uint32_t i = 0; i < h[16]; ++i) {
+    t.types[d[h[17] + 2 * i]] = Impl::Str(d[h[17] + 2 * i + 1]);
+  }
 }
 
 const ConceptTables& ConceptTables::Get() {
@@ -383,6 +387,11 @@ std::string ConceptTables::CentreName(int64_t code) const {
 std::string_view ConceptTables::MarsClassName(int64_t code) const {
   auto it = impl_->classes.find(code);
   return it == impl_->classes.end() ? std::string_view() : it->second;
+}
+
+std::string_view ConceptTables::MarsTypeName(int64_t code) const {
+  auto it = impl_->types.find(code);
+  return it == impl_->types.end() ? std::string_view() : it->second;
 }
 
 std::string_view ConceptTables::source() const { return kConceptSource; }

@@ -153,6 +153,8 @@ class ConceptTables {
   std::string CentreName(int64_t code) const;
   // A MARS class abbreviation ("od"), or "" when unknown.
   std::string_view MarsClassName(int64_t code) const;
+  // A MARS type abbreviation ("fc", "cf"), or "" when unknown.
+  std::string_view MarsTypeName(int64_t code) const;
 
   std::string_view source() const;
 

@@ -4,14 +4,14 @@
 // kConceptHeader holds (count, start) pairs into kConceptTables for, in order: conditions
 // (key, kind, a, b), condition sets (begin, count), entries (value string, set), files (path
 // string, entry begin, entry count), integer lists, key names (string), centres (code, string),
-// MARS classes (code, string). Strings are offsets into kConceptStrings (NUL-terminated).
+// MARS classes (code, string), MARS types (code, string). Strings are offsets into kConceptStrings (NUL-terminated).
 
 #include <cstdint>
 
 namespace lsio::grib::internal {
 
 extern const char kConceptStrings[];
-extern const uint32_t kConceptHeader[16];
+extern const uint32_t kConceptHeader[18];
 extern const uint32_t kConceptTables[];
 extern const char kConceptSource[];
 

@@ -64,18 +64,25 @@ Identification ParseIdentification(std::span<const std::byte> s) {
   return id;
 }
 
-// The MARS class of an ECMWF local section (grib2/section.2.def, local.98.def,
-// mars_labeling.def): grib2LocalSectionNumber (2 bytes) then marsClass (2 bytes), unless the
+// The MARS class and type of an ECMWF local section (grib2/section.2.def, local.98.def,
+// mars_labeling.def): grib2LocalSectionNumber (2 bytes), marsClass, marsType (2 bytes each), unless the
 // production status puts a dataset's own version number first (TIGGE, UERRA, DestinE, ...),
 // whose layouts lsio does not read.
-int32_t EcmwfMarsClass(const Identification& id, std::span<const std::byte> s) {
+struct MarsLabels {
+  int32_t mars_class = -1;
+  int32_t mars_type = -1;
+};
+MarsLabels EcmwfMarsLabels(const Identification& id, std::span<const std::byte> s) {
+  MarsLabels labels;
   const bool ecmwf = id.centre == 98 || id.sub_centre == 98;
-  if (!ecmwf || s.size() <= 5) return -1;
+  if (!ecmwf || s.size() <= 5) return labels;
   const uint8_t ps = id.production_status;
-  if (ps == 4 || ps == 5 || (ps >= 8 && ps <= 17)) return -1;
-  if (s.size() < 9) return -1;
-  if (U16(s, 5) == 0) return -1;  // grib2LocalSectionNumber 0: no local definition
-  return U16(s, 7);
+  if (ps == 4 || ps == 5 || (ps >= 8 && ps <= 17)) return labels;
+  if (s.size() < 11) return labels;
+  if (U16(s, 5) == 0) return labels;  // grib2LocalSectionNumber 0: no local definition
+  labels.mars_class = U16(s, 7);
+  labels.mars_type = U16(s, 9);
+  return labels;
 }
 
 }  // namespace
@@ -137,7 +144,7 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
   uint8_t inherited_indicator = 255;
   uint32_t last_bitmap_offset = 0, last_bitmap_bytes = 0;
   uint8_t bitmap_indicator = 255;
-  int32_t mars_class = -1;
+  MarsLabels mars;
 
   int previous = 0;
   size_t pos = 16;
@@ -183,7 +190,7 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
         break;
       case 2:
         local_use = section;
-        mars_class = EcmwfMarsClass(message.identification, s);
+        mars = EcmwfMarsLabels(message.identification, s);
         break;
       case 3: {
         if (sec_len < 14) return too_short(14);
@@ -231,7 +238,8 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
         field.bitmap_section = bitmap_section;
         field.data_section = section;
         field.bitmap_indicator = bitmap_indicator;
-        field.mars_class = mars_class;
+        field.mars_class = mars.mars_class;
+        field.mars_type = mars.mars_type;
         const uint8_t effective = bitmap_indicator == 254 ? inherited_indicator : bitmap_indicator;
         field.applied_bitmap_indicator = effective;
         if (effective == 0) {

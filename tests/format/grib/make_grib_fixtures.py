@@ -18,9 +18,17 @@ import argparse
 import json
 import os
 
+import hashlib
+import logging
+import warnings
+
 import numpy as np
 
 import eccodes as ec
+import cfgrib
+import xarray as xr
+
+logging.getLogger("cfgrib").setLevel(logging.CRITICAL)
 
 SEED = 20260306
 MISSING = 9999.0
@@ -209,6 +217,140 @@ def files(rng):
     return out
 
 
+def view_file(rng):
+    """Messages that exercise cfgrib's hypercube rules: members x times x steps x levels with a
+    hole and a duplicated field, the same parameter on two grids (split by numberOfPoints),
+    steps in minutes and hours, max/accum/instant step types, an ensemble and a deterministic
+    parameter on the same level type."""
+    g = ll_grid(24, 13, 60, -30, 0, 39)
+    g2 = ll_grid(12, 7, 60, -30, 0, 36)
+    n, n2 = 24 * 13, 12 * 7
+    msgs = []
+    pl = "regular_ll_pl_grib2"
+    sfc = "regular_ll_sfc_grib2"
+    for date, time in ((20240301, 0), (20240301, 1200)):
+        for step in (0, 6, 12):
+            for member in (0, 1):
+                for lev in (850, 500, 300):
+                    if (date, time, step, member, lev) == (20240301, 1200, 6, 1, 500):
+                        continue  # a hole
+                    keys = [("dataDate", date), ("dataTime", time),
+                            ("productDefinitionTemplateNumber", 1), ("typeOfEnsembleForecast", 3),
+                            ("perturbationNumber", member), ("numberOfForecastsInEnsemble", 2),
+                            ("shortName", "t"), ("level", lev), ("step", step)]
+                    msgs.append(encode(field(rng, n, 210, 300), pl, g, keys, bpv=12))
+            msgs.append(encode(field(rng, n2, 210, 300), pl, g2,
+                               [("dataDate", date), ("dataTime", time), ("shortName", "t"),
+                                ("level", 200), ("step", step)], bpv=12))
+            msgs.append(encode(field(rng, n, -30, 30), pl, g,
+                               [("dataDate", date), ("dataTime", time), ("shortName", "u"),
+                                ("level", 850), ("step", step)], bpv=12))
+    # The same field twice (cfgrib keeps one).
+    msgs.append(msgs[3])
+    # Steps in minutes and hours on one variable.
+    for minutes in (30, 90, 120, 360):
+        h = ec.codes_grib_new_from_samples(sfc)
+        try:
+            for k, v in g:
+                ec.codes_set(h, k, v)
+            ec.codes_set_string(h, "shortName", "2t")
+            ec.codes_set(h, "indicatorOfUnitOfTimeRange", 0)
+            ec.codes_set(h, "forecastTime", minutes)
+            ec.codes_set_double_array(h, "values", field(rng, n, 260, 300))
+            msgs.append(ec.codes_get_message(h))
+        finally:
+            ec.codes_release(h)
+    for step in (6, 12):
+        msgs.append(encode(field(rng, n, 270, 310), "GRIB2", g,
+                           [("productDefinitionTemplateNumber", 8), ("paramId", 201),
+                            ("typeOfStatisticalProcessing", 2), ("stepRange", f"{step - 6}-{step}")],
+                           bpv=12))
+        msgs.append(encode(field(rng, n, 0, 0.01 * step), sfc, g,
+                           [("productDefinitionTemplateNumber", 8), ("paramId", 228),
+                            ("typeOfStatisticalProcessing", 1), ("stepRange", f"0-{step}")],
+                           bpv=10))
+    order = rng.permutation(len(msgs))
+    return [msgs[i] for i in order]
+
+
+# --------------------------------------------------------------------------- cfgrib's view
+# (as ../shared/fixtures/grib/make_refs.py records it)
+
+def stats(a):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    v = a[~np.isnan(a)]
+    r = {"count": int(v.size), "nan_count": int(a.size - v.size)}
+    if v.size:
+        r.update(min=float(v.min()), max=float(v.max()), sum=float(v.sum()))
+    else:
+        r.update(min=None, max=None, sum=0.0)
+    return r
+
+
+def sha256_of(a, dtype):
+    a = np.array(a, dtype=dtype)
+    a[np.isnan(a)] = np.nan
+    return hashlib.sha256(a.astype(np.dtype(dtype).newbyteorder("<")).tobytes()).hexdigest()
+
+
+def coord_ref(c):
+    a = np.asarray(c.values)
+    r = {"dims": list(c.dims), "shape": list(a.shape), "dtype": str(a.dtype)}
+    if a.dtype.kind == "M":
+        vals = [str(x) for x in np.datetime_as_string(a.ravel(), unit="s")]
+    elif a.dtype.kind == "m":
+        vals = [float(x) for x in (a.ravel() / np.timedelta64(1, "s"))]
+    else:
+        vals = [float(x) for x in a.ravel().astype(np.float64)]
+    if len(vals) <= 64:
+        r["values"] = vals
+    else:
+        r["first"], r["last"] = vals[0], vals[-1]
+        if a.dtype.kind in "fiu":
+            r["sha256_f64"] = sha256_of(a, np.float64)
+    return r
+
+
+def cfgrib_view(path):
+    """One entry per (open_datasets dataset, typeOfLevel, stepType) group, or per variable when
+    that (typeOfLevel, stepType) is in several datasets."""
+    warnings.simplefilter("ignore")
+    dss = cfgrib.open_datasets(path, backend_kwargs={"indexpath": ""})
+    owners = {}
+    for k, ds in enumerate(dss):
+        for n in ds.data_vars:
+            a = ds[n].attrs
+            owners.setdefault((a["GRIB_typeOfLevel"], a["GRIB_stepType"]), set()).add(k)
+    out = []
+    for k, ds in enumerate(dss):
+        groups = {}
+        for n in ds.data_vars:
+            a = ds[n].attrs
+            groups.setdefault((a["GRIB_typeOfLevel"], a["GRIB_stepType"]), []).append(n)
+        for (tol, st), names in groups.items():
+            sets = [names] if owners[(tol, st)] == {k} else [[n] for n in names]
+            for ns in sets:
+                sub = ds[ns]
+                ent = {"filter_by_keys": {"typeOfLevel": tol, "stepType": st},
+                       "dims": {d: int(s) for d, s in sub.sizes.items()},
+                       "data_vars": {}, "coords": {}}
+                for n in ns:
+                    da = sub[n]
+                    v = np.asarray(da.values)
+                    ent["data_vars"][n] = {
+                        "dims": list(da.dims), "shape": list(da.shape), "stats": stats(v),
+                        "values_sha256_f32": sha256_of(v, np.float32),
+                        "GRIB_paramId": int(da.attrs.get("GRIB_paramId", 0)),
+                        "GRIB_shortName": da.attrs.get("GRIB_shortName"),
+                        "GRIB_typeOfLevel": da.attrs.get("GRIB_typeOfLevel"),
+                        "GRIB_stepType": da.attrs.get("GRIB_stepType"),
+                        "GRIB_gridType": da.attrs.get("GRIB_gridType")}
+                for c in sub.coords:
+                    ent["coords"][c] = coord_ref(sub[c])
+                out.append(ent)
+    return out
+
+
 # --------------------------------------------------------------------------- multi-field
 
 def sections(msg):
@@ -260,6 +402,7 @@ def main():
     rng = np.random.default_rng(SEED)
     all_files = files(rng)
     all_files["gen_multi_field"] = multi_field(rng)
+    all_files["gen_view"] = view_file(rng)
     manifest = {"eccodes": ec.codes_get_api_version(), "files": []}
     ec.codes_grib_multi_support_on()
     try:
@@ -275,7 +418,8 @@ def main():
             jobs.append(("shared_jma_nowcast_runlength",
                          os.path.join(a.shared, "jma_nowcast_runlength.grib2")))
         for name, path in jobs:
-            entry = {"file": os.path.relpath(path, a.out), "fields": []}
+            entry = {"file": os.path.relpath(path, a.out), "fields": [],
+                     "cfgrib": cfgrib_view(path) if name.startswith("gen_") else None}
             with open(path, "rb") as f:
                 k = 0
                 while True:

@@ -277,6 +277,7 @@ struct Field {
   // ECMWF's MARS class (mars/class.table code) from an ECMWF local section 2 (centre or
   // sub-centre 98), or -1. ecCodes' parameter and dataset concepts depend on it.
   int32_t mars_class = -1;
+  int32_t mars_type = -1;  // likewise ECMWF's MARS type (mars/type.table code), or -1
 
   GridDefinition grid;
   ProductDefinition product;

@@ -22,7 +22,7 @@ import gen_concepts  # noqa: E402
 
 def wanted(path):
     names = gen_concepts.concept_file_names() + ["section.4.def"]
-    if path in ("common/c-11.table", "mars/class.table"):
+    if path in ("common/c-11.table", "mars/class.table", "mars/type.table"):
         return True
     m = re.fullmatch(r"grib2/(?:localConcepts/[^/]+/)?([^/]+)", path)
     if not m:
@@ -35,6 +35,8 @@ def wanted(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    ap.add_argument("--stamp", default="",
+                    help="text to write into DIR/ECCODES_VERSION (default: the wheel version)")
     a = ap.parse_args()
     try:
         import eccodeslib
@@ -71,7 +73,7 @@ def main():
         print("export_eccodes_definitions: " + errors[0], file=sys.stderr)
         return 1
     with open(os.path.join(a.out, "ECCODES_VERSION"), "w") as f:
-        f.write(getattr(eccodeslib, "__version__", "unknown") + "\n")
+        f.write((a.stamp or getattr(eccodeslib, "__version__", "unknown")) + "\n")
     print(f"export_eccodes_definitions: {len(paths)} files from eccodeslib "
           f"{getattr(eccodeslib, '__version__', '?')} into {a.out}", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ concept file the reader evaluates is read: grib2/{paramId,shortName,name,units}{
 .lte33.def,.chemsplit.def,.legacy.def}, cfVarName.def, cfName.def, typeOfLevelConcept.def,
 MTG2SwitchConcept.def and MTG2SwitchViaTablesVersionConcept.def, in grib2/ and in every
 grib2/localConcepts/<centre>/; plus the centre abbreviations (common/c-11.table) and the MARS
-classes (mars/class.table). Entries keep their file order (ecCodes' tie-breaking depends on
+classes and types (mars/class.table, mars/type.table). Entries keep their file order (ecCodes' tie-breaking depends on
 it). The output is one C++ source holding a string pool and flat uint32 tables that
 src/format/grib/concepts.cc reads; nothing else includes it.
 
@@ -256,6 +256,7 @@ def main():
 
     centres = parse_code_table(os.path.join(defs, "common", "c-11.table"))
     classes = parse_code_table(os.path.join(defs, "mars", "class.table"))
+    types = parse_code_table(os.path.join(defs, "mars", "type.table"))
     key_names = sorted(keys, key=keys.get)
 
     # Flat uint32 layout; the header says where each table starts.
@@ -273,9 +274,10 @@ def main():
     t_keys = table([[pool.add(k)] for k in key_names])
     t_centres = table([[c, pool.add(s)] for c, s in sorted(centres.items())])
     t_classes = table([[c, pool.add(s)] for c, s in sorted(classes.items())])
+    t_types = table([[c, pool.add(s)] for c, s in sorted(types.items())])
     header = [len(conds), t_conds, len(set_list), t_sets, len(entries), t_entries,
               len(file_list), t_files, len(ints), t_ints, len(key_names), t_keys,
-              len(centres), t_centres, len(classes), t_classes]
+              len(centres), t_centres, len(classes), t_classes, len(types), t_types]
 
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
