@@ -420,6 +420,7 @@ def main():
         for name, path in jobs:
             entry = {"file": os.path.relpath(path, a.out), "fields": [],
                      "cfgrib": cfgrib_view(path) if name.startswith("gen_") else None}
+            ec.codes_grib_multi_support_on()  # (cfgrib turns it off)
             with open(path, "rb") as f:
                 k = 0
                 while True:
