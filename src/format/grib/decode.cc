@@ -117,6 +117,10 @@ Status DecodeComplex(const DataRepresentation& d, DataBytes data, std::span<T> o
   }
   const unsigned bpv = d.bits_per_value;
   const uint64_t ng = d.number_of_groups;
+  if (ng > n_vals) {
+    return CorruptDataError("complex packing: " + Num(ng) + " groups for " + Num(n_vals) +
+                            " values");
+  }
   const uint64_t extra_bits = order ? uint64_t{order + 1} * d.extra_descriptor_octets * 8 : 0;
   const uint64_t data_bits = uint64_t{data.size} * 8;
   auto bytes_for = [](uint64_t bits) { return (bits + 7) / 8; };
@@ -507,6 +511,13 @@ Status DecodeCcsds(const DataRepresentation& d, DataBytes data, std::span<T> out
   if (n == 0) return Status::OK();
   if (d.bits_per_value > 32) {
     return NotSupportedError("CCSDS packing with " + Num(d.bits_per_value) + " bits per value");
+  }
+  // libaec 1.0.6 divides by these without checking them (a zero RSI is a SIGFPE).
+  const unsigned bs = d.ccsds_block_size;
+  if ((bs != 8 && bs != 16 && bs != 32 && bs != 64) || d.ccsds_rsi == 0 ||
+      d.ccsds_rsi > 4096) {
+    return CorruptDataError("CCSDS packing with block size " + Num(bs) + " and RSI " +
+                            Num(d.ccsds_rsi) + " (block size 8, 16, 32 or 64 and RSI 1-4096)");
   }
   size_t nbytes = (d.bits_per_value + 7u) / 8u;
   if (nbytes == 3) nbytes = 4;

@@ -116,6 +116,13 @@ struct Level {
   bool pa_units = false;  // ecCodes switched pressureUnits to "Pa"
 };
 
+// C's (long)x as x86-64 computes it (cvttsd2si): truncation, and INT64_MIN for NaN and values
+// out of range, where C leaves the conversion undefined. ecCodes converts levels this way.
+int64_t TruncateToLong(double x) {
+  if (!(x > -9223372036854775808.0 && x < 9223372036854775808.0)) return INT64_MIN;
+  return static_cast<int64_t>(x);
+}
+
 // ecCodes G2Level::unpack_double for one fixed surface.
 Level G2Level(const FixedSurface& s, bool tigge) {
   Level out;
@@ -135,7 +142,7 @@ Level G2Level(const FixedSurface& s, bool tigge) {
     }
   }
   if (s.type == 100) {
-    const long x = static_cast<long>(v / 100.0);
+    const int64_t x = TruncateToLong(v / 100.0);
     if (scale_first == 0 && x == 0) {
       out.pa_units = true;
     } else {
@@ -351,7 +358,7 @@ Result<FieldKeys> ComputeFieldKeys(const Message& message, size_t field_index) {
     const Level level = bottom ? G2Level(s2, tigge) : first;
     k.has_level = true;
     k.level = level.value;
-    k.level_long = static_cast<int64_t>(level.value + 0.5);
+    k.level_long = TruncateToLong(level.value + 0.5);
     if (first.pa_units) c.keys.set_pressure_units("Pa");
   }
   const int tol_file = c.tables.FindFile(c.dirs.dir1 + "/typeOfLevelConcept.def");
@@ -378,6 +385,15 @@ Result<FieldKeys> ComputeFieldKeys(const Message& message, size_t field_index) {
   };
   if (forecast) LSIO_RETURN_IF_ERROR(check_unit(forecast->unit));
   if (range) LSIO_RETURN_IF_ERROR(check_unit(range->unit));
+  // Steps in seconds must fit in 64 bits (a 4-byte length in centuries does not).
+  auto fits = [](const Step& s) {
+    const __int128 v = static_cast<__int128>(s.value) * UnitSeconds(s.unit);
+    return v > -(__int128{1} << 62) && v < (__int128{1} << 62);
+  };
+  if ((forecast && !fits(*forecast)) || (range && !fits(*range))) {
+    return NotSupportedError(DescribeMessage({message.index, message.offset}) + ", field " +
+                             std::to_string(field_index) + ": a step beyond 2^62 seconds");
+  }
   int64_t step_units = 1;
   if (forecast && range) {
     const Step a = Optimize(*forecast);
@@ -400,7 +416,13 @@ Result<FieldKeys> ComputeFieldKeys(const Message& message, size_t field_index) {
       for (const TimeRange& t : p.time_ranges) {
         if (t.type_of_time_increment == 2) {
           LSIO_RETURN_IF_ERROR(check_unit(t.unit_for_time_range));
-          end_seconds += int64_t{t.length} * UnitSeconds(t.unit_for_time_range);
+          const Step length{t.length, t.unit_for_time_range};
+          if (!fits(length)) {
+            return NotSupportedError(DescribeMessage({message.index, message.offset}) +
+                                     ", field " + std::to_string(field_index) +
+                                     ": a step beyond 2^62 seconds");
+          }
+          end_seconds += Seconds(length);
           break;
         }
       }
@@ -423,14 +445,11 @@ Result<FieldKeys> ComputeFieldKeys(const Message& message, size_t field_index) {
     const int64_t minutes = id.minute + step_minutes;
     int64_t hours = id.hour + minutes / 60;
     int64_t day = DaysFromCivil(id.year, id.month, id.day);
-    while (hours >= 24) {
-      day++;
-      hours -= 24;
-    }
-    while (hours < 0) {
-      day--;
-      hours += 24;
-    }
+    // ecCodes steps a day at a time; the same result by floor division.
+    int64_t days = hours / 24;
+    if (hours % 24 < 0) days -= 1;
+    day += days;
+    hours -= days * 24;
     int64_t y, mo, d;
     CivilFromDays(day, &y, &mo, &d);
     k.validity_date = y * 10000 + mo * 100 + d;

@@ -16,7 +16,15 @@ constexpr double kMissingDouble = -1e100;  // GRIB_MISSING_DOUBLE
 constexpr double kRad2Deg = 57.29577951308232087684;
 constexpr double kDeg2Rad = 0.01745329251994329576;
 
+// ecCodes' normalise_longitude_in_degrees: repeated +-360 (whose rounding the coordinates
+// carry). Absurd longitudes (a corrupt basic angle) take one fmod instead of a near-endless loop.
 double NormaliseLongitude(double lon) {
+  if (!std::isfinite(lon)) return lon;
+  if (std::fabs(lon) > 1e6) {
+    lon = std::fmod(lon, 360.0);
+    if (lon < 0) lon += 360;
+    return lon;
+  }
   while (lon < 0) lon += 360;
   while (lon > 360) lon -= 360;
   return lon;
@@ -187,8 +195,14 @@ Status ReducedGaussianGrid(std::span<const std::byte> bytes, const GridDefinitio
   LSIO_ASSIGN_OR_RETURN(std::vector<uint32_t> pl, ReadPointsPerRow(bytes, g));
   if (pl.empty()) return CorruptDataError("a reduced grid without its points per row");
   double lon_first = deg.lon1, lon_last = deg.lon2;
-  while (lon_last < 0) lon_last += 360;
-  while (lon_first < 0) lon_first += 360;
+  auto up = [](double lon) {
+    if (!std::isfinite(lon)) return lon;
+    if (lon < -1e6) lon = std::fmod(lon, 360.0);
+    while (lon < 0) lon += 360;
+    return lon;
+  };
+  lon_last = up(lon_last);
+  lon_first = up(lon_first);
   const int64_t max_pl = *std::max_element(pl.begin(), pl.end());
   // is_gaussian_global
   const double d = std::fabs(gl[0] - gl[1]);
@@ -476,8 +490,11 @@ GridDegrees ComputeGridDegrees(const GridDefinition& g) {
 }
 
 Result<std::vector<double>> GaussianLatitudes(int64_t trunc) {
-  if (trunc <= 0 || trunc > 100000) {
-    return InvalidArgumentError("Gaussian grid of N = " + Num(trunc));
+  // The cost grows as N^2 (2N latitudes, each a Legendre polynomial of degree 2N); the largest
+  // operational grids are N2560 (ECMWF's TCo2559), so N above 8192 is refused rather than
+  // computed for seconds.
+  if (trunc <= 0 || trunc > 8192) {
+    return InvalidArgumentError("Gaussian grid of N = " + Num(trunc) + " (1 to 8192 supported)");
   }
   const int64_t nlat = trunc * 2;
   std::vector<double> lats(static_cast<size_t>(nlat));

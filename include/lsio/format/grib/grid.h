@@ -54,7 +54,8 @@ Result<GridCoordinates> ComputeGridCoordinates(std::span<const std::byte> messag
 
 // ecCodes' Gaussian latitudes for N parallels between a pole and the equator: 2N values from
 // north to south (grib_get_gaussian_latitudes).
-// Errors: InvalidArgument (N <= 0), CorruptData (the Newton iteration did not converge).
+// Errors: InvalidArgument (N <= 0 or N > 8192), CorruptData (the Newton iteration did not
+// converge).
 Result<std::vector<double>> GaussianLatitudes(int64_t n);
 
 // The first/last grid point and increments in degrees, as ecCodes' g2latlon / scale accessors
