@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
       }
       best = std::min(best, CpuSeconds() - t0);
     }
-    std::printf("  {\"file\": \"%s\", \"fields\": %llu, \"values\": %llu, \"cpu_seconds\": %.6f}%s\n",
+    std::printf(
+        "  {\"file\": \"%s\", \"fields\": %llu, \"values\": %llu, \"cpu_seconds\": %.6f}%s\n",
                 files[fi].c_str(), static_cast<unsigned long long>(fields),
                 static_cast<unsigned long long>(values), best,
                 fi + 1 < files.size() ? "," : "");

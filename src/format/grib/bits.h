@@ -143,7 +143,10 @@ inline uint64_t CountBits(const uint8_t* bitmap, uint64_t n) {
   }
   for (; i < full; ++i) count += static_cast<uint64_t>(std::popcount(bitmap[i]));
   const unsigned rest = static_cast<unsigned>(n % 8);
-  if (rest) count += static_cast<uint64_t>(std::popcount(static_cast<unsigned>(bitmap[full] >> (8 - rest))));
+  if (rest) {
+    const unsigned last = static_cast<unsigned>(bitmap[full] >> (8 - rest));
+    count += static_cast<uint64_t>(std::popcount(last));
+  }
   return count;
 }
 

@@ -22,7 +22,9 @@ inline uint16_t U16(std::span<const std::byte> s, size_t at) {
 inline uint32_t U32(std::span<const std::byte> s, size_t at) {
   return static_cast<uint32_t>(ReadUnsigned(s.data() + at, 4));
 }
-inline uint64_t U64(std::span<const std::byte> s, size_t at) { return ReadUnsigned(s.data() + at, 8); }
+inline uint64_t U64(std::span<const std::byte> s, size_t at) {
+  return ReadUnsigned(s.data() + at, 8);
+}
 
 // GRIB's signed integers are sign and magnitude: the top bit is the sign (ecCodes'
 // grib_decode_signed_long). A set sign bit with a zero magnitude is 0.
@@ -32,9 +34,15 @@ inline int64_t SignMagnitude(const std::byte* p, int nbytes) {
   const int64_t magnitude = static_cast<int64_t>(raw & (sign_bit - 1));
   return (raw & sign_bit) ? -magnitude : magnitude;
 }
-inline int64_t S16(std::span<const std::byte> s, size_t at) { return SignMagnitude(s.data() + at, 2); }
-inline int64_t S32(std::span<const std::byte> s, size_t at) { return SignMagnitude(s.data() + at, 4); }
-inline int64_t S8(std::span<const std::byte> s, size_t at) { return SignMagnitude(s.data() + at, 1); }
+inline int64_t S16(std::span<const std::byte> s, size_t at) {
+  return SignMagnitude(s.data() + at, 2);
+}
+inline int64_t S32(std::span<const std::byte> s, size_t at) {
+  return SignMagnitude(s.data() + at, 4);
+}
+inline int64_t S8(std::span<const std::byte> s, size_t at) {
+  return SignMagnitude(s.data() + at, 1);
+}
 
 inline bool Matches(std::span<const std::byte> s, size_t at, const char (&text)[5]) {
   if (at + 4 > s.size()) return false;

@@ -309,7 +309,9 @@ struct ConceptTables::Impl {
   std::unordered_map<int64_t, std::string_view> classes;
   std::unordered_map<int64_t, std::string_view> types;
 
-  static std::string_view Str(uint32_t offset) { return std::string_view(kConceptStrings + offset); }
+  static std::string_view Str(uint32_t offset) {
+    return std::string_view(kConceptStrings + offset);
+  }
 
   bool Matches(uint32_t entry, const FieldConceptKeys& keys, int* count) const;
 };

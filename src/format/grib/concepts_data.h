@@ -4,7 +4,8 @@
 // kConceptHeader holds (count, start) pairs into kConceptTables for, in order: conditions
 // (key, kind, a, b), condition sets (begin, count), entries (value string, set), files (path
 // string, entry begin, entry count), integer lists, key names (string), centres (code, string),
-// MARS classes (code, string), MARS types (code, string). Strings are offsets into kConceptStrings (NUL-terminated).
+// MARS classes (code, string), MARS types (code, string). Strings are offsets into
+// kConceptStrings (NUL-terminated).
 
 #include <cstdint>
 

@@ -433,7 +433,8 @@ Result<FieldRecord> DescribeField(std::span<const std::byte> message_bytes, cons
   r.ny = g.nj;
   // The grid section without its length and with the u/v-relative flag masked (it does not
   // change the coordinates).
-  if (f.grid_section.present() && f.grid_section.offset + f.grid_section.length <= message_bytes.size()) {
+  if (f.grid_section.present() &&
+      f.grid_section.offset + f.grid_section.length <= message_bytes.size()) {
     const auto sec = message_bytes.subspan(f.grid_section.offset + 4, f.grid_section.length - 4);
     const bool flags_at_55 = g.template_number == 0 || g.template_number == 1 ||
                              g.template_number == 40 || g.template_number == 41;
@@ -450,7 +451,9 @@ DatasetView BuildDatasetView(std::span<const FieldRecord> fields) {
 
   // open_variable_datasets: one group per paramId, ascending.
   std::map<int64_t, std::vector<size_t>> by_param;
-  for (size_t i = 0; i < fields.size(); ++i) by_param[fields[i].keys.parameter.param_id].push_back(i);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    by_param[fields[i].keys.parameter.param_id].push_back(i);
+  }
   std::vector<Dataset> datasets;
   for (const auto& [param, set] : by_param) {
     std::vector<std::vector<size_t>> leaves;

@@ -431,9 +431,10 @@ Result<FieldKeys> ComputeFieldKeys(const Message& message, size_t field_index) {
   k.start_step = start_seconds / unit_s;
   k.end_step = end_seconds / unit_s;
   k.end_step_seconds = end_seconds;
-  k.step_range = k.start_step == k.end_step
-                     ? FormatStep(k.end_step, step_units)
-                     : FormatStep(k.start_step, step_units) + "-" + FormatStep(k.end_step, step_units);
+  k.step_range = FormatStep(k.end_step, step_units);
+  if (k.start_step != k.end_step) {
+    k.step_range = FormatStep(k.start_step, step_units) + "-" + k.step_range;
+  }
 
   // validityDate/Time: the end of the overall interval for statistical products, else the
   // reference time plus the step (ecCodes converts the step to minutes).

@@ -33,7 +33,8 @@ double NormaliseLongitude(double lon) {
 std::string Num(int64_t v) { return std::to_string(v); }
 
 // The Regular iterator's longitudes (Regular::init).
-Status RegularLongitudes(const GridDefinition& g, const GridDegrees& deg, std::vector<double>* out) {
+Status RegularLongitudes(const GridDefinition& g, const GridDegrees& deg,
+                         std::vector<double>* out) {
   const int64_t ni = g.ni;
   double lon1 = deg.lon1;
   double lon2 = deg.lon2;

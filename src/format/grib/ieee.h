@@ -21,7 +21,8 @@ inline double EccodesIeeeToDouble(uint32_t x) {
   if (exponent == 0) exponent = 1;
   mantissa |= 0x800000u;
   // 2^(exponent - 150) is exact in double for exponent in [1, 255].
-  const double value = static_cast<double>(mantissa) * std::ldexp(1.0, static_cast<int>(exponent) - 150);
+  const double value =
+      static_cast<double>(mantissa) * std::ldexp(1.0, static_cast<int>(exponent) - 150);
   return sign ? -value : value;
 }
 

@@ -65,9 +65,9 @@ Identification ParseIdentification(std::span<const std::byte> s) {
 }
 
 // The MARS class and type of an ECMWF local section (grib2/section.2.def, local.98.def,
-// mars_labeling.def): grib2LocalSectionNumber (2 bytes), marsClass, marsType (2 bytes each), unless the
-// production status puts a dataset's own version number first (TIGGE, UERRA, DestinE, ...),
-// whose layouts lsio does not read.
+// mars_labeling.def): grib2LocalSectionNumber (2 bytes), marsClass, marsType (2 bytes each),
+// unless the production status puts a dataset's own version number first (TIGGE, UERRA,
+// DestinE, ...), whose layouts lsio does not read.
 struct MarsLabels {
   int32_t mars_class = -1;
   int32_t mars_type = -1;

@@ -559,7 +559,9 @@ Status ParseDataRepresentation(std::span<const std::byte> message, Section secti
   d.number_of_values = U32(s, 5);
   d.template_number = U16(s, 9);
   auto need = [&](size_t n) -> Status {
-    if (s.size() < n) return TemplateTooShort("data representation", d.template_number, n, s.size());
+    if (s.size() < n) {
+      return TemplateTooShort("data representation", d.template_number, n, s.size());
+    }
     return Status::OK();
   };
   auto packing = [&]() {

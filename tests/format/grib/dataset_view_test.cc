@@ -51,8 +51,8 @@ Parsed ParseAll(const std::string& path) {
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     p.messages[i] = std::move(*m);
     for (size_t f = 0; f < p.messages[i].fields.size(); ++f) {
-      Result<FieldRecord> r = DescribeField(bytes, p.messages[i], f,
-                                            {0, static_cast<uint32_t>(i), static_cast<uint32_t>(f)});
+      const FieldLocation loc{0, static_cast<uint32_t>(i), static_cast<uint32_t>(f)};
+      Result<FieldRecord> r = DescribeField(bytes, p.messages[i], f, loc);
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       p.records.push_back(std::move(*r));
     }
@@ -102,8 +102,8 @@ CoordValues Values(const Parsed& p, const DatasetView& view, const Hypercube& h,
     case CoordinateKind::kGeography: {
       const FieldLocation loc = view.fields[h.geography_field];
       const Message& m = p.messages[loc.message];
-      Result<GridCoordinates> g =
-          ComputeGridCoordinates(std::span(p.bytes).subspan(m.offset, m.length), m.fields[loc.field]);
+      const auto bytes = std::span(p.bytes).subspan(m.offset, m.length);
+      Result<GridCoordinates> g = ComputeGridCoordinates(bytes, m.fields[loc.field]);
       EXPECT_TRUE(g.ok()) << g.status().ToString();
       if (g.ok()) out.numbers = c.name == "latitude" ? g->latitudes : g->longitudes;
       break;
@@ -147,10 +147,12 @@ std::vector<Group> Entries(const DatasetView& view) {
   }
   std::vector<Group> out;
   for (const Hypercube& h : view.hypercubes) {
-    std::vector<std::pair<std::pair<std::string, std::string>, std::vector<const Variable*>>> groups;
+    using Key = std::pair<std::string, std::string>;
+    std::vector<std::pair<Key, std::vector<const Variable*>>> groups;
     for (const Variable& v : h.variables) {
       const std::pair<std::string, std::string> key{v.type_of_level, v.step_type};
-      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+      auto it = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.first == key; });
       if (it == groups.end()) {
         groups.push_back({key, {&v}});
       } else {
@@ -168,7 +170,8 @@ std::vector<Group> Entries(const DatasetView& view) {
   return out;
 }
 
-void CheckNumbers(const std::string& what, const std::vector<double>& got, const nlohmann::json& want) {
+void CheckNumbers(const std::string& what, const std::vector<double>& got,
+                  const nlohmann::json& want) {
   SCOPED_TRACE(what);
   if (want.contains("values")) {
     ASSERT_EQ(got.size(), want["values"].size());

@@ -89,7 +89,8 @@ TEST_F(GeneratedFiles, ValuesMatchEccodesBitForBit) {
       const auto& ref = file["fields"][k];
       const Message& m = *p.fields[k].message;
       EXPECT_EQ(m.offset, ref["offset"].get<uint64_t>());
-      const std::vector<double> want = ReadF64(GeneratedDir() + "/" + ref["values"].get<std::string>());
+      const std::vector<double> want =
+          ReadF64(GeneratedDir() + "/" + ref["values"].get<std::string>());
       const size_t n = FieldValueCount(m.fields[p.fields[k].field]);
       ASSERT_EQ(n, want.size());
       std::vector<double> f64(n);
@@ -174,8 +175,12 @@ TEST_F(GeneratedFiles, CoordinatesMatchEccodes) {
       ASSERT_EQ(c->latitudes.size(), lat.size());
       ASSERT_EQ(c->longitudes.size(), lon.size());
       double worst = 0;
-      for (size_t i = 0; i < lat.size(); ++i) worst = std::max(worst, std::fabs(lat[i] - c->latitudes[i]));
-      for (size_t i = 0; i < lon.size(); ++i) worst = std::max(worst, std::fabs(lon[i] - c->longitudes[i]));
+      for (size_t i = 0; i < lat.size(); ++i) {
+        worst = std::max(worst, std::fabs(lat[i] - c->latitudes[i]));
+      }
+      for (size_t i = 0; i < lon.size(); ++i) {
+        worst = std::max(worst, std::fabs(lon[i] - c->longitudes[i]));
+      }
       EXPECT_LE(worst, 1e-9);
       ++checked;
     }

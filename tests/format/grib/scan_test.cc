@@ -99,7 +99,8 @@ TEST(GribScan, WrongEndMarkerOrLengthIsCorrupt) {
 
   // A total length one byte short: "7777" is not where the length says.
   bad = bytes;
-  bad[second.offset + 15] = static_cast<std::byte>(static_cast<uint8_t>(bad[second.offset + 15]) - 1);
+  const uint8_t last_length_byte = static_cast<uint8_t>(bad[second.offset + 15]);
+  bad[second.offset + 15] = static_cast<std::byte>(last_length_byte - 1);
   scanned = ScanMessages(bad);
   ASSERT_FALSE(scanned.ok());
   EXPECT_EQ(scanned.status().code(), StatusCode::kCorruptData);
