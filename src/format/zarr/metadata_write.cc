@@ -105,7 +105,11 @@ json CodecJson(const CodecSpec& c, size_t item_size, ZarrFormat format) {
   };
   switch (c.kind) {
     case CodecSpec::Kind::kZstd:
-      return make("zstd", "zstd", {{"level", c.level}, {"checksum", c.checksum}});
+      if (v3 || c.checksum) {
+        return make("zstd", "zstd", {{"level", c.level}, {"checksum", c.checksum}});
+      }
+      // As zarr-python writes v2 zstd; TensorStore's v2 driver refuses a "checksum" member.
+      return make("zstd", "zstd", {{"level", c.level}});
     case CodecSpec::Kind::kGzip:
       return make("gzip", "gzip", {{"level", c.level}});
     case CodecSpec::Kind::kBlosc:
