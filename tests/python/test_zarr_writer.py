@@ -190,6 +190,9 @@ def test_shapes(tool, tmp_path, fmt, shape, chunks):
           fmt=fmt)
     assert_same(read_zarr_python(store, "v"), data, "zarr-python")
     assert_same(read_tensorstore(store, "v", fmt), data, "tensorstore")
+    if shape == ():
+        # xarray needs the (empty) dimension names of a 0-d array.
+        np.testing.assert_array_equal(xr.open_zarr(store)["v"].values, data)
 
 
 @pytest.mark.parametrize("fmt", [2, 3])

@@ -385,7 +385,7 @@ Result<std::vector<MetadataDocument>> ArrayMetadataDocuments(const ArrayWriteSpe
                 {"fill_value", std::move(fill)},
                 {"codecs", std::move(chain)},
                 {"attributes", s.attributes}};
-    if (!s.dimension_names.empty()) {
+    if (!s.dimension_names.empty() || s.shape.empty()) {
       json names = json::array();
       for (const std::string& n : s.dimension_names) {
         names.push_back(n.empty() ? json(nullptr) : json(n));
@@ -413,7 +413,7 @@ Result<std::vector<MetadataDocument>> ArrayMetadataDocuments(const ArrayWriteSpe
                  {"dimension_separator",
                   std::string(1, s.chunk_key_separator == '/' ? '/' : '.')}};
   json zattrs = s.attributes;
-  if (!s.dimension_names.empty()) {
+  if (!s.dimension_names.empty() || s.shape.empty()) {
     const json names = s.dimension_names;
     auto it = zattrs.find("_ARRAY_DIMENSIONS");
     if (it != zattrs.end() && *it != names) {

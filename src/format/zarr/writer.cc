@@ -199,7 +199,8 @@ Result<ArrayWriter> ArrayWriter::Make(const ArrayWriteSpec& spec, std::string wh
   LSIO_ASSIGN_OR_RETURN(codec::CodecChain chain, MakeChunkCodecChain(impl->metadata));
   impl->chunk_chain.emplace(std::move(chain));
   if (impl->metadata.sharding) {
-    LSIO_ASSIGN_OR_RETURN(codec::CodecChain index, MakeShardIndexCodecChain(*impl->metadata.sharding));
+    LSIO_ASSIGN_OR_RETURN(codec::CodecChain index,
+                          MakeShardIndexCodecChain(*impl->metadata.sharding));
     impl->index_chain.emplace(std::move(index));
   }
   impl->fill = impl->metadata.fill_value.bytes;

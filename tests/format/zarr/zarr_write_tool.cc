@@ -54,7 +54,8 @@ std::vector<int64_t> Unravel(int64_t i, const std::vector<int64_t>& shape) {
 }
 
 // The box [origin, origin + extent) of a C-order array of `shape`.
-std::vector<std::byte> Extract(const std::vector<std::byte>& data, const std::vector<int64_t>& shape,
+std::vector<std::byte> Extract(const std::vector<std::byte>& data,
+                               const std::vector<int64_t>& shape,
                                const std::vector<int64_t>& origin,
                                const std::vector<int64_t>& extent, size_t elem) {
   std::vector<std::byte> out(static_cast<size_t>(Product(extent)) * elem);

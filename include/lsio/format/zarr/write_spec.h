@@ -96,7 +96,8 @@ struct ArrayWriteSpec {
   // nothing), Zarr v3 writes the type's zero. Written as zarr-python writes it.
   nlohmann::json fill_value = nullptr;
   // Empty (no names), or one per dimension. v3: dimension_names ("" is written as null);
-  // v2: the `_ARRAY_DIMENSIONS` attribute xarray reads.
+  // v2: the `_ARRAY_DIMENSIONS` attribute xarray reads. A 0-d array always gets its (empty)
+  // list, which xarray needs to open it.
   std::vector<std::string> dimension_names;
   // A JSON object. Non-finite numbers are written as Python's json module writes them (NaN,
   // Infinity), as zarr-python and xarray do.
