@@ -1,12 +1,13 @@
 // `lsio info`: flag parsing; the report is zarr::WriteInfo, with coordinate values read
-// through the data path.
+// through the data path on the command's runtime context.
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "commands.h"
 #include "lsio/format/zarr/info.h"
-#include "lsio/ops/chunk_reader.h"
+#include "lsio/format/zarr/source.h"
+#include "lsio/runtime/context.h"
 
 namespace lsio::cli {
 
@@ -19,24 +20,17 @@ struct InfoFlags {
 };
 
 int RunInfo(const InfoFlags& f) {
+  Result<std::shared_ptr<runtime::Context>> context = runtime::Context::Make({});
+  if (!context.ok()) return ReportStatus(context.status());
+  Result<std::shared_ptr<kvstore::Store>> store = (*context)->OpenStore(f.path);
+  if (!store.ok()) return ReportStatus(store.status());
+  Result<std::shared_ptr<const zarr::ZarrDatasetSource>> source = zarr::OpenDataset(*store);
+  if (!source.ok()) return ReportStatus(source.status());
   zarr::InfoOptions options;
-  options.path = f.path;
   options.json = f.json;
   options.stored_bytes = !f.no_stored_bytes;
-  std::string root = f.path;
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
-  options.read_coordinate = [root](const zarr::Hierarchy&,
-                                   const zarr::Node& array) -> Result<std::vector<std::byte>> {
-    const zarr::ArrayMetadata& meta = *array.array;
-    std::vector<std::byte> out(static_cast<size_t>(meta.shape.at(0)) *
-                               ByteWidth(meta.data_type.storage));
-    std::vector<zarr::DimRange> full = {zarr::FullRange(meta.shape.at(0))};
-    ops::ReadOptions read;
-    read.scheduler.threads = 1;
-    LSIO_RETURN_IF_ERROR(ops::ReadSelection(root, array, full, out, read));
-    return out;
-  };
-  return ReportStatus(zarr::WriteInfo(options, std::cout));
+  options.context = context->get();
+  return ReportStatus(zarr::WriteInfo(**source, options, std::cout));
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/selection.h"
 #include "lsio/io/read_files.h"
 #include "lsio/ops/stats.h"
 
@@ -58,12 +58,12 @@ int RunStats(const StatsFlags& f) {
   req.variables = f.vars;
   req.over = f.over;
   for (const std::string& a : f.isel) {
-    Result<zarr::DimSelector> s = zarr::ParseIselArgument(a);
+    Result<array::DimSelector> s = array::ParseIselArgument(a);
     if (!s.ok()) return ReportStatus(s.status().WithContext("--isel"));
     req.selectors.push_back(*s);
   }
   for (const std::string& a : f.sel) {
-    Result<zarr::DimSelector> s = zarr::ParseSelArgument(a);
+    Result<array::DimSelector> s = array::ParseSelArgument(a);
     if (!s.ok()) return ReportStatus(s.status().WithContext("--sel"));
     req.selectors.push_back(*s);
   }
@@ -79,6 +79,14 @@ int RunStats(const StatsFlags& f) {
   if (!mem.ok()) return ReportStatus(mem.status().WithContext("--max-memory"));
   req.max_memory = *mem;
   req.threads = f.threads;
+  // One runtime context for the command: its CPU pool and readers serve every pass.
+  runtime::ContextOptions co;
+  co.threads = f.threads;
+  co.io_backend = req.io_backend;
+  co.max_memory = req.max_memory;
+  Result<std::shared_ptr<runtime::Context>> context = runtime::Context::Make(co);
+  if (!context.ok()) return ReportStatus(context.status().WithContext("--threads"));
+  req.context = context->get();
   if (f.on_error == "skip") {
     req.on_error = ops::OnError::kSkip;
   } else if (f.on_error != "fail") {
@@ -97,7 +105,9 @@ int RunStats(const StatsFlags& f) {
   if (bar) std::fprintf(stderr, "\n");
   if (!report.ok()) return ReportStatus(report.status());
   if (!f.out.empty()) {
-    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, f.out))) return rc;
+    Result<std::shared_ptr<kvstore::Store>> out = (*context)->OpenStore(f.out);
+    if (!out.ok()) return ReportStatus(out.status().WithContext("--out"));
+    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out))) return rc;
   }
   if (f.json) {
     ops::WriteStatsJson(*report, std::cout);

@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "fuzz_util.h"
-#include "lsio/format/zarr/cf.h"
+#include "lsio/array/cf.h"
 #include "lsio/format/zarr/hierarchy.h"
 #include "lsio/format/zarr/info.h"
 #include "lsio/format/zarr/metadata.h"
 #include "lsio/format/zarr/shard_index.h"
+#include "lsio/format/zarr/source.h"
+#include "lsio/kvstore/key.h"
 
 namespace lsio::fuzz {
 
@@ -42,14 +44,14 @@ inline void CheckArray(const zarr::ArrayMetadata& m) {
 
   // The first and last chunk keys are valid store keys.
   std::vector<int64_t> first(m.rank(), 0);
-  LSIO_FUZZ_CHECK(zarr::ValidateStoreKey(m.ChunkKey(first)).ok());
+  LSIO_FUZZ_CHECK(kvstore::ValidateKey(m.ChunkKey(first)).ok());
   std::vector<int64_t> last(m.rank(), 0);
   bool any_chunk = true;
   for (size_t i = 0; i < m.rank(); ++i) {
     any_chunk = any_chunk && grid[i] > 0;
     last[i] = grid[i] > 0 ? grid[i] - 1 : 0;
   }
-  if (any_chunk) LSIO_FUZZ_CHECK(zarr::ValidateStoreKey(m.ChunkKey(last)).ok());
+  if (any_chunk) LSIO_FUZZ_CHECK(kvstore::ValidateKey(m.ChunkKey(last)).ok());
 
   (void)zarr::DescribeCodecsJson(m);
   (void)zarr::DescribeFillValue(m.fill_value, m.data_type);
@@ -72,22 +74,20 @@ inline void CheckArray(const zarr::ArrayMetadata& m) {
   }
 }
 
-// Stored values for a 1-D coordinate: a deterministic pattern, bounded in size (a fuzzed
-// shape may be huge; the reader in lsio would read chunks, bounded by the memory budget).
-inline Result<std::vector<std::byte>> SyntheticCoordinate(const zarr::Hierarchy&,
-                                                          const zarr::Node& node) {
+// Decodes a deterministic pattern as the values of a 1-D coordinate, bounded in size (a fuzzed
+// shape may be huge), through the CF rules `lsio info` and label selections use.
+inline void CheckSyntheticCoordinate(const zarr::Node& node) {
   const zarr::ArrayMetadata& m = *node.array;
-  if (m.rank() != 1 || m.shape[0] > 4096 || m.data_type.item_size == 0) {
-    return NotSupportedError("fuzz: coordinate too large to synthesise");
-  }
-  std::vector<std::byte> out(static_cast<size_t>(m.shape[0]) * m.data_type.item_size);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(i * 37 + 11);
-  return out;
+  if (m.rank() != 1 || m.shape[0] > 4096 || m.data_type.item_size == 0) return;
+  std::vector<std::byte> values(static_cast<size_t>(m.shape[0]) * m.data_type.item_size);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::byte>(i * 37 + 11);
+  (void)array::DecodeCoordinate(zarr::MakeArrayInfo(node), values);
 }
 
 // Opens the hierarchy in `store` both ways (consolidated and walked), checks every node, and
 // renders the `lsio info` report.
-inline void CheckStore(const MemoryStore& store) {
+inline void CheckStore(const MemoryStore& memory) {
+  kvstore::Store& store = memory.store();
   for (bool consolidated : {true, false}) {
     zarr::OpenOptions open;
     open.use_consolidated = consolidated;
@@ -96,22 +96,24 @@ inline void CheckStore(const MemoryStore& store) {
     LSIO_FUZZ_CHECK(!h->nodes.empty());
     LSIO_FUZZ_CHECK(h->root().path.empty());
     for (const zarr::Node& node : h->nodes) {
-      LSIO_FUZZ_CHECK(zarr::ValidateStoreKey(node.path).ok());
+      LSIO_FUZZ_CHECK(kvstore::ValidateKey(node.path).ok());
       LSIO_FUZZ_CHECK(node.is_array() == node.array.has_value());
       LSIO_FUZZ_CHECK(h->Find(node.path) == &node);
       if (node.array) {
         CheckArray(*node.array);
         std::vector<int64_t> zero(node.array->rank(), 0);
         Result<std::string> key = h->ChunkKey(node, zero);
-        if (key.ok()) LSIO_FUZZ_CHECK(zarr::ValidateStoreKey(*key).ok());
+        if (key.ok()) LSIO_FUZZ_CHECK(kvstore::ValidateKey(*key).ok());
+        CheckSyntheticCoordinate(node);
       }
       (void)h->Children(node.path);
     }
   }
-  zarr::InfoOptions options;
-  options.path = "mem://";
-  options.read_coordinate = &SyntheticCoordinate;
-  Result<nlohmann::json> info = zarr::InfoJson(store, options);
+  Result<std::shared_ptr<const zarr::ZarrDatasetSource>> source =
+      zarr::OpenDataset(memory.shared());
+  if (!source.ok()) return;
+  zarr::InfoOptions options;  // no context: coordinates are decoded above, not read
+  Result<nlohmann::json> info = zarr::InfoJson(**source, options);
   if (info.ok()) {
     std::ostringstream text;
     zarr::WriteInfoText(*info, text);

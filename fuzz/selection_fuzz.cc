@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "fuzz_util.h"
-#include "lsio/format/zarr/chunk_selection.h"
-#include "lsio/format/zarr/datetime.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/chunk_selection.h"
+#include "lsio/array/datetime.h"
+#include "lsio/array/selection.h"
 
 namespace {
 
-using namespace lsio::zarr;  // NOLINT(build/namespaces): a fuzz target over one namespace
+using namespace lsio::array;  // NOLINT(build/namespaces): a fuzz target over one namespace
 
 const std::vector<std::string> kDims = {"time", "lat", "lon", "level", "x"};
 const std::vector<int64_t> kShape = {730, 360, 720, 5, 10};

@@ -41,7 +41,8 @@
 #include "lsio/compute/stats.h"
 #include "lsio/format/zarr/metadata.h"
 #include "lsio/format/zarr/shard_index.h"
-#include "lsio/ops/dataset.h"
+#include "lsio/format/zarr/hierarchy.h"
+#include "lsio/kvstore/file_store.h"
 
 namespace {
 
@@ -123,7 +124,7 @@ std::vector<std::vector<int64_t>> SampledGrid(const std::vector<int64_t>& grid, 
   }
 }
 
-Result<Sample> LoadSample(const lsio::ops::Dataset& ds, const lsio::zarr::Node& node,
+Result<Sample> LoadSample(const std::string& root, const lsio::zarr::Node& node,
                           uint64_t sample_bytes) {
   const lsio::zarr::ArrayMetadata& meta = *node.array;
   const std::vector<int64_t> grid = meta.grid_shape();
@@ -145,7 +146,7 @@ Result<Sample> LoadSample(const lsio::ops::Dataset& ds, const lsio::zarr::Node& 
   }
   Sample sample;
   for (const std::vector<int64_t>& g : SampledGrid(grid, stride)) {
-    std::string path = ds.root();
+    std::string path = root;
     // Appended piecewise: GCC 12 warns falsely (-Wrestrict) about "/" + std::string here.
     if (!node.path.empty()) {
       path += '/';
@@ -215,15 +216,19 @@ struct PassTimes {
 };
 
 Status Run(const std::string& store, const std::string& var, uint64_t sample_bytes, int repeat) {
-  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<lsio::ops::Dataset> ds, lsio::ops::Dataset::Open(store));
-  LSIO_ASSIGN_OR_RETURN(const lsio::zarr::Node* node, ds->FindArray(var));
+  LSIO_ASSIGN_OR_RETURN(lsio::zarr::Hierarchy h,
+                        lsio::zarr::OpenHierarchy(*lsio::kvstore::MakeFileStore(store)));
+  const lsio::zarr::Node* node = h.Find(var);
+  if (node == nullptr || !node->is_array()) {
+    return lsio::NotFoundError(store + ": no array '" + var + "'");
+  }
   const lsio::zarr::ArrayMetadata& meta = *node->array;
   const lsio::DataType dtype = meta.data_type.storage;
   const std::vector<int64_t> chunk_shape = meta.read_chunk_shape();
   LSIO_ASSIGN_OR_RETURN(lsio::codec::CodecChain chain,
                         meta.sharding ? lsio::zarr::MakeInnerCodecChain(*meta.sharding, dtype)
                                       : lsio::zarr::MakeChunkCodecChain(meta));
-  LSIO_ASSIGN_OR_RETURN(Sample sample, LoadSample(*ds, *node, sample_bytes));
+  LSIO_ASSIGN_OR_RETURN(Sample sample, LoadSample(store, *node, sample_bytes));
   if (sample.units.empty()) return lsio::NotFoundError(store + ": no stored chunk sampled");
 
   const size_t chunk_bytes = static_cast<size_t>(Product(chunk_shape)) * lsio::ByteWidth(dtype);

@@ -21,14 +21,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/array/cf.h"
+#include "lsio/array/dataset.h"
+#include "lsio/array/read.h"
 #include "lsio/base/status.h"
 #include "lsio/compute/stats.h"
-#include "lsio/format/zarr/cf.h"
+#include "lsio/format/open.h"
 #include "lsio/format/zarr/metadata.h"
+#include "lsio/format/zarr/source.h"
 #include "lsio/io/engine.h"
-#include "lsio/ops/chunk_reader.h"
-#include "lsio/ops/dataset.h"
 #include "lsio/ops/stats.h"
+#include "lsio/runtime/context.h"
 #include "lsio/ops/stats_partial.h"
 
 namespace nb = nanobind;
@@ -123,13 +126,16 @@ std::string Hex(std::span<const std::byte> bytes) {
 
 // The hierarchy as JSON for the Python side (lsio._api builds Group / Array objects from it).
 std::string Describe(const std::string& path) {
-  std::unique_ptr<ops::Dataset> ds;
+  std::shared_ptr<const zarr::ZarrDatasetSource> source;
   {
     nb::gil_scoped_release release;
-    ds = ValueOrThrow(ops::Dataset::Open(path));
+    std::shared_ptr<kvstore::Store> store =
+        ValueOrThrow(runtime::Context::Default()->OpenStore(path));
+    source = ValueOrThrow(zarr::OpenDataset(std::move(store)));
   }
+  const array::Dataset ds(source);
   nlohmann::json nodes = nlohmann::json::array();
-  for (const zarr::Node& n : ds->hierarchy().nodes) {
+  for (const zarr::Node& n : source->hierarchy().nodes) {
     nlohmann::json j;
     j["path"] = n.path;
     j["kind"] = n.is_array() ? "array" : "group";
@@ -143,8 +149,8 @@ std::string Describe(const std::string& path) {
       j["shards"] = m.sharding ? nlohmann::json(m.chunk_shape) : nlohmann::json(nullptr);
       j["dtype"] = NumpyDtype(m.data_type);
       j["dtype_name"] = m.data_type.name;
-      j["dims"] = ds->Dims(n);
-      j["is_coordinate"] = ds->IsCoordinate(n);
+      j["dims"] = zarr::MakeArrayInfo(n).dims;
+      j["is_coordinate"] = ds.IsCoordinate(*ValueOrThrow(ds.FindArray(n.path)));
       j["fill_value"] = m.fill_value.json;
       j["fill_value_is_null"] = m.fill_value.is_null;
       j["fill_bytes"] = Hex(m.fill_value.bytes);
@@ -157,18 +163,18 @@ std::string Describe(const std::string& path) {
     }
     nodes.push_back(std::move(j));
   }
-  nlohmann::json out = {{"path", ds->root()},
-                        {"consolidated", ds->hierarchy().consolidated},
+  nlohmann::json out = {{"path", source->store()->url()},
+                        {"consolidated", source->hierarchy().consolidated},
                         {"nodes", nodes}};
   return out.dump();
 }
 
 using RangeTuple = std::tuple<int64_t, int64_t, int64_t, bool>;  // start, step, count, drop
 
-std::vector<zarr::DimRange> ToRanges(const std::vector<RangeTuple>& ranges) {
-  std::vector<zarr::DimRange> out;
+std::vector<array::DimRange> ToRanges(const std::vector<RangeTuple>& ranges) {
+  std::vector<array::DimRange> out;
   for (const auto& [start, step, count, drop] : ranges) {
-    out.push_back(zarr::DimRange{start, step, count, drop});
+    out.push_back(array::DimRange{start, step, count, drop});
   }
   return out;
 }
@@ -179,30 +185,33 @@ void ReadInto(const std::string& path, const std::string& array_path,
               const std::vector<RangeTuple>& ranges, nb::ndarray<nb::c_contig> out, int threads,
               const std::string& io, CancelToken* cancel) {
   std::span<std::byte> bytes(static_cast<std::byte*>(out.data()), out.nbytes());
-  std::vector<zarr::DimRange> r = ToRanges(ranges);
+  std::vector<array::DimRange> r = ToRanges(ranges);
   nb::gil_scoped_release release;
-  std::unique_ptr<ops::Dataset> ds = ValueOrThrow(ops::Dataset::Open(path));
-  const zarr::Node* node = ValueOrThrow(ds->FindArray(array_path));
-  ops::ReadOptions options;
-  options.scheduler.threads = threads;
-  options.scheduler.io.backend = ValueOrThrow(Backend(io));
-  if (cancel) options.scheduler.cancelled = [cancel] { return cancel->cancelled(); };
-  ThrowIfError(ops::ReadSelection(ds->root(), *node, r, bytes, options));
+  runtime::Context& context = *runtime::Context::Default();
+  format::DatasetOptions open;
+  open.io_backend = ValueOrThrow(Backend(io));
+  std::shared_ptr<const array::Dataset> ds =
+      ValueOrThrow(format::OpenDataset(context, path, open));
+  const array::ArraySource* arr = ValueOrThrow(ds->FindArray(array_path));
+  array::ReadIntoOptions options;
+  options.threads = threads;
+  if (cancel) options.cancelled = [cancel] { return cancel->cancelled(); };
+  ThrowIfError(array::ReadInto(*arr, r, bytes, context, options));
 }
 
 // Python selector tuples (built by lsio._selection):
 //   (dim, "index", i) | (dim, "slice", start, stop, step)        positional
 //   (dim, "label", L) | (dim, "range", L1, L2)                    by label
 // with L = None | ("s", str) | ("n", float) | ("t", int nanoseconds).
-zarr::Label ToLabel(nb::handle h) {
+array::Label ToLabel(nb::handle h) {
   nb::tuple t = nb::cast<nb::tuple>(h);
   const std::string kind = nb::cast<std::string>(t[0]);
   if (kind == "s") return nb::cast<std::string>(t[1]);
   if (kind == "n") return nb::cast<double>(t[1]);
-  return zarr::DatetimeLabel{nb::cast<int64_t>(t[1])};
+  return array::DatetimeLabel{nb::cast<int64_t>(t[1])};
 }
 
-std::optional<zarr::Label> ToOptionalLabel(nb::handle h) {
+std::optional<array::Label> ToOptionalLabel(nb::handle h) {
   if (h.is_none()) return std::nullopt;
   return ToLabel(h);
 }
@@ -212,21 +221,21 @@ std::optional<int64_t> ToOptionalInt(nb::handle h) {
   return nb::cast<int64_t>(h);
 }
 
-std::vector<zarr::DimSelector> ToSelectors(const nb::list& selectors) {
-  std::vector<zarr::DimSelector> out;
+std::vector<array::DimSelector> ToSelectors(const nb::list& selectors) {
+  std::vector<array::DimSelector> out;
   for (nb::handle h : selectors) {
     nb::tuple t = nb::cast<nb::tuple>(h);
-    zarr::DimSelector s;
+    array::DimSelector s;
     s.dim = nb::cast<std::string>(t[0]);
     const std::string kind = nb::cast<std::string>(t[1]);
     if (kind == "index") {
       s.value = nb::cast<int64_t>(t[2]);
     } else if (kind == "slice") {
-      s.value = zarr::IndexSlice{ToOptionalInt(t[2]), ToOptionalInt(t[3]), ToOptionalInt(t[4])};
+      s.value = array::IndexSlice{ToOptionalInt(t[2]), ToOptionalInt(t[3]), ToOptionalInt(t[4])};
     } else if (kind == "label") {
       s.value = ToLabel(t[2]);
     } else if (kind == "range") {
-      s.value = zarr::LabelSlice{ToOptionalLabel(t[2]), ToOptionalLabel(t[3])};
+      s.value = array::LabelSlice{ToOptionalLabel(t[2]), ToOptionalLabel(t[3])};
     } else {
       throw StatusError(InvalidArgumentError("unknown selector kind '" + kind + "'"));
     }
@@ -306,7 +315,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
       for (const ops::OutputCoordinate& c : v.coordinates) {
         nb::dict cd;
         cd["name"] = c.name;
-        cd["dtype"] = c.zarr_v2_dtype;
+        cd["dtype"] = c.numpy_dtype;
         cd["values"] = nb::bytes(reinterpret_cast<const char*>(c.values.data()), c.values.size());
         cd["attributes"] = c.attributes.dump();
         coords.append(cd);

@@ -11,13 +11,13 @@
 #include <mutex>
 #include <thread>
 
+#include "lsio/array/cf.h"
+#include "lsio/array/dataset.h"
 #include "lsio/compute/axis_reduction.h"
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
-#include "lsio/format/zarr/cf.h"
-#include "lsio/ops/chunk_reader.h"
-#include "lsio/ops/dataset.h"
-#include "lsio/ops/memory_plan.h"
+#include "lsio/format/open.h"
+#include "lsio/ops/pass.h"
 #include "ordered_merge.h"
 #include "stats_internal.h"
 
@@ -109,23 +109,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A v2 typestring for writing a coordinate back out as it was stored.
-std::string V2TypeString(const zarr::ZarrDataType& t) {
-  if (t.kind == zarr::DataTypeKind::kDatetime64 || t.kind == zarr::DataTypeKind::kTimedelta64) {
-    std::string s = t.kind == zarr::DataTypeKind::kDatetime64 ? "<M8[" : "<m8[";
-    if (t.time_scale != 1) s += std::to_string(t.time_scale);
-    return s + t.time_unit + "]";
-  }
-  const DataType d = t.storage;
-  const std::string size = std::to_string(ByteWidth(d));
-  if (d == DataType::kBool) return "|b1";
-  if (IsFloat(d)) return "<f" + size;
-  if (IsComplex(d)) return "<c" + size;
-  if (IsSignedInteger(d)) return (ByteWidth(d) == 1 ? "|i" : "<i") + size;
-  return (ByteWidth(d) == 1 ? "|u" : "<u") + size;
-}
-
-compute::MissingValues ToMissingValues(const zarr::CfMaskAndScale& cf) {
+compute::MissingValues ToMissingValues(const array::CfMaskAndScale& cf) {
   compute::MissingValues mv;
   auto convert = [&](double v) {
     if (IsInteger(cf.encoded) && std::isfinite(v) && v == std::floor(v)) {
@@ -141,21 +125,21 @@ compute::MissingValues ToMissingValues(const zarr::CfMaskAndScale& cf) {
   return mv;
 }
 
-// Everything computed for one variable; receives its chunks on the CPU workers.
-class VariableJob final : public ChunkConsumer {
+// Everything computed for one variable: the aggregator of its chunks in each pass (moments or a
+// per-cell grid in the first, a histogram in the second).
+class VariableJob final : public Aggregator {
  public:
-  const zarr::Node* node = nullptr;
+  const array::ArraySource* array = nullptr;
   std::string name;
   std::vector<std::string> dims;
-  std::vector<zarr::DimRange> ranges;
+  std::vector<array::DimRange> ranges;
   std::vector<size_t> reduced_axes;  // --over dims and dropped dims, increasing
   std::vector<size_t> kept_axes;
-  zarr::CfMaskAndScale cf;
+  array::CfMaskAndScale cf;
   compute::MissingValues missing;
   DataType dtype = DataType::kFloat64;  // the encoded type the accumulators see
   std::vector<std::byte> fill;          // one element
   size_t element_size = 1;
-  size_t read_chunk_bytes = 0;
   BufferPool* pool = nullptr;
   bool skip_errors = false;
   uint64_t elements = 0;
@@ -172,8 +156,34 @@ class VariableJob final : public ChunkConsumer {
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
 
-  std::atomic<uint64_t>* bytes_done = nullptr;
-  std::atomic<uint64_t>* read_chunks_done = nullptr;
+
+  uint64_t state_bytes() const override {
+    if (histogram) {
+      return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
+    }
+    if (grid) {
+      return static_cast<uint64_t>(grid->cell_count()) * compute::ReductionGrid::bytes_per_cell();
+    }
+    // One partial accumulator per chunk waiting in the ordered merge, at most a window of
+    // chunks in flight.
+    return 1024 * sizeof(compute::StatsAccumulator);
+  }
+
+  Status BeginPass(BufferPool& decode_pool, uint64_t chunks) override {
+    pool = &decode_pool;
+    read_chunks = chunks;
+    return Status::OK();
+  }
+
+  Status EndPass() override {
+    if (global && !histogram) {
+      LSIO_ASSIGN_OR_RETURN(global_stats, global->Finish(read_chunks));
+    }
+    return Status::OK();
+  }
+
+  int64_t histogram_bins = 0;
+  int compute_threads = 1;
 
   // Skipped chunks by ordinal: reported in chunk order whatever order they failed in, and
   // once even when a histogram's second pass fails on them again.
@@ -181,7 +191,7 @@ class VariableJob final : public ChunkConsumer {
   std::map<uint64_t, std::string> skipped;
   uint64_t skipped_elements = 0;
 
-  Status Consume(uint64_t ordinal, const zarr::ChunkSelection& sel,
+  Status Consume(uint64_t ordinal, const array::ChunkSelection& sel,
                  std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
     std::array<int64_t, compute::kMaxRank> start{}, stop{};
     const size_t rank = sel.dims.size();
@@ -192,6 +202,7 @@ class VariableJob final : public ChunkConsumer {
       stop[d] = sel.dims[d].start + sel.dims[d].count;
       elements *= sel.dims[d].count;
     }
+    (void)elements;
     const compute::ChunkView view{dtype, chunk_shape, chunk};
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
     if (histogram) {
@@ -210,29 +221,29 @@ class VariableJob final : public ChunkConsumer {
       LSIO_RETURN_IF_ERROR(part.Consume(view, box));
       LSIO_RETURN_IF_ERROR(global->Add(ordinal, std::move(part)));
     }
-    bytes_done->fetch_add(static_cast<uint64_t>(elements) * element_size,
-                          std::memory_order_relaxed);
-    read_chunks_done->fetch_add(1, std::memory_order_relaxed);
     return Status::OK();
   }
 
-  Status ConsumeFill(uint64_t ordinal, const zarr::ChunkSelection& sel,
+  Status ConsumeFill(uint64_t ordinal, const array::ChunkSelection& sel,
                      std::span<const int64_t> chunk_shape) override {
     // A chunk of the fill value, built per call from the pool: no IO, and the same kernels
-    // (and so the same NaN / missing-value rules) as stored chunks.
-    LSIO_ASSIGN_OR_RETURN(Buffer chunk, pool->Acquire(read_chunk_bytes));
+    // (and so the same NaN / missing-value rules) as stored chunks. Sized by the missing unit's
+    // own shape (a missing shard of a nested shard is larger than an innermost chunk).
+    size_t bytes = element_size;
+    for (int64_t x : chunk_shape) bytes *= static_cast<size_t>(x);
+    LSIO_ASSIGN_OR_RETURN(Buffer chunk, pool->Acquire(bytes));
     std::byte* p = chunk.mutable_data();
-    for (size_t off = 0; off < read_chunk_bytes; off += element_size) {
+    for (size_t off = 0; off < bytes; off += element_size) {
       std::memcpy(p + off, fill.data(), element_size);
     }
     return Consume(ordinal, sel, chunk_shape, chunk.span());
   }
 
-  Status OnError(uint64_t ordinal, const zarr::ChunkSelection& sel,
+  Status OnError(uint64_t ordinal, const array::ChunkSelection& sel,
                  const Status& error) override {
     if (!skip_errors) return error;
     int64_t elements = 1;
-    for (const zarr::ChunkDimSlice& d : sel.dims) elements *= d.count;
+    for (const array::ChunkDimSlice& d : sel.dims) elements *= d.count;
     {
       std::lock_guard lock(skipped_mu);
       if (skipped.emplace(ordinal, error.ToString()).second) {
@@ -253,25 +264,31 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   StatsReport& report = *out;
   report.statistics = request.statistics;
   report.on_error = request.on_error;
-  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> ds, Dataset::Open(request.path));
-
-  ReadOptions coord_read;
-  coord_read.scheduler.io.backend = request.io_backend;
-  coord_read.scheduler.threads = 1;
-  coord_read.scheduler.cancelled = request.cancelled;
+  runtime::Context& context =
+      request.context != nullptr ? *request.context : *runtime::Context::Default();
+  format::DatasetOptions open;
+  open.io_backend = request.io_backend;
+  open.storage_options = request.storage_options;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> ds,
+                        format::OpenDataset(context, request.path, open));
+  const int run_threads = request.threads > 0 ? std::min(request.threads, context.threads())
+                                              : context.threads();
 
   // The variables.
-  std::vector<const zarr::Node*> nodes;
+  std::vector<const array::ArraySource*> nodes;
+  auto time_like = [](const array::ArrayInfo& info) {
+    return info.element.kind != array::DataTypeKind::kNumeric ||
+           array::ClassifyCfTime(info.attributes) != array::CfTimeKind::kNone;
+  };
   if (request.variables.empty()) {
-    for (const zarr::Node* n : ds->DataVariables()) {
-      const zarr::ArrayMetadata& m = *n->array;
-      Status support = m.data_type.StatisticsSupport();
-      if (support.ok() && (m.data_type.kind != zarr::DataTypeKind::kNumeric ||
-                           zarr::ClassifyCfTime(n->attributes) != zarr::CfTimeKind::kNone)) {
+    for (const array::ArraySource* n : ds->DataVariables()) {
+      const array::ArrayInfo& info = n->info();
+      Status support = info.element.StatisticsSupport();
+      if (support.ok() && time_like(info)) {
         support = NotSupportedError("statistics of times are not supported");
       }
       if (!support.ok()) {
-        report.notes.push_back("skipped '" + n->path + "': " + support.message());
+        report.notes.push_back("skipped '" + info.path + "': " + support.message());
         continue;
       }
       nodes.push_back(n);
@@ -281,20 +298,20 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     }
   } else {
     for (const std::string& v : request.variables) {
-      LSIO_ASSIGN_OR_RETURN(const zarr::Node* n, ds->FindArray(v));
+      LSIO_ASSIGN_OR_RETURN(const array::ArraySource* n, ds->FindArray(v));
       if (std::find(nodes.begin(), nodes.end(), n) == nodes.end()) nodes.push_back(n);
     }
   }
 
   // Selectors and --over dims must each name a dimension of some variable.
   auto check_dim_known = [&](const std::string& dim, const char* what) -> Status {
-    for (const zarr::Node* n : nodes) {
-      const std::vector<std::string> d = ds->Dims(*n);
+    for (const array::ArraySource* n : nodes) {
+      const std::vector<std::string>& d = n->info().dims;
       if (std::find(d.begin(), d.end(), dim) != d.end()) return Status::OK();
     }
     std::string known;
-    for (const zarr::Node* n : nodes) {
-      for (const std::string& d : ds->Dims(*n)) {
+    for (const array::ArraySource* n : nodes) {
+      for (const std::string& d : n->info().dims) {
         if (known.find("'" + d + "'") == std::string::npos) {
           known += known.empty() ? "" : ", ";
           known += "'" + d + "'";
@@ -304,7 +321,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     return NotFoundError(std::string(what) + ": no selected variable has dimension '" + dim +
                          "' (dimensions: " + known + ")");
   };
-  for (const zarr::DimSelector& s : request.selectors) {
+  for (const array::DimSelector& s : request.selectors) {
     LSIO_RETURN_IF_ERROR(check_dim_known(s.dim, s.is_label() ? "--sel" : "--isel"));
   }
   for (const std::string& d : request.over) LSIO_RETURN_IF_ERROR(check_dim_known(d, "--over"));
@@ -312,44 +329,58 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
 
-  std::atomic<uint64_t> bytes_done{0};
-  std::atomic<uint64_t> read_chunks_done{0};
+  // Label selections and --over outputs need coordinates: read them all in one run first.
+  {
+    std::vector<const array::ArraySource*> coordinates;
+    for (const array::ArraySource* n : nodes) {
+      const std::string group = array::Dataset::GroupOf(n->info().path);
+      for (const std::string& dim : n->info().dims) {
+        // A kept dimension of --over output, or one a label selects on.
+        bool wanted = !request.over.empty() &&
+                      std::find(request.over.begin(), request.over.end(), dim) ==
+                          request.over.end();
+        for (const array::DimSelector& s : request.selectors) {
+          wanted = wanted || (s.is_label() && s.dim == dim);
+        }
+        const array::ArraySource* c = wanted ? ds->CoordinateOf(group, dim) : nullptr;
+        if (c != nullptr) coordinates.push_back(c);
+      }
+    }
+    LSIO_RETURN_IF_ERROR(ds->ReadCoordinates(coordinates, context));
+  }
 
   // Per-variable set-up.
   std::vector<std::unique_ptr<VariableJob>> jobs;
-  uint64_t accumulator_bytes = 0;
-  for (const zarr::Node* n : nodes) {
+  for (const array::ArraySource* n : nodes) {
+    const array::ArrayInfo& info = n->info();
     auto job = std::make_unique<VariableJob>();
-    job->node = n;
-    job->name = n->path;
-    const std::string label = "variable '" + n->path + "'";
-    const zarr::ArrayMetadata& meta = *n->array;
-    LSIO_RETURN_IF_ERROR(meta.data_type.StatisticsSupport().WithContext(label));
-    if (zarr::ClassifyCfTime(n->attributes) != zarr::CfTimeKind::kNone ||
-        meta.data_type.kind != zarr::DataTypeKind::kNumeric) {
+    job->array = n;
+    job->name = info.path;
+    const std::string label = "variable '" + info.path + "'";
+    LSIO_RETURN_IF_ERROR(info.element.StatisticsSupport().WithContext(label));
+    if (time_like(info)) {
       return NotSupportedError(label + ": statistics of times are not supported");
     }
-    job->dims = ds->Dims(*n);
-    LSIO_ASSIGN_OR_RETURN(job->ranges,
-                          ds->ResolveSelection(*n, request.selectors, coord_read));
+    job->dims = info.dims;
+    LSIO_ASSIGN_OR_RETURN(job->ranges, ds->ResolveSelection(*n, request.selectors, context));
     for (size_t d = 0; d < job->ranges.size(); ++d) {
       if (job->ranges[d].step != 1 && job->ranges[d].count > 1) {
         return NotSupportedError(label + ": statistics over a strided selection of '" +
                                  job->dims[d] + "' are not supported");
       }
     }
-    LSIO_ASSIGN_OR_RETURN(job->cf, zarr::ResolveCfMaskAndScale(meta));
+    LSIO_ASSIGN_OR_RETURN(job->cf, array::ResolveCfMaskAndScale(info));
     job->dtype = job->cf.encoded;
     job->missing = ToMissingValues(job->cf);
-    job->fill = meta.fill_value.bytes;
+    job->fill = info.fill_value;
     job->element_size = ByteWidth(job->dtype);
-    job->bytes_done = &bytes_done;
-    job->read_chunks_done = &read_chunks_done;
+    job->compute_threads = run_threads;
+    job->histogram_bins = request.statistics.histogram_bins;
     job->skip_errors = request.on_error == OnError::kSkip;
     job->attributes = nlohmann::json::object();
     for (const char* key : {"units", "long_name", "standard_name"}) {
-      auto it = n->attributes.find(key);
-      if (it != n->attributes.end()) job->attributes[key] = *it;
+      auto it = info.attributes.find(key);
+      if (it != info.attributes.end()) job->attributes[key] = *it;
     }
     if (request.over.empty()) {
       compute::StatsOptions options;
@@ -380,9 +411,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       options.max_bytes = request.max_memory;
       LSIO_ASSIGN_OR_RETURN(
           compute::ReductionGrid grid,
-          compute::ReductionGrid::Make(job->dtype, meta.rank(), job->reduced_axes, grid_shape,
+          compute::ReductionGrid::Make(job->dtype, info.rank(), job->reduced_axes, grid_shape,
                                        options));
-      accumulator_bytes += static_cast<uint64_t>(grid.cell_count()) * 48;
       job->grid.emplace(std::move(grid));
     }
     jobs.push_back(std::move(job));
@@ -390,7 +420,6 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
 
   // One pass over every variable's chunks (and a second for histograms).
   const int passes = request.statistics.histogram_bins > 0 ? 2 : 1;
-  uint64_t total_bytes = 0;
   for (int pass = 1; pass <= passes; ++pass) {
     if (pass == 2) {
       for (auto& job : jobs) {
@@ -407,54 +436,25 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         job->histogram.emplace(empty);
       }
     }
-    uint64_t max_chunk_bytes = 0;
-    total_bytes = 0;
+    std::vector<PassInput> inputs;
     for (auto& job : jobs) {
-      int64_t chunk_elements = 1;
-      for (int64_t x : job->node->array->read_chunk_shape()) chunk_elements *= x;
-      job->read_chunk_bytes = static_cast<size_t>(chunk_elements) * job->element_size;
-      max_chunk_bytes = std::max<uint64_t>(max_chunk_bytes, job->read_chunk_bytes);
       uint64_t e = 1;
-      for (const zarr::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
+      for (const array::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
       job->elements = e;
-      total_bytes += e * job->element_size;
+      inputs.push_back(PassInput{job->array, job->ranges, job.get(), "variable '" + job->name + "'"});
     }
-    LSIO_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(request.max_memory, request.threads,
-                                                      max_chunk_bytes, accumulator_bytes));
-    BufferPoolOptions pool_options;
-    pool_options.max_cached_bytes = plan.decode_cache_bytes;
-    BufferPool decode_pool(pool_options);
-    std::vector<ArrayReadSpec> specs;
-    for (auto& job : jobs) {
-      job->pool = &decode_pool;
-      ArrayReadSpec spec;
-      spec.store_root = ds->root();
-      spec.array = job->node;
-      spec.ranges = job->ranges;
-      spec.consumer = job.get();
-      spec.label = "variable '" + job->name + "'";
-      specs.push_back(std::move(spec));
-    }
-    LSIO_ASSIGN_OR_RETURN(std::unique_ptr<ChunkTaskSource> source,
-                          ChunkTaskSource::Make(std::move(specs), {&decode_pool}));
-    for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->read_chunks = source->read_chunks(i);
-
-    sched::SchedulerOptions so;
-    so.io.backend = request.io_backend;
-    so.io.max_bytes_in_flight = plan.io_budget;
-    so.threads = plan.threads;
-    so.group_bytes = plan.group_bytes;
-    so.cancelled = request.cancelled;
-    bytes_done = 0;
-    read_chunks_done = 0;
+    PassOptions po;
+    po.max_memory = request.max_memory;
+    po.threads = run_threads;
+    po.cancelled = request.cancelled;
     const uint64_t bytes_read_before = report.bytes_read;
     if (request.progress) {
-      so.tick = [&, pass] {
+      po.progress = [&, pass](const PassProgress& pp) {
         StatsProgress p;
-        p.bytes_done = bytes_done.load(std::memory_order_relaxed);
-        p.bytes_total = total_bytes;
-        p.chunks_done = read_chunks_done.load(std::memory_order_relaxed);
-        p.chunks_total = source->total_read_chunks();
+        p.bytes_done = pp.bytes_done;
+        p.bytes_total = pp.bytes_total;
+        p.chunks_done = pp.chunks_done;
+        p.chunks_total = pp.chunks_total;
         p.bytes_read = bytes_read_before;
         p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         p.pass = pass;
@@ -462,22 +462,16 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         request.progress(p);
       };
     }
-    LSIO_ASSIGN_OR_RETURN(sched::SchedulerStats st, sched::Run(*source, so));
-    report.bytes_read += st.bytes_read;
+    LSIO_ASSIGN_OR_RETURN(PassResult pr, RunPass(context, inputs, po));
+    report.bytes_read += pr.bytes_read;
     if (pass == 1) {
-      report.chunks = source->total_chunks();
-      report.missing_chunks = source->missing_chunks();
+      report.chunks = pr.chunks;
+      report.missing_chunks = pr.missing_chunks;
     }
-    report.io_backend = st.io_backend;
-    if (pass == 1) {
-      for (auto& job : jobs) {
-        if (!job->global) continue;
-        LSIO_ASSIGN_OR_RETURN(job->global_stats, job->global->Finish(job->read_chunks));
-      }
-    }
-    report.threads = plan.threads;
-    report.bytes_processed += total_bytes;
-    report.io_budget = plan.io_budget;
+    report.io_backend = pr.io_backend;
+    report.threads = pr.threads;
+    report.bytes_processed += pr.bytes_decoded;
+    report.io_budget = pr.io_budget;
   }
 
   // What finishing needs from each variable.
@@ -510,22 +504,23 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       }
       // Coordinates of the kept dimensions, as stored, for writing them out.
       for (size_t a : job->kept_axes) {
-        const std::string group = Dataset::GroupOf(*job->node);
-        if (ds->CoordinateNode(group, job->dims[a]) == nullptr) continue;
-        LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const Dataset::CoordinateData> c,
-                              ds->ReadCoordinate(group, job->dims[a], coord_read));
-        const zarr::ArrayMetadata& cm = *c->node->array;
+        const std::string group = array::Dataset::GroupOf(job->name);
+        const array::ArraySource* coord = ds->CoordinateOf(group, job->dims[a]);
+        if (coord == nullptr || coord->info().shape[0] != job->array->info().shape[a]) continue;
+        LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset::CoordinateData> c,
+                              ds->ReadCoordinate(*coord, context));
+        const array::ArrayInfo& cm = coord->info();
         OutputCoordinate oc;
         oc.name = job->dims[a];
-        oc.storage = cm.data_type.storage;
-        oc.zarr_v2_dtype = V2TypeString(cm.data_type);
+        oc.storage = cm.element.storage;
+        oc.numpy_dtype = array::NumpyTypeString(cm.element);
         const size_t w = ByteWidth(oc.storage);
-        const zarr::DimRange& r = job->ranges[a];
+        const array::DimRange& r = job->ranges[a];
         oc.values.resize(static_cast<size_t>(r.count) * w);
         for (int64_t i = 0; i < r.count; ++i) {
           std::memcpy(oc.values.data() + i * w, c->stored.data() + r.index(i) * w, w);
         }
-        oc.attributes = c->node->attributes;
+        oc.attributes = cm.attributes;
         oc.attributes.erase("_ARRAY_DIMENSIONS");
         oc.attributes.erase("_FillValue");
         pv.header.coordinates.push_back(std::move(oc));

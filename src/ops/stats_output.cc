@@ -1,13 +1,9 @@
 // Writing a StatsReport: JSON, a text table, and a Zarr v2 group for per-dimension results.
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <ostream>
 #include <string>
@@ -20,8 +16,6 @@
 namespace lsio::ops {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 // JSON has no NaN or infinity, and nlohmann's numbers cannot hold an exact 128-bit sum. Such
 // values travel as marked strings and are replaced by raw text after dumping: NaN and
@@ -139,24 +133,17 @@ std::string FormatStat(const compute::Stats& s, Statistic stat, int ddof) {
 
 std::string DisplayName(const std::string& name) { return name.empty() ? "\"\"" : name; }
 
-Status WriteFile(const fs::path& path, std::string_view bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return ErrnoToStatus(errno, "create " + path.string());
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) return ErrnoToStatus(errno, "write " + path.string());
-  return Status::OK();
+Status WriteFile(kvstore::Publication& out, const std::string& key, std::string_view bytes) {
+  return out.Write(key, std::as_bytes(std::span(bytes.data(), bytes.size())));
 }
 
 // One array of a Zarr v2 group, written as chunks along its first dimension.
-Status WriteZarrV2Array(const fs::path& dir, const std::vector<std::string>& dims,
-                        const std::vector<int64_t>& shape, const std::string& dtype,
-                        size_t item_size, const nlohmann::json& fill_value,
-                        std::span<const std::byte> data, const nlohmann::json& attrs,
-                        nlohmann::json* consolidated, const std::string& key) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return IOError("create " + dir.string() + ": " + ec.message());
+Status WriteZarrV2Array(kvstore::Publication& out, const std::string& dir,
+                        const std::vector<std::string>& dims, const std::vector<int64_t>& shape,
+                        const std::string& dtype, size_t item_size,
+                        const nlohmann::json& fill_value, std::span<const std::byte> data,
+                        const nlohmann::json& attrs, nlohmann::json* consolidated,
+                        const std::string& key) {
   // Chunks of at most ~64 MiB, split along the first dimension only, so each chunk is one
   // contiguous slab of the C-order data.
   std::vector<int64_t> chunks = shape;
@@ -173,13 +160,14 @@ Status WriteZarrV2Array(const fs::path& dir, const std::vector<std::string>& dim
                            {"dimension_separator", "."}};
   nlohmann::json zattrs = attrs;
   zattrs["_ARRAY_DIMENSIONS"] = dims;
-  LSIO_RETURN_IF_ERROR(WriteFile(dir / ".zarray", zarray.dump(2)));
-  LSIO_RETURN_IF_ERROR(WriteFile(dir / ".zattrs", zattrs.dump(2)));
+  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zarray", zarray.dump(2)));
+  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zattrs", zattrs.dump(2)));
   (*consolidated)[key + "/.zarray"] = zarray;
   (*consolidated)[key + "/.zattrs"] = zattrs;
 
-  if (shape.empty()) return WriteFile(dir / "0", {reinterpret_cast<const char*>(data.data()),
-                                                   data.size()});
+  if (shape.empty()) {
+    return WriteFile(out, dir + "/0", {reinterpret_cast<const char*>(data.data()), data.size()});
+  }
   const int64_t n_chunks = shape[0] == 0 ? 0 : (shape[0] + chunks[0] - 1) / chunks[0];
   const size_t chunk_bytes = static_cast<size_t>(chunks[0] * row_bytes);
   std::string buf;
@@ -191,7 +179,7 @@ Status WriteZarrV2Array(const fs::path& dir, const std::vector<std::string>& dim
     buf.resize(chunk_bytes, '\0');
     std::string name = std::to_string(c);
     for (size_t d = 1; d < shape.size(); ++d) name += ".0";
-    LSIO_RETURN_IF_ERROR(WriteFile(dir / name, buf));
+    LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/" + name, buf));
   }
   return Status::OK();
 }
@@ -297,18 +285,16 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
   }
 }
 
-Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
-  std::error_code ec;
-  const fs::path target(path);
-  if (fs::exists(target, ec)) {
-    return InvalidArgumentError("--out " + path + " exists; remove it or choose another path");
+Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
+  Result<std::unique_ptr<kvstore::Publication>> begun = store.BeginPublish("", {});
+  if (!begun.ok()) {
+    if (begun.status().message().find("already exists") != std::string::npos) {
+      return InvalidArgumentError("--out " + store.url() +
+                                  " exists; remove it or choose another path");
+    }
+    return begun.status();
   }
-  const fs::path partial =
-      target.parent_path() / (target.filename().string() + ".partial-" + std::to_string(getpid()));
-  fs::remove_all(partial, ec);
-  fs::create_directories(partial, ec);
-  if (ec) return IOError("create " + partial.string() + ": " + ec.message());
-
+  kvstore::Publication& out = **begun;
   auto write_all = [&]() -> Status {
     nlohmann::json consolidated = nlohmann::json::object();
     const nlohmann::json zgroup = {{"zarr_format", 2}};
@@ -319,8 +305,8 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
       root_attrs["skipped_chunks"][v.name] = v.skipped_chunks;
       root_attrs["skipped_elements"][v.name] = v.skipped_elements;
     }
-    LSIO_RETURN_IF_ERROR(WriteFile(partial / ".zgroup", zgroup.dump(2)));
-    LSIO_RETURN_IF_ERROR(WriteFile(partial / ".zattrs", root_attrs.dump(2)));
+    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zgroup", zgroup.dump(2)));
+    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zattrs", root_attrs.dump(2)));
     consolidated[".zgroup"] = zgroup;
     consolidated[".zattrs"] = root_attrs;
     std::vector<std::string> written;
@@ -335,7 +321,7 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
             if (c == '/') c = '_';
           }
           LSIO_RETURN_IF_ERROR(WriteZarrV2Array(
-              partial / name, {}, {}, "<f8", 8, "NaN",
+              out, name, {}, {}, "<f8", 8, "NaN",
               std::as_bytes(std::span(&value, 1)), v.attributes, &consolidated, name));
         }
         continue;
@@ -344,9 +330,9 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
         if (std::find(written.begin(), written.end(), c.name) != written.end()) continue;
         written.push_back(c.name);
         LSIO_RETURN_IF_ERROR(WriteZarrV2Array(
-            partial / c.name, {c.name}, {static_cast<int64_t>(c.values.size() /
+            out, c.name, {c.name}, {static_cast<int64_t>(c.values.size() /
                                                               ByteWidth(c.storage))},
-            c.zarr_v2_dtype, ByteWidth(c.storage), nullptr, c.values, c.attributes,
+            c.numpy_dtype, ByteWidth(c.storage), nullptr, c.values, c.attributes,
             &consolidated, c.name));
       }
       for (const auto& [s, values] : v.maps) {
@@ -361,12 +347,12 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
           std::vector<int64_t> ints(values.size());
           for (size_t i = 0; i < values.size(); ++i) ints[i] = static_cast<int64_t>(values[i]);
           attrs.erase("units");
-          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(partial / name, v.dims, v.shape, "<i8", 8,
+          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(out, name, v.dims, v.shape, "<i8", 8,
                                                 nullptr, std::as_bytes(std::span(ints)), attrs,
                                                 &consolidated, name));
         } else {
           if (s == Statistic::kVar) attrs.erase("units");
-          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(partial / name, v.dims, v.shape, "<f8", 8,
+          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(out, name, v.dims, v.shape, "<f8", 8,
                                                 "NaN", std::as_bytes(std::span(values)), attrs,
                                                 &consolidated, name));
         }
@@ -374,15 +360,11 @@ Status WriteStatsZarr(const StatsReport& report, const std::string& path) {
     }
     const nlohmann::json zmetadata = {{"zarr_consolidated_format", 1},
                                       {"metadata", consolidated}};
-    return WriteFile(partial / ".zmetadata", zmetadata.dump(2));
+    return WriteFile(out, ".zmetadata", zmetadata.dump(2));
   };
-  Status st = write_all();
-  if (st.ok()) {
-    fs::rename(partial, target, ec);
-    if (ec) st = IOError("rename " + partial.string() + " to " + path + ": " + ec.message());
-  }
-  if (!st.ok()) fs::remove_all(partial, ec);
-  return st;
+  LSIO_RETURN_IF_ERROR(write_all());
+  // Complete or absent: nothing is visible at the store until this rename.
+  return out.Commit();
 }
 
 }  // namespace lsio::ops

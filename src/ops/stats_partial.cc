@@ -39,7 +39,7 @@ Result<std::string> ComputePartialStats(const StatsRequest& request) {
     for (const OutputCoordinate& c : h.coordinates) {
       coords.push_back({{"name", c.name},
                         {"storage", static_cast<int>(c.storage)},
-                        {"dtype", c.zarr_v2_dtype},
+                        {"dtype", c.numpy_dtype},
                         {"values", Binary({reinterpret_cast<const char*>(c.values.data()),
                                            c.values.size()})},
                         {"attributes", c.attributes}});
@@ -136,7 +136,7 @@ Result<StatsReport> MergePartialStats(const std::vector<std::string>& parts) {
                                     "' has an unknown storage type " + std::to_string(storage));
           }
           oc.storage = static_cast<DataType>(storage);
-          oc.zarr_v2_dtype = c.at("dtype").get<std::string>();
+          oc.numpy_dtype = c.at("dtype").get<std::string>();
           const std::string bytes = FromBinary(c.at("values"));
           oc.values.resize(bytes.size());
           std::memcpy(oc.values.data(), bytes.data(), bytes.size());

@@ -8,10 +8,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-
-#include "lsio/base/tsan.h"
 
 namespace lsio::sched {
 
@@ -147,34 +143,81 @@ struct Job {
   Result<Buffer> bytes;
 };
 
-int ResolveThreads(int threads) {
-  if (threads > 0) return threads;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
+// This run's handlers on the shared CPU pool, at most `limit` at once: jobs wait in a queue and
+// up to `limit` drainer tasks on the pool run them one after another.
+class JobQueue {
+ public:
+  JobQueue(compute::CpuPool& pool, int limit, RunState& state, std::atomic<uint64_t>& tasks_run)
+      : pool_(pool), limit_(limit), state_(state), tasks_run_(tasks_run) {}
+
+  void Push(std::unique_ptr<Job> job) {
+    state_.TaskStarted();
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+      if (drainers_ >= limit_) return;
+      ++drainers_;
+    }
+    // A drainer counts as a running task too, so that the run (and this queue) outlives it.
+    state_.TaskStarted();
+    pool_.Submit([this] { Drain(); });
+  }
+
+ private:
+  void Drain() {
+    RunState& state = state_;
+    while (true) {
+      std::unique_ptr<Job> job;
+      {
+        std::lock_guard lock(mu_);
+        if (jobs_.empty()) {
+          --drainers_;
+          break;
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      Status st;
+      if (!state.failed()) {
+        st = job->task.on_read(std::move(job->bytes), state);
+        tasks_run_.fetch_add(1, std::memory_order_relaxed);
+      }
+      // Release the bytes (back to the reader's pool, lifting its budget) and whatever the
+      // handler captured before announcing that the task is done.
+      job.reset();
+      state.TaskFinished(std::move(st));
+    }
+    // The last use of anything the run owns.
+    state.TaskFinished(Status::OK());
+  }
+
+  compute::CpuPool& pool_;
+  const int limit_;
+  RunState& state_;
+  std::atomic<uint64_t>& tasks_run_;
+  std::mutex mu_;
+  std::deque<std::unique_ptr<Job>> jobs_;
+  int drainers_ = 0;
+};
 
 }  // namespace
 
-Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) {
+Result<SchedulerStats> Run(TaskSource& source, kvstore::Reader& reader, compute::CpuPool& pool,
+                           const SchedulerOptions& options) {
   const auto start = Clock::now();
-  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<io::Engine> engine, io::Engine::Create(options.io));
-
-  const int threads = ResolveThreads(options.threads);
-  // The coordinating thread does not run handlers, so the arena needs `threads` workers of
-  // its own; TBB's default limit (one per core, counting a master) would give one fewer.
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<size_t>(threads) + 1);
-  tbb::task_arena arena(threads, /*reserved_for_masters=*/0);
-
+  const int threads = options.threads > 0 ? std::min(options.threads, pool.threads())
+                                          : pool.threads();
   RunState state;
   SchedulerStats stats;
-  stats.io_backend = std::string(engine->backend_name());
+  stats.io_backend = std::string(reader.backend_name());
   std::atomic<uint64_t> tasks_run{0};
   std::atomic<uint64_t> missing{0};
+  // Declared after `state` and the counters it refers to, and drained (WaitIdle) before they go.
+  JobQueue jobs(pool, threads, state, tasks_run);
 
   std::unordered_map<uint64_t, ReadTask> in_flight;  // by tag
   std::vector<ReadTask> staged;                      // the next group, not yet accepted
-  std::vector<io::ReadRequest> requests;
+  std::vector<kvstore::ReadRequest> requests;
   uint64_t next_tag = 0;
   int64_t groups_in_flight = 0;
   bool source_done = false;
@@ -201,36 +244,19 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
     }
   };
 
-  auto dispatch = [&](io::Completion& c) {
+  auto dispatch = [&](kvstore::Completion& c) {
     auto it = in_flight.find(c.tag);
     if (it == in_flight.end()) {
       state.Fail(InternalError("IO completion for an unknown tag"));
       return;
     }
-    ReadTask task = std::move(it->second);
+    auto job = std::make_unique<Job>(Job{std::move(it->second), Buffer()});
     in_flight.erase(it);
-    Result<Buffer> bytes = c.status.ok() ? Result<Buffer>(std::move(c.data)) : c.status;
+    job->bytes = c.status.ok() ? Result<Buffer>(std::move(c.data)) : c.status;
     if (!c.status.ok() && c.status.code() == StatusCode::kNotFound) {
       missing.fetch_add(1, std::memory_order_relaxed);
     }
-    state.TaskStarted();
-    // TBB runs const functors; the job owns the task and its bytes until the handler is done.
-    auto* job = new Job{std::move(task), std::move(bytes)};
-    // MakeTbbTask: libtbb is not built with TSan (lsio/base/tsan.h); a no-op otherwise. The task's
-    // end reaches this thread through state's mutex, which TSan sees.
-    TsanTbbAcquire();
-    arena.enqueue(MakeTbbTask([&state, &tasks_run, job] {
-      std::unique_ptr<Job> owned(job);
-      Status st;
-      if (!state.failed()) {
-        st = owned->task.on_read(std::move(owned->bytes), state);
-        tasks_run.fetch_add(1, std::memory_order_relaxed);
-      }
-      // Release the bytes (back to the engine's pool, lifting its budget) and whatever the
-      // handler captured before announcing that the task is done.
-      owned.reset();
-      state.TaskFinished(std::move(st));
-    }));
+    jobs.Push(std::move(job));
   };
 
   while (true) {
@@ -256,7 +282,7 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
         t.request.tag = next_tag++;
         requests.push_back(t.request);
       }
-      Result<uint64_t> group = engine->TrySubmit(requests);
+      Result<uint64_t> group = reader.TrySubmit(requests);
       if (!group.ok()) {
         next_tag -= staged.size();
         if (group.status().code() == StatusCode::kResourceExhausted) break;
@@ -270,7 +296,7 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
       staged.clear();
       ++groups_in_flight;
       ++stats.groups;
-      stats.peak_bytes_in_flight = std::max(stats.peak_bytes_in_flight, engine->bytes_in_flight());
+      stats.peak_bytes_in_flight = std::max(stats.peak_bytes_in_flight, reader.bytes_in_flight());
     }
     if (state.failed()) break;
 
@@ -290,32 +316,32 @@ Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options) 
       continue;
     }
 
-    io::Completion c;
+    kvstore::Completion c;
     // Drain whatever is ready, then go back to submitting.
-    for (int i = 0; i < 256 && engine->NextFor(&c, i == 0 ? 20 : 0); ++i) {
-      if (c.kind == io::Completion::Kind::kEndOfGroup) {
+    for (int i = 0; i < 256 && reader.NextFor(&c, i == 0 ? 20 : 0); ++i) {
+      if (c.kind == kvstore::Completion::Kind::kEndOfGroup) {
         --groups_in_flight;
       } else {
         stats.bytes_read += c.data.size();
         stats.peak_bytes_in_flight =
-            std::max(stats.peak_bytes_in_flight, engine->bytes_in_flight());
+            std::max(stats.peak_bytes_in_flight, reader.bytes_in_flight());
         dispatch(c);
       }
-      c = io::Completion();
+      c = kvstore::Completion();
       if (state.failed()) break;
     }
   }
 
-  // Tear down: stop the disk, drop what was queued, let running handlers finish.
-  engine->Shutdown();
-  {
-    io::Completion c;
-    while (engine->NextFor(&c, 0)) c = io::Completion();
+  // Tear down after a failure: stop the reader, drop what was queued. Either way, let running
+  // handlers finish.
+  if (state.failed()) {
+    reader.Shutdown();
+    kvstore::Completion c;
+    while (reader.NextFor(&c, 0)) c = kvstore::Completion();
   }
   in_flight.clear();
   staged.clear();
   state.WaitIdle();
-  engine.reset();
   if (options.tick) options.tick();
 
   LSIO_RETURN_IF_ERROR(state.error());

@@ -18,13 +18,31 @@
 #include <vector>
 
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/file_store.h"
 #include "lsio/io/engine.h"
-#include "lsio/ops/chunk_reader.h"
+#include "lsio/array/dataset.h"
+#include "lsio/array/read.h"
+#include "lsio/format/zarr/source.h"
 #include "lsio/ops/stats.h"
 
 namespace lsio {
 namespace {
+
+// Reads `ranges` of `node` of the Zarr store at `root` through lsio's data path.
+Status ReadSelection(const std::string& root, const zarr::Node& node,
+                     const std::vector<array::DimRange>& ranges, std::span<std::byte> out,
+                     io::Backend backend = io::Backend::kAuto) {
+  kvstore::FileStoreOptions fo;
+  fo.engine.backend = backend;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const zarr::ZarrDatasetSource> source,
+                        zarr::OpenDataset(kvstore::MakeFileStore(root, fo)));
+  const array::Dataset ds(source);
+  LSIO_ASSIGN_OR_RETURN(const array::ArraySource* a, ds.FindArray(node.path));
+  array::ReadIntoOptions o;
+  o.threads = 2;
+  return array::ReadInto(*a, ranges, out, *runtime::Context::Default(), o);
+}
+
 
 namespace fs = std::filesystem;
 
@@ -87,15 +105,13 @@ class FaultTest : public ::testing::Test {
 
   // Reads the whole 1-D float64 array at `root` with `backend` and returns the status.
   static Status ReadAll(const std::string& root, io::Backend backend, std::vector<double>* out) {
-    zarr::LocalStore store(root);
+    auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
     LSIO_ASSIGN_OR_RETURN(zarr::Hierarchy h, zarr::OpenHierarchy(store));
     const zarr::Node& node = h.root();
     out->assign(static_cast<size_t>(node.array->shape[0]), -1.0);
-    std::vector<zarr::DimRange> full = {zarr::FullRange(node.array->shape[0])};
-    ops::ReadOptions options;
-    options.scheduler.io.backend = backend;
-    options.scheduler.threads = 2;
-    return ops::ReadSelection(root, node, full, std::as_writable_bytes(std::span(*out)), options);
+    std::vector<array::DimRange> full = {array::FullRange(node.array->shape[0])};
+    return ReadSelection(root, node, full, std::as_writable_bytes(std::span(*out)), backend);
   }
 
   fs::path dir_;
@@ -224,20 +240,19 @@ TEST_F(FaultTest, PartlyReadUncompressedChunkOfTheWrongSizeIsCorrupt) {
     const double v = i;
     std::memcpy(chunk.data() + i * sizeof(double), &v, sizeof v);
   }
-  zarr::LocalStore store(root.string());
+  auto store_holder = kvstore::MakeFileStore(root.string());
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
-  const std::vector<zarr::DimRange> one = {zarr::DimRange{5, 1, 1, false}};
+  const std::vector<array::DimRange> one = {array::DimRange{5, 1, 1, false}};
   for (size_t size : {chunk.size(), chunk.size() / 2, chunk.size() + 8}) {
     std::string bytes = chunk;
     bytes.resize(size, '\0');
     WriteFile(root / "0", bytes);
     for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
       double got = -1;
-      ops::ReadOptions options;
-      options.scheduler.io.backend = backend;
-      Status st = ops::ReadSelection(root.string(), h->root(), one,
-                                     std::as_writable_bytes(std::span(&got, 1)), options);
+      Status st = ReadSelection(root.string(), h->root(), one,
+                                     std::as_writable_bytes(std::span(&got, 1)), backend);
       if (size == chunk.size()) {
         ASSERT_TRUE(st.ok()) << st.ToString();
         EXPECT_EQ(got, 5.0);
@@ -268,7 +283,8 @@ TEST_F(FaultTest, TerabyteElementIsRefusedNotAllocated) {
     "chunk_key_encoding": {"name": "default"}, "fill_value": "AA==",
     "codecs": [{"name": "bytes"}]})");
   for (const char* name : {"v2", "v3"}) {
-    zarr::LocalStore store((dir_ / name).string());
+    auto store_holder = kvstore::MakeFileStore((dir_ / name).string());
+  kvstore::Store& store = *store_holder;
     Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
     ASSERT_FALSE(h.ok()) << name;
     EXPECT_EQ(h.status().code(), StatusCode::kNotSupported) << h.status().ToString();

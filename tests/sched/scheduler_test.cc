@@ -14,10 +14,44 @@
 
 #include <gtest/gtest.h>
 
+#include "lsio/kvstore/file_store.h"
+
 namespace lsio::sched {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The tests name files by their path; the scheduler reads keys of a store. Each test's files
+// live in one directory, the root of a FileStore; these make requests for its keys.
+kvstore::ReadRequest WholeFile(const std::string& key) {
+  kvstore::ReadRequest r;
+  r.key = key;
+  return r;
+}
+kvstore::ReadRequest Range(const std::string& key, int64_t offset, int64_t length) {
+  kvstore::ReadRequest r;
+  r.key = key;
+  r.range = kvstore::ByteRange{offset, length};
+  return r;
+}
+
+// The options' backend and budget on a fresh reader of the store at `root`, and a pool of
+// two workers.
+struct RunConfig {
+  SchedulerOptions options;
+  io::Backend backend = io::Backend::kAuto;
+  std::string root;
+};
+Result<SchedulerStats> RunOn(TaskSource& source, const RunConfig& config) {
+  kvstore::FileStoreOptions fo;
+  fo.engine.backend = config.backend;
+  std::shared_ptr<kvstore::Store> store = kvstore::MakeFileStore(config.root, fo);
+  kvstore::ReaderOptions ro;
+  ro.max_bytes_in_flight = config.options.max_bytes_in_flight;
+  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<kvstore::Reader> reader, store->MakeReader(ro));
+  static compute::CpuPool pool(compute::CpuPoolOptions{2});
+  return sched::Run(source, *reader, pool, config.options);
+}
 
 class SchedulerTest : public ::testing::TestWithParam<io::Backend> {
  protected:
@@ -27,21 +61,22 @@ class SchedulerTest : public ::testing::TestWithParam<io::Backend> {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Writes `n` bytes where byte i is (i * 7 + seed) & 0xff.
+  // Writes `n` bytes where byte i is (i * 7 + seed) & 0xff; returns the store key.
   std::string WriteFile(const std::string& name, size_t n, int seed) {
     std::string path = (dir_ / name).string();
     std::string bytes(n, '\0');
     for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>((i * 7 + seed) & 0xff);
     std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
-    return path;
+    return name;
   }
 
-  SchedulerOptions Options() {
-    SchedulerOptions o;
-    o.io.backend = GetParam();
-    o.threads = 2;
-    o.group_bytes = 256 << 10;  // many small groups
-    return o;
+  RunConfig Options() {
+    RunConfig c;
+    c.backend = GetParam();
+    c.root = dir_.string();
+    c.options.threads = 2;
+    c.options.group_bytes = 256 << 10;  // many small groups
+    return c;
   }
 
   static uint64_t Checksum(std::span<const std::byte> b) {
@@ -68,7 +103,7 @@ TEST_P(SchedulerTest, EveryTaskRunsOnceWithItsBytes) {
     for (size_t k = 0; k < n; ++k) bytes[k] = static_cast<char>((k * 7 + i) & 0xff);
     expected[i] = Checksum(std::as_bytes(std::span(bytes)));
     ReadTask t;
-    t.request = io::ReadRequest::WholeFile(path, 0);
+    t.request = WholeFile(path);
     t.expected_bytes = n;
     t.on_read = [&, i](Result<Buffer> b, TaskSink&) -> Status {
       LSIO_RETURN_IF_ERROR(b.status());
@@ -79,7 +114,7 @@ TEST_P(SchedulerTest, EveryTaskRunsOnceWithItsBytes) {
     tasks.push_back(std::move(t));
   }
   VectorTaskSource source(std::move(tasks));
-  Result<SchedulerStats> st = sched::Run(source, Options());
+  Result<SchedulerStats> st = RunOn(source, Options());
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   for (int i = 0; i < kFiles; ++i) {
     EXPECT_EQ(runs[i].load(), 1) << i;
@@ -93,6 +128,7 @@ TEST_P(SchedulerTest, EveryTaskRunsOnceWithItsBytes) {
 TEST_P(SchedulerTest, FollowupsReadTheRangesAHandlerAsksFor) {
   // Like a shard: the last 8 bytes hold (offset, length) of a payload inside the file.
   std::string path = (dir_ / "shard").string();
+  const std::string key = "shard";
   std::string payload = "the inner chunk";
   std::string file(100, 'x');
   file += payload;
@@ -104,14 +140,14 @@ TEST_P(SchedulerTest, FollowupsReadTheRangesAHandlerAsksFor) {
   std::mutex mu;
   std::string seen;
   ReadTask index;
-  index.request = io::ReadRequest::Range(path, -8, 8, 0);
+  index.request = Range(key, -8, 8);
   index.on_read = [&](Result<Buffer> b, TaskSink& sink) -> Status {
     LSIO_RETURN_IF_ERROR(b.status());
     uint32_t o, l;
     std::memcpy(&o, b->data(), 4);
     std::memcpy(&l, b->data() + 4, 4);
     ReadTask inner;
-    inner.request = io::ReadRequest::Range(path, o, l, 0);
+    inner.request = Range(key, o, l);
     inner.on_read = [&](Result<Buffer> b2, TaskSink&) -> Status {
       LSIO_RETURN_IF_ERROR(b2.status());
       std::lock_guard lock(mu);
@@ -124,7 +160,7 @@ TEST_P(SchedulerTest, FollowupsReadTheRangesAHandlerAsksFor) {
   std::vector<ReadTask> tasks;
   tasks.push_back(std::move(index));
   VectorTaskSource source(std::move(tasks));
-  Result<SchedulerStats> st = sched::Run(source, Options());
+  Result<SchedulerStats> st = RunOn(source, Options());
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(seen, payload);
   EXPECT_EQ(st->tasks, 2u);
@@ -133,11 +169,11 @@ TEST_P(SchedulerTest, FollowupsReadTheRangesAHandlerAsksFor) {
 // One index task whose handler adds `batches` (each a number of 64 KiB ranges of one file, in
 // file order) with AddBatch; returns the run's stats after checking every range's bytes.
 Result<SchedulerStats> RunBatches(const std::string& path, std::vector<int> batches,
-                                  const SchedulerOptions& options) {
+                                  const RunConfig& options) {
   constexpr int64_t kRange = 64 << 10;
   std::atomic<int> bad{0}, ran{0};
   ReadTask index;
-  index.request = io::ReadRequest::Range(path, 0, 8, 0);
+  index.request = Range(path, 0, 8);
   index.on_read = [&](Result<Buffer> b, TaskSink& sink) -> Status {
     LSIO_RETURN_IF_ERROR(b.status());
     int64_t next = 0;
@@ -145,7 +181,7 @@ Result<SchedulerStats> RunBatches(const std::string& path, std::vector<int> batc
       std::vector<ReadTask> batch;
       for (int i = 0; i < n; ++i, ++next) {
         ReadTask t;
-        t.request = io::ReadRequest::Range(path, next * kRange, kRange, 0);
+        t.request = Range(path, next * kRange, kRange);
         t.expected_bytes = kRange;
         t.on_read = [&, next](Result<Buffer> r, TaskSink&) -> Status {
           LSIO_RETURN_IF_ERROR(r.status());
@@ -165,7 +201,7 @@ Result<SchedulerStats> RunBatches(const std::string& path, std::vector<int> batc
   std::vector<ReadTask> tasks;
   tasks.push_back(std::move(index));
   VectorTaskSource source(std::move(tasks));
-  Result<SchedulerStats> st = sched::Run(source, options);
+  Result<SchedulerStats> st = RunOn(source, options);
   int total = 0;
   for (int n : batches) total += n;
   if (st.ok()) {
@@ -207,7 +243,7 @@ TEST_P(SchedulerTest, MissingFilesReachTheHandlerAsNotFound) {
   std::vector<ReadTask> tasks;
   for (int i = 0; i < 10; ++i) {
     ReadTask t;
-    t.request = io::ReadRequest::WholeFile((dir_ / ("absent" + std::to_string(i))).string(), 0);
+    t.request = WholeFile("absent" + std::to_string(i));
     t.on_read = [&](Result<Buffer> b, TaskSink&) -> Status {
       if (b.status().code() == StatusCode::kNotFound) not_found++;
       return Status::OK();
@@ -215,7 +251,7 @@ TEST_P(SchedulerTest, MissingFilesReachTheHandlerAsNotFound) {
     tasks.push_back(std::move(t));
   }
   VectorTaskSource source(std::move(tasks));
-  Result<SchedulerStats> st = sched::Run(source, Options());
+  Result<SchedulerStats> st = RunOn(source, Options());
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(not_found.load(), 10);
   EXPECT_EQ(st->missing, 10u);
@@ -227,7 +263,7 @@ TEST_P(SchedulerTest, FirstHandlerErrorStopsTheRun) {
   std::vector<ReadTask> tasks;
   for (int i = 0; i < 2000; ++i) {
     ReadTask t;
-    t.request = io::ReadRequest::WholeFile(path, 0);
+    t.request = WholeFile(path);
     t.on_read = [&, i](Result<Buffer>, TaskSink&) -> Status {
       ran++;
       if (i == 5) return CorruptDataError("chunk 5 is corrupt");
@@ -236,9 +272,9 @@ TEST_P(SchedulerTest, FirstHandlerErrorStopsTheRun) {
     tasks.push_back(std::move(t));
   }
   VectorTaskSource source(std::move(tasks));
-  SchedulerOptions o = Options();
-  o.group_max_requests = 8;
-  Result<SchedulerStats> st = sched::Run(source, o);
+  RunConfig o = Options();
+  o.options.group_max_requests = 8;
+  Result<SchedulerStats> st = RunOn(source, o);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.status().code(), StatusCode::kCorruptData);
   EXPECT_EQ(st.status().message(), "chunk 5 is corrupt");
@@ -253,7 +289,7 @@ TEST_P(SchedulerTest, CancellationStopsPromptly) {
    public:
     Endless(std::string p, std::atomic<int>* ran) : path_(std::move(p)), ran_(ran) {}
     bool Next(ReadTask* out) override {
-      out->request = io::ReadRequest::WholeFile(path_, 0);
+      out->request = WholeFile(path_);
       out->expected_bytes = 1 << 16;
       out->on_read = [r = ran_](Result<Buffer>, TaskSink&) -> Status {
         (*r)++;
@@ -266,10 +302,10 @@ TEST_P(SchedulerTest, CancellationStopsPromptly) {
     std::string path_;
     std::atomic<int>* ran_;
   } source(path, &ran);
-  SchedulerOptions o = Options();
-  o.cancelled = [&] { return ran.load() > 500; };
+  RunConfig o = Options();
+  o.options.cancelled = [&] { return ran.load() > 500; };
   const auto start = std::chrono::steady_clock::now();
-  Result<SchedulerStats> st = sched::Run(source, o);
+  Result<SchedulerStats> st = RunOn(source, o);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.status().code(), StatusCode::kCancelled);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
@@ -284,7 +320,7 @@ TEST_P(SchedulerTest, BytesInFlightStayWithinTheBudget) {
   std::vector<ReadTask> tasks;
   for (int i = 0; i < 64; ++i) {
     ReadTask t;
-    t.request = io::ReadRequest::WholeFile(path, 0);
+    t.request = WholeFile(path);
     t.expected_bytes = kSize;
     t.on_read = [&](Result<Buffer> b, TaskSink&) -> Status {
       LSIO_RETURN_IF_ERROR(b.status());
@@ -300,10 +336,10 @@ TEST_P(SchedulerTest, BytesInFlightStayWithinTheBudget) {
     tasks.push_back(std::move(t));
   }
   VectorTaskSource source(std::move(tasks));
-  SchedulerOptions o = Options();
-  o.io.max_bytes_in_flight = 4 * kSize;
-  o.group_bytes = kSize;
-  Result<SchedulerStats> st = sched::Run(source, o);
+  RunConfig o = Options();
+  o.options.max_bytes_in_flight = 4 * kSize;
+  o.options.group_bytes = kSize;
+  Result<SchedulerStats> st = RunOn(source, o);
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(ran.load(), 64);
   EXPECT_LE(max_concurrent.load(), 2);

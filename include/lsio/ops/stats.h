@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/array/element_type.h"
+#include "lsio/array/selection.h"
 #include "lsio/base/result.h"
 #include "lsio/compute/stats.h"
-#include "lsio/format/zarr/selection.h"
 #include "lsio/io/engine.h"
+#include "lsio/kvstore/store.h"
+#include "lsio/runtime/context.h"
 
 namespace lsio::ops {
 
@@ -68,17 +72,22 @@ struct StatsProgress {
 enum class OnError : unsigned char { kFail, kSkip };
 
 struct StatsRequest {
+  // A path or URL (format::OpenDataset).
   std::string path;
+  // Object storage settings (kvstore::OpenOptions::storage_options).
+  std::map<std::string, std::string> storage_options;
+  // The runtime context to run on; null: runtime::Context::Default().
+  runtime::Context* context = nullptr;
   // Variable paths in the store; empty: every data variable (coordinates skipped; variables
   // whose dtype has no statistics, such as strings and times, skipped with a note).
   std::vector<std::string> variables;
   // Dimensions to reduce over; empty: all (one value per statistic).
   std::vector<std::string> over;
   // isel and sel selectors, by dimension name.
-  std::vector<zarr::DimSelector> selectors;
+  std::vector<array::DimSelector> selectors;
   StatsSelection statistics = DefaultStatistics();
 
-  int threads = 0;                                 // CPU workers; 0: one per core
+  int threads = 0;                                 // CPU workers; 0: the context's pool
   uint64_t max_memory = uint64_t{256} << 20;       // data buffers, accumulators and IO in flight
   io::Backend io_backend = io::Backend::kAuto;
   OnError on_error = OnError::kFail;
@@ -94,7 +103,7 @@ struct StatsRequest {
 struct OutputCoordinate {
   std::string name;
   DataType storage = DataType::kFloat64;
-  std::string zarr_v2_dtype;  // e.g. "<f8", "<i8", "<M8[ns]"
+  std::string numpy_dtype;  // numpy typestring: "<f8", "<i8", "<M8[ns]"
   std::vector<std::byte> values;
   nlohmann::json attributes = nlohmann::json::object();
 };
@@ -154,10 +163,10 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out);
 void WriteStatsText(const StatsReport& report, std::ostream& out);
 // Writes the per-dimension results as a Zarr v2 group that xarray opens with the right dims and
 // coordinates: one variable "<name>_<statistic>" per variable and statistic, plus the
-// coordinates. Written to a temporary name and renamed, so `path` is complete or absent. With
-// --on-error skip the group's attributes hold "skipped_chunks" and "skipped_elements" (objects
-// by variable name).
-// Errors: kAlreadyExists-like kInvalidArgument if `path` exists; IO errors.
-Status WriteStatsZarr(const StatsReport& report, const std::string& path);
+// coordinates, at the root of `store`. Published atomically (kvstore::Publication), so the
+// output is complete or absent. With --on-error skip the group's attributes hold
+// "skipped_chunks" and "skipped_elements" (objects by variable name).
+// Errors: kInvalidArgument if something exists at the store's root; IO errors.
+Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store);
 
 }  // namespace lsio::ops

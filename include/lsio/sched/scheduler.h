@@ -10,11 +10,14 @@
 // pulled from the source lazily, so planning a terabyte-sized request holds only the tasks in
 // flight, not all of them.
 //
-// Memory: the IO engine's byte budget bounds the bytes read and not yet consumed; each
-// handler's own decode buffer is bounded by the number of CPU threads. The caller chooses the
-// split (see SchedulerOptions).
+// Memory: the reader's byte budget bounds the bytes read and not yet consumed; each handler's
+// own decode buffer is bounded by the number of handlers running at once (options.threads).
+// The caller chooses the split (see SchedulerOptions).
 //
-// Each task's bytes are read exactly once. A missing file is not an error here: the handler
+// Resources: the reader (a store's three-queue data path) and the CPU pool are given (the
+// runtime Context owns and lends them), so a run creates no thread and no ring.
+//
+// Each task's bytes are read exactly once. A missing key is not an error here: the handler
 // receives kNotFound and decides (a missing Zarr chunk is its fill value).
 //
 // Errors: the first handler error (or engine failure) stops the run: no new reads, queued work
@@ -30,7 +33,8 @@
 
 #include "lsio/base/buffer.h"
 #include "lsio/base/result.h"
-#include "lsio/io/engine.h"
+#include "lsio/compute/cpu_pool.h"
+#include "lsio/kvstore/store.h"
 
 namespace lsio::sched {
 
@@ -38,11 +42,11 @@ class TaskSink;
 
 struct ReadTask {
   // What to read. The tag is assigned by the scheduler; whatever is set here is ignored.
-  io::ReadRequest request;
+  kvstore::ReadRequest request;
   // Bytes this read is expected to return (for grouping); 0 when unknown.
   uint64_t expected_bytes = 0;
   // Runs on a CPU worker with the bytes read, or the read's error (kNotFound for a missing
-  // file). Its return value is the task's outcome: an error stops the run. It may add
+  // key). Its return value is the task's outcome: an error stops the run. It may add
   // follow-up tasks to `followups`. Must not block on other tasks.
   std::function<Status(Result<Buffer> bytes, TaskSink& followups)> on_read;
 };
@@ -79,9 +83,10 @@ class VectorTaskSource : public TaskSource {
 };
 
 struct SchedulerOptions {
-  io::EngineOptions io;
-  // CPU worker threads for handlers; 0 = hardware concurrency.
+  // Handlers of this run running at once on the pool; 0: the pool's size.
   int threads = 0;
+  // The reader's budget of bytes in flight (the runtime Context leases a reader with it).
+  uint64_t max_bytes_in_flight = uint64_t{128} << 20;
   // Target bytes per IO group: small enough that several groups are in flight within the
   // engine's budget, large enough that each submission is a real batch. A follow-up batch
   // (TaskSink::AddBatch) that does not fit in the group being filled starts the next one.
@@ -101,14 +106,17 @@ struct SchedulerStats {
   uint64_t bytes_read = 0;     // bytes delivered by the engine
   uint64_t missing = 0;        // reads that found no file
   uint64_t groups = 0;         // IO groups submitted
-  // Highest engine charge seen (sampled by the coordinating thread after each submission and
-  // completion); bounded by io.max_bytes_in_flight plus one read.
+  // Highest reader charge seen (sampled by the coordinating thread after each submission and
+  // completion); bounded by the reader's budget plus one read.
   uint64_t peak_bytes_in_flight = 0;
   double seconds = 0;          // wall time of Run
-  std::string io_backend;      // "io_uring" or "posix"
+  std::string io_backend;      // the reader's backend_name(): "io_uring", "posix", "memory", ...
 };
 
-// Runs every task of `source` (and their follow-ups) to completion.
-Result<SchedulerStats> Run(TaskSource& source, const SchedulerOptions& options);
+// Runs every task of `source` (and their follow-ups) to completion, reading through `reader`
+// and running handlers on `pool`. The reader must be idle (nothing submitted and undelivered)
+// and is idle again when Run returns OK; after an error or cancellation it has been shut down.
+Result<SchedulerStats> Run(TaskSource& source, kvstore::Reader& reader, compute::CpuPool& pool,
+                           const SchedulerOptions& options);
 
 }  // namespace lsio::sched

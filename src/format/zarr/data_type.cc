@@ -6,11 +6,11 @@
 #include <cstring>
 #include <limits>
 
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 
 namespace lsio::zarr {
 
-using internal::Abbreviate;
+using lsio::internal::Abbreviate;
 using nlohmann::json;
 
 namespace {
@@ -191,8 +191,8 @@ Result<ZarrDataType> ParseV2Structured(const json& fields, int depth) {
     size_t count = 1;
     if (f.size() == 3) {
       LSIO_ASSIGN_OR_RETURN(std::vector<int64_t> shape,
-                            internal::GetShape(f[2], "dtype", "shape", /*allow_zero=*/true));
-      std::optional<int64_t> n = internal::CheckedProduct(shape);
+                            lsio::internal::GetShape(f[2], "dtype", "shape", /*allow_zero=*/true));
+      std::optional<int64_t> n = lsio::internal::CheckedProduct(shape);
       if (!n || *n > (int64_t{1} << 40)) {
         return InvalidArgumentError("structured dtype field " + Abbreviate(f) + " is too large");
       }
@@ -214,7 +214,7 @@ Result<size_t> LengthBytes(const json& dt, size_t multiple_of) {
     return InvalidArgumentError("data type " + Abbreviate(dt) +
                                 " needs configuration.length_bytes");
   }
-  std::optional<int64_t> n = internal::AsInt64((*config)["length_bytes"]);
+  std::optional<int64_t> n = lsio::internal::AsInt64((*config)["length_bytes"]);
   if (!n || *n <= 0 || *n > (int64_t{1} << 40) ||
       static_cast<size_t>(*n) % multiple_of != 0) {
     return InvalidArgumentError("data type " + Abbreviate(dt) + ": bad length_bytes");
@@ -260,7 +260,7 @@ Result<ZarrDataType> ParseV3(const json& dt, int depth) {
     }
     int64_t scale = 1;
     if (config.contains("scale_factor")) {
-      std::optional<int64_t> s = internal::AsInt64(config["scale_factor"]);
+      std::optional<int64_t> s = lsio::internal::AsInt64(config["scale_factor"]);
       if (!s || *s <= 0) {
         return InvalidArgumentError("data type " + Abbreviate(dt) + ": bad scale_factor");
       }
@@ -332,7 +332,7 @@ std::optional<uint64_t> ParseHex(std::string_view s) {
 // One float component of width 2, 4 or 8 bytes, appended to `out`.
 Status PutFloat(const json& j, size_t width, std::vector<std::byte>& out, std::string_view file) {
   auto bad = [&](std::string_view why) {
-    return internal::FieldError(file, "fill_value",
+    return lsio::internal::FieldError(file, "fill_value",
                                 std::string(why) + " for float" + std::to_string(width * 8) +
                                     ", got " + Abbreviate(j));
   };
@@ -378,7 +378,7 @@ Status PutFloat(const json& j, size_t width, std::vector<std::byte>& out, std::s
 
 Status PutInteger(const json& j, DataType t, std::vector<std::byte>& out, std::string_view file) {
   auto bad = [&]() {
-    return internal::FieldError(file, "fill_value",
+    return lsio::internal::FieldError(file, "fill_value",
                                 "expected an integer in the range of " +
                                     std::string(DataTypeName(t)) + ", got " + Abbreviate(j));
   };
@@ -386,7 +386,7 @@ Status PutInteger(const json& j, DataType t, std::vector<std::byte>& out, std::s
     PutBytes(out, j.get<uint64_t>());
     return Status::OK();
   }
-  std::optional<int64_t> v = internal::AsInt64(j, /*allow_integral_float=*/true);
+  std::optional<int64_t> v = lsio::internal::AsInt64(j, /*allow_integral_float=*/true);
   if (!v) return bad();
   auto in = [&](int64_t lo, int64_t hi) { return *v >= lo && *v <= hi; };
   switch (t) {
@@ -465,26 +465,26 @@ Status PutByteString(const json& j, size_t size, bool allow_byte_list,
                      std::vector<std::byte>& out, std::string_view file) {
   std::string raw;
   if (j.is_string()) {
-    std::optional<std::string> decoded = internal::DecodeBase64(j.get<std::string>());
+    std::optional<std::string> decoded = lsio::internal::DecodeBase64(j.get<std::string>());
     if (!decoded) {
-      return internal::FieldError(file, "fill_value", "malformed base64 " + Abbreviate(j));
+      return lsio::internal::FieldError(file, "fill_value", "malformed base64 " + Abbreviate(j));
     }
     raw = std::move(*decoded);
   } else if (allow_byte_list && j.is_array()) {
     for (const json& b : j) {
-      std::optional<int64_t> v = internal::AsInt64(b);
+      std::optional<int64_t> v = lsio::internal::AsInt64(b);
       if (!v || *v < 0 || *v > 255) {
-        return internal::FieldError(file, "fill_value", "expected byte values, got " +
+        return lsio::internal::FieldError(file, "fill_value", "expected byte values, got " +
                                                             Abbreviate(j));
       }
       raw.push_back(static_cast<char>(*v));
     }
   } else {
-    return internal::FieldError(file, "fill_value",
+    return lsio::internal::FieldError(file, "fill_value",
                                 "expected a base64 string, got " + Abbreviate(j));
   }
   if (raw.size() > size) {
-    return internal::FieldError(file, "fill_value",
+    return lsio::internal::FieldError(file, "fill_value",
                                 "holds " + std::to_string(raw.size()) + " bytes, more than the " +
                                     std::to_string(size) + " of one element");
   }
@@ -495,19 +495,6 @@ Status PutByteString(const json& j, size_t size, bool allow_byte_list,
 }
 
 }  // namespace
-
-Status ZarrDataType::StatisticsSupport() const {
-  if ((kind == DataTypeKind::kNumeric && IsRealNumeric(storage)) ||
-      kind == DataTypeKind::kDatetime64 || kind == DataTypeKind::kTimedelta64) {
-    return Status::OK();
-  }
-  return NotSupportedError("statistics not supported: dtype " + name);
-}
-
-Status ZarrDataType::DecodeSupport() const {
-  if (is_fixed_size_number()) return Status::OK();
-  return NotSupportedError("reading dtype " + name + " is not supported");
-}
 
 Result<ZarrDataType> ParseZarrV2DataType(const json& dtype, std::string_view object_codec_id) {
   if (dtype.is_string()) return ParseV2TypeString(dtype.get<std::string>(), object_codec_id);
@@ -532,7 +519,7 @@ Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
   fv.json = fill;
   if (fill.is_null()) {
     if (format == ZarrFormat::kV3 && dtype.kind != DataTypeKind::kOptional) {
-      return internal::FieldError(file, "fill_value", "must not be null in Zarr v3");
+      return lsio::internal::FieldError(file, "fill_value", "must not be null in Zarr v3");
     }
     fv.is_null = true;
     fv.bytes.assign(dtype.item_size, std::byte{0});
@@ -545,11 +532,11 @@ Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
       if (t == DataType::kBool) {
         if (fill.is_boolean()) {
           PutBytes(out, static_cast<uint8_t>(fill.get<bool>() ? 1 : 0));
-        } else if (std::optional<int64_t> v = internal::AsInt64(fill, true);
+        } else if (std::optional<int64_t> v = lsio::internal::AsInt64(fill, true);
                    v && (*v == 0 || *v == 1)) {
           PutBytes(out, static_cast<uint8_t>(*v));
         } else {
-          return internal::FieldError(file, "fill_value",
+          return lsio::internal::FieldError(file, "fill_value",
                                       "expected true or false, got " + Abbreviate(fill));
         }
       } else if (IsInteger(t)) {
@@ -559,7 +546,7 @@ Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
       } else {  // complex
         const size_t half = ByteWidth(t) / 2;
         if (!fill.is_array() || fill.size() != 2) {
-          return internal::FieldError(file, "fill_value",
+          return lsio::internal::FieldError(file, "fill_value",
                                       "expected [real, imag] for " + dtype.name + ", got " +
                                           Abbreviate(fill));
         }
@@ -572,10 +559,10 @@ Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
     case DataTypeKind::kTimedelta64: {
       if (fill.is_string() && fill.get<std::string>() == "NaT") {
         PutBytes(out, std::numeric_limits<int64_t>::min());
-      } else if (std::optional<int64_t> v = internal::AsInt64(fill)) {
+      } else if (std::optional<int64_t> v = lsio::internal::AsInt64(fill)) {
         PutBytes(out, *v);
       } else {
-        return internal::FieldError(file, "fill_value",
+        return lsio::internal::FieldError(file, "fill_value",
                                     "expected an integer or \"NaT\" for " + dtype.name +
                                         ", got " + Abbreviate(fill));
       }
@@ -584,13 +571,13 @@ Result<FillValue> ResolveFillValue(const json& fill, const ZarrDataType& dtype,
     case DataTypeKind::kFixedUtf32: {
       std::vector<char32_t> cps;
       if (!fill.is_string() || !AppendUtf32(fill.get<std::string>(), cps)) {
-        return internal::FieldError(file, "fill_value",
+        return lsio::internal::FieldError(file, "fill_value",
                                     "expected a UTF-8 string for " + dtype.name + ", got " +
                                         Abbreviate(fill));
       }
       const size_t chars = dtype.item_size / 4;
       if (cps.size() > chars) {
-        return internal::FieldError(file, "fill_value",
+        return lsio::internal::FieldError(file, "fill_value",
                                     "string longer than the " + std::to_string(chars) +
                                         " characters of " + dtype.name);
       }

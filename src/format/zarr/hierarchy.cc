@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "json_util.h"
+#include "lsio/base/json_util.h"
+#include "lsio/kvstore/key.h"
 
 namespace lsio::zarr {
 
@@ -13,10 +14,11 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
-Result<std::optional<json>> ReadJson(const MetadataStore& store, const std::string& key) {
-  LSIO_ASSIGN_OR_RETURN(std::optional<std::string> text, store.Read(key));
+Result<std::optional<json>> ReadJson(kvstore::Store& store, const std::string& key) {
+  LSIO_ASSIGN_OR_RETURN(std::optional<Buffer> text, store.Read(key));
   if (!text) return std::optional<json>();
-  LSIO_ASSIGN_OR_RETURN(json j, internal::ParseJson(*text, store.Describe(key)));
+  LSIO_ASSIGN_OR_RETURN(json j,
+                        lsio::internal::ParseJson(text->as_string_view(), store.Describe(key)));
   return std::optional<json>(std::move(j));
 }
 
@@ -42,13 +44,13 @@ Result<Node> V3Node(const json& j, const std::string& path, const std::string& f
     if (group_out != nullptr) *group_out = std::move(g);
   } else {
     return InvalidArgumentError(file + ": field 'node_type': expected \"array\" or \"group\", "
-                                       "got " + internal::Abbreviate(node_type));
+                                       "got " + lsio::internal::Abbreviate(node_type));
   }
   return node;
 }
 
 // Reads the node whose metadata lives under `path`; nullopt when the directory has none.
-Result<std::optional<Node>> ReadNode(const MetadataStore& store, const std::string& path,
+Result<std::optional<Node>> ReadNode(kvstore::Store& store, const std::string& path,
                                      GroupMetadata* group_out) {
   const std::string v3_key = Key(path, "zarr.json");
   LSIO_ASSIGN_OR_RETURN(std::optional<json> v3, ReadJson(store, v3_key));
@@ -86,17 +88,18 @@ Result<std::optional<Node>> ReadNode(const MetadataStore& store, const std::stri
   return std::optional<Node>(std::move(node));
 }
 
-Status WalkGroup(const MetadataStore& store, const std::string& path, int depth,
+Status WalkGroup(kvstore::Store& store, const std::string& path, int depth,
                  std::vector<Node>& nodes) {
   if (depth > kMaxDepth) {
     return InvalidArgumentError(store.Describe(path) + ": groups nested more than " +
                                 std::to_string(kMaxDepth) + " levels deep");
   }
-  LSIO_ASSIGN_OR_RETURN(std::vector<StoreEntry> entries, store.List(path));
-  for (const StoreEntry& e : entries) {
-    if (!e.is_directory) continue;
-    const std::string child = Key(path, e.name);
-    if (!ValidateStoreKey(child).ok()) continue;  // a name we could never address
+  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                        store.List(path, kvstore::ListMode::kChildren));
+  for (const kvstore::ListEntry& e : entries) {
+    if (!e.is_prefix) continue;
+    const std::string child = Key(path, e.key);
+    if (!kvstore::ValidateKey(child).ok()) continue;  // a name we could never address
     LSIO_ASSIGN_OR_RETURN(std::optional<Node> node, ReadNode(store, child, nullptr));
     if (!node) continue;
     const bool is_group = node->kind == NodeKind::kGroup;
@@ -113,7 +116,7 @@ Status AddV3Consolidated(const json& metadata, const std::string& prefix, const 
   if (depth > kMaxDepth) return InvalidArgumentError(file + ": consolidated metadata too deep");
   for (auto it = metadata.begin(); it != metadata.end(); ++it) {
     const std::string path = Key(prefix, it.key());
-    Status valid = ValidateStoreKey(path);
+    Status valid = kvstore::ValidateKey(path);
     if (!valid.ok()) return valid.WithContext(file + ": consolidated_metadata");
     if (out.count(path) != 0) continue;
     GroupMetadata group;
@@ -165,7 +168,7 @@ Status AddV2Consolidated(const json& zmetadata, const std::string& file,
     } else {
       continue;
     }
-    Status valid = ValidateStoreKey(path);
+    Status valid = kvstore::ValidateKey(path);
     if (!valid.ok()) return valid.WithContext(file);
     const std::string attrs_key = path.empty() ? ".zattrs" : path + "/.zattrs";
     const std::string where = file + " (" + key + ")";
@@ -225,10 +228,10 @@ Result<std::string> Hierarchy::ChunkKey(const Node& array, std::span<const int64
   if (!array.array) {
     return InvalidArgumentError("node '" + array.path + "' is a group, not an array");
   }
-  return JoinStoreKey(array.path, array.array->ChunkKey(grid));
+  return kvstore::JoinKey(array.path, array.array->ChunkKey(grid));
 }
 
-Result<Hierarchy> OpenHierarchy(const MetadataStore& store, const OpenOptions& options) {
+Result<Hierarchy> OpenHierarchy(kvstore::Store& store, const OpenOptions& options) {
   Hierarchy h;
   GroupMetadata root_group;
   LSIO_ASSIGN_OR_RETURN(std::optional<Node> root, ReadNode(store, "", &root_group));

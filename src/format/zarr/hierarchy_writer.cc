@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include "grid_text.h"
-#include "json_util.h"
-#include "lsio/format/zarr/chunk_key.h"
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/base/json_util.h"
+#include "lsio/kvstore/key.h"
+#include "lsio/array/strided_copy.h"
 
 namespace lsio::zarr {
+
+using array::CopyBox;
+using array::CopyBoxDim;
 
 namespace {
 
@@ -25,10 +28,10 @@ int64_t Product(std::span<const int64_t> v) {
 
 }  // namespace
 
-HierarchyWriter::HierarchyWriter(std::shared_ptr<kvstore::Store> store, std::string prefix,
+HierarchyWriter::HierarchyWriter(kvstore::Store& store, std::string prefix,
                                  const HierarchyWriteOptions& options,
                                  std::unique_ptr<kvstore::Publication> publication)
-    : store_(std::move(store)),
+    : store_(&store),
       prefix_(std::move(prefix)),
       options_(options),
       publication_(std::move(publication)) {
@@ -38,34 +41,32 @@ HierarchyWriter::HierarchyWriter(std::shared_ptr<kvstore::Store> store, std::str
 HierarchyWriter::~HierarchyWriter() = default;
 
 Result<std::unique_ptr<HierarchyWriter>> HierarchyWriter::Begin(
-    std::shared_ptr<kvstore::Store> store, std::string prefix,
-    const HierarchyWriteOptions& options) {
-  if (store == nullptr) return InvalidArgumentError("HierarchyWriter: no store");
+    kvstore::Store& store, std::string prefix, const HierarchyWriteOptions& options) {
   if (options.format != ZarrFormat::kV2 && options.format != ZarrFormat::kV3) {
     return InvalidArgumentError("HierarchyWriter: zarr format must be 2 or 3");
   }
-  LSIO_RETURN_IF_ERROR(ValidateStoreKey(prefix));
+  LSIO_RETURN_IF_ERROR(kvstore::ValidateKey(prefix));
   kvstore::PublishOptions publish;
   publish.replace = options.replace;
   Result<std::unique_ptr<kvstore::Publication>> publication =
-      store->BeginPublish(prefix, publish);
+      store.BeginPublish(prefix, publish);
   if (!publication.ok()) {
-    return publication.status().WithContext("writing Zarr to " + store->Describe(prefix));
+    return publication.status().WithContext("writing Zarr to " + store.Describe(prefix));
   }
-  return std::unique_ptr<HierarchyWriter>(new HierarchyWriter(
-      std::move(store), std::move(prefix), options, std::move(publication).value()));
+  return std::unique_ptr<HierarchyWriter>(
+      new HierarchyWriter(store, std::move(prefix), options, std::move(publication).value()));
 }
 
 std::string HierarchyWriter::Describe(std::string_view path) const {
-  Result<std::string> key = JoinStoreKey(prefix_, path);
+  Result<std::string> key = kvstore::JoinKey(prefix_, path);
   return store_->Describe(key.ok() ? std::string_view(*key) : path);
 }
 
 Status HierarchyWriter::CreateGroup(std::string_view path, const nlohmann::json& attributes) {
-  LSIO_RETURN_IF_ERROR(ValidateStoreKey(path));
+  LSIO_RETURN_IF_ERROR(kvstore::ValidateKey(path));
   if (!attributes.is_object()) {
     return InvalidArgumentError(fmt::format("{}: group attributes must be a JSON object, got {}",
-                                            Describe(path), internal::Abbreviate(attributes)));
+                                            Describe(path), lsio::internal::Abbreviate(attributes)));
   }
   std::lock_guard lock(mu_);
   if (committed_) return InvalidArgumentError("HierarchyWriter: already committed");
@@ -79,7 +80,7 @@ Status HierarchyWriter::CreateGroup(std::string_view path, const nlohmann::json&
 
 Result<const ArrayWriter*> HierarchyWriter::CreateArray(std::string_view path,
                                                         const ArrayWriteSpec& spec) {
-  LSIO_RETURN_IF_ERROR(ValidateStoreKey(path));
+  LSIO_RETURN_IF_ERROR(kvstore::ValidateKey(path));
   if (path.empty()) {
     return InvalidArgumentError(Describe(path) + ": the root of a hierarchy is a group");
   }
@@ -154,10 +155,10 @@ Status HierarchyWriter::WriteEncoded(std::string_view path, std::span<const int6
     if (unit[d] < 0 || unit[d] >= grid[d]) {
       return InvalidArgumentError(fmt::format("{}: unit {} is outside its grid {}",
                                               Describe(path), internal::GridText(unit),
-                                              internal::FormatShape(grid)));
+                                              lsio::internal::FormatShape(grid)));
     }
   }
-  LSIO_ASSIGN_OR_RETURN(std::string key, JoinStoreKey(path, array->UnitKey(unit)));
+  LSIO_ASSIGN_OR_RETURN(std::string key, kvstore::JoinKey(path, array->UnitKey(unit)));
   std::lock_guard lock(mu_);
   return AddLocked(std::move(key), std::move(encoded));
 }
@@ -187,7 +188,7 @@ Status HierarchyWriter::WriteArray(std::string_view path, std::span<const std::b
   if (data.size() != static_cast<size_t>(elements) * elem) {
     return InvalidArgumentError(fmt::format("{}: {} bytes given for an array of {} {} ({} bytes)",
                                             Describe(path), data.size(),
-                                            internal::FormatShape(spec.shape),
+                                            lsio::internal::FormatShape(spec.shape),
                                             DataTypeName(spec.data_type.storage),
                                             static_cast<size_t>(elements) * elem));
   }
@@ -259,7 +260,7 @@ Status HierarchyWriter::Commit() {
     for (const MetadataDocument& d : docs) {
       // In v3 the consolidated document is the root's zarr.json itself.
       if (consolidated && path.empty() && d.key == consolidated->key) continue;
-      LSIO_ASSIGN_OR_RETURN(std::string key, JoinStoreKey(path, d.key));
+      LSIO_ASSIGN_OR_RETURN(std::string key, kvstore::JoinKey(path, d.key));
       pending_.push_back(kvstore::KeyValue{std::move(key),
                                            Buffer::CopyOf(SerializeMetadata(d.json))});
     }

@@ -6,12 +6,17 @@
 #include <cstdio>
 #include <map>
 
-#include "lsio/format/zarr/cf.h"
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/array/cf.h"
+#include "lsio/array/datetime.h"
 
 namespace lsio::zarr {
 
 using nlohmann::json;
+using array::CfMaskAndScale;
+using array::CfTimeKind;
+using array::Coordinate;
+using array::FormatDatetimeNs;
+using array::ResolveCfMaskAndScale;
 
 namespace {
 
@@ -28,15 +33,6 @@ std::string Number(double v) {
 
 std::string CompactJson(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::vector<std::string> DimNames(const ArrayMetadata& m) {
-  std::vector<std::string> names = m.dimension_names;
-  if (names.size() != m.rank()) names.assign(m.rank(), "");
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i].empty()) names[i] = "dim_" + std::to_string(i);
-  }
-  return names;
 }
 
 std::string Describe(const ArrayMetadata& m, json& readable) {
@@ -74,8 +70,9 @@ std::string Describe(const ArrayMetadata& m, json& readable) {
   return out;
 }
 
-json CfJson(const ArrayMetadata& m) {
-  Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(m);
+json CfJson(const Node& node) {
+  const ArrayMetadata& m = *node.array;
+  Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(MakeArrayInfo(node));
   if (!cf.ok()) return nullptr;
   json j = json::object();
   if (cf->active()) {
@@ -92,47 +89,30 @@ json CfJson(const ArrayMetadata& m) {
   return j.empty() ? json(nullptr) : j;
 }
 
-// The coordinate array of dimension `dim` of the array at `path`: a 1-D array named `dim` of
-// length `size` in the same group or an ancestor.
-const Node* FindCoordinate(const Hierarchy& h, const std::string& path, const std::string& dim,
-                           int64_t size) {
-  std::string group = path;
-  while (true) {
-    const size_t slash = group.rfind('/');
-    group = slash == std::string::npos ? std::string() : group.substr(0, slash);
-    const Node* n = h.Find(group.empty() ? dim : group + "/" + dim);
-    if (n != nullptr && n->array && n->array->rank() == 1 && n->array->shape[0] == size) {
-      return n;
-    }
-    if (group.empty()) return nullptr;
-  }
-}
-
-json CoordinateJson(const Hierarchy& h, const Node& coord, const InfoOptions& options,
-                    std::map<std::string, json>& cache) {
-  auto it = cache.find(coord.path);
-  if (it != cache.end()) return it->second;
-  json j = {{"path", coord.path}};
-  Result<std::vector<std::byte>> raw = options.read_coordinate(h, coord);
-  Result<Coordinate> c = raw.ok() ? DecodeCoordinate(*coord.array, *raw)
-                                  : Result<Coordinate>(raw.status());
+json CoordinateJson(const array::Dataset& ds, const array::ArraySource& coord,
+                    const InfoOptions& options) {
+  json j = {{"path", coord.info().path}};
+  Result<std::shared_ptr<const array::Dataset::CoordinateData>> c =
+      ds.ReadCoordinate(coord, *options.context);
   if (!c.ok()) {
     j["error"] = c.status().ToString();
-  } else if (c->size() > 0) {
-    if (c->kind == Coordinate::Kind::kDatetime) {
-      j["first"] = FormatDatetimeNs(c->datetime_ns.front());
-      j["last"] = FormatDatetimeNs(c->datetime_ns.back());
+    return j;
+  }
+  const Coordinate& values = (*c)->decoded;
+  if (values.size() > 0) {
+    if (values.kind == Coordinate::Kind::kDatetime) {
+      j["first"] = FormatDatetimeNs(values.datetime_ns.front());
+      j["last"] = FormatDatetimeNs(values.datetime_ns.back());
     } else {
-      j["first"] = c->numeric.front();
-      j["last"] = c->numeric.back();
+      j["first"] = values.numeric.front();
+      j["last"] = values.numeric.back();
     }
   }
-  cache.emplace(coord.path, j);
   return j;
 }
 
-json ArrayJson(const MetadataStore& store, const Hierarchy& h, const Node& node,
-               const InfoOptions& options, std::map<std::string, json>& coordinate_cache) {
+json ArrayJson(kvstore::Store& store, const array::Dataset& ds, const Node& node,
+               const InfoOptions& options) {
   const ArrayMetadata& m = *node.array;
   json j;
   j["dtype"] = m.data_type.name;
@@ -144,13 +124,15 @@ json ArrayJson(const MetadataStore& store, const Hierarchy& h, const Node& node,
     j["chunks"] = m.chunk_shape;
     j["shards"] = nullptr;
   }
-  const std::vector<std::string> names = DimNames(m);
+  const std::vector<std::string> names = MakeArrayInfo(node).dims;
   json dims = json::array();
   for (size_t i = 0; i < m.rank(); ++i) {
     json d = {{"name", names[i]}, {"size", m.shape[i]}};
-    if (options.read_coordinate && !m.dimension_names.empty() && !m.dimension_names[i].empty()) {
-      if (const Node* c = FindCoordinate(h, node.path, names[i], m.shape[i])) {
-        d["coordinate"] = CoordinateJson(h, *c, options, coordinate_cache);
+    if (options.context != nullptr && !m.dimension_names.empty() &&
+        !m.dimension_names[i].empty()) {
+      const array::ArraySource* c = ds.CoordinateOf(array::Dataset::GroupOf(node.path), names[i]);
+      if (c != nullptr && c->info().shape[0] == m.shape[i]) {
+        d["coordinate"] = CoordinateJson(ds, *c, options);
       }
     }
     dims.push_back(std::move(d));
@@ -172,10 +154,10 @@ json ArrayJson(const MetadataStore& store, const Hierarchy& h, const Node& node,
   j["logical_bytes"] = logical;
   j["num_chunks"] = m.num_chunks();
   if (options.stored_bytes) {
-    Result<PrefixUsage> usage = store.Usage(node.path, kMetadataNames);
+    Result<kvstore::PrefixUsage> usage = kvstore::Usage(store, node.path, kMetadataNames);
     if (usage.ok()) {
       j["stored_bytes"] = usage->bytes;
-      j["stored_files"] = usage->files;
+      j["stored_files"] = usage->keys;
       if (usage->bytes > 0 && logical > 0) {
         j["compression_ratio"] = static_cast<double>(logical) / static_cast<double>(usage->bytes);
       } else {
@@ -188,7 +170,7 @@ json ArrayJson(const MetadataStore& store, const Hierarchy& h, const Node& node,
   }
   Status stats = m.data_type.StatisticsSupport();
   j["statistics"] = stats.ok() ? std::string("supported") : stats.message();
-  j["cf"] = CfJson(m);
+  j["cf"] = CfJson(node);
   return j;
 }
 
@@ -233,22 +215,36 @@ std::string FormatBytes(uint64_t bytes) {
   return buf;
 }
 
-Result<json> InfoJson(const MetadataStore& store, const InfoOptions& options) {
-  OpenOptions open;
-  open.use_consolidated = options.use_consolidated;
-  LSIO_ASSIGN_OR_RETURN(Hierarchy h, OpenHierarchy(store, open));
+Result<json> InfoJson(const ZarrDatasetSource& source, const InfoOptions& options) {
+  const Hierarchy& h = source.hierarchy();
+  kvstore::Store& store = *source.store();
+  // Shares the source: the Dataset only adds the xarray view and the coordinate cache.
+  const array::Dataset ds(std::shared_ptr<const array::DatasetSource>(
+      std::shared_ptr<const array::DatasetSource>(), &source));
   json doc;
   doc["path"] = store.Describe("");
   doc["zarr_format"] = static_cast<int>(h.root().zarr_format);
   doc["consolidated"] = h.consolidated;
   json nodes = json::array();
-  std::map<std::string, json> coordinate_cache;
+  if (options.context != nullptr) {
+    // Every coordinate the report shows, read in one run (each once, however many arrays
+    // share it). A coordinate that cannot be read is reported where it is shown.
+    std::vector<const array::ArraySource*> coordinates;
+    for (const array::ArraySource* a : ds.Arrays()) {
+      for (size_t i = 0; i < a->info().rank(); ++i) {
+        const array::ArraySource* c =
+            ds.CoordinateOf(array::Dataset::GroupOf(a->info().path), a->info().dims[i]);
+        if (c != nullptr && c->info().shape[0] == a->info().shape[i]) coordinates.push_back(c);
+      }
+    }
+    (void)ds.ReadCoordinates(coordinates, *options.context);
+  }
   for (const Node& node : h.nodes) {
     json n;
     n["path"] = node.path;
     n["kind"] = node.is_array() ? "array" : "group";
     n["zarr_format"] = static_cast<int>(node.zarr_format);
-    if (node.is_array()) n.update(ArrayJson(store, h, node, options, coordinate_cache));
+    if (node.is_array()) n.update(ArrayJson(store, ds, node, options));
     json attrs = node.attributes;
     if (attrs.is_object()) attrs.erase("_ARRAY_DIMENSIONS");
     n["attributes"] = attrs;
@@ -339,9 +335,9 @@ void WriteInfoText(const json& info, std::ostream& out) {
   }
 }
 
-Status WriteInfo(const InfoOptions& options, std::ostream& out) {
-  LocalStore store(options.path);
-  LSIO_ASSIGN_OR_RETURN(json doc, InfoJson(store, options));
+Status WriteInfo(const ZarrDatasetSource& source, const InfoOptions& options,
+                 std::ostream& out) {
+  LSIO_ASSIGN_OR_RETURN(json doc, InfoJson(source, options));
   if (options.json) {
     out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   } else {

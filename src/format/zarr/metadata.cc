@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 
 namespace lsio::zarr {
 
-using internal::Abbreviate;
-using internal::FieldError;
+using lsio::internal::Abbreviate;
+using lsio::internal::FieldError;
 using nlohmann::json;
 
 namespace {
@@ -59,29 +59,29 @@ Status CheckUnknownMembers(const json& object, std::initializer_list<std::string
 
 Status CheckSizes(const ArrayMetadata& m, std::string_view file) {
   const size_t item = m.data_type.item_size;
-  std::optional<int64_t> elements = internal::CheckedProduct(m.shape);
+  std::optional<int64_t> elements = lsio::internal::CheckedProduct(m.shape);
   std::optional<int64_t> bytes =
-      elements ? internal::CheckedMul(*elements, static_cast<int64_t>(item)) : std::nullopt;
+      elements ? lsio::internal::CheckedMul(*elements, static_cast<int64_t>(item)) : std::nullopt;
   if (!bytes) {
     return InvalidArgumentError(std::string(file) + ": declared shape " +
-                                internal::FormatShape(m.shape) + " of " + m.data_type.name +
+                                lsio::internal::FormatShape(m.shape) + " of " + m.data_type.name +
                                 " has a byte size that overflows 64 bits");
   }
-  std::optional<int64_t> chunk_elements = internal::CheckedProduct(m.chunk_shape);
+  std::optional<int64_t> chunk_elements = lsio::internal::CheckedProduct(m.chunk_shape);
   std::optional<int64_t> chunk_bytes =
-      chunk_elements ? internal::CheckedMul(*chunk_elements, static_cast<int64_t>(item))
+      chunk_elements ? lsio::internal::CheckedMul(*chunk_elements, static_cast<int64_t>(item))
                      : std::nullopt;
   if (!chunk_bytes) {
     return InvalidArgumentError(std::string(file) + ": chunk shape " +
-                                internal::FormatShape(m.chunk_shape) + " of " +
+                                lsio::internal::FormatShape(m.chunk_shape) + " of " +
                                 m.data_type.name + " has a byte size that overflows 64 bits");
   }
   const std::vector<int64_t>& read_shape = m.read_chunk_shape();
-  std::optional<int64_t> read_elements = internal::CheckedProduct(read_shape);
+  std::optional<int64_t> read_elements = lsio::internal::CheckedProduct(read_shape);
   const int64_t read_bytes = *read_elements * static_cast<int64_t>(item);
   if (read_bytes > kMaxChunkBytes) {
     return NotSupportedError(std::string(file) + ": chunks of " + std::to_string(read_bytes) +
-                             " bytes (" + internal::FormatShape(read_shape) +
+                             " bytes (" + lsio::internal::FormatShape(read_shape) +
                              ") exceed lsio's limit of " + std::to_string(kMaxChunkBytes) +
                              " bytes per chunk");
   }
@@ -90,7 +90,7 @@ Status CheckSizes(const ArrayMetadata& m, std::string_view file) {
 
 Result<uint64_t> IndexEncodedSize(const json& index_codecs, int64_t num_chunks,
                                   std::string_view file) {
-  std::optional<int64_t> n = internal::CheckedMul(num_chunks, 16);
+  std::optional<int64_t> n = lsio::internal::CheckedMul(num_chunks, 16);
   if (!n) return InvalidArgumentError(std::string(file) + ": shard index size overflows");
   uint64_t size = static_cast<uint64_t>(*n);
   bool seen_bytes = false;
@@ -128,7 +128,7 @@ Result<std::shared_ptr<const ShardingSpec>> ParseSharding(const json& config,
   auto spec = std::make_shared<ShardingSpec>();
   spec->shard_shape = shard_shape;
   LSIO_ASSIGN_OR_RETURN(spec->inner_chunk_shape,
-                        internal::GetShape(Member(config, "chunk_shape"), file,
+                        lsio::internal::GetShape(Member(config, "chunk_shape"), file,
                                            "sharding_indexed.chunk_shape", /*allow_zero=*/false));
   if (spec->inner_chunk_shape.size() != shard_shape.size()) {
     return FieldError(file, "sharding_indexed.chunk_shape",
@@ -138,13 +138,13 @@ Result<std::shared_ptr<const ShardingSpec>> ParseSharding(const json& config,
   for (size_t i = 0; i < shard_shape.size(); ++i) {
     if (shard_shape[i] % spec->inner_chunk_shape[i] != 0) {
       return FieldError(file, "sharding_indexed.chunk_shape",
-                        internal::FormatShape(spec->inner_chunk_shape) +
+                        lsio::internal::FormatShape(spec->inner_chunk_shape) +
                             " does not evenly divide the shard shape " +
-                            internal::FormatShape(shard_shape));
+                            lsio::internal::FormatShape(shard_shape));
     }
     spec->chunks_per_shard.push_back(shard_shape[i] / spec->inner_chunk_shape[i]);
   }
-  std::optional<int64_t> num_chunks = internal::CheckedProduct(spec->chunks_per_shard);
+  std::optional<int64_t> num_chunks = lsio::internal::CheckedProduct(spec->chunks_per_shard);
   if (!num_chunks) return InvalidArgumentError(std::string(file) + ": too many inner chunks");
 
   const json& codecs = Member(config, "codecs");
@@ -246,11 +246,11 @@ void DescribeCodecInto(const json& codec, std::string& out) {
 }  // namespace
 
 Result<json> ParseMetadataJson(std::string_view text, std::string_view file) {
-  return internal::ParseJson(text, file);
+  return lsio::internal::ParseJson(text, file);
 }
 
 int64_t ShardingSpec::num_inner_chunks() const {
-  return internal::CheckedProduct(chunks_per_shard).value_or(0);
+  return lsio::internal::CheckedProduct(chunks_per_shard).value_or(0);
 }
 
 const std::vector<int64_t>& ShardingSpec::innermost_chunk_shape() const {
@@ -268,11 +268,11 @@ std::vector<int64_t> ArrayMetadata::grid_shape() const {
 }
 
 int64_t ArrayMetadata::num_chunks() const {
-  return internal::CheckedProduct(grid_shape()).value_or(0);
+  return lsio::internal::CheckedProduct(grid_shape()).value_or(0);
 }
 
 int64_t ArrayMetadata::logical_bytes() const {
-  return internal::CheckedProduct(shape).value_or(0) *
+  return lsio::internal::CheckedProduct(shape).value_or(0) *
          static_cast<int64_t>(data_type.item_size);
 }
 
@@ -293,14 +293,14 @@ Result<ArrayMetadata> ParseZarrV2Array(const json& zarray, const json& zattrs,
   if (!format.is_null() && format != 2) {
     return FieldError(file, "zarr_format", "expected 2, got " + Abbreviate(format));
   }
-  LSIO_ASSIGN_OR_RETURN(m.shape, internal::GetShape(Member(zarray, "shape"), file, "shape",
+  LSIO_ASSIGN_OR_RETURN(m.shape, lsio::internal::GetShape(Member(zarray, "shape"), file, "shape",
                                                     /*allow_zero=*/true));
-  LSIO_ASSIGN_OR_RETURN(m.chunk_shape, internal::GetShape(Member(zarray, "chunks"), file,
+  LSIO_ASSIGN_OR_RETURN(m.chunk_shape, lsio::internal::GetShape(Member(zarray, "chunks"), file,
                                                           "chunks", /*allow_zero=*/false));
   if (m.chunk_shape.size() != m.shape.size()) {
     return FieldError(file, "chunks",
                       "rank " + std::to_string(m.chunk_shape.size()) +
-                          " differs from the rank of shape " + internal::FormatShape(m.shape));
+                          " differs from the rank of shape " + lsio::internal::FormatShape(m.shape));
   }
 
   m.filters = Member(zarray, "filters");
@@ -398,7 +398,7 @@ Result<ArrayMetadata> ParseZarrV3Array(const json& j, std::string_view file) {
   m.zarr_format = ZarrFormat::kV3;
   m.metadata_file = std::string(file);
   LSIO_ASSIGN_OR_RETURN(m.shape,
-                        internal::GetShape(Member(j, "shape"), file, "shape", /*allow_zero=*/true));
+                        lsio::internal::GetShape(Member(j, "shape"), file, "shape", /*allow_zero=*/true));
 
   const json& grid = Member(j, "chunk_grid");
   const std::string grid_name = CodecName(grid);
@@ -411,13 +411,13 @@ Result<ArrayMetadata> ParseZarrV3Array(const json& j, std::string_view file) {
                              " is not supported");
   }
   LSIO_ASSIGN_OR_RETURN(m.chunk_shape,
-                        internal::GetShape(Member(CodecConfiguration(grid), "chunk_shape"), file,
+                        lsio::internal::GetShape(Member(CodecConfiguration(grid), "chunk_shape"), file,
                                            "chunk_grid.configuration.chunk_shape",
                                            /*allow_zero=*/false));
   if (m.chunk_shape.size() != m.shape.size()) {
     return FieldError(file, "chunk_grid",
-                      "chunk shape " + internal::FormatShape(m.chunk_shape) +
-                          " and shape " + internal::FormatShape(m.shape) + " differ in rank");
+                      "chunk shape " + lsio::internal::FormatShape(m.chunk_shape) +
+                          " and shape " + lsio::internal::FormatShape(m.shape) + " differ in rank");
   }
 
   const json& cke = Member(j, "chunk_key_encoding");

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 
 namespace lsio::zarr {
 
@@ -147,17 +147,17 @@ Status CheckSpec(const ArrayWriteSpec& s, std::string_view where) {
   }
   if (s.chunk_shape.size() != s.shape.size()) {
     return SpecError(where, fmt::format("chunk shape {} and shape {} differ in rank",
-                                        internal::FormatShape(s.chunk_shape),
-                                        internal::FormatShape(s.shape)));
+                                        lsio::internal::FormatShape(s.chunk_shape),
+                                        lsio::internal::FormatShape(s.shape)));
   }
   for (int64_t v : s.shape) {
     if (v < 0) {
-      return SpecError(where, "shape " + internal::FormatShape(s.shape) + " has a negative extent");
+      return SpecError(where, "shape " + lsio::internal::FormatShape(s.shape) + " has a negative extent");
     }
   }
   for (int64_t v : s.chunk_shape) {
     if (v < 1) {
-      return SpecError(where, "chunk shape " + internal::FormatShape(s.chunk_shape) +
+      return SpecError(where, "chunk shape " + lsio::internal::FormatShape(s.chunk_shape) +
                                   " has an extent below 1");
     }
   }
@@ -168,15 +168,15 @@ Status CheckSpec(const ArrayWriteSpec& s, std::string_view where) {
     const std::vector<int64_t>& sh = s.sharding->shard_shape;
     if (sh.size() != s.shape.size()) {
       return SpecError(where, fmt::format("shard shape {} and shape {} differ in rank",
-                                          internal::FormatShape(sh),
-                                          internal::FormatShape(s.shape)));
+                                          lsio::internal::FormatShape(sh),
+                                          lsio::internal::FormatShape(s.shape)));
     }
     for (size_t d = 0; d < sh.size(); ++d) {
       if (sh[d] < 1 || sh[d] % s.chunk_shape[d] != 0) {
         return SpecError(where, fmt::format("shard shape {} is not a multiple of the chunk "
                                             "shape {}",
-                                            internal::FormatShape(sh),
-                                            internal::FormatShape(s.chunk_shape)));
+                                            lsio::internal::FormatShape(sh),
+                                            lsio::internal::FormatShape(s.chunk_shape)));
       }
     }
   }
@@ -186,7 +186,7 @@ Status CheckSpec(const ArrayWriteSpec& s, std::string_view where) {
   }
   if (!s.attributes.is_object()) {
     return SpecError(where, "attributes must be a JSON object, got " +
-                                internal::Abbreviate(s.attributes));
+                                lsio::internal::Abbreviate(s.attributes));
   }
   if (s.chunk_key_separator != 0 && s.chunk_key_separator != '/' &&
       s.chunk_key_separator != '.') {
@@ -417,9 +417,9 @@ Result<std::vector<MetadataDocument>> ArrayMetadataDocuments(const ArrayWriteSpe
     const json names = s.dimension_names;
     auto it = zattrs.find("_ARRAY_DIMENSIONS");
     if (it != zattrs.end() && *it != names) {
-      return SpecError(where, "attribute _ARRAY_DIMENSIONS " + internal::Abbreviate(*it) +
+      return SpecError(where, "attribute _ARRAY_DIMENSIONS " + lsio::internal::Abbreviate(*it) +
                                   " disagrees with the dimension names " +
-                                  internal::Abbreviate(names));
+                                  lsio::internal::Abbreviate(names));
     }
     zattrs["_ARRAY_DIMENSIONS"] = names;
   }
@@ -433,7 +433,7 @@ Result<std::vector<MetadataDocument>> GroupMetadataDocuments(ZarrFormat format,
   if (!attributes.is_object()) {
     return InvalidArgumentError(fmt::format("{}: group attributes must be a JSON object, got {}",
                                             where.empty() ? "group" : where,
-                                            internal::Abbreviate(attributes)));
+                                            lsio::internal::Abbreviate(attributes)));
   }
   if (format == ZarrFormat::kV3) {
     return std::vector<MetadataDocument>{

@@ -4,11 +4,15 @@
 #include <string>
 
 #include "grid_text.h"
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 #include "lsio/format/zarr/shard_index.h"
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/array/strided_copy.h"
 
 namespace lsio::zarr {
+
+using array::CopyBox;
+using array::CopyBoxDim;
+using array::FillBox;
 
 using internal::GridText;
 using internal::Unravel;
@@ -44,10 +48,10 @@ Status DecodeShard(std::span<const std::byte> shard, const ShardingSpec& spec, D
     return InvalidArgumentError("DecodeShard: fill value of " + std::to_string(fill.size()) +
                                 " bytes for " + std::string(DataTypeName(dtype)));
   }
-  std::optional<int64_t> shard_elems = internal::CheckedProduct(spec.shard_shape);
+  std::optional<int64_t> shard_elems = lsio::internal::CheckedProduct(spec.shard_shape);
   if (!shard_elems || static_cast<uint64_t>(*shard_elems) * elem != out.size()) {
     return InvalidArgumentError("DecodeShard: output of " + std::to_string(out.size()) +
-                                " bytes for a shard of " + internal::FormatShape(spec.shard_shape));
+                                " bytes for a shard of " + lsio::internal::FormatShape(spec.shard_shape));
   }
   LSIO_ASSIGN_OR_RETURN(ByteRange index_range,
                         ShardIndexByteRange(spec, shard.size(), shard_path));
@@ -63,7 +67,7 @@ Status DecodeShard(std::span<const std::byte> shard, const ShardingSpec& spec, D
     if (!chain.ok()) return chain.status().WithContext(shard_path);
     inner_chain.emplace(std::move(chain).value());
   }
-  const int64_t inner_elems = *internal::CheckedProduct(spec.inner_chunk_shape);
+  const int64_t inner_elems = *lsio::internal::CheckedProduct(spec.inner_chunk_shape);
   std::vector<std::byte> chunk(static_cast<size_t>(inner_elems) * elem);
   std::vector<CopyBoxDim> box(spec.shard_shape.size());
   for (int64_t i = 0; i < spec.num_inner_chunks(); ++i) {

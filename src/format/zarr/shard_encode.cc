@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "grid_text.h"
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 
 namespace lsio::zarr {
 
@@ -40,7 +40,7 @@ Status ShardEncoder::Add(std::span<const int64_t> inner, Buffer encoded) {
     if (inner[d] < 0 || inner[d] >= cps[d]) {
       return InvalidArgumentError(fmt::format("{}: inner chunk {} is outside the shard's {} chunks",
                                               where_, internal::GridText(inner),
-                                              internal::FormatShape(cps)));
+                                              lsio::internal::FormatShape(cps)));
     }
     i = i * cps[d] + inner[d];
   }

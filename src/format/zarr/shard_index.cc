@@ -4,8 +4,8 @@
 #include <string>
 
 #include "grid_text.h"
-#include "json_util.h"
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/base/json_util.h"
+#include "lsio/array/strided_copy.h"
 
 namespace lsio::zarr {
 

@@ -8,10 +8,13 @@
 #include <fmt/format.h>
 
 #include "grid_text.h"
-#include "json_util.h"
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/base/json_util.h"
+#include "lsio/array/strided_copy.h"
 
 namespace lsio::zarr {
+
+using array::CopyBox;
+using array::CopyBoxDim;
 
 using internal::GridText;
 
@@ -130,7 +133,7 @@ struct ArrayWriter::Impl {
       if (grid[d] < 0 || o >= shape[d]) {
         return InvalidArgumentError(fmt::format("{}: {} {} is outside the array of shape {}",
                                                 where, what, GridText(grid),
-                                                internal::FormatShape(shape)));
+                                                lsio::internal::FormatShape(shape)));
       }
       (*origin)[d] = o;
       (*extent)[d] = std::min(block[d], shape[d] - o);
@@ -167,7 +170,7 @@ struct ArrayWriter::Impl {
     if (decoded.size() != expected) {
       return InvalidArgumentError(fmt::format(
           "{}: {} {}: {} bytes given for its {} elements of {} ({} bytes)", where, what,
-          GridText(grid), decoded.size(), internal::FormatShape(extent),
+          GridText(grid), decoded.size(), lsio::internal::FormatShape(extent),
           DataTypeName(spec.data_type.storage), expected));
     }
     return Status::OK();

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "lsio/format/zarr/cf.h"
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/array/cf.h"
+#include "lsio/array/datetime.h"
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/file_store.h"
 #include "test_util.h"
 
 namespace lsio::zarr {
@@ -86,7 +86,8 @@ TEST(CfMaskAndScale, DecodedLikeXarray) {
   int checked = 0;
   for (const json& e : testing::Manifest()["cf"]) {
     SCOPED_TRACE(e["store"].get<std::string>() + " " + e["node"].get<std::string>());
-    LocalStore store(testing::StorePath(e));
+    auto store_holder = kvstore::MakeFileStore(testing::StorePath(e));
+  kvstore::Store& store = *store_holder;
     Result<Hierarchy> h = OpenHierarchy(store);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     const Node* node = h->Find(e["node"].get<std::string>());
@@ -99,18 +100,18 @@ TEST(CfMaskAndScale, DecodedLikeXarray) {
                                                      e["decoded"].get<std::string>());
     ASSERT_TRUE(raw.ok() && expected.ok());
     // The raw values lsio reads equal zarr-python's (the test-only read).
-    Result<std::vector<std::byte>> stored = testing::ReadWholeArray(store.root(), *node);
+    Result<std::vector<std::byte>> stored = testing::ReadWholeArray(store.url(), *node);
     ASSERT_TRUE(stored.ok()) << stored.status().ToString();
     EXPECT_TRUE(*stored == raw->data);
     if (e["decoded_dtype"] == "datetime64[ns]") {
-      Result<Coordinate> c = DecodeCoordinate(m, *stored);
+      Result<Coordinate> c = DecodeCoordinate(testing::InfoOf(m), *stored);
       ASSERT_TRUE(c.ok()) << c.status().ToString();
       ASSERT_EQ(c->kind, Coordinate::Kind::kDatetime);
       EXPECT_EQ(c->datetime_ns, As<int64_t>(expected->data));
       ++checked;
       continue;
     }
-    Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(m);
+    Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(testing::InfoOf(m));
     ASSERT_TRUE(cf.ok()) << cf.status().ToString();
     EXPECT_EQ(DataTypeName(cf->decoded), e["decoded_dtype"].get<std::string>());
     std::vector<std::byte> decoded(stored->size() / ByteWidth(cf->stored) * ByteWidth(cf->decoded));
@@ -149,7 +150,7 @@ TEST(CfMaskAndScale, Rules) {
         "codecs": [{"name": "bytes"}], "attributes": {"scale_factor": 0.5,
         "add_offset": 10.0, "_FillValue": -1}})"),
       "w/zarr.json");
-  CfMaskAndScale cf = *ResolveCfMaskAndScale(m);
+  CfMaskAndScale cf = *ResolveCfMaskAndScale(testing::InfoOf(m));
   EXPECT_EQ(cf.decoded, DataType::kFloat64);
   std::vector<int16_t> raw = {4, -1, -6};
   std::vector<double> out(3);
@@ -162,13 +163,13 @@ TEST(CfMaskAndScale, Rules) {
   // A v3 float array: _FillValue is the base64 of a float64 (xarray's encoding).
   m.data_type = *ParseZarrV3DataType("float32");
   m.attributes = {{"_FillValue", "AAAAAICHw8A="}};  // -9999.0
-  cf = *ResolveCfMaskAndScale(m);
+  cf = *ResolveCfMaskAndScale(testing::InfoOf(m));
   EXPECT_EQ(cf.decoded, DataType::kFloat32);
   ASSERT_EQ(cf.fill_values.size(), 1u);
   EXPECT_EQ(cf.fill_values[0], -9999.0);
   // A string scale_factor is an error naming the file.
   m.attributes = {{"scale_factor", "big"}};
-  Result<CfMaskAndScale> bad = ResolveCfMaskAndScale(m);
+  Result<CfMaskAndScale> bad = ResolveCfMaskAndScale(testing::InfoOf(m));
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("w/zarr.json"), std::string::npos);
 }

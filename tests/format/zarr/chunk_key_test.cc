@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lsio/format/zarr/chunk_key.h"
+#include "lsio/kvstore/key.h"
 
 namespace lsio::zarr {
 namespace {
@@ -21,22 +22,22 @@ TEST(ChunkKey, Encodings) {
 }
 
 TEST(ChunkKey, Join) {
-  EXPECT_EQ(*JoinStoreKey("group/array", "c/0/1"), "group/array/c/0/1");
-  EXPECT_EQ(*JoinStoreKey("", "0.1"), "0.1");
-  EXPECT_EQ(*JoinStoreKey("a/", "0.1"), "a/0.1");
-  EXPECT_EQ(*JoinStoreKey("a", ""), "a");
+  EXPECT_EQ(*kvstore::JoinKey("group/array", "c/0/1"), "group/array/c/0/1");
+  EXPECT_EQ(*kvstore::JoinKey("", "0.1"), "0.1");
+  EXPECT_EQ(*kvstore::JoinKey("a/", "0.1"), "a/0.1");
+  EXPECT_EQ(*kvstore::JoinKey("a", ""), "a");
   for (const char* bad : {"../etc/passwd", "a/../../b", "/abs", "a//b", "a/./b", "a/", "..",
                           "a\\b"}) {
     SCOPED_TRACE(bad);
-    Result<std::string> r = JoinStoreKey("store", bad);
+    Result<std::string> r = kvstore::JoinKey("store", bad);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(bad), std::string::npos);
   }
-  EXPECT_NE(JoinStoreKey("s", "../x").status().message().find("would escape the store"),
+  EXPECT_NE(kvstore::JoinKey("s", "../x").status().message().find("would escape the store"),
             std::string::npos);
-  EXPECT_TRUE(ValidateStoreKey("").ok());
-  EXPECT_TRUE(ValidateStoreKey("a..b/c").ok());  // ".." only as a whole component
+  EXPECT_TRUE(kvstore::ValidateKey("").ok());
+  EXPECT_TRUE(kvstore::ValidateKey("a..b/c").ok());  // ".." only as a whole component
 }
 
 }  // namespace

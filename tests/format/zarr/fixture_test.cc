@@ -7,7 +7,7 @@
 #include <map>
 
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/file_store.h"
 #include "test_util.h"
 
 namespace lsio::zarr {
@@ -34,7 +34,8 @@ struct Opened {
 };
 
 Result<Opened> Open(const json& entry) {
-  LocalStore store(StorePath(entry));
+  auto store_holder = kvstore::MakeFileStore(StorePath(entry));
+  kvstore::Store& store = *store_holder;
   LSIO_ASSIGN_OR_RETURN(Hierarchy h, OpenHierarchy(store));
   Opened o{std::move(h), nullptr};
   o.node = o.h.Find(entry["node"].get<std::string>());
@@ -187,7 +188,8 @@ TEST_F(FixtureArrays, SharedFixturesReadmeValues) {
                           "v3_zarr_python/array_fletcher32.zarr"};
   for (const char* a : arrays) {
     SCOPED_TRACE(a);
-    LocalStore store(shared + "/" + a);
+    auto store_holder = kvstore::MakeFileStore(shared + "/" + a);
+  kvstore::Store& store = *store_holder;
     Result<Hierarchy> h = OpenHierarchy(store);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     const ArrayMetadata& m = *h->root().array;
@@ -195,14 +197,15 @@ TEST_F(FixtureArrays, SharedFixturesReadmeValues) {
     EXPECT_EQ(m.chunk_shape, (std::vector<int64_t>{5, 5}));
     EXPECT_EQ(m.data_type.storage, DataType::kFloat32);
     EXPECT_EQ(m.attributes, json({{"key", "value"}}));
-    Result<std::vector<std::byte>> v = testing::ReadWholeArray(store.root(), h->root());
+    Result<std::vector<std::byte>> v = testing::ReadWholeArray(store.url(), h->root());
     ASSERT_TRUE(v.ok()) << v.status().ToString();
     ASSERT_EQ(v->size(), 400u);
     EXPECT_EQ(std::memcmp(v->data(), expected.data(), 400), 0);
   }
   // Sharded uint16 8x8 with 4x4 inner chunks, dims y, x.
   // (The store's root has no zarr.json: Zarr v3 has no implicit groups, so open the group.)
-  LocalStore store(shared + "/sharded_array_write_read.zarr/group");
+  auto store_holder = kvstore::MakeFileStore(shared + "/sharded_array_write_read.zarr/group");
+  kvstore::Store& store = *store_holder;
   Result<Hierarchy> h = OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   const Node* node = h->Find("array");

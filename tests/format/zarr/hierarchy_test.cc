@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/file_store.h"
 #include "test_util.h"
 
 namespace lsio::zarr {
@@ -46,7 +46,8 @@ TEST(Hierarchy, NodesMatchZarrPython) {
   for (const json& e : testing::Manifest()["hierarchies"]) {
     SCOPED_TRACE(e["store"].get<std::string>());
     for (bool use_consolidated : {true, false}) {
-      LocalStore store(testing::StorePath(e));
+      auto store_holder = kvstore::MakeFileStore(testing::StorePath(e));
+  kvstore::Store& store = *store_holder;
       Result<Hierarchy> h = OpenHierarchy(store, {use_consolidated});
       ASSERT_TRUE(h.ok()) << h.status().ToString();
       EXPECT_EQ(h->consolidated, use_consolidated && e["consolidated"].get<bool>());
@@ -66,7 +67,8 @@ TEST(Hierarchy, NodesMatchZarrPython) {
 
 TEST(Hierarchy, ChildrenAndChunkKeys) {
   const std::string root = testing::SharedFixturesDir() + "/hierarchy.zarr";
-  LocalStore store(root);
+  auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
   Result<Hierarchy> h = OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   std::vector<std::string> paths;
@@ -84,7 +86,8 @@ TEST(Hierarchy, ChildrenAndChunkKeys) {
 
 TEST(Hierarchy, PrefersV3OverV2) {
   // zarrs' v3/ fixtures hold both zarr.json and .zarray; zarr-python uses zarr.json.
-  LocalStore store(testing::SharedFixturesDir() + "/v3/array_blosc.zarr");
+  auto store_holder = kvstore::MakeFileStore(testing::SharedFixturesDir() + "/v3/array_blosc.zarr");
+  kvstore::Store& store = *store_holder;
   Result<Hierarchy> h = OpenHierarchy(store);
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->root().zarr_format, ZarrFormat::kV3);
@@ -94,13 +97,13 @@ TEST(Hierarchy, PrefersV3OverV2) {
 TEST(Hierarchy, Errors) {
   TempDir dir;
   // Nothing there.
-  Result<Hierarchy> h = OpenHierarchy(LocalStore(dir.path()));
+  Result<Hierarchy> h = OpenHierarchy(*kvstore::MakeFileStore(dir.path()));
   EXPECT_EQ(h.status().code(), StatusCode::kNotFound);
   EXPECT_NE(h.status().message().find(dir.path()), std::string::npos);
   // Malformed JSON in a child array names the file and the position.
   dir.Write(".zgroup", R"({"zarr_format": 2})");
   dir.Write("bad/.zarray", R"({"zarr_format": 2, "shape": [3,)");
-  h = OpenHierarchy(LocalStore(dir.path()));
+  h = OpenHierarchy(*kvstore::MakeFileStore(dir.path()));
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(h.status().message().find(dir.path() + "/bad/.zarray: malformed JSON"),
@@ -111,7 +114,7 @@ TEST(Hierarchy, Errors) {
   dir2.Write("zarr.json", R"({"zarr_format": 3, "node_type": "group",
       "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": {
         "../../etc": {"zarr_format": 3, "node_type": "group"}}}})");
-  h = OpenHierarchy(LocalStore(dir2.path()));
+  h = OpenHierarchy(*kvstore::MakeFileStore(dir2.path()));
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(h.status().message().find("would escape the store"), std::string::npos);
@@ -121,40 +124,19 @@ TEST(Hierarchy, Errors) {
   dir3.Write(".zgroup", R"({"zarr_format": 2})");
   dir3.Write(".zmetadata", R"({"zarr_consolidated_format": 1, "metadata": {
       ".zgroup": {"zarr_format": 2}, "/abs/.zgroup": {"zarr_format": 2}}})");
-  h = OpenHierarchy(LocalStore(dir3.path()));
+  h = OpenHierarchy(*kvstore::MakeFileStore(dir3.path()));
   EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
   // Deeply nested JSON is refused, not recursed into.
   TempDir dir4;
   dir4.Write("zarr.json", std::string(100000, '[') + std::string(100000, ']'));
-  h = OpenHierarchy(LocalStore(dir4.path()));
+  h = OpenHierarchy(*kvstore::MakeFileStore(dir4.path()));
   EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
   // A wrong node_type.
   TempDir dir5;
   dir5.Write("zarr.json", R"({"zarr_format": 3, "node_type": "folder"})");
-  h = OpenHierarchy(LocalStore(dir5.path()));
+  h = OpenHierarchy(*kvstore::MakeFileStore(dir5.path()));
   EXPECT_EQ(h.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(h.status().message().find("node_type"), std::string::npos);
-}
-
-TEST(LocalStore, ReadListAndEscape) {
-  TempDir dir;
-  dir.Write("a/b.json", "{}");
-  dir.Write("a/c/d", "12345");
-  LocalStore store(dir.path());
-  EXPECT_EQ(store.Read("a/b.json").value(), std::optional<std::string>("{}"));
-  EXPECT_EQ(store.Read("a/missing").value(), std::nullopt);
-  EXPECT_EQ(store.Read("a/b.json/x").value(), std::nullopt);
-  EXPECT_EQ(store.Read("../etc/passwd").status().code(), StatusCode::kInvalidArgument);
-  std::vector<StoreEntry> entries = *store.List("a");
-  ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(entries[0].name, "b.json");
-  EXPECT_FALSE(entries[0].is_directory);
-  EXPECT_EQ(entries[0].size, 2u);
-  EXPECT_TRUE(entries[1].is_directory);
-  EXPECT_TRUE(store.List("nope")->empty());
-  PrefixUsage u = *store.Usage("a", {"b.json"});
-  EXPECT_EQ(u.files, 1u);
-  EXPECT_EQ(u.bytes, 5u);
 }
 
 }  // namespace
@@ -171,10 +153,11 @@ TEST(Corruption, WrongSizedChunkAndTruncatedShard) {
   std::filesystem::copy(src, dir.path() + "/a.zarr", std::filesystem::copy_options::recursive);
   const std::string chunk = dir.path() + "/a.zarr/1.1";
   std::filesystem::resize_file(chunk, 17);
-  LocalStore store(dir.path() + "/a.zarr");
+  auto store_holder = kvstore::MakeFileStore(dir.path() + "/a.zarr");
+  kvstore::Store& store = *store_holder;
   Result<Hierarchy> h = OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
-  Result<std::vector<std::byte>> v = testing::ReadWholeArray(store.root(), h->root());
+  Result<std::vector<std::byte>> v = testing::ReadWholeArray(store.url(), h->root());
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), StatusCode::kCorruptData) << v.status().ToString();
   EXPECT_NE(v.status().message().find(chunk), std::string::npos) << v.status().ToString();
@@ -184,14 +167,15 @@ TEST(Corruption, WrongSizedChunkAndTruncatedShard) {
                         std::filesystem::copy_options::recursive);
   const std::string shard = dir.path() + "/s.zarr/c/0/0";
   std::filesystem::resize_file(shard, std::filesystem::file_size(shard) - 3);
-  LocalStore sstore(dir.path() + "/s.zarr");
+  auto sstore_holder = kvstore::MakeFileStore(dir.path() + "/s.zarr");
+  kvstore::Store& sstore = *sstore_holder;
   h = OpenHierarchy(sstore);
   ASSERT_TRUE(h.ok());
   for (bool partial : {false, true}) {
     std::vector<DimRange> all;
     for (int64_t n : h->root().array->shape) all.push_back(FullRange(n));
-    v = partial ? testing::ReadSelection(sstore.root(), h->root(), all)
-                : testing::ReadWholeArray(sstore.root(), h->root());
+    v = partial ? testing::ReadSelection(sstore.url(), h->root(), all)
+                : testing::ReadWholeArray(sstore.url(), h->root());
     ASSERT_FALSE(v.ok());
     EXPECT_EQ(v.status().code(), StatusCode::kCorruptData) << v.status().ToString();
     EXPECT_NE(v.status().message().find(shard), std::string::npos) << v.status().ToString();

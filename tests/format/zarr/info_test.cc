@@ -37,21 +37,34 @@ const json* NodeAt(const json& doc, const std::string& path) {
   return nullptr;
 }
 
-InfoOptions WithCoordinates(const std::string& path) {
+InfoOptions WithCoordinates() {
   InfoOptions o;
-  o.path = path;
-  o.read_coordinate = [path](const Hierarchy&, const Node& node) {
-    return testing::ReadWholeArray(path, node);
-  };
+  o.context = runtime::Context::Default().get();
   return o;
+}
+
+std::shared_ptr<const ZarrDatasetSource> Open(const std::string& path) {
+  Result<std::shared_ptr<const ZarrDatasetSource>> source =
+      OpenDataset(kvstore::MakeFileStore(path));
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  return source.ok() ? *source : nullptr;
+}
+
+// WriteInfo on the store at `path`, or the error of opening it.
+Status WriteInfoAt(const std::string& path, const InfoOptions& o, std::ostream& out) {
+  Result<std::shared_ptr<const ZarrDatasetSource>> source =
+      OpenDataset(kvstore::MakeFileStore(path));
+  if (!source.ok()) return source.status();
+  return WriteInfo(**source, o, out);
 }
 
 TEST(Info, JsonForAnXarrayDataset) {
   for (const char* name : {"xr/daily_v2.zarr", "xr/daily_v3_sharded.zarr"}) {
     SCOPED_TRACE(name);
     const std::string path = testing::FixturesDir() + "/" + name;
-    LocalStore store(path);
-    Result<json> doc = InfoJson(store, WithCoordinates(path));
+    std::shared_ptr<const ZarrDatasetSource> source = Open(path);
+    ASSERT_NE(source, nullptr);
+    Result<json> doc = InfoJson(*source, WithCoordinates());
     ASSERT_TRUE(doc.ok()) << doc.status().ToString();
     EXPECT_TRUE((*doc)["consolidated"].get<bool>());
     const json* t2m = NodeAt(*doc, "t2m");
@@ -94,9 +107,9 @@ TEST(Info, JsonForAnXarrayDataset) {
 
 TEST(Info, TextReportAndUnsupportedCodec) {
   const std::string path = testing::FixturesDir() + "/xr/cf_v2.zarr";
-  InfoOptions o = WithCoordinates(path);
+  InfoOptions o = WithCoordinates();
   std::ostringstream out;
-  Status s = WriteInfo(o, out);
+  Status s = WriteInfoAt(path, o, out);
   ASSERT_TRUE(s.ok()) << s.ToString();
   const std::string text = out.str();
   EXPECT_NE(text.find("wind  (array, Zarr v2)  int16 [50]"), std::string::npos) << text;
@@ -105,10 +118,9 @@ TEST(Info, TextReportAndUnsupportedCodec) {
   // An array whose codec lsio lacks still shows up, marked unreadable.
   const std::string pcodec = testing::SharedFixturesDir() + "/v3_zarr_python/array_pcodec.zarr";
   InfoOptions p;
-  p.path = pcodec;
   p.json = true;
   std::ostringstream js;
-  ASSERT_TRUE(WriteInfo(p, js).ok());
+  ASSERT_TRUE(WriteInfoAt(pcodec, p, js).ok());
   json doc = json::parse(js.str());
   const json& root = doc["nodes"][0];
   ASSERT_TRUE(root["readable"].is_string());
@@ -116,15 +128,15 @@ TEST(Info, TextReportAndUnsupportedCodec) {
   EXPECT_EQ(root["codecs"], "numcodecs.pcodec(level=8, mode_spec=auto)");
   // A string array opens, with statistics marked unsupported.
   InfoOptions c;
-  c.path = testing::SharedFixturesDir() + "/zarr_python_compat/cities_v3.zarr";
   std::ostringstream ct;
-  ASSERT_TRUE(WriteInfo(c, ct).ok());
+  ASSERT_TRUE(
+      WriteInfoAt(testing::SharedFixturesDir() + "/zarr_python_compat/cities_v3.zarr", c, ct)
+          .ok());
   EXPECT_NE(ct.str().find("statistics"), std::string::npos) << ct.str();
   // A missing store is a clear error.
   InfoOptions missing;
-  missing.path = testing::FixturesDir() + "/no/such.zarr";
   std::ostringstream m;
-  Status ms = WriteInfo(missing, m);
+  Status ms = WriteInfoAt(testing::FixturesDir() + "/no/such.zarr", missing, m);
   EXPECT_EQ(ms.code(), StatusCode::kNotFound);
   EXPECT_NE(ms.message().find("no/such.zarr"), std::string::npos);
 }

@@ -6,9 +6,9 @@
 
 #include <random>
 
-#include "lsio/format/zarr/cf.h"
+#include "lsio/array/cf.h"
 #include "lsio/format/zarr/metadata.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/selection.h"
 #include "lsio/format/zarr/shard_index.h"
 #include "test_util.h"
 
@@ -86,7 +86,7 @@ TEST(Robustness, MutatedMetadataNeverCrashes) {
     (void)m->grid_shape();
     (void)m->logical_bytes();
     (void)DescribeCodecsJson(*m);
-    Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(*m);
+    Result<CfMaskAndScale> cf = ResolveCfMaskAndScale(testing::InfoOf(*m));
     (void)cf;
     if (m->rank() <= 3 && m->num_chunks() < 1000) (void)MakeChunkCodecChain(*m);
   }

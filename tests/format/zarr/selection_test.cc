@@ -8,11 +8,11 @@
 #include <random>
 #include <set>
 
-#include "lsio/format/zarr/chunk_selection.h"
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/array/chunk_selection.h"
+#include "lsio/array/datetime.h"
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/selection.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/array/selection.h"
+#include "lsio/kvstore/file_store.h"
 #include "test_util.h"
 
 namespace lsio::zarr {
@@ -262,7 +262,8 @@ TEST(SelectionFixtures, MatchXarray) {
       if (p.ok()) sels.push_back(*p);
     }
     ASSERT_TRUE(parsed);
-    LocalStore store(testing::StorePath(e));
+    auto store_holder = kvstore::MakeFileStore(testing::StorePath(e));
+  kvstore::Store& store = *store_holder;
     Result<Hierarchy> h = OpenHierarchy(store);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     const Node* node = h->Find(e["node"].get<std::string>());
@@ -309,7 +310,7 @@ TEST(SelectionFixtures, MatchXarray) {
       EXPECT_EQ(got_inner, expected_inner);
     }
     // The values numpy returns for the selection, through the test-only read.
-    Result<std::vector<std::byte>> values = testing::ReadSelection(store.root(), *node, *ranges);
+    Result<std::vector<std::byte>> values = testing::ReadSelection(store.url(), *node, *ranges);
     ASSERT_TRUE(values.ok()) << values.status().ToString();
     Result<testing::Npy> npy =
         testing::ReadNpy(testing::FixturesDir() + "/" + e["expected"].get<std::string>());

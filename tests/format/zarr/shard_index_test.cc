@@ -8,7 +8,7 @@
 
 #include "lsio/format/zarr/hierarchy.h"
 #include "lsio/format/zarr/shard_index.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/file_store.h"
 #include "test_util.h"
 
 namespace lsio::zarr {
@@ -141,7 +141,8 @@ TEST(ShardIndex, ZarrsShardedFixture) {
   // uint16 8x8, shards 4x8 of 4x4 gzip inner chunks, index at the end with crc32c; values from
   // zarr-python (manifest).
   const std::string root = testing::SharedFixturesDir() + "/sharded_array_write_read.zarr/group";
-  LocalStore store(root);
+  auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
   Result<Hierarchy> h = OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   const Node* node = h->Find("array");

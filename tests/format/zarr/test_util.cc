@@ -9,9 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "lsio/format/zarr/chunk_selection.h"
+#include "lsio/array/chunk_selection.h"
 #include "lsio/format/zarr/shard_index.h"
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/array/strided_copy.h"
 
 namespace lsio::zarr::testing {
 

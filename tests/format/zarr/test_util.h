@@ -12,9 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/array/selection.h"
 #include "lsio/base/result.h"
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/format/zarr/source.h"
+#include "lsio/kvstore/file_store.h"
+
+namespace lsio::zarr {
+// The Zarr tests exercise the format-neutral geometry and CF rules on Zarr stores.
+using namespace ::lsio::array;  // NOLINT(build/namespaces): tests only
+}  // namespace lsio::zarr
 
 namespace lsio::zarr::testing {
 
@@ -47,5 +54,14 @@ Result<std::vector<std::byte>> ReadSelection(const std::string& store_root, cons
                                              const std::vector<DimRange>& ranges);
 
 std::string Hex(const std::vector<std::byte>& bytes);
+
+// The format-neutral description of an array with metadata `m` (MakeArrayInfo of its node).
+inline array::ArrayInfo InfoOf(const ArrayMetadata& m) {
+  Node node;
+  node.kind = NodeKind::kArray;
+  node.attributes = m.attributes;
+  node.array = m;
+  return MakeArrayInfo(node);
+}
 
 }  // namespace lsio::zarr::testing

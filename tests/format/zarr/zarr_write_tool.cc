@@ -186,7 +186,7 @@ Status Run(const json& r) {
   options.replace = r.value("replace", false);
   if (r.contains("batch_bytes")) options.batch_bytes = r["batch_bytes"].get<uint64_t>();
   LSIO_ASSIGN_OR_RETURN(std::unique_ptr<HierarchyWriter> w,
-                        HierarchyWriter::Begin(store, name, options));
+                        HierarchyWriter::Begin(*store, name, options));
   LSIO_RETURN_IF_ERROR(w->CreateGroup("", r.value("root_attributes", json::object())));
   for (const json& g : r.value("groups", json::array())) {
     LSIO_RETURN_IF_ERROR(

@@ -29,12 +29,4 @@ struct ChunkKeyEncoding {
 // The key of the chunk at `grid` (one coordinate per dimension; empty for a 0-d array).
 std::string EncodeChunkKey(const ChunkKeyEncoding& encoding, std::span<const int64_t> grid);
 
-// `prefix` + "/" + `key` (either may be empty), after checking that `key` stays inside the
-// store: no ".." component, not absolute, no empty or "." components, no NUL or backslash.
-// Errors: kInvalidArgument "key '<key>' would escape the store" (or "is malformed").
-Result<std::string> JoinStoreKey(std::string_view prefix, std::string_view key);
-
-// Checks a relative node path or key as JoinStoreKey does; OK for "" (the root).
-Status ValidateStoreKey(std::string_view key);
-
 }  // namespace lsio::zarr

@@ -2,8 +2,8 @@
 
 // Opening a Zarr store: the tree of groups and arrays under a path that is itself a group or
 // an array, in either format, from consolidated metadata when the root has it (v2 .zmetadata,
-// or zarr-python 3's "consolidated_metadata" in the root zarr.json), else by walking the
-// directory tree.
+// or zarr-python 3's "consolidated_metadata" in the root zarr.json), else by listing the
+// store (kvstore::Store: local directories, object storage).
 //
 // Where a directory holds both zarr.json and .zarray/.zgroup, Zarr v3 wins, as in zarr-python.
 //
@@ -18,7 +18,7 @@
 
 #include "lsio/base/result.h"
 #include "lsio/format/zarr/metadata.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/kvstore/store.h"
 
 namespace lsio::zarr {
 
@@ -61,6 +61,6 @@ struct Hierarchy {
 // Opens the node at the store's root. Errors: kNotFound "<path>: no Zarr metadata (zarr.json,
 // .zarray or .zgroup)"; parse errors name the file; kInvalidArgument for node paths in
 // consolidated metadata that would escape the store.
-Result<Hierarchy> OpenHierarchy(const MetadataStore& store, const OpenOptions& options = {});
+Result<Hierarchy> OpenHierarchy(kvstore::Store& store, const OpenOptions& options = {});
 
 }  // namespace lsio::zarr

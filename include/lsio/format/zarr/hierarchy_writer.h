@@ -4,7 +4,7 @@
 // written into any Store through one Publication, so that the result appears at its prefix
 // complete at Commit, or not at all (a failed or killed writer leaves nothing there).
 //
-//   auto w = HierarchyWriter::Begin(store, "out.zarr", {.format = ZarrFormat::kV3});
+//   auto w = HierarchyWriter::Begin(*store, "out.zarr", {.format = ZarrFormat::kV3});
 //   (*w)->CreateGroup("", {{"title", "x"}});
 //   (*w)->CreateArray("t2m_mean", spec);
 //   (*w)->WriteArray("t2m_mean", bytes);          // or WriteUnit(...) unit by unit
@@ -53,9 +53,11 @@ struct HierarchyWriteOptions {
 class HierarchyWriter {
  public:
   // Begins a publication at `prefix` of `store` (Store::BeginPublish); nothing is visible at
-  // the prefix until Commit. The root group exists from the start (no attributes).
-  static Result<std::unique_ptr<HierarchyWriter>> Begin(std::shared_ptr<kvstore::Store> store,
-                                                        std::string prefix,
+  // the prefix until Commit. The root group exists from the start (no attributes). Errors:
+  // BeginPublish's (FileStore and MemoryStore refuse an existing prefix here unless
+  // options.replace: kInvalidArgument "... already exists").
+  // `store` must outlive the writer.
+  static Result<std::unique_ptr<HierarchyWriter>> Begin(kvstore::Store& store, std::string prefix,
                                                         const HierarchyWriteOptions& options);
   // Without Commit, the publication is dropped and what it wrote is removed.
   ~HierarchyWriter();
@@ -81,15 +83,15 @@ class HierarchyWriter {
 
   // Writes what is pending and the metadata of every node (and the consolidated metadata),
   // then commits the publication. Nothing may be called afterwards. Errors: those of
-  // Publication::Commit (kInvalidArgument "already exists" when something is at the prefix
-  // and options.replace is false: nothing is then visible).
+  // Publication::Commit (kInvalidArgument "already exists" when something appeared at the
+  // prefix meanwhile and options.replace is false: what was there stays).
   Status Commit();
 
   const std::string& prefix() const { return prefix_; }
   kvstore::Store& store() const { return *store_; }
 
  private:
-  HierarchyWriter(std::shared_ptr<kvstore::Store> store, std::string prefix,
+  HierarchyWriter(kvstore::Store& store, std::string prefix,
                   const HierarchyWriteOptions& options,
                   std::unique_ptr<kvstore::Publication> publication);
   struct Node {
@@ -102,7 +104,7 @@ class HierarchyWriter {
   Status AddLocked(std::string key, Buffer value);
   Status FlushLocked();
 
-  std::shared_ptr<kvstore::Store> store_;
+  kvstore::Store* store_;
   std::string prefix_;
   HierarchyWriteOptions options_;
   std::unique_ptr<kvstore::Publication> publication_;

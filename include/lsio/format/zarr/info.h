@@ -1,12 +1,13 @@
 #pragma once
 
 // `lsio info`: the tree of groups and arrays of a Zarr store, and for each array its
-// dimensions (with sizes, and coordinate ranges when a reader for coordinate values is given),
+// dimensions (with sizes, and coordinate ranges when a runtime context to read them is given),
 // dtype, shape, chunk and shard shape, codecs, logical bytes, stored bytes (sum of the chunk
 // files' sizes from a directory walk) and compression ratio, fill value, CF packing, and
 // attributes. As text, or as one JSON document.
 //
-// The CLI parses flags and calls WriteInfo; nothing here reads chunk data itself.
+// The CLI parses flags and calls WriteInfo. Coordinates are found and read through the
+// format-neutral Dataset (each coordinate once, whatever number of arrays share it).
 //
 // Thread safety: WriteInfo may run concurrently on different stores.
 
@@ -17,26 +18,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/array/dataset.h"
 #include "lsio/base/result.h"
-#include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/format/zarr/source.h"
+#include "lsio/runtime/context.h"
 
 namespace lsio::zarr {
 
-// Reads every stored value of a 1-D coordinate array (native byte order, the array's storage
-// dtype; the fill value where chunks are missing), as DecodeCoordinate takes them.
-using CoordinateReader =
-    std::function<Result<std::vector<std::byte>>(const Hierarchy& hierarchy, const Node& array)>;
-
 struct InfoOptions {
-  std::string path;  // the store: a directory holding a group or an array
   bool json = false;
-  bool use_consolidated = true;
   // Walk each array's directory for the size of its chunk files (off: no stored bytes).
   bool stored_bytes = true;
-  // When set, dimensions whose coordinate array (an array named like the dimension, 1-D, in
-  // the same group or an ancestor) can be read show their first and last values.
-  CoordinateReader read_coordinate;
+  // When set, dimensions whose coordinate variable (array::Dataset::CoordinateOf, of the
+  // dimension's size) can be read show their first and last values.
+  runtime::Context* context = nullptr;
 };
 
 // The whole report as one JSON document: {"path", "zarr_format", "consolidated", "nodes": [
@@ -46,13 +41,13 @@ struct InfoOptions {
 // "compression_ratio", "statistics", "cf"}]}.
 // Errors: those of opening the hierarchy (the store path named). Per-array problems (an
 // unsupported codec, a coordinate that cannot be read) are reported inside the document.
-Result<nlohmann::json> InfoJson(const MetadataStore& store, const InfoOptions& options);
+Result<nlohmann::json> InfoJson(const ZarrDatasetSource& source, const InfoOptions& options);
 
 // Renders an InfoJson document as the text report.
 void WriteInfoText(const nlohmann::json& info, std::ostream& out);
 
-// Opens options.path and writes the text report, or the JSON document when options.json.
-Status WriteInfo(const InfoOptions& options, std::ostream& out);
+// Writes the text report, or the JSON document when options.json.
+Status WriteInfo(const ZarrDatasetSource& source, const InfoOptions& options, std::ostream& out);
 
 // "1.5 GiB", "12.0 KiB", "512 B".
 std::string FormatBytes(uint64_t bytes);

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "lsio/base/result.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/selection.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 // One dimension of one chunk's part of a selection.
 struct ChunkDimSlice {
@@ -66,4 +66,4 @@ std::vector<ChunkSelection> InnerChunksForShard(const ChunkSelection& shard,
 // The output shape: counts of the non-dropped ranges.
 std::vector<int64_t> SelectionShape(std::span<const DimRange> ranges);
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

@@ -1,9 +1,9 @@
-#include "lsio/format/zarr/chunk_selection.h"
+#include "lsio/array/chunk_selection.h"
 
 #include <algorithm>
 #include <string>
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 namespace {
 
@@ -141,4 +141,4 @@ std::vector<int64_t> SelectionShape(std::span<const DimRange> ranges) {
   return shape;
 }
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

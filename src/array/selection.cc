@@ -1,13 +1,13 @@
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/selection.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/array/datetime.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 namespace {
 
@@ -560,4 +560,4 @@ std::string DescribeSelector(const DimSelector& sel) {
   return s + (ls.start ? LabelText(*ls.start) : "") + ":" + (ls.stop ? LabelText(*ls.stop) : "");
 }
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

@@ -1,4 +1,4 @@
-#include "lsio/format/zarr/cf.h"
+#include "lsio/array/cf.h"
 
 #include <bit>
 #include <cctype>
@@ -7,10 +7,10 @@
 #include <limits>
 #include <type_traits>
 
-#include "json_util.h"
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/base/json_util.h"
+#include "lsio/array/datetime.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 using nlohmann::json;
 
@@ -35,7 +35,7 @@ Result<double> NumberAttr(const json& v, std::string_view name, std::string_view
   if (x.is_number()) return x.get<double>();
   if (x.is_boolean()) return x.get<bool>() ? 1.0 : 0.0;
   return InvalidArgumentError(std::string(file) + ": attribute '" + std::string(name) +
-                              "' is not a number: " + internal::Abbreviate(v));
+                              "' is not a number: " + lsio::internal::Abbreviate(v));
 }
 
 // All values of _FillValue / missing_value (np.ravel), as doubles; strings "NaN" etc. are
@@ -54,7 +54,7 @@ Result<std::vector<double>> FillAttr(const json& v, std::string_view name,
       out.push_back(std::numeric_limits<double>::quiet_NaN());
     } else {
       return InvalidArgumentError(std::string(file) + ": attribute '" + std::string(name) +
-                                  "' is not a number: " + internal::Abbreviate(v));
+                                  "' is not a number: " + lsio::internal::Abbreviate(v));
     }
     return Status::OK();
   };
@@ -69,10 +69,10 @@ Result<std::vector<double>> FillAttr(const json& v, std::string_view name,
 // xarray's FillValueCoder.decode for a Zarr v3 `_FillValue` attribute.
 Result<std::vector<double>> V3FillAttr(const json& v, DataType t, std::string_view file) {
   if (IsFloat(t) && v.is_string()) {
-    std::optional<std::string> raw = internal::DecodeBase64(v.get<std::string>());
+    std::optional<std::string> raw = lsio::internal::DecodeBase64(v.get<std::string>());
     if (!raw || raw->size() != 8) {
       return InvalidArgumentError(std::string(file) + ": attribute '_FillValue' is not the "
-                                  "base64 of a float64: " + internal::Abbreviate(v));
+                                  "base64 of a float64: " + lsio::internal::Abbreviate(v));
     }
     double d;
     std::memcpy(&d, raw->data(), 8);
@@ -438,10 +438,10 @@ CfTimeKind ClassifyCfTime(const json& attrs) {
   return CfTimeKind::kNone;
 }
 
-Result<CfMaskAndScale> ResolveCfMaskAndScale(const ArrayMetadata& array) {
-  const std::string& file = array.metadata_file;
+Result<CfMaskAndScale> ResolveCfMaskAndScale(const ArrayInfo& array) {
+  const std::string& file = array.where;
   CfMaskAndScale cf;
-  const ZarrDataType& dt = array.data_type;
+  const ElementType& dt = array.element;
   const json& attrs = array.attributes;
   if (!dt.is_fixed_size_number()) {
     return NotSupportedError(file + ": CF decoding of dtype " + dt.name + " is not supported");
@@ -474,16 +474,16 @@ Result<CfMaskAndScale> ResolveCfMaskAndScale(const ArrayMetadata& array) {
     add(mv, false);
   }
   std::optional<std::vector<double>> fv;
-  if (array.zarr_format == ZarrFormat::kV2 && !array.fill_value.is_null) {
-    // use_zarr_fill_value_as_mask: the array's fill_value is the _FillValue.
-    fv = std::vector<double>{ElementAsDouble(array.fill_value.bytes, dt.storage)};
+  if (array.mask_value) {
+    // use_zarr_fill_value_as_mask: the format's fill value is the _FillValue.
+    fv = std::vector<double>{ElementAsDouble(*array.mask_value, dt.storage)};
     if (dt.kind != DataTypeKind::kNumeric) {
       int64_t raw;
-      std::memcpy(&raw, array.fill_value.bytes.data(), 8);
+      std::memcpy(&raw, array.mask_value->data(), 8);
       if (raw == std::numeric_limits<int64_t>::min()) fv->clear();  // NaT masks nothing new
     }
   } else if (attrs.contains("_FillValue")) {
-    if (array.zarr_format == ZarrFormat::kV3) {
+    if (array.fill_value_attr == FillValueAttrEncoding::kBase64Double) {
       LSIO_ASSIGN_OR_RETURN(fv, V3FillAttr(attrs["_FillValue"], dt.storage, file));
     } else {
       LSIO_ASSIGN_OR_RETURN(fv, FillAttr(attrs["_FillValue"], "_FillValue", file));
@@ -684,10 +684,9 @@ Result<std::vector<int64_t>> DecodeCfTimes(std::span<const int64_t> values,
   return out;
 }
 
-Result<Coordinate> DecodeCoordinate(const ArrayMetadata& array,
-                                    std::span<const std::byte> stored) {
-  const std::string& file = array.metadata_file;
-  const ZarrDataType& dt = array.data_type;
+Result<Coordinate> DecodeCoordinate(const ArrayInfo& array, std::span<const std::byte> stored) {
+  const std::string& file = array.where;
+  const ElementType& dt = array.element;
   if (array.rank() != 1 || !dt.is_fixed_size_number() || IsComplex(dt.storage)) {
     return InvalidArgumentError(file + ": a coordinate must be a 1-D real numeric or time array");
   }
@@ -799,4 +798,4 @@ Result<Coordinate> DecodeCoordinate(const ArrayMetadata& array,
   return Coordinate::Numeric(std::move(values), d == DataType::kFloat32);
 }
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

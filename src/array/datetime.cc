@@ -1,9 +1,9 @@
-#include "lsio/format/zarr/datetime.h"
+#include "lsio/array/datetime.h"
 
 #include <cstdio>
 #include <optional>
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 namespace {
 
@@ -228,4 +228,4 @@ std::string FormatDatetimeNs(int64_t ns) {
   return s;
 }
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

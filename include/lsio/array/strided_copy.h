@@ -14,9 +14,9 @@
 #include <span>
 
 #include "lsio/base/result.h"
-#include "lsio/format/zarr/chunk_selection.h"
+#include "lsio/array/chunk_selection.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 struct CopyBoxDim {
   int64_t src_start = 0;
@@ -40,4 +40,4 @@ Status CopyChunkSelection(const ChunkSelection& selection, std::span<const std::
                           std::span<const int64_t> chunk_shape, std::span<std::byte> out,
                           std::span<const int64_t> out_shape, size_t element_size);
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

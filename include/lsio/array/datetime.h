@@ -13,7 +13,7 @@
 
 #include "lsio/base/result.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 inline constexpr int64_t kNaT = std::numeric_limits<int64_t>::min();
 inline constexpr int64_t kNanosPerSecond = 1'000'000'000;
@@ -72,4 +72,4 @@ DatetimeResolution ResolutionOf(int64_t ns);
 // "NaT".
 std::string FormatDatetimeNs(int64_t ns);
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

@@ -1,4 +1,4 @@
-#include "lsio/ops/chunk_reader.h"
+#include "lsio/format/zarr/source.h"
 
 #include <atomic>
 #include <cstring>
@@ -10,9 +10,12 @@
 #include "lsio/format/zarr/chunk_key.h"
 #include "lsio/format/zarr/metadata.h"
 #include "lsio/format/zarr/shard_index.h"
-#include "lsio/format/zarr/strided_copy.h"
 
-namespace lsio::ops {
+namespace lsio::zarr {
+
+using array::ChunkDimSlice;
+using array::ChunkSelection;
+using array::DimRange;
 
 namespace {
 
@@ -39,6 +42,13 @@ int64_t Product(std::span<const int64_t> v) {
 // terabyte) would make the read allocate its whole size whatever the memory budget.
 uint64_t MaxStoredChunkBytes(uint64_t decoded) { return 16 * decoded + (uint64_t{1} << 20); }
 
+kvstore::ReadRequest RangeRequest(const std::string& key, uint64_t offset, uint64_t length) {
+  kvstore::ReadRequest r;
+  r.key = key;
+  r.range = kvstore::ByteRange::Range(offset, length);
+  return r;
+}
+
 // Reading part of an uncompressed chunk: at most this many ranges per chunk, each at least
 // kMinPartialRun bytes (O_DIRECT rounds every range out to 4 KiB), and only when they hold at
 // most 3/4 of the chunk's bytes; otherwise the whole file is read.
@@ -52,13 +62,13 @@ constexpr uint64_t kMinPartialRun = uint64_t{16} << 10;
 struct PartialRead {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (offset, length) in the file
   std::vector<int64_t> compact_shape;
-  zarr::ChunkSelection compact;  // the selection inside the compact chunk (same out_start)
+  ChunkSelection compact;  // the selection inside the compact chunk (same out_start)
   uint64_t bytes() const { return ranges.size() * ranges.front().second; }
 };
 
 // Chooses the split dimension that reads the fewest bytes within the limits above; nullopt when
 // the whole chunk is needed or reading it whole is cheaper.
-std::optional<PartialRead> PlanPartialRead(const zarr::ChunkSelection& sel,
+std::optional<PartialRead> PlanPartialRead(const ChunkSelection& sel,
                                            std::span<const int64_t> chunk_shape,
                                            size_t element_size) {
   const size_t rank = chunk_shape.size();
@@ -67,7 +77,7 @@ std::optional<PartialRead> PlanPartialRead(const zarr::ChunkSelection& sel,
   std::vector<int64_t> stride(rank);  // C-order strides of the chunk, in elements
   bool whole = true;
   for (size_t d = rank; d-- > 0;) {
-    const zarr::ChunkDimSlice& s = sel.dims[d];
+    const ChunkDimSlice& s = sel.dims[d];
     extent[d] = s.count > 0 ? (s.count - 1) * s.step + 1 : 0;
     stride[d] = d + 1 == rank ? 1 : stride[d + 1] * chunk_shape[d + 1];
     whole = whole && s.start == 0 && extent[d] == chunk_shape[d];
@@ -113,15 +123,13 @@ std::optional<PartialRead> PlanPartialRead(const zarr::ChunkSelection& sel,
   return plan;
 }
 
-}  // namespace
-
-// Everything a handler needs about one array; shared by all of its tasks.
-struct ChunkTaskSource::ArrayState {
+// Everything a handler needs about one read of one array; shared by all of its tasks.
+struct ReadState {
   std::string label;
-  std::string store_root;
-  const zarr::Node* node = nullptr;
-  const zarr::ArrayMetadata* meta = nullptr;
-  ChunkConsumer* consumer = nullptr;
+  std::shared_ptr<kvstore::Store> store;
+  const Node* node = nullptr;
+  const ArrayMetadata* meta = nullptr;
+  array::ChunkConsumer* consumer = nullptr;
   BufferPool* decode_pool = nullptr;
 
   DataType dtype = DataType::kUInt8;
@@ -129,67 +137,65 @@ struct ChunkTaskSource::ArrayState {
   // The decoded unit: the chunk, or the innermost chunk when sharded.
   std::vector<int64_t> read_chunk_shape;
   size_t read_chunk_bytes = 0;
-  std::optional<codec::CodecChain> chain;  // decodes one read chunk (not for nested sharding)
+  const codec::CodecChain* chain = nullptr;  // decodes one read chunk (not nested sharding)
   // Uncompressed, native-endian chunks: a selection that needs only part of a chunk reads only
   // those bytes (edge chunks of the array, sub-selections).
   bool partial_reads = false;
-  // Counts stored chunks (shards) found missing, for the whole source.
-  std::atomic<uint64_t>* missing = nullptr;
+  // Stored chunks (shards) found missing.
+  mutable std::atomic<uint64_t> missing{0};
 
   // Sharding (top level).
-  const zarr::ShardingSpec* sharding = nullptr;
-  std::optional<codec::CodecChain> index_chain;
+  const ShardingSpec* sharding = nullptr;
+  const codec::CodecChain* index_chain = nullptr;
 
   // The lazy odometer over the stored chunks (shards) the selection touches.
-  std::vector<std::vector<std::pair<int64_t, zarr::ChunkDimSlice>>> splits;
+  std::vector<std::vector<std::pair<int64_t, ChunkDimSlice>>> splits;
   std::vector<size_t> position;
   bool exhausted = false;
 
+  // The store key of the chunk at `grid`; `key` gets the chunk's own key ("c/0/1").
   std::string ChunkPath(std::span<const int64_t> grid, std::string* key) const;
   std::string Where(const std::string& key, const std::string& path) const {
-    return label + ": chunk " + key + " (" + path + ")";
+    return label + ": chunk " + key + " (" + store->Describe(path) + ")";
   }
   // Decodes one stored (inner) chunk and hands it to the consumer.
-  Status DecodeAndConsume(uint64_t ordinal, const zarr::ChunkSelection& selection,
+  Status DecodeAndConsume(uint64_t ordinal, const ChunkSelection& selection,
                           const Buffer& bytes, const std::string& where) const;
-  Status HandleChunk(uint64_t ordinal, const zarr::ChunkSelection& selection,
+  Status HandleChunk(uint64_t ordinal, const ChunkSelection& selection,
                      Result<Buffer> bytes, const std::string& key, const std::string& path) const;
   // The ranges of a partial read, all arrived (`parts` in range order) or failed.
   struct PartialChunk;
   Status HandlePartial(PartialChunk& chunk) const;
   // Adds the tasks that read `plan` for one chunk to `out`.
-  void AddPartialTasks(uint64_t ordinal, zarr::ChunkSelection sel, PartialRead plan,
+  void AddPartialTasks(uint64_t ordinal, ChunkSelection sel, PartialRead plan,
                        const std::string& key, const std::string& path,
-                       const std::shared_ptr<const ArrayState>& self,
+                       const std::shared_ptr<const ReadState>& self,
                        std::deque<sched::ReadTask>* out) const;
   // `inner`: the inner chunks of the shard the selection needs; `first_ordinal`: the ordinal
   // of the first.
-  Status HandleShardIndex(uint64_t first_ordinal, std::vector<zarr::ChunkSelection> inner,
+  Status HandleShardIndex(uint64_t first_ordinal, std::vector<ChunkSelection> inner,
                           Result<Buffer> bytes, const std::string& key, const std::string& path,
                           sched::TaskSink& followups,
-                          const std::shared_ptr<const ArrayState>& self) const;
+                          const std::shared_ptr<const ReadState>& self) const;
   // The next stored chunk of the selection, or false.
-  bool NextSelection(zarr::ChunkSelection* out);
+  bool NextSelection(ChunkSelection* out);
   // Ordinal of the next read chunk handed out, and how many there are.
   uint64_t next_ordinal = 0;
   uint64_t read_chunks = 0;
 };
 
-std::string ChunkTaskSource::ArrayState::ChunkPath(std::span<const int64_t> grid,
+std::string ReadState::ChunkPath(std::span<const int64_t> grid,
                                                    std::string* key) const {
   *key = meta->ChunkKey(grid);
-  std::string path = store_root;
-  if (!node->path.empty()) {
-    path += '/';
-    path += node->path;
-  }
+  if (node->path.empty()) return *key;
+  std::string path = node->path;
   path += '/';
   path += *key;
   return path;
 }
 
-Status ChunkTaskSource::ArrayState::DecodeAndConsume(uint64_t ordinal,
-                                                     const zarr::ChunkSelection& selection,
+Status ReadState::DecodeAndConsume(uint64_t ordinal,
+                                                     const ChunkSelection& selection,
                                                      const Buffer& bytes,
                                                      const std::string& where) const {
   const bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % element_size == 0;
@@ -204,7 +210,7 @@ Status ChunkTaskSource::ArrayState::DecodeAndConsume(uint64_t ordinal,
     decode = chain->Decode(bytes.span(), decoded.mutable_span(), *decode_pool);
   } else {
     // Nested sharding: the inner chunk is itself a shard.
-    decode = zarr::DecodeShard(bytes.span(), *sharding->nested, dtype, meta->fill_value.bytes,
+    decode = DecodeShard(bytes.span(), *sharding->nested, dtype, meta->fill_value.bytes,
                                decoded.mutable_span(), where);
   }
   if (!decode.ok()) return consumer->OnError(ordinal, selection, decode.WithContext(where));
@@ -212,13 +218,13 @@ Status ChunkTaskSource::ArrayState::DecodeAndConsume(uint64_t ordinal,
       .WithContext(where);
 }
 
-Status ChunkTaskSource::ArrayState::HandleChunk(uint64_t ordinal,
-                                                const zarr::ChunkSelection& selection,
+Status ReadState::HandleChunk(uint64_t ordinal,
+                                                const ChunkSelection& selection,
                                                 Result<Buffer> bytes, const std::string& key,
                                                 const std::string& path) const {
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
-      missing->fetch_add(1, std::memory_order_relaxed);
+      missing.fetch_add(1, std::memory_order_relaxed);
       return consumer->ConsumeFill(ordinal, selection, read_chunk_shape)
           .WithContext(Where(key, path));
     }
@@ -233,13 +239,13 @@ Status ChunkTaskSource::ArrayState::HandleChunk(uint64_t ordinal,
   return DecodeAndConsume(ordinal, selection, *bytes, Where(key, path));
 }
 
-Status ChunkTaskSource::ArrayState::HandleShardIndex(
-    uint64_t first_ordinal, std::vector<zarr::ChunkSelection> inner, Result<Buffer> bytes,
+Status ReadState::HandleShardIndex(
+    uint64_t first_ordinal, std::vector<ChunkSelection> inner, Result<Buffer> bytes,
     const std::string& key, const std::string& path, sched::TaskSink& followups,
-    const std::shared_ptr<const ArrayState>& self) const {
+    const std::shared_ptr<const ReadState>& self) const {
   const std::string where = Where(key, path);
   if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
-    missing->fetch_add(1, std::memory_order_relaxed);
+    missing.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < inner.size(); ++i) {
       LSIO_RETURN_IF_ERROR(consumer->ConsumeFill(first_ordinal + i, inner[i], read_chunk_shape)
                                .WithContext(where));
@@ -253,10 +259,10 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
                             std::to_string(sharding->index_encoded_size) +
                             "-byte index: " + read.message());
   }
-  Result<zarr::ShardIndex> index =
-      read.ok() ? zarr::ShardIndex::Decode(bytes->span(), *index_chain, *sharding, std::nullopt,
-                                           path)
-                : Result<zarr::ShardIndex>(read.WithContext("shard index"));
+  Result<ShardIndex> index =
+      read.ok() ? ShardIndex::Decode(bytes->span(), *index_chain, *sharding, std::nullopt,
+                                     store->Describe(path))
+                : Result<ShardIndex>(read.WithContext("shard index"));
   if (!index.ok()) {
     // Every inner chunk the selection needs is lost with the index; each is reported by name
     // (for --on-error skip, which lists exactly what it skipped).
@@ -274,9 +280,9 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
   std::vector<sched::ReadTask> batch;
   batch.reserve(inner.size());
   for (size_t i = 0; i < inner.size(); ++i) {
-    zarr::ChunkSelection& sel = inner[i];
+    ChunkSelection& sel = inner[i];
     const uint64_t ordinal = first_ordinal + i;
-    const zarr::ShardIndexEntry& entry = index->entry(sel.grid);
+    const ShardIndexEntry& entry = index->entry(sel.grid);
     if (entry.empty()) {
       LSIO_RETURN_IF_ERROR(
           consumer->ConsumeFill(ordinal, sel, read_chunk_shape).WithContext(where));
@@ -293,8 +299,7 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
       continue;
     }
     sched::ReadTask task;
-    task.request = io::ReadRequest::Range(path, static_cast<int64_t>(entry.offset),
-                                          static_cast<int64_t>(entry.nbytes), 0);
+    task.request = RangeRequest(path, entry.offset, entry.nbytes);
     task.expected_bytes = entry.nbytes;
     task.on_read = [self, ordinal, sel = std::move(sel), inner_key = std::move(inner_key), path](
                        Result<Buffer> b, sched::TaskSink&) -> Status {
@@ -316,9 +321,9 @@ Status ChunkTaskSource::ArrayState::HandleShardIndex(
 
 // One chunk read in several ranges: each range's handler stores its bytes; the last to arrive
 // assembles the compact chunk and hands it on.
-struct ChunkTaskSource::ArrayState::PartialChunk {
+struct ReadState::PartialChunk {
   uint64_t ordinal = 0;
-  zarr::ChunkSelection selection;  // in the whole chunk (for the fill value and errors)
+  ChunkSelection selection;  // in the whole chunk (for the fill value and errors)
   PartialRead plan;
   std::string key;
   std::string path;
@@ -326,13 +331,13 @@ struct ChunkTaskSource::ArrayState::PartialChunk {
   std::atomic<size_t> remaining{0};
 };
 
-Status ChunkTaskSource::ArrayState::HandlePartial(PartialChunk& c) const {
+Status ReadState::HandlePartial(PartialChunk& c) const {
   const std::string where = Where(c.key, c.path);
   for (Result<Buffer>& part : c.parts) {
     if (part.ok()) continue;
     const Status& error = part.status();
     if (error.code() == StatusCode::kNotFound) {
-      missing->fetch_add(1, std::memory_order_relaxed);
+      missing.fetch_add(1, std::memory_order_relaxed);
       return consumer->ConsumeFill(c.ordinal, c.selection, read_chunk_shape).WithContext(where);
     }
     Status reported =
@@ -362,10 +367,10 @@ Status ChunkTaskSource::ArrayState::HandlePartial(PartialChunk& c) const {
       .WithContext(where);
 }
 
-void ChunkTaskSource::ArrayState::AddPartialTasks(uint64_t ordinal, zarr::ChunkSelection sel,
+void ReadState::AddPartialTasks(uint64_t ordinal, ChunkSelection sel,
                                                   PartialRead plan, const std::string& key,
                                                   const std::string& path,
-                                                  const std::shared_ptr<const ArrayState>& self,
+                                                  const std::shared_ptr<const ReadState>& self,
                                                   std::deque<sched::ReadTask>* out) const {
   auto chunk = std::make_shared<PartialChunk>();
   chunk->ordinal = ordinal;
@@ -379,10 +384,9 @@ void ChunkTaskSource::ArrayState::AddPartialTasks(uint64_t ordinal, zarr::ChunkS
   for (size_t r = 0; r < n; ++r) {
     sched::ReadTask task;
     const auto [offset, length] = chunk->plan.ranges[r];
-    task.request =
-        io::ReadRequest::Range(path, static_cast<int64_t>(offset), static_cast<int64_t>(length), 0);
-    // Only part of the file is read, but a file of the wrong size is corrupt whichever part.
-    task.request.file_size = read_chunk_bytes;
+    task.request = RangeRequest(path, offset, length);
+    // Only part of the value is read, but a value of the wrong size is corrupt whichever part.
+    task.request.value_size = read_chunk_bytes;
     task.expected_bytes = length;
     task.on_read = [self, chunk, r](Result<Buffer> bytes, sched::TaskSink&) -> Status {
       chunk->parts[r] = std::move(bytes);
@@ -394,7 +398,7 @@ void ChunkTaskSource::ArrayState::AddPartialTasks(uint64_t ordinal, zarr::ChunkS
   }
 }
 
-bool ChunkTaskSource::ArrayState::NextSelection(zarr::ChunkSelection* out) {
+bool ReadState::NextSelection(ChunkSelection* out) {
   if (exhausted) return false;
   const size_t rank = splits.size();
   out->grid.resize(rank);
@@ -415,106 +419,41 @@ bool ChunkTaskSource::ArrayState::NextSelection(zarr::ChunkSelection* out) {
   return true;
 }
 
-ChunkTaskSource::~ChunkTaskSource() = default;
+// The chunks of one selection of one array, enumerated lazily.
+class ZarrChunkTaskSource final : public array::ChunkTaskSource {
+ public:
+  explicit ZarrChunkTaskSource(std::shared_ptr<ReadState> state) : st_(std::move(state)) {}
 
-Result<std::unique_ptr<ChunkTaskSource>> ChunkTaskSource::Make(
-    std::vector<ArrayReadSpec> arrays, const ChunkReaderOptions& options) {
-  std::unique_ptr<ChunkTaskSource> source(new ChunkTaskSource());
-  for (ArrayReadSpec& spec : arrays) {
-    if (spec.array == nullptr || !spec.array->is_array() || spec.consumer == nullptr) {
-      return InvalidArgumentError("ChunkTaskSource: an array and a consumer are required");
-    }
-    auto st = std::make_shared<ArrayState>();
-    st->label = std::move(spec.label);
-    st->store_root = std::move(spec.store_root);
-    st->node = spec.array;
-    st->meta = &*spec.array->array;
-    st->consumer = spec.consumer;
-    st->decode_pool = options.decode_pool ? options.decode_pool : &DefaultBufferPool();
-    const zarr::ArrayMetadata& meta = *st->meta;
-    LSIO_RETURN_IF_ERROR(meta.data_type.DecodeSupport().WithContext(st->label));
-    st->dtype = meta.data_type.storage;
-    st->element_size = ByteWidth(st->dtype);
-    st->read_chunk_shape = meta.read_chunk_shape();
-    if (meta.sharding) {
-      st->sharding = &*meta.sharding;
-      st->read_chunk_shape = st->sharding->inner_chunk_shape;
-      LSIO_ASSIGN_OR_RETURN(codec::CodecChain index_chain,
-                            zarr::MakeShardIndexCodecChain(*st->sharding));
-      st->index_chain.emplace(std::move(index_chain));
-      if (!st->sharding->nested) {
-        LSIO_ASSIGN_OR_RETURN(codec::CodecChain chain,
-                              zarr::MakeInnerCodecChain(*st->sharding, st->dtype));
-        st->chain.emplace(std::move(chain));
-      }
-    } else {
-      LSIO_ASSIGN_OR_RETURN(codec::CodecChain chain, zarr::MakeChunkCodecChain(meta));
-      st->chain.emplace(std::move(chain));
-    }
-    if (meta.fill_value.bytes.size() != st->element_size) {
-      return InternalError(st->label + ": fill value has " +
-                           std::to_string(meta.fill_value.bytes.size()) + " bytes, expected " +
-                           std::to_string(st->element_size));
-    }
-    st->read_chunk_bytes = static_cast<size_t>(Product(st->read_chunk_shape)) * st->element_size;
-    st->partial_reads = st->sharding == nullptr && st->chain && st->chain->is_identity();
-    st->missing = &source->missing_chunks_;
-
-    if (spec.ranges.size() != meta.rank()) {
-      return InvalidArgumentError(st->label + ": selection has " +
-                                  std::to_string(spec.ranges.size()) + " dimensions, the array " +
-                                  std::to_string(meta.rank()));
-    }
-    uint64_t chunks = 1;
-    uint64_t read_chunks = 1;
-    uint64_t elements = 1;
-    for (size_t d = 0; d < meta.rank(); ++d) {
-      const zarr::DimRange& r = spec.ranges[d];
-      if (r.count < 0 || (r.count > 0 && (r.index(0) < 0 || r.index(0) >= meta.shape[d] ||
-                                          r.index(r.count - 1) < 0 ||
-                                          r.index(r.count - 1) >= meta.shape[d]))) {
-        return OutOfRangeError(st->label + ": selection leaves dimension " + std::to_string(d) +
-                               " of size " + std::to_string(meta.shape[d]));
-      }
-      st->splits.push_back(zarr::SplitDimension(r, meta.chunk_shape[d]));
-      chunks *= st->splits.back().size();
-      read_chunks *= st->sharding
-                         ? zarr::SplitDimension(r, st->read_chunk_shape[d]).size()
-                         : st->splits.back().size();
-      elements *= static_cast<uint64_t>(r.count);
-    }
-    st->position.assign(meta.rank(), 0);
-    st->exhausted = chunks == 0;
-    st->read_chunks = read_chunks;
-    source->total_chunks_ += chunks;
-    source->total_read_chunks_ += read_chunks;
-    source->total_elements_ += elements;
-    source->max_decoded_chunk_bytes_ =
-        std::max<uint64_t>(source->max_decoded_chunk_bytes_, st->read_chunk_bytes);
-    source->arrays_.push_back(std::move(st));
+  uint64_t total_chunks() const override { return total_chunks_; }
+  uint64_t read_chunks() const override { return st_->read_chunks; }
+  uint64_t total_elements() const override { return total_elements_; }
+  uint64_t missing_chunks() const override {
+    return st_->missing.load(std::memory_order_relaxed);
   }
-  return source;
-}
 
-uint64_t ChunkTaskSource::read_chunks(size_t i) const { return arrays_.at(i)->read_chunks; }
+  bool Next(sched::ReadTask* out) override;
 
-bool ChunkTaskSource::Next(sched::ReadTask* out) {
+  uint64_t total_chunks_ = 0;
+  uint64_t total_elements_ = 0;
+
+ private:
+  std::shared_ptr<ReadState> st_;
+  std::deque<sched::ReadTask> pending_;  // the further ranges of a chunk read in parts
+};
+
+bool ZarrChunkTaskSource::Next(sched::ReadTask* out) {
   while (true) {
     if (!pending_.empty()) {
       *out = std::move(pending_.front());
       pending_.pop_front();
       return true;
     }
-    if (current_ >= arrays_.size()) return false;
-    std::shared_ptr<ArrayState>& st = arrays_[current_];
-    zarr::ChunkSelection sel;
-    if (!st->NextSelection(&sel)) {
-      ++current_;
-      continue;
-    }
+    ReadState* st = st_.get();
+    ChunkSelection sel;
+    if (!st->NextSelection(&sel)) return false;
     std::string key;
     std::string path = st->ChunkPath(sel.grid, &key);
-    std::shared_ptr<const ArrayState> self = st;
+    std::shared_ptr<const ReadState> self = st_;
     if (st->sharding == nullptr) {
       const uint64_t ordinal = st->next_ordinal++;
       if (st->partial_reads) {
@@ -526,7 +465,8 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
           continue;
         }
       }
-      out->request = io::ReadRequest::WholeFile(path, 0);
+      out->request = kvstore::ReadRequest();
+      out->request.key = path;
       out->request.max_length = MaxStoredChunkBytes(st->read_chunk_bytes);
       out->expected_bytes = st->read_chunk_bytes;
       out->on_read = [self, ordinal, sel = std::move(sel), key = std::move(key), path](
@@ -534,14 +474,16 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
         return self->HandleChunk(ordinal, sel, std::move(bytes), key, path);
       };
     } else {
-      std::vector<zarr::ChunkSelection> inner =
-          zarr::InnerChunksForShard(sel, st->sharding->inner_chunk_shape);
+      std::vector<ChunkSelection> inner =
+          array::InnerChunksForShard(sel, st->sharding->inner_chunk_shape);
       const uint64_t first_ordinal = st->next_ordinal;
       st->next_ordinal += inner.size();
       const uint64_t n = st->sharding->index_encoded_size;
-      const bool at_end = st->sharding->index_location == zarr::ShardIndexLocation::kEnd;
-      out->request = io::ReadRequest::Range(path, at_end ? -static_cast<int64_t>(n) : 0,
-                                            static_cast<int64_t>(n), 0);
+      const bool at_end = st->sharding->index_location == ShardIndexLocation::kEnd;
+      out->request = kvstore::ReadRequest();
+      out->request.key = path;
+      out->request.range =
+          at_end ? kvstore::ByteRange::Suffix(n) : kvstore::ByteRange::Range(0, n);
       out->expected_bytes = n;
       out->on_read = [self, first_ordinal, inner = std::move(inner), key = std::move(key), path](
                          Result<Buffer> bytes, sched::TaskSink& followups) mutable {
@@ -553,72 +495,186 @@ bool ChunkTaskSource::Next(sched::ReadTask* out) {
   }
 }
 
-namespace {
+// The codec chains of an array, built once when the array is opened (or why they cannot be).
+struct PreparedChains {
+  Status status;
+  std::optional<codec::CodecChain> chain;
+  std::optional<codec::CodecChain> index_chain;
+};
 
-// Copies each chunk's part into the output array (shape: the array's rank, dropped dimensions
-// of size 1). Workers write disjoint boxes, so no lock is needed.
-class CopyIntoBuffer final : public ChunkConsumer {
- public:
-  CopyIntoBuffer(std::span<std::byte> out, std::vector<int64_t> out_shape, size_t element_size,
-                 std::span<const std::byte> fill)
-      : out_(out), out_shape_(std::move(out_shape)), element_size_(element_size), fill_(fill) {}
-
-  Status Consume(uint64_t, const zarr::ChunkSelection& selection,
-                 std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
-    return zarr::CopyChunkSelection(selection, chunk, chunk_shape, out_, out_shape_,
-                                    element_size_);
-  }
-
-  Status ConsumeFill(uint64_t, const zarr::ChunkSelection& selection,
-                     std::span<const int64_t>) override {
-    std::vector<zarr::CopyBoxDim> dims(selection.dims.size());
-    for (size_t d = 0; d < dims.size(); ++d) {
-      dims[d].dst_start = selection.dims[d].out_start;
-      dims[d].count = selection.dims[d].count;
+PreparedChains Prepare(const ArrayMetadata& meta) {
+  PreparedChains p;
+  p.status = meta.data_type.DecodeSupport();
+  if (!p.status.ok()) return p;
+  if (meta.sharding) {
+    Result<codec::CodecChain> index_chain = MakeShardIndexCodecChain(*meta.sharding);
+    if (!index_chain.ok()) {
+      p.status = index_chain.status();
+      return p;
     }
-    return zarr::FillBox(out_, out_shape_, dims, fill_);
+    p.index_chain.emplace(std::move(*index_chain));
+    if (!meta.sharding->nested) {
+      Result<codec::CodecChain> chain =
+          MakeInnerCodecChain(*meta.sharding, meta.data_type.storage);
+      if (!chain.ok()) {
+        p.status = chain.status();
+        return p;
+      }
+      p.chain.emplace(std::move(*chain));
+    }
+  } else {
+    Result<codec::CodecChain> chain = MakeChunkCodecChain(meta);
+    if (!chain.ok()) {
+      p.status = chain.status();
+      return p;
+    }
+    p.chain.emplace(std::move(*chain));
+  }
+  const size_t element_size = ByteWidth(meta.data_type.storage);
+  if (meta.fill_value.bytes.size() != element_size) {
+    p.status = InternalError("fill value has " + std::to_string(meta.fill_value.bytes.size()) +
+                             " bytes, expected " + std::to_string(element_size));
+  }
+  return p;
+}
+
+class ZarrArraySource final : public array::ArraySource {
+ public:
+  ZarrArraySource(std::shared_ptr<kvstore::Store> store, std::shared_ptr<const Hierarchy> h,
+                  const Node* node)
+      : store_(std::move(store)),
+        hierarchy_(std::move(h)),
+        node_(node),
+        info_(MakeArrayInfo(*node)),
+        prepared_(Prepare(*node->array)) {}
+
+  const array::ArrayInfo& info() const override { return info_; }
+  const std::shared_ptr<kvstore::Store>& store() const override { return store_; }
+  std::string DescribeEncoding() const override { return DescribeCodecsJson(*node_->array); }
+  const Node* node() const { return node_; }
+
+  Result<std::unique_ptr<array::ChunkTaskSource>> PlanRead(
+      const array::ReadPlan& plan) const override {
+    const std::string& label = plan.label;
+    if (plan.consumer == nullptr) return InvalidArgumentError(label + ": no consumer");
+    if (!prepared_.status.ok()) return prepared_.status.WithContext(label);
+    const ArrayMetadata& meta = *node_->array;
+    auto st = std::make_shared<ReadState>();
+    st->label = label;
+    st->store = store_;
+    st->node = node_;
+    st->meta = &meta;
+    st->consumer = plan.consumer;
+    st->decode_pool = plan.decode_pool ? plan.decode_pool : &DefaultBufferPool();
+    st->dtype = meta.data_type.storage;
+    st->element_size = ByteWidth(st->dtype);
+    st->read_chunk_shape = meta.read_chunk_shape();
+    st->chain = prepared_.chain ? &*prepared_.chain : nullptr;
+    st->index_chain = prepared_.index_chain ? &*prepared_.index_chain : nullptr;
+    if (meta.sharding) {
+      st->sharding = &*meta.sharding;
+      st->read_chunk_shape = st->sharding->inner_chunk_shape;
+    }
+    st->read_chunk_bytes = static_cast<size_t>(Product(st->read_chunk_shape)) * st->element_size;
+    st->partial_reads = st->sharding == nullptr && st->chain && st->chain->is_identity();
+    if (plan.ranges.size() != meta.rank()) {
+      return InvalidArgumentError(label + ": selection has " +
+                                  std::to_string(plan.ranges.size()) + " dimensions, the array " +
+                                  std::to_string(meta.rank()));
+    }
+    uint64_t chunks = 1;
+    uint64_t read_chunks = 1;
+    uint64_t elements = 1;
+    for (size_t d = 0; d < meta.rank(); ++d) {
+      const DimRange& r = plan.ranges[d];
+      if (r.count < 0 || (r.count > 0 && (r.index(0) < 0 || r.index(0) >= meta.shape[d] ||
+                                          r.index(r.count - 1) < 0 ||
+                                          r.index(r.count - 1) >= meta.shape[d]))) {
+        return OutOfRangeError(label + ": selection leaves dimension " + std::to_string(d) +
+                               " of size " + std::to_string(meta.shape[d]));
+      }
+      st->splits.push_back(array::SplitDimension(r, meta.chunk_shape[d]));
+      chunks *= st->splits.back().size();
+      read_chunks *= st->sharding ? array::SplitDimension(r, st->read_chunk_shape[d]).size()
+                                  : st->splits.back().size();
+      elements *= static_cast<uint64_t>(r.count);
+    }
+    st->position.assign(meta.rank(), 0);
+    st->exhausted = chunks == 0;
+    st->read_chunks = chunks == 0 ? 0 : read_chunks;
+    auto source = std::make_unique<ZarrChunkTaskSource>(std::move(st));
+    source->total_chunks_ = chunks;
+    source->total_elements_ = elements;
+    return std::unique_ptr<array::ChunkTaskSource>(std::move(source));
   }
 
  private:
-  std::span<std::byte> out_;
-  std::vector<int64_t> out_shape_;
-  size_t element_size_;
-  std::span<const std::byte> fill_;
+  std::shared_ptr<kvstore::Store> store_;
+  std::shared_ptr<const Hierarchy> hierarchy_;
+  const Node* node_;
+  array::ArrayInfo info_;
+  PreparedChains prepared_;
 };
 
 }  // namespace
 
-Status ReadSelection(const std::string& store_root, const zarr::Node& array,
-                     std::span<const zarr::DimRange> ranges, std::span<std::byte> out,
-                     const ReadOptions& options) {
-  if (!array.is_array()) return InvalidArgumentError("'" + array.path + "' is not an array");
-  const zarr::ArrayMetadata& meta = *array.array;
-  LSIO_RETURN_IF_ERROR(meta.data_type.DecodeSupport());
-  const size_t element_size = ByteWidth(meta.data_type.storage);
-  std::vector<int64_t> out_shape;
-  uint64_t elements = 1;
-  for (const zarr::DimRange& r : ranges) {
-    out_shape.push_back(r.drop ? 1 : r.count);
-    elements *= static_cast<uint64_t>(r.count);
+array::ArrayInfo MakeArrayInfo(const Node& node) {
+  const ArrayMetadata& m = *node.array;
+  array::ArrayInfo info;
+  info.path = node.path;
+  info.where = m.metadata_file;
+  info.element = m.data_type;
+  info.shape = m.shape;
+  info.dims.resize(m.rank());
+  for (size_t i = 0; i < m.rank(); ++i) {
+    if (i < m.dimension_names.size() && !m.dimension_names[i].empty()) {
+      info.dims[i] = m.dimension_names[i];
+    } else {
+      info.dims[i] = "dim_" + std::to_string(i);
+    }
   }
-  if (out.size() != elements * element_size) {
-    return InvalidArgumentError("ReadSelection: output holds " + std::to_string(out.size()) +
-                                " bytes, the selection " +
-                                std::to_string(elements * element_size));
+  info.attributes = m.attributes;
+  info.fill_value = m.fill_value.bytes;
+  if (m.zarr_format == ZarrFormat::kV2 && !m.fill_value.is_null) {
+    info.mask_value = m.fill_value.bytes;
   }
-  CopyIntoBuffer consumer(out, out_shape, element_size, meta.fill_value.bytes);
-  BufferPoolOptions pool_options;
-  pool_options.max_cached_bytes = size_t{64} << 20;
-  BufferPool decode_pool(pool_options);
-  std::vector<ArrayReadSpec> specs(1);
-  specs[0].store_root = store_root;
-  specs[0].array = &array;
-  specs[0].ranges.assign(ranges.begin(), ranges.end());
-  specs[0].consumer = &consumer;
-  specs[0].label = "array '" + array.path + "'";
-  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<ChunkTaskSource> source,
-                        ChunkTaskSource::Make(std::move(specs), {&decode_pool}));
-  return sched::Run(*source, options.scheduler).status();
+  info.fill_value_attr = m.zarr_format == ZarrFormat::kV3
+                             ? array::FillValueAttrEncoding::kBase64Double
+                             : array::FillValueAttrEncoding::kPlain;
+  info.chunk_shape = m.read_chunk_shape();
+  if (m.sharding) info.chunk_shape = m.sharding->inner_chunk_shape;
+  info.storage_chunk_shape = m.chunk_shape;
+  return info;
 }
 
-}  // namespace lsio::ops
+ZarrDatasetSource::ZarrDatasetSource(std::shared_ptr<kvstore::Store> store, Hierarchy hierarchy)
+    : store_(std::move(store)), hierarchy_(std::make_shared<const Hierarchy>(std::move(hierarchy))) {
+  for (const Node& n : hierarchy_->nodes) {
+    if (n.is_array()) arrays_.push_back(std::make_shared<ZarrArraySource>(store_, hierarchy_, &n));
+  }
+  std::sort(arrays_.begin(), arrays_.end(),
+            [](const auto& a, const auto& b) { return a->info().path < b->info().path; });
+}
+
+nlohmann::json ZarrDatasetSource::group_attributes(std::string_view path) const {
+  const Node* n = hierarchy_->Find(path);
+  if (n == nullptr || n->is_array()) return nullptr;
+  return n->attributes;
+}
+
+std::string ZarrDatasetSource::format_name() const {
+  return hierarchy_->root().zarr_format == ZarrFormat::kV2 ? "Zarr v2" : "Zarr v3";
+}
+
+const Node* ZarrDatasetSource::NodeOf(const array::ArraySource& array) const {
+  const auto* z = dynamic_cast<const ZarrArraySource*>(&array);
+  return z == nullptr ? nullptr : z->node();
+}
+
+Result<std::shared_ptr<const ZarrDatasetSource>> OpenDataset(std::shared_ptr<kvstore::Store> store,
+                                                             const OpenOptions& options) {
+  LSIO_ASSIGN_OR_RETURN(Hierarchy h, OpenHierarchy(*store, options));
+  return std::make_shared<const ZarrDatasetSource>(std::move(store), std::move(h));
+}
+
+}  // namespace lsio::zarr

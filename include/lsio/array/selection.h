@@ -31,7 +31,7 @@
 
 #include "lsio/base/result.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 // The values of a 1-D coordinate: numbers, or CF-decoded datetime64[ns] (NaT = kNaT).
 struct Coordinate {
@@ -127,4 +127,4 @@ Result<std::vector<DimRange>> ResolveSelection(std::span<const std::string> dims
 // For messages: "time=0:100", "lat=55:45".
 std::string DescribeSelector(const DimSelector& selector);
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

@@ -1,4 +1,5 @@
-#include "lsio/ops/chunk_reader.h"
+// Reads of Zarr arrays through the whole data path (kvstore::FileStore, zarr's array source,
+// array::ReadInto on the runtime Context), on stores whose values are known without lsio.
 
 #include <unistd.h>
 
@@ -11,12 +12,30 @@
 
 #include <gtest/gtest.h>
 
+#include "lsio/array/dataset.h"
+#include "lsio/array/read.h"
 #include "lsio/format/zarr/hierarchy.h"
-#include "lsio/format/zarr/store.h"
+#include "lsio/format/zarr/source.h"
+#include "lsio/kvstore/file_store.h"
 #include "lsio/ops/stats.h"
 
 namespace lsio::ops {
 namespace {
+
+// Reads `ranges` of `node` of the Zarr store at `root` through lsio's data path.
+Status ReadSelection(const std::string& root, const zarr::Node& node,
+                     const std::vector<array::DimRange>& ranges, std::span<std::byte> out,
+                     io::Backend backend = io::Backend::kAuto) {
+  kvstore::FileStoreOptions fo;
+  fo.engine.backend = backend;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const zarr::ZarrDatasetSource> source,
+                        zarr::OpenDataset(kvstore::MakeFileStore(root, fo)));
+  const array::Dataset ds(source);
+  LSIO_ASSIGN_OR_RETURN(const array::ArraySource* a, ds.FindArray(node.path));
+  array::ReadIntoOptions o;
+  o.threads = 2;
+  return array::ReadInto(*a, ranges, out, *runtime::Context::Default(), o);
+}
 
 std::string FixtureDir() {
   const char* shared = std::getenv("LSIO_SHARED_FIXTURES");
@@ -28,26 +47,24 @@ class FixtureReadTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureReadTest, ReadsArangeAndSelections) {
   const std::string root = FixtureDir() + "/" + GetParam();
-  zarr::LocalStore store(root);
+  auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   const zarr::Node& node = h->root();
   ASSERT_TRUE(node.is_array());
   for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
-    ReadOptions options;
-    options.scheduler.io.backend = backend;
-    options.scheduler.threads = 2;
     std::vector<float> all(100);
-    std::vector<zarr::DimRange> full = {zarr::FullRange(10), zarr::FullRange(10)};
-    Status st = ReadSelection(root, node, full, std::as_writable_bytes(std::span(all)), options);
+    std::vector<array::DimRange> full = {array::FullRange(10), array::FullRange(10)};
+    Status st = ReadSelection(root, node, full, std::as_writable_bytes(std::span(all)), backend);
     ASSERT_TRUE(st.ok()) << st.ToString();
     for (int i = 0; i < 100; ++i) EXPECT_EQ(all[i], static_cast<float>(i)) << GetParam() << i;
 
     // [2:9:3, 7] -> rows 2, 5, 8 of column 7, the column dropped.
     std::vector<float> part(3);
-    std::vector<zarr::DimRange> sel = {zarr::DimRange{2, 3, 3, false},
-                                       zarr::DimRange{7, 1, 1, true}};
-    st = ReadSelection(root, node, sel, std::as_writable_bytes(std::span(part)), options);
+    std::vector<array::DimRange> sel = {array::DimRange{2, 3, 3, false},
+                                       array::DimRange{7, 1, 1, true}};
+    st = ReadSelection(root, node, sel, std::as_writable_bytes(std::span(part)), backend);
     ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(part, (std::vector<float>{27, 57, 87}));
   }
@@ -125,8 +142,9 @@ class PartialReadTest : public ::testing::Test {
   }
 
   // Reads `sel` with both backends and compares with the values the selection names.
-  void ExpectSelection(const std::vector<zarr::DimRange>& sel) {
-    zarr::LocalStore store(root_);
+  void ExpectSelection(const std::vector<array::DimRange>& sel) {
+    auto store_holder = kvstore::MakeFileStore(root_);
+  kvstore::Store& store = *store_holder;
     Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     const zarr::Node* node = h->Find("a");
@@ -141,12 +159,9 @@ class PartialReadTest : public ::testing::Test {
       }
     }
     for (io::Backend backend : {io::Backend::kUring, io::Backend::kPosix}) {
-      ReadOptions options;
-      options.scheduler.io.backend = backend;
-      options.scheduler.threads = 2;
       std::vector<int32_t> got(expected.size(), 12345);
       Status st =
-          ReadSelection(root_ + "/", *node, sel, std::as_writable_bytes(std::span(got)), options);
+          ReadSelection(root_ + "/", *node, sel, std::as_writable_bytes(std::span(got)), backend);
       ASSERT_TRUE(st.ok()) << st.ToString();
       EXPECT_EQ(got, expected) << "start " << sel[0].start << "," << sel[1].start << ","
                                << sel[2].start;
@@ -157,8 +172,8 @@ class PartialReadTest : public ::testing::Test {
 };
 
 TEST_F(PartialReadTest, WholeArrayAndSubSelectionsMatchTheValuesWritten) {
-  using zarr::DimRange;
-  ExpectSelection({zarr::FullRange(10), zarr::FullRange(100), zarr::FullRange(150)});
+  using array::DimRange;
+  ExpectSelection({array::FullRange(10), array::FullRange(100), array::FullRange(150)});
   ExpectSelection(
       {DimRange{1, 1, 8, false}, DimRange{2, 1, 90, false}, DimRange{0, 1, 150, false}});
   ExpectSelection(
@@ -198,13 +213,14 @@ TEST_F(PartialReadTest, StatisticsReadOnlyTheBytesInsideTheArray) {
 
 TEST_F(PartialReadTest, MissingEdgeChunkIsTheFillValue) {
   std::filesystem::remove(std::filesystem::path(root_) / "a/2.1.0");  // x 8-9, y 64-99
-  zarr::LocalStore store(root_);
+  auto store_holder = kvstore::MakeFileStore(root_);
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok());
   std::vector<int32_t> got(2 * 3);
-  std::vector<zarr::DimRange> sel = {zarr::DimRange{8, 1, 2, false},
-                                     zarr::DimRange{90, 1, 3, false},
-                                     zarr::DimRange{6, 1, 1, true}};
+  std::vector<array::DimRange> sel = {array::DimRange{8, 1, 2, false},
+                                     array::DimRange{90, 1, 3, false},
+                                     array::DimRange{6, 1, 1, true}};
   Status st = ReadSelection(root_, *h->Find("a"), sel, std::as_writable_bytes(std::span(got)));
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(got, std::vector<int32_t>(6, -1));
@@ -219,12 +235,13 @@ TEST_F(PartialReadTest, TruncatedChunkReadInPartIsCorruptDataNamingTheChunk) {
   // Chunk 0.1.0 holds y rows 64-99 (of 64): the reads want the first 36 rows of each x row,
   // the file has 100 bytes.
   Write("a/0.1.0", std::string(100, '\0'));
-  zarr::LocalStore store(root_);
+  auto store_holder = kvstore::MakeFileStore(root_);
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok());
   std::vector<int32_t> got(10 * 100 * 150);
-  std::vector<zarr::DimRange> full = {zarr::FullRange(10), zarr::FullRange(100),
-                                      zarr::FullRange(150)};
+  std::vector<array::DimRange> full = {array::FullRange(10), array::FullRange(100),
+                                      array::FullRange(150)};
   Status st = ReadSelection(root_, *h->Find("a"), full, std::as_writable_bytes(std::span(got)));
   EXPECT_EQ(st.code(), StatusCode::kCorruptData) << st.ToString();
   EXPECT_NE(st.message().find("0.1.0"), std::string::npos) << st.ToString();
@@ -235,13 +252,14 @@ TEST(ChunkReaderTest, ShardedFixtureReadsThroughTheIndex) {
   // np.arange(64).reshape(8, 8) from it (checked when the fixture was made; see zarrs'
   // sharded_array_write_read example).
   const std::string root = FixtureDir() + "/sharded_array_write_read.zarr/group";
-  zarr::LocalStore store(root);
+  auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   const zarr::Node* node = h->Find("array");
   ASSERT_NE(node, nullptr);
   std::vector<uint16_t> all(64);
-  std::vector<zarr::DimRange> full = {zarr::FullRange(8), zarr::FullRange(8)};
+  std::vector<array::DimRange> full = {array::FullRange(8), array::FullRange(8)};
   Status st = ReadSelection(root, *node, full, std::as_writable_bytes(std::span(all)));
   ASSERT_TRUE(st.ok()) << st.ToString();
   for (int i = 0; i < 64; ++i) EXPECT_EQ(all[i], i) << i;
@@ -249,11 +267,12 @@ TEST(ChunkReaderTest, ShardedFixtureReadsThroughTheIndex) {
 
 TEST(ChunkReaderTest, UnsupportedCodecIsAClearError) {
   const std::string root = FixtureDir() + "/v2/array_pcodec_C.zarr";
-  zarr::LocalStore store(root);
+  auto store_holder = kvstore::MakeFileStore(root);
+  kvstore::Store& store = *store_holder;
   Result<zarr::Hierarchy> h = zarr::OpenHierarchy(store);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   std::vector<float> all(100);
-  std::vector<zarr::DimRange> full = {zarr::FullRange(10), zarr::FullRange(10)};
+  std::vector<array::DimRange> full = {array::FullRange(10), array::FullRange(10)};
   Status st = ReadSelection(root, h->root(), full, std::as_writable_bytes(std::span(all)));
   EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.ToString();
   EXPECT_NE(st.message().find("pcodec"), std::string::npos) << st.ToString();

@@ -2,13 +2,13 @@
 
 // CF decoding rules, as xarray applies them by default (open_zarr / open_dataset with
 // mask_and_scale=True, decode_times=True): pure functions from a variable's attributes and
-// Zarr metadata to what must be done to its stored values.
+// element type (ArrayInfo, whatever the format) to what must be done to its stored values.
 //
 //   mask     values equal to _FillValue or missing_value become NaN (xarray's CFMaskCoder).
-//            For Zarr v2 the array's fill_value plays _FillValue (xarray's default
-//            use_zarr_fill_value_as_mask=True for v2: an int array with fill 0 has its zeros
-//            masked); for Zarr v3 the `_FillValue` attribute does (base64 of a float64 for float
-//            arrays, as xarray writes it).
+//            ArrayInfo::mask_value, when the format has one, plays _FillValue (Zarr v2's
+//            fill_value: xarray's use_zarr_fill_value_as_mask=True, so an int array with fill 0
+//            has its zeros masked); otherwise the `_FillValue` attribute does (base64 of a
+//            float64 for Zarr v3 float arrays, as xarray writes it).
 //   scale    decoded = stored * scale_factor + add_offset, computed in the dtype xarray picks
 //            (_choose_float_dtype: float64 for JSON-float scale/offset, ...).
 //   unsigned _Unsigned = "true" on a signed integer type reads it as unsigned.
@@ -33,10 +33,10 @@
 
 #include "lsio/base/dtype.h"
 #include "lsio/base/result.h"
-#include "lsio/format/zarr/metadata.h"
-#include "lsio/format/zarr/selection.h"
+#include "lsio/array/info.h"
+#include "lsio/array/selection.h"
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 enum class CfTimeKind : unsigned char { kNone, kDatetime, kTimedelta };
 
@@ -65,7 +65,7 @@ struct CfMaskAndScale {
 // The rules for one array. Errors: kInvalidArgument for attributes of the wrong type (a
 // string scale_factor), naming the array's metadata file; kNotSupported for stored types that
 // CF decoding does not apply to (strings) when attributes ask for it.
-Result<CfMaskAndScale> ResolveCfMaskAndScale(const ArrayMetadata& array);
+Result<CfMaskAndScale> ResolveCfMaskAndScale(const ArrayInfo& array);
 
 // Applies `cf` to `stored` (elements of cf.stored, native byte order) writing elements of
 // cf.decoded to `decoded`. Sizes must match the element count. The arithmetic is xarray's:
@@ -107,6 +107,6 @@ Result<std::vector<int64_t>> DecodeCfTimes(std::span<const int64_t> values,
 // dtype): CF mask/scale applied, CF times and native datetime64 arrays decoded to
 // datetime64[ns]. Errors: kInvalidArgument for arrays that are not 1-D numeric, and those of
 // the functions above.
-Result<Coordinate> DecodeCoordinate(const ArrayMetadata& array, std::span<const std::byte> stored);
+Result<Coordinate> DecodeCoordinate(const ArrayInfo& array, std::span<const std::byte> stored);
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

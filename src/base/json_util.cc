@@ -1,9 +1,9 @@
-#include "json_util.h"
+#include "lsio/base/json_util.h"
 
 #include <cmath>
 #include <limits>
 
-namespace lsio::zarr::internal {
+namespace lsio::internal {
 
 namespace {
 
@@ -200,4 +200,4 @@ std::string FormatShape(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-}  // namespace lsio::zarr::internal
+}  // namespace lsio::internal

@@ -1,10 +1,10 @@
-#include "lsio/format/zarr/strided_copy.h"
+#include "lsio/array/strided_copy.h"
 
 #include <cstring>
 #include <string>
 #include <vector>
 
-namespace lsio::zarr {
+namespace lsio::array {
 
 namespace {
 
@@ -146,4 +146,4 @@ Status CopyChunkSelection(const ChunkSelection& sel, std::span<const std::byte> 
   return CopyBox(chunk, chunk_shape, out, out_shape, dims, element_size);
 }
 
-}  // namespace lsio::zarr
+}  // namespace lsio::array

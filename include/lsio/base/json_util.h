@@ -1,6 +1,7 @@
 #pragma once
 
-// Exception-free helpers for reading Zarr metadata JSON with nlohmann::json.
+// Exception-free helpers for reading metadata JSON (Zarr documents, attributes) with
+// nlohmann::json.
 //
 // nlohmann::json throws on type mismatches (get<int>() of a string) and on out-of-range
 // access (at()); every access here checks the type first so that nothing throws, and every
@@ -16,7 +17,7 @@
 
 #include "lsio/base/result.h"
 
-namespace lsio::zarr::internal {
+namespace lsio::internal {
 
 // Parses `text` as JSON. Malformed JSON is kInvalidArgument "<file>: malformed JSON at byte N:
 // <reason>".
@@ -49,4 +50,4 @@ std::optional<int64_t> CheckedProduct(const std::vector<int64_t>& dims);
 // "[1, 2, 3]".
 std::string FormatShape(const std::vector<int64_t>& dims);
 
-}  // namespace lsio::zarr::internal
+}  // namespace lsio::internal

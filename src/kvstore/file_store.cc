@@ -1,0 +1,471 @@
+#include "lsio/kvstore/file_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "lsio/kvstore/key.h"
+
+namespace lsio::kvstore {
+
+namespace {
+
+constexpr int kMaxWalkDepth = 64;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+class Dir {
+ public:
+  explicit Dir(DIR* d) : d_(d) {}
+  ~Dir() {
+    if (d_ != nullptr) ::closedir(d_);
+  }
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+  DIR* get() const { return d_; }
+
+ private:
+  DIR* d_;
+};
+
+std::string ParentPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// mkdir -p.
+Status MakeDirectories(const std::string& path) {
+  if (path.empty() || path == "/" || path == ".") return Status::OK();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::OK();
+    return ErrnoToStatus(ENOTDIR, path);
+  }
+  LSIO_RETURN_IF_ERROR(MakeDirectories(ParentPath(path)));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoToStatus(errno, path);
+  return Status::OK();
+}
+
+// rm -rf; a path that does not exist is fine.
+Status RemoveTree(const std::string& path, int depth = 0) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return ErrnoToStatus(errno, path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (depth > kMaxWalkDepth) return InvalidArgumentError(path + ": nested too deeply");
+    std::vector<std::string> names;
+    {
+      Dir dir(::opendir(path.c_str()));
+      if (dir.get() == nullptr) return ErrnoToStatus(errno, path);
+      while (const dirent* e = ::readdir(dir.get())) {
+        const std::string_view name = e->d_name;
+        if (name != "." && name != "..") names.emplace_back(name);
+      }
+    }
+    for (const std::string& n : names) LSIO_RETURN_IF_ERROR(RemoveTree(path + "/" + n, depth + 1));
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoToStatus(errno, path);
+    return Status::OK();
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoToStatus(errno, path);
+  return Status::OK();
+}
+
+// A name no other writer (thread or process) uses: ".NAME.lsio-tmp-PID-N" beside `path`.
+std::string TempSibling(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return ParentPath(path) + "/." + BaseName(path) + ".lsio-tmp-" + std::to_string(::getpid()) +
+         "-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+Status WriteAll(int fd, std::span<const std::byte> value, const std::string& path) {
+  size_t done = 0;
+  while (done < value.size()) {
+    const ssize_t n = ::write(fd, value.data() + done, value.size() - done);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return ErrnoToStatus(errno, path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+// Writes `value` to a temporary file beside `path` and renames it over `path`: a reader sees
+// the old file or the new one, and a crash leaves at most a stray temporary.
+Status WriteFileAtomically(const std::string& path, std::span<const std::byte> value) {
+  LSIO_RETURN_IF_ERROR(MakeDirectories(ParentPath(path)));
+  const std::string temp = TempSibling(path);
+  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return ErrnoToStatus(errno, path);
+  Status st = WriteAll(fd.get(), value, path);
+  if (st.ok() && ::close(fd.release()) != 0) st = ErrnoToStatus(errno, path);
+  if (st.ok() && ::rename(temp.c_str(), path.c_str()) != 0) st = ErrnoToStatus(errno, path);
+  if (!st.ok()) ::unlink(temp.c_str());
+  return st;
+}
+
+Result<std::optional<std::vector<ListEntry>>> ListDirectory(const std::string& path) {
+  Dir dir(::opendir(path.c_str()));
+  if (dir.get() == nullptr) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::vector<ListEntry>>();
+    return ErrnoToStatus(errno, path);
+  }
+  std::vector<ListEntry> entries;
+  const int dfd = ::dirfd(dir.get());
+  while (true) {
+    errno = 0;
+    const dirent* e = ::readdir(dir.get());
+    if (e == nullptr) {
+      if (errno != 0) return ErrnoToStatus(errno, path);
+      break;
+    }
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    // Temporaries of writers in progress are not part of the store.
+    if (name.front() == '.' && name.find(".lsio-tmp-") != std::string_view::npos) continue;
+    struct stat st;
+    if (::fstatat(dfd, e->d_name, &st, 0) != 0) {
+      if (errno == ENOENT) continue;  // dangling symlink, or removed meanwhile
+      return ErrnoToStatus(errno, path + "/" + std::string(name));
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
+    ListEntry entry;
+    entry.key = std::string(name);
+    entry.is_prefix = S_ISDIR(st.st_mode);
+    entry.size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+    entries.push_back(std::move(entry));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const ListEntry& a, const ListEntry& b) { return a.key < b.key; });
+  return std::optional<std::vector<ListEntry>>(std::move(entries));
+}
+
+Status Walk(const std::string& path, const std::string& rel, int depth,
+            std::vector<ListEntry>& out) {
+  if (depth > kMaxWalkDepth) {
+    return InvalidArgumentError(path + ": directories nested more than " +
+                                std::to_string(kMaxWalkDepth) + " levels deep");
+  }
+  LSIO_ASSIGN_OR_RETURN(std::optional<std::vector<ListEntry>> entries, ListDirectory(path));
+  if (!entries) return Status::OK();
+  for (ListEntry& e : *entries) {
+    const std::string key = rel.empty() ? e.key : rel + "/" + e.key;
+    if (e.is_prefix) {
+      LSIO_RETURN_IF_ERROR(Walk(path + "/" + e.key, key, depth + 1, out));
+    } else {
+      e.key = key;
+      out.push_back(std::move(e));
+    }
+  }
+  return Status::OK();
+}
+
+// The IO engine, speaking keys.
+class FileReader final : public Reader {
+ public:
+  FileReader(std::unique_ptr<io::Engine> engine, std::string root)
+      : engine_(std::move(engine)), root_(std::move(root)) {}
+
+  std::string_view backend_name() const override { return engine_->backend_name(); }
+
+  Result<uint64_t> Submit(std::vector<ReadRequest> group) override {
+    LSIO_ASSIGN_OR_RETURN(std::vector<io::ReadRequest> requests, Translate(group));
+    return engine_->Submit(std::move(requests));
+  }
+
+  Result<uint64_t> TrySubmit(std::vector<ReadRequest>& group) override {
+    LSIO_ASSIGN_OR_RETURN(std::vector<io::ReadRequest> requests, Translate(group));
+    Result<uint64_t> id = engine_->TrySubmit(requests);
+    if (id.ok()) group.clear();
+    return id;
+  }
+
+  bool Next(Completion* out) override { return engine_->Next(out); }
+  bool NextFor(Completion* out, int timeout_ms) override {
+    return engine_->NextFor(out, timeout_ms);
+  }
+  void Shutdown() override { engine_->Shutdown(); }
+  BufferPool& pool() override { return engine_->pool(); }
+  uint64_t bytes_in_flight() const override { return engine_->bytes_in_flight(); }
+  ReaderStats stats() const override {
+    const io::EngineStats s = engine_->stats();
+    return ReaderStats{s.bytes_read, s.bytes_device, s.requests};
+  }
+
+ private:
+  Result<std::vector<io::ReadRequest>> Translate(const std::vector<ReadRequest>& group) const {
+    std::vector<io::ReadRequest> out;
+    out.reserve(group.size());
+    for (const ReadRequest& r : group) {
+      LSIO_RETURN_IF_ERROR(ValidateKey(r.key));
+      if (r.key.empty()) return InvalidArgumentError(root_ + ": the store's root is not a value");
+      io::ReadRequest q;
+      q.path.reserve(root_.size() + 1 + r.key.size());
+      q.path = root_;
+      q.path += '/';
+      q.path += r.key;
+      q.offset = r.range.offset;
+      q.length = r.range.length;
+      q.tag = r.tag;
+      q.max_length = r.max_length;
+      q.file_size = r.value_size;
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  std::unique_ptr<io::Engine> engine_;
+  std::string root_;
+};
+
+class FileStore;
+
+class FilePublication final : public Publication {
+ public:
+  FilePublication(std::string target, std::string temp, bool replace)
+      : target_(std::move(target)), temp_(std::move(temp)), replace_(replace) {}
+  ~FilePublication() override {
+    if (!committed_) (void)RemoveTree(temp_);
+  }
+
+  Status Write(std::string_view key, std::span<const std::byte> value) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(key));
+    if (key.empty()) return InvalidArgumentError(target_ + ": cannot write the prefix itself");
+    if (committed_) return InvalidArgumentError(target_ + ": already published");
+    return WriteFileAtomically(temp_ + "/" + std::string(key), value)
+        .WithContext("writing " + target_ + "/" + std::string(key));
+  }
+
+  Status Commit() override {
+    if (committed_) return Status::OK();
+    LSIO_RETURN_IF_ERROR(MakeDirectories(temp_));
+    LSIO_RETURN_IF_ERROR(MakeDirectories(ParentPath(target_)));
+    if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE) == 0) {
+      committed_ = true;
+      return Status::OK();
+    }
+    const int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      if (!replace_) {
+        return InvalidArgumentError(target_ + " already exists");
+      }
+      // Move the old content aside, put the new in place, then remove the old: readers see
+      // one or the other (the path is briefly absent between the two renames).
+      const std::string old = TempSibling(target_);
+      if (::rename(target_.c_str(), old.c_str()) != 0) return ErrnoToStatus(errno, target_);
+      if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+        const int e2 = errno;
+        (void)::rename(old.c_str(), target_.c_str());
+        return ErrnoToStatus(e2, target_);
+      }
+      committed_ = true;
+      return RemoveTree(old);
+    }
+    return ErrnoToStatus(err, target_);
+  }
+
+ private:
+  std::string target_;
+  std::string temp_;
+  bool replace_;
+  bool committed_ = false;
+};
+
+class FileStore final : public Store {
+ public:
+  FileStore(std::string root, FileStoreOptions options)
+      : root_(std::move(root)), options_(std::move(options)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  }
+
+  std::string Describe(std::string_view key) const override {
+    if (key.empty()) return root_;
+    return root_ + "/" + std::string(key);
+  }
+
+  CoalesceOptions coalescing() const override { return options_.coalesce; }
+
+  Result<std::unique_ptr<Reader>> MakeReader(const ReaderOptions& options) override {
+    io::EngineOptions eo = options_.engine;
+    eo.max_bytes_in_flight = options.max_bytes_in_flight;
+    eo.coalesce_max_gap = options_.coalesce.max_gap;
+    eo.coalesce_max_size = options_.coalesce.max_size;
+    LSIO_ASSIGN_OR_RETURN(std::unique_ptr<io::Engine> engine, io::Engine::Create(eo));
+    return std::unique_ptr<Reader>(new FileReader(std::move(engine), root_));
+  }
+
+  Result<std::optional<Buffer>> Read(std::string_view key, ByteRange range,
+                                     uint64_t max_length) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(key));
+    const std::string path = Describe(key);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::optional<Buffer>();
+      return ErrnoToStatus(errno, path);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(errno, path);
+    if (S_ISDIR(st.st_mode)) return std::optional<Buffer>();
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    LSIO_ASSIGN_OR_RETURN(auto span, Resolve(range, size, path));
+    const auto [offset, length] = span;
+    if (length > max_length) {
+      return ResourceExhaustedError(path + ": " + std::to_string(length) +
+                                    " bytes is more than the " + std::to_string(max_length) +
+                                    " bytes lsio reads here");
+    }
+    LSIO_ASSIGN_OR_RETURN(Buffer out, Buffer::Allocate(length));
+    size_t done = 0;
+    while (done < length) {
+      const ssize_t n = ::pread(fd.get(), out.mutable_data() + done, length - done,
+                                static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return ErrnoToStatus(errno, path);
+      }
+      if (n == 0) break;  // the file shrank meanwhile
+      done += static_cast<size_t>(n);
+    }
+    if (done < length) {
+      if (!range.whole()) {
+        return OutOfRangeError(path + ": " + range.ToString() + " is past the end (the file " +
+                               "shrank to " + std::to_string(offset + done) + " bytes)");
+      }
+      out.Truncate(done);
+    }
+    return std::optional<Buffer>(std::move(out));
+  }
+
+  Result<std::optional<uint64_t>> Size(std::string_view key) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(key));
+    const std::string path = Describe(key);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::optional<uint64_t>();
+      return ErrnoToStatus(errno, path);
+    }
+    if (!S_ISREG(st.st_mode)) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(static_cast<uint64_t>(st.st_size));
+  }
+
+  Result<std::vector<ListEntry>> List(std::string_view prefix, ListMode mode) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(prefix));
+    const std::string path = Describe(prefix);
+    if (mode == ListMode::kChildren) {
+      LSIO_ASSIGN_OR_RETURN(std::optional<std::vector<ListEntry>> entries, ListDirectory(path));
+      if (!entries) return std::vector<ListEntry>();
+      return std::move(*entries);
+    }
+    std::vector<ListEntry> out;
+    LSIO_RETURN_IF_ERROR(Walk(path, "", 0, out));
+    std::sort(out.begin(), out.end(),
+              [](const ListEntry& a, const ListEntry& b) { return a.key < b.key; });
+    return out;
+  }
+
+  Status Write(std::string_view key, std::span<const std::byte> value) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(key));
+    if (key.empty()) return InvalidArgumentError(root_ + ": the store's root is not a value");
+    return WriteFileAtomically(Describe(key), value);
+  }
+
+  Status Delete(std::string_view key) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(key));
+    if (key.empty()) return InvalidArgumentError(root_ + ": the store's root is not a value");
+    const std::string path = Describe(key);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+      return ErrnoToStatus(errno, path);
+    }
+    return Status::OK();
+  }
+
+  Status DeletePrefix(std::string_view prefix) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(prefix));
+    return RemoveTree(Describe(prefix));
+  }
+
+  Result<std::unique_ptr<Publication>> BeginPublish(std::string_view prefix,
+                                                    const PublishOptions& options) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(prefix));
+    const std::string target = Describe(prefix);
+    if (!options.replace) {
+      struct stat st;
+      if (::stat(target.c_str(), &st) == 0) {
+        return InvalidArgumentError(target + " already exists");
+      }
+    }
+    std::string temp = TempSibling(target);
+    return std::unique_ptr<Publication>(new FilePublication(target, std::move(temp),
+                                                            options.replace));
+  }
+
+ private:
+  // [offset, offset + length) of `range` in a value of `size` bytes.
+  static Result<std::pair<uint64_t, uint64_t>> Resolve(ByteRange range, uint64_t size,
+                                                       const std::string& path) {
+    int64_t offset = range.offset;
+    if (offset < 0) {
+      if (static_cast<uint64_t>(-offset) > size) {
+        return OutOfRangeError(path + ": " + range.ToString() + " of a " + std::to_string(size) +
+                               "-byte file");
+      }
+      offset += static_cast<int64_t>(size);
+    }
+    const uint64_t start = static_cast<uint64_t>(offset);
+    if (start > size) {
+      return OutOfRangeError(path + ": " + range.ToString() + " is past the end of a " +
+                             std::to_string(size) + "-byte file");
+    }
+    const uint64_t length =
+        range.length == ByteRange::kToEnd ? size - start : static_cast<uint64_t>(range.length);
+    if (length > size - start) {
+      return OutOfRangeError(path + ": " + range.ToString() + " is past the end of a " +
+                             std::to_string(size) + "-byte file");
+    }
+    return std::make_pair(start, length);
+  }
+
+  std::string root_;
+  FileStoreOptions options_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> MakeFileStore(std::string root, FileStoreOptions options) {
+  return std::make_shared<FileStore>(std::move(root), std::move(options));
+}
+
+}  // namespace lsio::kvstore
