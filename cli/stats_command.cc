@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "lsio/array/selection.h"
+#include "lsio/format/write.h"
 #include "lsio/io/read_files.h"
 #include "lsio/ops/stats.h"
 
@@ -22,8 +23,9 @@ struct StatsFlags {
   std::string path;
   std::vector<std::string> vars, over, isel, sel;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
+  std::string out_codec = "zstd:3";
   bool json = false, quiet = false;
-  int threads = 0;
+  int threads = 0, out_format = 3;
 };
 
 std::string Duration(double seconds) {
@@ -96,6 +98,19 @@ int RunStats(const StatsFlags& f) {
   if (!f.out.empty() && f.over.empty()) {
     return ReportStatus(InvalidArgumentError("--out writes per-dimension results: add --over"));
   }
+  ops::StatsOutputOptions out_options;
+  out_options.zarr_format = f.out_format;
+  out_options.codecs = f.out_codec;
+  // Bad output flags fail before the statistics are computed.
+  if (f.out_format != 2 && f.out_format != 3) {
+    return ReportStatus(InvalidArgumentError("--out-format: expected 2 or 3, got " +
+                                             std::to_string(f.out_format)));
+  }
+  format::DatasetWriteOptions check;
+  check.codecs = f.out_codec;
+  if (Status s = format::CheckDatasetWriteOptions(check); !s.ok()) {
+    return ReportStatus(s.WithContext("--out-codec"));
+  }
   InstallInterruptHandler();
   req.cancelled = [] { return Interrupted(); };
   const bool bar = !f.quiet && isatty(STDERR_FILENO);
@@ -107,7 +122,7 @@ int RunStats(const StatsFlags& f) {
   if (!f.out.empty()) {
     Result<std::shared_ptr<kvstore::Store>> out = (*context)->OpenStore(f.out);
     if (!out.ok()) return ReportStatus(out.status().WithContext("--out"));
-    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out))) return rc;
+    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out, out_options))) return rc;
   }
   if (f.json) {
     ops::WriteStatsJson(*report, std::cout);
@@ -145,6 +160,10 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--stats", f->stats,
                   "Statistics: count,nan_count,min,max,sum,mean,std,var,hist:N,all");
   cmd->add_option("--out", f->out, "With --over: write the results as a Zarr store");
+  cmd->add_option("--out-format", f->out_format, "Zarr format of --out: 3 (default) or 2");
+  cmd->add_option("--out-codec", f->out_codec,
+                  "Chunk compression of --out: zstd[:LEVEL] (default zstd:3), gzip[:LEVEL], lz4, "
+                  "blosc[:CNAME[:CLEVEL[:SHUFFLE]]], crc32c, none, or a comma-separated list");
   cmd->add_flag("--json", f->json, "Print one JSON object on stdout");
   cmd->add_option("--threads", f->threads, "CPU threads (default: one per core)");
   cmd->add_option("--max-memory", f->max_memory, "Memory budget for data (default 256MiB)");
