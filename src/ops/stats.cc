@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "lsio/compute/per_worker.h"
 #include "lsio/format/open.h"
 #include "lsio/ops/pass.h"
+#include "lsio/ops/time_groups.h"
 #include "ordered_merge.h"
 #include "stats_internal.h"
 
@@ -105,6 +107,17 @@ Result<StatsSelection> ParseStatistics(std::string_view text) {
   return sel;
 }
 
+size_t OutputCoordinate::item_size() const {
+  size_t i = 0;
+  while (i < numpy_dtype.size() && !std::isdigit(static_cast<unsigned char>(numpy_dtype[i]))) ++i;
+  size_t n = 0;
+  while (i < numpy_dtype.size() && std::isdigit(static_cast<unsigned char>(numpy_dtype[i]))) {
+    n = n * 10 + static_cast<size_t>(numpy_dtype[i++] - '0');
+  }
+  const bool unicode = numpy_dtype.size() > 1 && numpy_dtype[1] == 'U';
+  return unicode ? 4 * n : n;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -135,6 +148,11 @@ class VariableJob final : public Aggregator {
   std::vector<array::DimRange> ranges;
   std::vector<size_t> reduced_axes;  // --over dims and dropped dims, increasing
   std::vector<size_t> kept_axes;
+  // --groupby / --resample: the time axis is kept as the group axis; each selected time index
+  // goes to its group's cells (-1: no group).
+  std::optional<size_t> group_axis;
+  std::vector<int64_t> group_of;
+  TimeGrouping grouping;  // its labels (group_of moved out)
   array::CfMaskAndScale cf;
   compute::MissingValues missing;
   DataType dtype = DataType::kFloat64;  // the encoded type the accumulators see
@@ -207,6 +225,26 @@ class VariableJob final : public Aggregator {
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
     if (histogram) {
       LSIO_RETURN_IF_ERROR(histogram->Local().Consume(view, box));
+    } else if (grid && group_axis) {
+      // One time step at a time, into its group's cells.
+      const size_t t = *group_axis;
+      const array::ChunkDimSlice& ts = sel.dims[t];
+      for (int64_t i = 0; i < ts.count; ++i) {
+        const int64_t g = group_of[static_cast<size_t>(ts.out_start + i)];
+        if (g < 0) continue;
+        start[t] = ts.start + i;
+        stop[t] = start[t] + 1;
+        std::array<int64_t, compute::kMaxRank> origin{};
+        size_t h = 0;
+        for (size_t k = 0; k < kept_axes.size(); ++k) {
+          origin[k] = kept_axes[k] == t ? g : sel.dims[kept_axes[k]].out_start;
+          h = h * 1000003u + static_cast<size_t>(origin[k]);
+        }
+        const compute::Box step{std::span(start.data(), rank), std::span(stop.data(), rank)};
+        std::lock_guard lock(tile_locks[h % tile_locks.size()]);
+        LSIO_RETURN_IF_ERROR(
+            grid->Consume(view, step, std::span(origin.data(), kept_axes.size())));
+      }
     } else if (grid) {
       std::array<int64_t, compute::kMaxRank> origin{};
       size_t h = 0;
@@ -254,6 +292,61 @@ class VariableJob final : public Aggregator {
     return Status::OK();
   }
 };
+
+// The grouping of the selected part of `array`'s time axis `axis` (--groupby / --resample).
+Result<TimeGrouping> GroupTimes(const StatsRequest& request, const array::Dataset& ds,
+                                const array::ArraySource& array, size_t axis,
+                                const array::DimRange& range, runtime::Context& context) {
+  const array::ArrayInfo& info = array.info();
+  const std::string& dim = info.dims[axis];
+  const array::ArraySource* coord = ds.CoordinateOf(array::Dataset::GroupOf(info.path), dim);
+  if (coord == nullptr || coord->info().shape[0] != info.shape[axis]) {
+    return NotFoundError("variable '" + info.path + "': dimension '" + dim +
+                         "' has no time coordinate to group by");
+  }
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset::CoordinateData> c,
+                        ds.ReadCoordinate(*coord, context));
+  if (c->decoded.kind != array::Coordinate::Kind::kDatetime) {
+    return InvalidArgumentError("coordinate '" + coord->info().path +
+                                "' is not a time: --groupby / --resample need datetimes");
+  }
+  std::vector<int64_t> times(static_cast<size_t>(range.count));
+  for (int64_t i = 0; i < range.count; ++i) {
+    times[static_cast<size_t>(i)] = c->decoded.datetime_ns.at(static_cast<size_t>(range.index(i)));
+  }
+  if (!request.groupby.empty()) return GroupByTime(request.groupby, dim, times);
+  return ResampleTime(request.resample_freq, dim, times);
+}
+
+// The output coordinate of the group dimension: integers, strings (seasons), or datetimes.
+OutputCoordinate GroupCoordinate(const TimeGrouping& g) {
+  OutputCoordinate oc;
+  oc.name = g.dim;
+  switch (g.label_kind) {
+    case TimeGrouping::LabelKind::kInt64:
+    case TimeGrouping::LabelKind::kDatetime:
+      oc.storage = DataType::kInt64;
+      oc.numpy_dtype = g.label_kind == TimeGrouping::LabelKind::kInt64 ? "<i8" : "<M8[ns]";
+      oc.values.resize(g.int_labels.size() * 8);
+      std::memcpy(oc.values.data(), g.int_labels.data(), oc.values.size());
+      break;
+    case TimeGrouping::LabelKind::kString: {
+      size_t width = 1;
+      for (const std::string& t : g.text_labels) width = std::max(width, t.size());
+      oc.storage = DataType::kUInt8;
+      oc.numpy_dtype = "<U" + std::to_string(width);
+      oc.values.assign(g.text_labels.size() * width * 4, std::byte{0});
+      for (size_t i = 0; i < g.text_labels.size(); ++i) {
+        for (size_t k = 0; k < g.text_labels[i].size(); ++k) {
+          const uint32_t cp = static_cast<unsigned char>(g.text_labels[i][k]);  // ASCII labels
+          std::memcpy(oc.values.data() + (i * width + k) * 4, &cp, 4);
+        }
+      }
+      break;
+    }
+  }
+  return oc;
+}
 
 }  // namespace
 
@@ -325,6 +418,27 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     LSIO_RETURN_IF_ERROR(check_dim_known(s.dim, s.is_label() ? "--sel" : "--isel"));
   }
   for (const std::string& d : request.over) LSIO_RETURN_IF_ERROR(check_dim_known(d, "--over"));
+  // --groupby time.month / --resample time=1D: the time dimension they group.
+  std::string group_dim;
+  if (!request.groupby.empty() || !request.resample_dim.empty()) {
+    if (!request.groupby.empty() && !request.resample_dim.empty()) {
+      return InvalidArgumentError("--groupby and --resample: give one of them");
+    }
+    if (!request.over.empty()) {
+      return InvalidArgumentError(
+          "--groupby / --resample reduce the time dimension within each group and keep the "
+          "others: drop --over");
+    }
+    if (request.statistics.histogram_bins > 0) {
+      return InvalidArgumentError("hist:N is computed over the whole selection; drop --groupby");
+    }
+    group_dim = !request.resample_dim.empty()
+                    ? request.resample_dim
+                    : request.groupby.substr(0, request.groupby.find('.'));
+    LSIO_RETURN_IF_ERROR(
+        check_dim_known(group_dim, request.groupby.empty() ? "--resample" : "--groupby"));
+  }
+  const bool grouped = !group_dim.empty();
   if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
@@ -335,8 +449,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     for (const array::ArraySource* n : nodes) {
       const std::string group = array::Dataset::GroupOf(n->info().path);
       for (const std::string& dim : n->info().dims) {
-        // A kept dimension of --over output, or one a label selects on.
-        bool wanted = !request.over.empty() &&
+        // A kept dimension of --over output, the grouped time, or one a label selects on.
+        bool wanted = (!request.over.empty() || !group_dim.empty()) &&
                       std::find(request.over.begin(), request.over.end(), dim) ==
                           request.over.end();
         for (const array::DimSelector& s : request.selectors) {
@@ -382,7 +496,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       auto it = info.attributes.find(key);
       if (it != info.attributes.end()) job->attributes[key] = *it;
     }
-    if (request.over.empty()) {
+    if (request.over.empty() && !grouped) {
       compute::StatsOptions options;
       options.missing = job->missing;
       LSIO_ASSIGN_OR_RETURN(compute::StatsAccumulator empty,
@@ -396,10 +510,21 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
                           request.over.end();
         if (over || job->ranges[d].drop) {
           job->reduced_axes.push_back(d);
+        } else if (grouped && job->dims[d] == group_dim) {
+          LSIO_ASSIGN_OR_RETURN(TimeGrouping g, GroupTimes(request, *ds, *n, d, job->ranges[d], context));
+          job->group_axis = d;
+          job->group_of = std::move(g.group_of);
+          g.group_of.clear();
+          job->kept_axes.push_back(d);
+          grid_shape.push_back(g.groups());
+          job->grouping = std::move(g);
         } else {
           job->kept_axes.push_back(d);
           grid_shape.push_back(job->ranges[d].count);
         }
+      }
+      if (grouped && !job->group_axis) {
+        return NotFoundError(label + " has no dimension '" + group_dim + "' to group");
       }
       for (const std::string& o : request.over) {
         if (std::find(job->dims.begin(), job->dims.end(), o) == job->dims.end()) {
@@ -499,11 +624,18 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       }
     } else {
       for (size_t a : job->kept_axes) {
+        if (job->group_axis == a) {
+          pv.header.dims.push_back(job->grouping.dim);
+          pv.header.shape.push_back(job->grouping.groups());
+          pv.header.coordinates.push_back(GroupCoordinate(job->grouping));
+          continue;
+        }
         pv.header.dims.push_back(job->dims[a]);
         pv.header.shape.push_back(job->ranges[a].count);
       }
       // Coordinates of the kept dimensions, as stored, for writing them out.
       for (size_t a : job->kept_axes) {
+        if (job->group_axis == a) continue;
         const std::string group = array::Dataset::GroupOf(job->name);
         const array::ArraySource* coord = ds->CoordinateOf(group, job->dims[a]);
         if (coord == nullptr || coord->info().shape[0] != job->array->info().shape[a]) continue;
@@ -526,6 +658,15 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         pv.header.coordinates.push_back(std::move(oc));
       }
       pv.grid.emplace(std::move(*job->grid));
+      if (job->group_axis && !request.resample_dim.empty()) {
+        pv.empty_groups.assign(static_cast<size_t>(job->grouping.groups()), true);
+        for (int64_t g : job->group_of) {
+          if (g >= 0) pv.empty_groups[static_cast<size_t>(g)] = false;
+        }
+        pv.group_dim = static_cast<size_t>(
+            std::find(job->kept_axes.begin(), job->kept_axes.end(), *job->group_axis) -
+            job->kept_axes.begin());
+      }
     }
     partials.push_back(std::move(pv));
   }
@@ -590,6 +731,21 @@ Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& 
         break;
     }
     vs.maps.emplace_back(s, std::move(values));
+  }
+  if (!pv.empty_groups.empty()) {
+    // Cells of the grid in C order over vs.shape: the group index of cell c along group_dim.
+    int64_t inner = 1;
+    for (size_t d = pv.group_dim + 1; d < vs.shape.size(); ++d) inner *= vs.shape[d];
+    const int64_t groups = vs.shape[pv.group_dim];
+    for (auto& [s, values] : vs.maps) {
+      for (size_t c = 0; c < cells; ++c) {
+        const int64_t g = (static_cast<int64_t>(c) / inner) % groups;
+        if (pv.empty_groups[static_cast<size_t>(g)] ||
+            (s == Statistic::kCount && values[c] == 0)) {
+          values[c] = std::nan("");
+        }
+      }
+    }
   }
   return vs;
 }

@@ -286,20 +286,26 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
       coordinates.push_back(c.name);
       Result<array::ElementType> type = format::ParseNumpyTypeString(c.numpy_dtype);
       if (!type.ok()) return type.status().WithContext("coordinate " + c.name);
-      const int64_t n = static_cast<int64_t>(c.values.size() / ByteWidth(c.storage));
+      const int64_t n = static_cast<int64_t>(c.values.size() / c.item_size());
       arrays.push_back({c.name, *type, {c.name}, {n}, c.values, c.attributes});
     }
     for (const auto& [s, values] : v.maps) {
       nlohmann::json attrs = v.attributes;
       attrs["cell_methods"] = "statistic: " + std::string(StatisticName(s));
-      if (s == Statistic::kCount || s == Statistic::kNanCount) {
+      // Counts are integers, unless a cell has none (an empty --groupby / --resample bin is
+      // NaN, as xarray gives it).
+      const bool has_nan =
+          std::any_of(values.begin(), values.end(), [](double x) { return std::isnan(x); });
+      if ((s == Statistic::kCount || s == Statistic::kNanCount) && !has_nan) {
         std::vector<int64_t>& counts = ints.emplace_back(values.size());
         for (size_t i = 0; i < values.size(); ++i) counts[i] = static_cast<int64_t>(values[i]);
         attrs.erase("units");
         arrays.push_back({OutputName(v, s), i8, v.dims, v.shape,
                           std::as_bytes(std::span(counts)), std::move(attrs)});
       } else {
-        if (s == Statistic::kVar) attrs.erase("units");
+        if (s == Statistic::kVar || s == Statistic::kCount || s == Statistic::kNanCount) {
+          attrs.erase("units");
+        }
         arrays.push_back({OutputName(v, s), f8, v.dims, v.shape, std::as_bytes(std::span(values)),
                           std::move(attrs)});
       }

@@ -31,11 +31,12 @@ namespace lsio::format {
 struct OutputArray {
   // Its name in the dataset ("t2m_mean"; '/' makes nested groups).
   std::string name;
-  // A fixed-size number: bool, integers, floats, complex, datetime64, timedelta64.
+  // A fixed-size number (bool, integers, floats, complex, datetime64, timedelta64) or a
+  // fixed-length UTF-32 string (numpy "<U3").
   array::ElementType type;
   std::vector<std::string> dims;
   std::vector<int64_t> shape;
-  // C order over `shape`, native byte order, type.storage elements.
+  // C order over `shape`, native byte order, type.item_size bytes per element.
   std::span<const std::byte> values;
   nlohmann::json attributes = nlohmann::json::object();
 };
@@ -54,7 +55,7 @@ struct DatasetWriteOptions {
 };
 
 // Element types for OutputArray::type: a numeric type, or a numpy typestring ("<f8", "|b1",
-// "<M8[ns]", "<m8[10s]"; kInvalidArgument / kNotSupported for others).
+// "<M8[ns]", "<m8[10s]", "<U3"; kInvalidArgument / kNotSupported for others).
 array::ElementType NumericElementType(DataType type);
 Result<array::ElementType> ParseNumpyTypeString(std::string_view typestring);
 

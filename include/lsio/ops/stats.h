@@ -83,6 +83,12 @@ struct StatsRequest {
   std::vector<std::string> variables;
   // Dimensions to reduce over; empty: all (one value per statistic).
   std::vector<std::string> over;
+  // Climate reductions over a time dimension (time_groups.h), keeping every other dimension:
+  // groupby "time.month" | "time.season" | "time.dayofyear" | "time.hour" | "time.year", or
+  // resample_dim = "time" with resample_freq "1D", "MS", ... At most one, and not with `over`.
+  std::string groupby;
+  std::string resample_dim;
+  std::string resample_freq;
   // isel and sel selectors, by dimension name.
   std::vector<array::DimSelector> selectors;
   StatsSelection statistics = DefaultStatistics();
@@ -102,9 +108,11 @@ struct StatsRequest {
 // with the same dtype and attributes (so xarray decodes them the same way).
 struct OutputCoordinate {
   std::string name;
-  DataType storage = DataType::kFloat64;
-  std::string numpy_dtype;  // numpy typestring: "<f8", "<i8", "<M8[ns]"
+  DataType storage = DataType::kFloat64;  // numeric and time values (kUInt8 for strings)
+  std::string numpy_dtype;  // numpy typestring: "<f8", "<i8", "<M8[ns]", "<U3" (UTF-32)
   std::vector<std::byte> values;
+  // Bytes per element, from numpy_dtype ("<U3": 12).
+  size_t item_size() const;
   nlohmann::json attributes = nlohmann::json::object();
 };
 

@@ -182,14 +182,14 @@ Status HierarchyWriter::WriteArray(std::string_view path, std::span<const std::b
     LSIO_ASSIGN_OR_RETURN(array, FindArray(path));
   }
   const ArrayWriteSpec& spec = array->spec();
-  const size_t elem = ByteWidth(spec.data_type.storage);
+  const size_t elem = spec.data_type.item_size;
   const size_t rank = spec.shape.size();
   const int64_t elements = Product(spec.shape);
   if (data.size() != static_cast<size_t>(elements) * elem) {
     return InvalidArgumentError(fmt::format("{}: {} bytes given for an array of {} {} ({} bytes)",
                                             Describe(path), data.size(),
                                             lsio::internal::FormatShape(spec.shape),
-                                            DataTypeName(spec.data_type.storage),
+                                            spec.data_type.name,
                                             static_cast<size_t>(elements) * elem));
   }
   if (elements == 0) return Status::OK();

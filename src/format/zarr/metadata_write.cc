@@ -135,14 +135,45 @@ json CodecJson(const CodecSpec& c, size_t item_size, ZarrFormat format) {
   return json();
 }
 
+bool IsWritable(const ZarrDataType& t) {
+  return t.is_fixed_size_number() ||
+         (t.kind == DataTypeKind::kFixedUtf32 && t.item_size > 0 && t.item_size % 4 == 0);
+}
+
+// A fixed-length UTF-32 element as UTF-8, without its trailing NULs (numpy's view of it).
+std::string Utf32ToUtf8(const std::byte* p, size_t item_size) {
+  std::string out;
+  size_t n = item_size / 4;
+  while (n > 0 && Load<uint32_t>(p + (n - 1) * 4) == 0) --n;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t c = Load<uint32_t>(p + i * 4);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xc0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xe0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+  }
+  return out;
+}
+
 Status CheckSpec(const ArrayWriteSpec& s, std::string_view where) {
   if (s.format != ZarrFormat::kV2 && s.format != ZarrFormat::kV3) {
     return SpecError(where, "zarr format must be 2 or 3");
   }
-  if (!s.data_type.is_fixed_size_number()) {
+  if (!IsWritable(s.data_type)) {
     return NotSupportedError(fmt::format("{}: writing data type {} is not supported (only "
-                                         "bool, integers, floats, complex, datetime64 and "
-                                         "timedelta64)",
+                                         "bool, integers, floats, complex, datetime64, "
+                                         "timedelta64 and fixed-length UTF-32 strings)",
                                          Where(where), s.data_type.name));
   }
   if (s.chunk_shape.size() != s.shape.size()) {
@@ -199,7 +230,9 @@ Status CheckSpec(const ArrayWriteSpec& s, std::string_view where) {
 Result<json> CanonicalFill(const ArrayWriteSpec& s, std::string_view where) {
   json given = s.fill_value;
   if (given.is_null() && s.format == ZarrFormat::kV3) {
-    if (s.data_type.storage == DataType::kBool) {
+    if (s.data_type.kind == DataTypeKind::kFixedUtf32) {
+      given = "";
+    } else if (s.data_type.storage == DataType::kBool) {
       given = false;
     } else if (IsComplex(s.data_type.storage)) {
       given = json::array({0, 0});
@@ -271,10 +304,11 @@ void DumpInto(const json& j, int indent, int depth, std::string& out) {
 }  // namespace
 
 json FillValueJson(const FillValue& fill, const ZarrDataType& type, ZarrFormat format) {
-  if (fill.is_null || fill.bytes.size() != type.item_size || !type.is_fixed_size_number()) {
+  if (fill.is_null || fill.bytes.size() != type.item_size || !IsWritable(type)) {
     return nullptr;
   }
   const std::byte* p = fill.bytes.data();
+  if (type.kind == DataTypeKind::kFixedUtf32) return Utf32ToUtf8(p, type.item_size);
   switch (type.storage) {
     case DataType::kBool:
       return Load<uint8_t>(p) != 0;
@@ -311,8 +345,15 @@ json FillValueJson(const FillValue& fill, const ZarrDataType& type, ZarrFormat f
 Result<json> DataTypeJson(const ZarrDataType& type, ZarrFormat format, Endian endian) {
   const bool time = type.kind == DataTypeKind::kDatetime64 ||
                     type.kind == DataTypeKind::kTimedelta64;
-  if (!type.is_fixed_size_number()) {
+  if (!IsWritable(type)) {
     return NotSupportedError("writing data type " + type.name + " is not supported");
+  }
+  if (type.kind == DataTypeKind::kFixedUtf32) {
+    if (format == ZarrFormat::kV3) {
+      return json{{"name", "fixed_length_utf32"},
+                  {"configuration", {{"length_bytes", type.item_size}}}};
+    }
+    return json(fmt::format("{}U{}", endian == Endian::kBig ? '>' : '<', type.item_size / 4));
   }
   if (format == ZarrFormat::kV3) {
     if (time) {

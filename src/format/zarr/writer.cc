@@ -72,12 +72,42 @@ void FillWith(std::span<std::byte> out, std::span<const std::byte> element) {
   }
 }
 
+// The array a codec chain sees for chunks of `shape`: the elements themselves for numbers;
+// for fixed-length UTF-32 strings their code units (uint32, one more dimension), so that byte
+// order applies per code unit as numpy's "<U"/">U" and zarr-python's bytes codec do.
+codec::ArraySpec ChainSpec(const ZarrDataType& type, std::span<const int64_t> shape) {
+  codec::ArraySpec spec{type.storage, {shape.begin(), shape.end()}};
+  if (type.kind == DataTypeKind::kFixedUtf32) {
+    spec.dtype = DataType::kUInt32;
+    spec.shape.push_back(static_cast<int64_t>(type.item_size / 4));
+  }
+  return spec;
+}
+
+// MakeChunkCodecChain's chain, for every type the writer writes (lsio's reader decodes numbers
+// only, and MakeChunkCodecChain refuses the rest).
+Result<codec::CodecChain> EncodeChain(const ArrayMetadata& m) {
+  const codec::ArraySpec spec = ChainSpec(m.data_type, m.read_chunk_shape());
+  Result<codec::CodecChain> chain = [&]() -> Result<codec::CodecChain> {
+    if (m.zarr_format == ZarrFormat::kV2) {
+      return codec::CodecChain::FromZarrV2(m.filters, m.compressor, m.order, m.data_type.endian,
+                                           spec);
+    }
+    if (m.sharding) return codec::CodecChain::FromZarrV3(m.sharding->codecs, spec);
+    return codec::CodecChain::FromZarrV3(m.codecs, spec);
+  }();
+  if (!chain.ok()) return chain.status().WithContext(m.metadata_file);
+  return chain;
+}
+
 }  // namespace
 
 bool AllEqualFill(std::span<const std::byte> data, std::span<const std::byte> fill,
                   DataType type) {
   const size_t w = fill.size();
-  if (w == 0 || w != ByteWidth(type) || data.size() % w != 0) return false;
+  if (w == 0 || data.size() % w != 0) return false;
+  // Elements that are not one number (strings) compare bitwise.
+  if (w != ByteWidth(type)) return AllBitwiseEqual(data, fill);
   size_t component = 0;
   if (IsFloat(type)) component = w;
   if (IsComplex(type)) component = w / 2;
@@ -171,7 +201,7 @@ struct ArrayWriter::Impl {
       return InvalidArgumentError(fmt::format(
           "{}: {} {}: {} bytes given for its {} elements of {} ({} bytes)", where, what,
           GridText(grid), decoded.size(), lsio::internal::FormatShape(extent),
-          DataTypeName(spec.data_type.storage), expected));
+          spec.data_type.name, expected));
     }
     return Status::OK();
   }
@@ -199,7 +229,7 @@ Result<ArrayWriter> ArrayWriter::Make(const ArrayWriteSpec& spec, std::string wh
     return parsed.status().WithContext("the metadata written would not be readable");
   }
   impl->metadata = std::move(parsed).value();
-  LSIO_ASSIGN_OR_RETURN(codec::CodecChain chain, MakeChunkCodecChain(impl->metadata));
+  LSIO_ASSIGN_OR_RETURN(codec::CodecChain chain, EncodeChain(impl->metadata));
   impl->chunk_chain.emplace(std::move(chain));
   if (impl->metadata.sharding) {
     LSIO_ASSIGN_OR_RETURN(codec::CodecChain index,
@@ -207,12 +237,12 @@ Result<ArrayWriter> ArrayWriter::Make(const ArrayWriteSpec& spec, std::string wh
     impl->index_chain.emplace(std::move(index));
   }
   impl->fill = impl->metadata.fill_value.bytes;
-  impl->element_size = ByteWidth(spec.data_type.storage);
+  impl->element_size = spec.data_type.item_size;
   impl->unit_shape = impl->metadata.chunk_shape;
   impl->chunk_shape = impl->metadata.read_chunk_shape();
   if (impl->fill.size() != impl->element_size) {
     return InternalError(impl->where + ": fill value of " + std::to_string(impl->fill.size()) +
-                         " bytes for " + std::string(DataTypeName(spec.data_type.storage)));
+                         " bytes for " + spec.data_type.name);
   }
   return ArrayWriter(std::move(impl));
 }

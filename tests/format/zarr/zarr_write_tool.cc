@@ -125,7 +125,7 @@ Result<ArrayWriteSpec> SpecOf(const json& a, ZarrFormat format) {
 Result<int64_t> WriteByParts(HierarchyWriter& w, const std::string& path, const ArrayWriter& a,
                              const std::vector<std::byte>& data, bool by_chunks) {
   const ArrayWriteSpec& s = a.spec();
-  const size_t elem = ByteWidth(s.data_type.storage);
+  const size_t elem = s.data_type.item_size;
   const std::vector<int64_t> grid = a.unit_grid_shape();
   int64_t written = 0;
   for (int64_t i = 0, n = Product(grid); i < n; ++i) {

@@ -73,7 +73,7 @@ class HierarchyWriter {
   Result<const ArrayWriter*> CreateArray(std::string_view path, const ArrayWriteSpec& spec);
 
   // The whole array at `path` from `data`: C order over spec.shape, native byte order,
-  // spec.data_type.storage elements. Units equal to the fill value are not written.
+  // spec.data_type.item_size bytes per element. Units equal to the fill value are not written.
   Status WriteArray(std::string_view path, std::span<const std::byte> data);
   // One unit (ArrayWriter::EncodeUnit's contract), written unless all fill value.
   Status WriteUnit(std::string_view path, std::span<const int64_t> unit,

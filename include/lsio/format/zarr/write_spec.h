@@ -77,9 +77,11 @@ struct ShardingWriteSpec {
 
 struct ArrayWriteSpec {
   ZarrFormat format = ZarrFormat::kV3;
-  // Fixed-size numbers only: bool, integers, floats, complex, datetime64, timedelta64
-  // (NumericZarrDataType(DataType::kFloat32), ParseZarrV2DataType("<M8[ns]"), ...). The
-  // decoded elements the writer is given are data_type.storage, native byte order.
+  // Fixed-size numbers (bool, integers, floats, complex, datetime64, timedelta64) and
+  // fixed-length UTF-32 strings (numpy "<U3": v3 fixed_length_utf32):
+  // NumericZarrDataType(DataType::kFloat32), ParseZarrV2DataType("<M8[ns]"), ("<U3"), ...
+  // The decoded elements the writer is given are data_type.item_size bytes each, native byte
+  // order (data_type.storage for numbers; UTF-32 code units, NUL-padded, for strings).
   ZarrDataType data_type = NumericZarrDataType(DataType::kFloat64);
   std::vector<int64_t> shape;
   // The chunk a codec chain encodes; the inner chunk when sharded. Every extent >= 1.
@@ -91,9 +93,10 @@ struct ArrayWriteSpec {
   // Applied in order after serialisation; empty: uncompressed.
   std::vector<CodecSpec> codecs;
   // Anything ResolveFillValue accepts for the type: a number, true/false, "NaN", "Infinity",
-  // "-Infinity", [re, im], "0x..." bits, "NaT" or an integer for datetime64. A double NaN or
-  // infinity is accepted too. null: Zarr v2 writes null (no fill value; xarray then masks
-  // nothing), Zarr v3 writes the type's zero. Written as zarr-python writes it.
+  // "-Infinity", [re, im], "0x..." bits, "NaT" or an integer for datetime64, a string for
+  // strings. A double NaN or infinity is accepted too. null: Zarr v2 writes null (no fill
+  // value; xarray then masks nothing), Zarr v3 writes the type's zero (""). Written as
+  // zarr-python writes it.
   nlohmann::json fill_value = nullptr;
   // Empty (no names), or one per dimension. v3: dimension_names ("" is written as null);
   // v2: the `_ARRAY_DIMENSIONS` attribute xarray reads. A 0-d array always gets its (empty)

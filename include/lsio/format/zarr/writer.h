@@ -72,8 +72,8 @@ class ArrayWriter {
   std::vector<int64_t> UnitExtent(std::span<const int64_t> unit) const;
 
   // Encodes the unit at `unit` from `decoded`: UnitExtent(unit) elements of
-  // spec().data_type.storage in C order, native byte order. nullopt when all of them equal
-  // the fill value. Errors: kInvalidArgument for a unit outside the grid or `decoded` of the
+  // spec().data_type (item_size bytes each) in C order, native byte order. nullopt when all of
+  // them equal the fill value. Errors: kInvalidArgument for a unit outside the grid or `decoded` of the
   // wrong size; codec failures, naming the unit's key.
   Result<std::optional<Buffer>> EncodeUnit(std::span<const int64_t> unit,
                                            std::span<const std::byte> decoded) const;
@@ -98,8 +98,9 @@ class ArrayWriter {
   std::unique_ptr<Impl> impl_;
 };
 
-// True when every element of `data` (elements of `type`) equals `fill` (one element): bitwise,
-// except that a NaN fill value (a NaN component, for complex) matches any NaN.
+// True when every element of `data` equals `fill` (one element of fill.size() bytes): bitwise,
+// except that for a float or complex `type` a NaN fill value (a NaN component, for complex)
+// matches any NaN. Elements wider than `type` (strings) compare bitwise.
 bool AllEqualFill(std::span<const std::byte> data, std::span<const std::byte> fill, DataType type);
 
 }  // namespace lsio::zarr
