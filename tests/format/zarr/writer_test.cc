@@ -133,7 +133,7 @@ TEST(ArrayWriterSpec, InvalidSpecsNameTheArrayAndTheProblem) {
        StatusCode::kInvalidArgument, "fill_value"},
       {[](ArrayWriteSpec& s) { s.fill_value = "banana"; }, StatusCode::kInvalidArgument,
        "fill_value"},
-      {[](ArrayWriteSpec& s) { s.data_type = *ParseZarrV2DataType("<U4"); },
+      {[](ArrayWriteSpec& s) { s.data_type = *ParseZarrV2DataType("|S5"); },
        StatusCode::kNotSupported, "not supported"},
       {[](ArrayWriteSpec& s) { s.chunk_key_separator = '-'; }, StatusCode::kInvalidArgument,
        "separator"},
