@@ -65,6 +65,11 @@ def report_to_dataset(report: dict, skip: bool = False):
                 else:
                     arr = np.float64(np.nan if value is None else value)
                 data_vars[_variable_name(v["name"], stat)] = ((), arr, dict(attrs))
+            if "quantiles" in v:
+                qs = np.array([float(k) for k, _ in v["quantiles"]])
+                data_vars[_variable_name(v["name"], "quantile")] = (
+                    ("quantile",), np.array([x for _, x in v["quantiles"]]), dict(attrs))
+                coords["quantile"] = (("quantile",), qs, {})
             if "histogram_counts" in v:
                 base = (v["name"] or "data").replace("/", "_")
                 data_vars[f"{base}_histogram"] = ((f"{base}_bin",), v["histogram_counts"])
@@ -133,7 +138,10 @@ def stats(path: str | os.PathLike,
     over: dimension(s) to reduce over; default all (one value per statistic).
     sel: label selections as xarray's ``.sel``: ``{"time": slice("2020-01", "2020-06"),
         "lat": slice(60, 30)}`` (inclusive; either coordinate order).
-    stats: "count,nan_count,min,max,sum,mean,std,var,hist:N" or a list; default all but var.
+    stats: "count,nan_count,min,max,sum,mean,std,var,hist:N,quantile:Q,Q" or a list; default
+        all but var. ``quantile:0.01,0.5,0.99`` gives exact quantiles equal to
+        ``numpy.nanquantile(..., method="linear")`` as ``<var>_quantile`` over a ``quantile``
+        dimension (whole selection only).
     threads: CPU threads (default one per core).
     max_memory: memory budget for data in flight, e.g. "256MiB" (the default).
     progress: show a tqdm progress bar.

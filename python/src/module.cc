@@ -322,6 +322,11 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
       }
       d["coords"] = coords;
     }
+    if (!v.quantiles.empty()) {
+      nb::list q;
+      for (const auto& [key, value] : v.quantiles) q.append(nb::make_tuple(key, value));
+      d["quantiles"] = q;
+    }
     if (!v.histogram_counts.empty()) {
       d["histogram_counts"] = ToNumpy<uint64_t>(v.histogram_counts, {v.histogram_counts.size()});
       d["histogram_edges"] = ToNumpy<double>(v.histogram_edges, {v.histogram_edges.size()});

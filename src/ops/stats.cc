@@ -17,6 +17,7 @@
 #include "lsio/compute/axis_reduction.h"
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
+#include "lsio/compute/quantile.h"
 #include "lsio/format/open.h"
 #include "lsio/ops/pass.h"
 #include "lsio/ops/time_groups.h"
@@ -48,13 +49,15 @@ std::string_view StatisticName(Statistic s) {
 }
 
 StatsSelection DefaultStatistics() {
-  return StatsSelection{{Statistic::kCount, Statistic::kNanCount, Statistic::kMin,
-                         Statistic::kMax, Statistic::kSum, Statistic::kMean, Statistic::kStd},
-                        0, 0};
+  StatsSelection s;
+  s.statistics = {Statistic::kCount, Statistic::kNanCount, Statistic::kMin, Statistic::kMax,
+                  Statistic::kSum,   Statistic::kMean,     Statistic::kStd};
+  return s;
 }
 
 Result<StatsSelection> ParseStatistics(std::string_view text) {
   StatsSelection sel;
+  bool in_quantiles = false;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
@@ -71,6 +74,26 @@ Result<StatsSelection> ParseStatistics(std::string_view text) {
         }
       }
       continue;
+    }
+    if (word.substr(0, 9) == "quantile:" || in_quantiles) {
+      // "quantile:0.01,0.5,0.99": the numbers after it, up to the next word that is not one.
+      std::string_view number = word.substr(0, 9) == "quantile:" ? word.substr(9) : word;
+      const std::string text(number);
+      char* end = nullptr;
+      const double q = std::strtod(text.c_str(), &end);
+      if (!text.empty() && *end == '\0') {
+        if (!(q >= 0 && q <= 1)) {
+          return InvalidArgumentError("--stats: quantile " + text + " is outside [0, 1]");
+        }
+        sel.quantiles.emplace_back(text, q);
+        in_quantiles = true;
+        continue;
+      }
+      if (word.substr(0, 9) == "quantile:") {
+        return InvalidArgumentError("--stats: '" + std::string(word) +
+                                    "': expected quantile:Q[,Q...] with Q in [0, 1]");
+      }
+      in_quantiles = false;
     }
     if (word.substr(0, 5) == "hist:") {
       const std::string n(word.substr(5));
@@ -98,10 +121,11 @@ Result<StatsSelection> ParseStatistics(std::string_view text) {
     if (!known) {
       return InvalidArgumentError(
           "--stats: unknown statistic '" + std::string(word) +
-          "' (known: count, nan_count, min, max, sum, mean, std, var, hist:N, all)");
+          "' (known: count, nan_count, min, max, sum, mean, std, var, hist:N, quantile:Q,..., "
+          "all)");
     }
   }
-  if (sel.statistics.empty() && sel.histogram_bins == 0) {
+  if (sel.statistics.empty() && sel.histogram_bins == 0 && sel.quantiles.empty()) {
     return InvalidArgumentError("--stats: no statistic given");
   }
   return sel;
@@ -173,9 +197,14 @@ class VariableJob final : public Aggregator {
   std::array<std::mutex, 64> tile_locks;
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
+  // Quantile passes (after the others): the search, and the current pass's accumulators.
+  std::optional<compute::QuantileSearch> qsearch;
+  std::optional<compute::PerWorker<compute::QuantilePass>> qpass;
+  int pass = 1;
 
 
   uint64_t state_bytes() const override {
+    if (qpass) return qsearch->pass_bytes() * static_cast<uint64_t>(compute_threads);
     if (histogram) {
       return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
     }
@@ -194,7 +223,16 @@ class VariableJob final : public Aggregator {
   }
 
   Status EndPass() override {
-    if (global && !histogram) {
+    if (qpass) {
+      LSIO_ASSIGN_OR_RETURN(compute::QuantilePass merged,
+                            qpass->Combine([](compute::QuantilePass& into,
+                                              const compute::QuantilePass& from) {
+                              return into.Merge(from);
+                            }));
+      qpass.reset();
+      return qsearch->Absorb(merged);
+    }
+    if (global && pass == 1) {
       LSIO_ASSIGN_OR_RETURN(global_stats, global->Finish(read_chunks));
     }
     return Status::OK();
@@ -223,7 +261,9 @@ class VariableJob final : public Aggregator {
     (void)elements;
     const compute::ChunkView view{dtype, chunk_shape, chunk};
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
-    if (histogram) {
+    if (qpass) {
+      LSIO_RETURN_IF_ERROR(qpass->Local().Consume(view, box));
+    } else if (histogram) {
       LSIO_RETURN_IF_ERROR(histogram->Local().Consume(view, box));
     } else if (grid && group_axis) {
       // One time step at a time, into its group's cells.
@@ -288,7 +328,7 @@ class VariableJob final : public Aggregator {
         skipped_elements += static_cast<uint64_t>(elements);
       }
     }
-    if (global && !histogram) return global->Add(ordinal, *empty_stats);
+    if (global && pass == 1) return global->Add(ordinal, *empty_stats);
     return Status::OK();
   }
 };
@@ -316,6 +356,79 @@ Result<TimeGrouping> GroupTimes(const StatsRequest& request, const array::Datase
   }
   if (!request.groupby.empty()) return GroupByTime(request.groupby, dim, times);
   return ResampleTime(request.resample_freq, dim, times);
+}
+
+// The quantiles of the decoded values (as xarray decodes them: CF mask, scale and offset in the
+// decoded type), interpolated in that type as numpy does.
+Result<std::vector<std::pair<std::string, double>>> DecodedQuantiles(
+    const compute::QuantileSearch& search, const array::CfMaskAndScale& cf,
+    const StatsSelection& statistics) {
+  std::vector<std::pair<std::string, double>> out;
+  const std::vector<compute::QuantileSearch::Interpolation> interp = search.Interpolations();
+  auto decode = [&](double raw) -> Result<double> {
+    // The raw value as an element of the encoded type, decoded by the CF rules.
+    std::array<std::byte, 8> in{}, decoded{};
+    Status st = Status::OK();
+    switch (cf.encoded) {
+#define LSIO_ENCODE(T, D)                          \
+  case DataType::D: {                              \
+    const T v = static_cast<T>(raw);               \
+    std::memcpy(in.data(), &v, sizeof v);          \
+    break;                                         \
+  }
+      LSIO_ENCODE(int8_t, kInt8)
+      LSIO_ENCODE(uint8_t, kUInt8)
+      LSIO_ENCODE(uint8_t, kBool)
+      LSIO_ENCODE(int16_t, kInt16)
+      LSIO_ENCODE(uint16_t, kUInt16)
+      LSIO_ENCODE(int32_t, kInt32)
+      LSIO_ENCODE(uint32_t, kUInt32)
+      LSIO_ENCODE(int64_t, kInt64)
+      LSIO_ENCODE(uint64_t, kUInt64)
+      LSIO_ENCODE(float, kFloat32)
+      LSIO_ENCODE(double, kFloat64)
+#undef LSIO_ENCODE
+      case DataType::kFloat16: {
+        const uint16_t v = FloatToHalf(static_cast<float>(raw));
+        std::memcpy(in.data(), &v, 2);
+        break;
+      }
+      default:
+        return NotSupportedError("quantiles of " + std::string(DataTypeName(cf.encoded)));
+    }
+    const size_t w = ByteWidth(cf.stored);
+    LSIO_RETURN_IF_ERROR(array::ApplyCfMaskAndScale(
+        cf, std::span(in.data(), w), std::span(decoded.data(), ByteWidth(cf.decoded))));
+    switch (cf.decoded) {
+      case DataType::kFloat32: {
+        float f;
+        std::memcpy(&f, decoded.data(), 4);
+        return static_cast<double>(f);
+      }
+      case DataType::kFloat64: {
+        double d;
+        std::memcpy(&d, decoded.data(), 8);
+        return d;
+      }
+      case DataType::kFloat16: {
+        uint16_t h;
+        std::memcpy(&h, decoded.data(), 2);
+        return static_cast<double>(HalfToFloat(h));
+      }
+      default:
+        return raw;  // integers and bool decode to themselves
+    }
+  };
+  for (size_t i = 0; i < statistics.quantiles.size(); ++i) {
+    double value = std::nan("");
+    if (!interp.empty()) {
+      LSIO_ASSIGN_OR_RETURN(const double a, decode(interp[i].previous));
+      LSIO_ASSIGN_OR_RETURN(const double b, decode(interp[i].next));
+      value = compute::NumpyLerp(cf.decoded, a, b, interp[i].gamma);
+    }
+    out.emplace_back(statistics.quantiles[i].first, value);
+  }
+  return out;
 }
 
 // The output coordinate of the group dimension: integers, strings (seasons), or datetimes.
@@ -442,6 +555,12 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
+  if (!request.statistics.quantiles.empty() &&
+      (!request.over.empty() || !request.groupby.empty() || !request.resample_dim.empty())) {
+    return InvalidArgumentError(
+        "quantile:Q is computed over the whole selection (per-cell quantiles are not supported "
+        "yet); drop --over / --groupby / --resample");
+  }
 
   // Label selections and --over outputs need coordinates: read them all in one run first.
   {
@@ -563,6 +682,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     }
     std::vector<PassInput> inputs;
     for (auto& job : jobs) {
+      job->pass = pass;
       uint64_t e = 1;
       for (const array::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
       job->elements = e;
@@ -599,6 +719,42 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     report.io_budget = pr.io_budget;
   }
 
+  // Exact quantiles: passes that narrow each wanted order statistic to a window small enough
+  // to collect (compute/quantile.h), usually two.
+  if (!request.statistics.quantiles.empty()) {
+    std::vector<double> qs;
+    for (const auto& [text, q] : request.statistics.quantiles) qs.push_back(q);
+    for (auto& job : jobs) {
+      const compute::Stats raw = job->global_stats.Finalize();
+      compute::QuantileSearch::Options qo;
+      qo.reversed = job->cf.scale_factor && *job->cf.scale_factor < 0;
+      LSIO_ASSIGN_OR_RETURN(
+          compute::QuantileSearch search,
+          compute::QuantileSearch::Make(job->dtype, job->missing, qs, raw.count, raw.min,
+                                        raw.max, qo));
+      job->qsearch.emplace(std::move(search));
+    }
+    for (int pass = passes + 1;; ++pass) {
+      std::vector<PassInput> inputs;
+      for (auto& job : jobs) {
+        if (job->qsearch->done()) continue;
+        LSIO_ASSIGN_OR_RETURN(compute::QuantilePass empty, job->qsearch->NextPass());
+        job->qpass.emplace(empty);
+        job->pass = pass;
+        inputs.push_back(
+            PassInput{job->array, job->ranges, job.get(), "variable '" + job->name + "'"});
+      }
+      if (inputs.empty()) break;
+      PassOptions po;
+      po.max_memory = request.max_memory;
+      po.threads = run_threads;
+      po.cancelled = request.cancelled;
+      LSIO_ASSIGN_OR_RETURN(PassResult pr, RunPass(context, inputs, po));
+      report.bytes_read += pr.bytes_read;
+      report.bytes_processed += pr.bytes_decoded;
+    }
+  }
+
   // What finishing needs from each variable.
   std::vector<internal::PartialVariable> partials;
   for (auto& job : jobs) {
@@ -611,6 +767,10 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     pv.scaled = job->cf.scale_factor || job->cf.add_offset;
     pv.scale = job->cf.scale_factor.value_or(1.0);
     pv.offset = job->cf.add_offset.value_or(0.0);
+    if (job->qsearch) {
+      LSIO_ASSIGN_OR_RETURN(pv.header.quantiles,
+                            DecodedQuantiles(*job->qsearch, job->cf, request.statistics));
+    }
     if (job->global) {
       pv.global.emplace(std::move(job->global_stats));
       if (job->histogram) {

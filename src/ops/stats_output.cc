@@ -164,6 +164,11 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
         for (double e : v.histogram_edges) edges.push_back(Number(e));
         j["histogram"] = {{"counts", v.histogram_counts}, {"edges", edges}};
       }
+      if (!v.quantiles.empty()) {
+        Json q = Json::object();
+        for (const auto& [key, value] : v.quantiles) q[key] = Number(value);
+        j["quantiles"] = q;
+      }
     } else {
       j["dims"] = v.dims;
       j["shape"] = v.shape;
@@ -210,6 +215,9 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
       out << fmt::format(" {:>14}", FormatStat(v.stats, s, ddof));
     }
     out << "\n";
+    for (const auto& [key, value] : v.quantiles) {
+      out << fmt::format("  quantile {:<8} {:>14}\n", key, Format(value));
+    }
     if (!v.histogram_counts.empty()) {
       out << "  histogram of " << DisplayName(v.name) << ":\n";
       for (size_t i = 0; i < v.histogram_counts.size(); ++i) {

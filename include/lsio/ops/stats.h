@@ -50,6 +50,9 @@ struct StatsSelection {
   std::vector<Statistic> statistics;  // in output order
   int64_t histogram_bins = 0;         // 0: none
   int ddof = 0;                       // for std and var
+  // quantile:Q,Q,...: exact quantiles as numpy.nanquantile(method="linear"), keyed by the text
+  // the user gave ("0.5").
+  std::vector<std::pair<std::string, double>> quantiles;
 };
 
 // The default set: count, nan_count, min, max, sum, mean, std.
@@ -130,6 +133,9 @@ struct VariableStats {
   std::vector<std::pair<Statistic, std::vector<double>>> maps;
 
   // hist:N (whole selection only).
+  // quantile:Q,... (whole selection only): the values, in the order asked.
+  std::vector<std::pair<std::string, double>> quantiles;
+
   std::vector<uint64_t> histogram_counts;
   std::vector<double> histogram_edges;
 
