@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "lsio/array/selection.h"
+#include "lsio/format/write.h"
 #include "lsio/io/read_files.h"
 #include "lsio/ops/stats.h"
 
@@ -23,8 +24,9 @@ struct StatsFlags {
   std::vector<std::string> vars, over, isel, sel;
   std::string groupby, resample;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
+  std::string out_codec = "zstd:3";
   bool json = false, quiet = false;
-  int threads = 0;
+  int threads = 0, out_format = 3;
 };
 
 std::string Duration(double seconds) {
@@ -108,6 +110,19 @@ int RunStats(const StatsFlags& f) {
     return ReportStatus(InvalidArgumentError(
         "--out writes per-dimension results: add --over, --groupby or --resample"));
   }
+  ops::StatsOutputOptions out_options;
+  out_options.zarr_format = f.out_format;
+  out_options.codecs = f.out_codec;
+  // Bad output flags fail before the statistics are computed.
+  if (f.out_format != 2 && f.out_format != 3) {
+    return ReportStatus(InvalidArgumentError("--out-format: expected 2 or 3, got " +
+                                             std::to_string(f.out_format)));
+  }
+  format::DatasetWriteOptions check;
+  check.codecs = f.out_codec;
+  if (Status s = format::CheckDatasetWriteOptions(check); !s.ok()) {
+    return ReportStatus(s.WithContext("--out-codec"));
+  }
   InstallInterruptHandler();
   req.cancelled = [] { return Interrupted(); };
   const bool bar = !f.quiet && isatty(STDERR_FILENO);
@@ -119,7 +134,7 @@ int RunStats(const StatsFlags& f) {
   if (!f.out.empty()) {
     Result<std::shared_ptr<kvstore::Store>> out = (*context)->OpenStore(f.out);
     if (!out.ok()) return ReportStatus(out.status().WithContext("--out"));
-    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out))) return rc;
+    if (int rc = ReportStatus(ops::WriteStatsZarr(*report, **out, out_options))) return rc;
   }
   if (f.json) {
     ops::WriteStatsJson(*report, std::cout);
@@ -163,6 +178,10 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
                   "Statistics per time bin, as xarray's resample: time=1D, time=6h, time=W, "
                   "time=MS, time=YE, ... (pandas frequencies; other dims kept)");
   cmd->add_option("--out", f->out, "With --over: write the results as a Zarr store");
+  cmd->add_option("--out-format", f->out_format, "Zarr format of --out: 3 (default) or 2");
+  cmd->add_option("--out-codec", f->out_codec,
+                  "Chunk compression of --out: zstd[:LEVEL] (default zstd:3), gzip[:LEVEL], lz4, "
+                  "blosc[:CNAME[:CLEVEL[:SHUFFLE]]], crc32c, none, or a comma-separated list");
   cmd->add_flag("--json", f->json, "Print one JSON object on stdout");
   cmd->add_option("--threads", f->threads, "CPU threads (default: one per core)");
   cmd->add_option("--max-memory", f->max_memory, "Memory budget for data (default 256MiB)");

@@ -1,16 +1,19 @@
-// Writing a StatsReport: JSON, a text table, and a Zarr v2 group for per-dimension results.
+// Writing a StatsReport: JSON, a text table, and a dataset (Zarr, through format::WriteDataset)
+// for per-dimension results.
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <list>
 #include <ostream>
 #include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "lsio/format/write.h"
 #include "lsio/ops/stats.h"
 
 namespace lsio::ops {
@@ -133,55 +136,15 @@ std::string FormatStat(const compute::Stats& s, Statistic stat, int ddof) {
 
 std::string DisplayName(const std::string& name) { return name.empty() ? "\"\"" : name; }
 
-Status WriteFile(kvstore::Publication& out, const std::string& key, std::string_view bytes) {
-  return out.Write(key, std::as_bytes(std::span(bytes.data(), bytes.size())));
-}
-
-// One array of a Zarr v2 group, written as chunks along its first dimension.
-Status WriteZarrV2Array(kvstore::Publication& out, const std::string& dir,
-                        const std::vector<std::string>& dims, const std::vector<int64_t>& shape,
-                        const std::string& dtype, size_t item_size,
-                        const nlohmann::json& fill_value, std::span<const std::byte> data,
-                        const nlohmann::json& attrs, nlohmann::json* consolidated,
-                        const std::string& key) {
-  // Chunks of at most ~64 MiB, split along the first dimension only, so each chunk is one
-  // contiguous slab of the C-order data.
-  std::vector<int64_t> chunks = shape;
-  int64_t row_bytes = static_cast<int64_t>(item_size);
-  for (size_t d = 1; d < shape.size(); ++d) row_bytes *= std::max<int64_t>(shape[d], 1);
-  if (!shape.empty()) {
-    chunks[0] = std::max<int64_t>(1, std::min<int64_t>(shape[0], (int64_t{64} << 20) / row_bytes));
-    if (shape[0] == 0) chunks[0] = 1;
+// The statistic arrays' name: "<variable>_<statistic>" ("data_..." for a single-array store),
+// with '/' of nested variables replaced so that every output array sits at the root.
+std::string OutputName(const VariableStats& v, Statistic s) {
+  std::string name =
+      (v.name.empty() ? std::string("data") : v.name) + "_" + std::string(StatisticName(s));
+  for (char& c : name) {
+    if (c == '/') c = '_';
   }
-  for (int64_t& c : chunks) c = std::max<int64_t>(c, 1);
-  nlohmann::json zarray = {{"zarr_format", 2},     {"shape", shape},   {"chunks", chunks},
-                           {"dtype", dtype},       {"compressor", nullptr},
-                           {"fill_value", fill_value}, {"order", "C"}, {"filters", nullptr},
-                           {"dimension_separator", "."}};
-  nlohmann::json zattrs = attrs;
-  zattrs["_ARRAY_DIMENSIONS"] = dims;
-  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zarray", zarray.dump(2)));
-  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zattrs", zattrs.dump(2)));
-  (*consolidated)[key + "/.zarray"] = zarray;
-  (*consolidated)[key + "/.zattrs"] = zattrs;
-
-  if (shape.empty()) {
-    return WriteFile(out, dir + "/0", {reinterpret_cast<const char*>(data.data()), data.size()});
-  }
-  const int64_t n_chunks = shape[0] == 0 ? 0 : (shape[0] + chunks[0] - 1) / chunks[0];
-  const size_t chunk_bytes = static_cast<size_t>(chunks[0] * row_bytes);
-  std::string buf;
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    const size_t begin = static_cast<size_t>(c * chunks[0] * row_bytes);
-    const size_t end = std::min(data.size(), begin + chunk_bytes);
-    buf.assign(reinterpret_cast<const char*>(data.data()) + begin, end - begin);
-    // Zarr v2 edge chunks are stored full size; the padding is never read back.
-    buf.resize(chunk_bytes, '\0');
-    std::string name = std::to_string(c);
-    for (size_t d = 1; d < shape.size(); ++d) name += ".0";
-    LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/" + name, buf));
-  }
-  return Status::OK();
+  return name;
 }
 
 }  // namespace
@@ -293,88 +256,75 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
   }
 }
 
-Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
-  Result<std::unique_ptr<kvstore::Publication>> begun = store.BeginPublish("", {});
-  if (!begun.ok()) {
-    if (begun.status().message().find("already exists") != std::string::npos) {
-      return InvalidArgumentError("--out " + store.url() +
-                                  " exists; remove it or choose another path");
-    }
-    return begun.status();
+Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
+                      const StatsOutputOptions& options) {
+  format::DatasetWriteOptions wo;
+  wo.zarr_format = options.zarr_format;
+  wo.codecs = options.codecs;
+  if (Status s = format::CheckDatasetWriteOptions(wo); !s.ok()) {
+    return s.WithContext(options.zarr_format != 2 && options.zarr_format != 3 ? "--out-format"
+                                                                              : "--out-codec");
   }
-  kvstore::Publication& out = **begun;
-  auto write_all = [&]() -> Status {
-    nlohmann::json consolidated = nlohmann::json::object();
-    const nlohmann::json zgroup = {{"zarr_format", 2}};
-    nlohmann::json root_attrs = {{"history", "lsio stats"}};
-    // What --on-error skip left out travels with the result (xarray shows these as attrs).
-    for (const VariableStats& v : report.variables) {
-      if (report.on_error != OnError::kSkip && v.skipped_chunks.empty()) continue;
-      root_attrs["skipped_chunks"][v.name] = v.skipped_chunks;
-      root_attrs["skipped_elements"][v.name] = v.skipped_elements;
+  nlohmann::json root_attrs = {{"history", "lsio stats"}};
+  // What --on-error skip left out travels with the result (xarray shows these as attrs).
+  for (const VariableStats& v : report.variables) {
+    if (report.on_error != OnError::kSkip && v.skipped_chunks.empty()) continue;
+    root_attrs["skipped_chunks"][v.name] = v.skipped_chunks;
+    root_attrs["skipped_elements"][v.name] = v.skipped_elements;
+  }
+  const array::ElementType f8 = format::NumericElementType(DataType::kFloat64);
+  const array::ElementType i8 = format::NumericElementType(DataType::kInt64);
+  // The arrays refer to these values, which must stay put until written.
+  std::list<std::vector<double>> doubles;
+  std::list<std::vector<int64_t>> ints;
+  std::vector<format::OutputArray> arrays;
+  std::vector<std::string> coordinates;
+  for (const VariableStats& v : report.variables) {
+    if (v.dims.empty()) {
+      // Whole-selection statistics: 0-d arrays.
+      for (Statistic s : report.statistics.statistics) {
+        doubles.push_back({Value(v.stats, s, report.statistics.ddof)});
+        arrays.push_back({OutputName(v, s), f8, {}, {},
+                          std::as_bytes(std::span(doubles.back())), v.attributes});
+      }
+      continue;
     }
-    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zgroup", zgroup.dump(2)));
-    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zattrs", root_attrs.dump(2)));
-    consolidated[".zgroup"] = zgroup;
-    consolidated[".zattrs"] = root_attrs;
-    std::vector<std::string> written;
-    for (const VariableStats& v : report.variables) {
-      if (v.dims.empty()) {
-        // Whole-selection statistics: 0-d arrays.
-        for (Statistic s : report.statistics.statistics) {
-          const double value = Value(v.stats, s, report.statistics.ddof);
-          std::string name = (v.name.empty() ? std::string("data") : v.name) + "_" +
-                             std::string(StatisticName(s));
-          for (char& c : name) {
-            if (c == '/') c = '_';
-          }
-          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(
-              out, name, {}, {}, "<f8", 8, "NaN",
-              std::as_bytes(std::span(&value, 1)), v.attributes, &consolidated, name));
-        }
-        continue;
-      }
-      for (const OutputCoordinate& c : v.coordinates) {
-        if (std::find(written.begin(), written.end(), c.name) != written.end()) continue;
-        written.push_back(c.name);
-        LSIO_RETURN_IF_ERROR(WriteZarrV2Array(
-            out, c.name, {c.name}, {static_cast<int64_t>(c.values.size() /
-                                                              c.item_size())},
-            c.numpy_dtype, c.item_size(), nullptr, c.values, c.attributes,
-            &consolidated, c.name));
-      }
-      for (const auto& [s, values] : v.maps) {
-        std::string name = (v.name.empty() ? std::string("data") : v.name) + "_" +
-                           std::string(StatisticName(s));
-        for (char& c : name) {
-          if (c == '/') c = '_';
-        }
-        nlohmann::json attrs = v.attributes;
-        attrs["cell_methods"] = "statistic: " + std::string(StatisticName(s));
-        const bool has_nan =
-            std::any_of(values.begin(), values.end(), [](double x) { return std::isnan(x); });
-        if ((s == Statistic::kCount || s == Statistic::kNanCount) && !has_nan) {
-          std::vector<int64_t> ints(values.size());
-          for (size_t i = 0; i < values.size(); ++i) ints[i] = static_cast<int64_t>(values[i]);
+    for (const OutputCoordinate& c : v.coordinates) {
+      if (std::find(coordinates.begin(), coordinates.end(), c.name) != coordinates.end()) continue;
+      coordinates.push_back(c.name);
+      Result<array::ElementType> type = format::ParseNumpyTypeString(c.numpy_dtype);
+      if (!type.ok()) return type.status().WithContext("coordinate " + c.name);
+      const int64_t n = static_cast<int64_t>(c.values.size() / c.item_size());
+      arrays.push_back({c.name, *type, {c.name}, {n}, c.values, c.attributes});
+    }
+    for (const auto& [s, values] : v.maps) {
+      nlohmann::json attrs = v.attributes;
+      attrs["cell_methods"] = "statistic: " + std::string(StatisticName(s));
+      // Counts are integers, unless a cell has none (an empty --groupby / --resample bin is
+      // NaN, as xarray gives it).
+      const bool has_nan =
+          std::any_of(values.begin(), values.end(), [](double x) { return std::isnan(x); });
+      if ((s == Statistic::kCount || s == Statistic::kNanCount) && !has_nan) {
+        std::vector<int64_t>& counts = ints.emplace_back(values.size());
+        for (size_t i = 0; i < values.size(); ++i) counts[i] = static_cast<int64_t>(values[i]);
+        attrs.erase("units");
+        arrays.push_back({OutputName(v, s), i8, v.dims, v.shape,
+                          std::as_bytes(std::span(counts)), std::move(attrs)});
+      } else {
+        if (s == Statistic::kVar || s == Statistic::kCount || s == Statistic::kNanCount) {
           attrs.erase("units");
-          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(out, name, v.dims, v.shape, "<i8", 8,
-                                                nullptr, std::as_bytes(std::span(ints)), attrs,
-                                                &consolidated, name));
-        } else {
-          if (s == Statistic::kVar) attrs.erase("units");
-          LSIO_RETURN_IF_ERROR(WriteZarrV2Array(out, name, v.dims, v.shape, "<f8", 8,
-                                                "NaN", std::as_bytes(std::span(values)), attrs,
-                                                &consolidated, name));
         }
+        arrays.push_back({OutputName(v, s), f8, v.dims, v.shape, std::as_bytes(std::span(values)),
+                          std::move(attrs)});
       }
     }
-    const nlohmann::json zmetadata = {{"zarr_consolidated_format", 1},
-                                      {"metadata", consolidated}};
-    return WriteFile(out, ".zmetadata", zmetadata.dump(2));
-  };
-  LSIO_RETURN_IF_ERROR(write_all());
-  // Complete or absent: nothing is visible at the store until this rename.
-  return out.Commit();
+  }
+  Status s = format::WriteDataset(store, root_attrs, arrays, wo);
+  if (!s.ok() && s.message().find("already exists") != std::string::npos) {
+    return InvalidArgumentError("--out " + store.url() +
+                                " exists; remove it or choose another path");
+  }
+  return s;
 }
 
 }  // namespace lsio::ops

@@ -122,10 +122,20 @@ TEST(MemoryStoreEndToEnd, StatsWithSelectionsAndOver) {
   Result<std::shared_ptr<kvstore::Store>> out = kvstore::OpenStore("memory://stats-e2e-out");
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE(WriteStatsZarr(*report, **out).ok());
-  Result<std::optional<Buffer>> meta = (*out)->Read(".zmetadata");
+  // Zarr v3 by default: the consolidated metadata is inline in the root zarr.json.
+  Result<std::optional<Buffer>> meta = (*out)->Read("zarr.json");
   ASSERT_TRUE(meta.ok() && meta->has_value());
+  EXPECT_NE((*meta)->as_string_view().find("consolidated_metadata"), std::string_view::npos);
   EXPECT_NE((*meta)->as_string_view().find("b_mean"), std::string_view::npos);
   EXPECT_FALSE(WriteStatsZarr(*report, **out).ok()) << "an existing output is refused";
+  Result<std::shared_ptr<kvstore::Store>> out2 = kvstore::OpenStore("memory://stats-e2e-out-v2");
+  ASSERT_TRUE(out2.ok());
+  StatsOutputOptions v2;
+  v2.zarr_format = 2;
+  ASSERT_TRUE(WriteStatsZarr(*report, **out2, v2).ok());
+  meta = (*out2)->Read(".zmetadata");
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  EXPECT_NE((*meta)->as_string_view().find("b_mean/.zarray"), std::string_view::npos);
 }
 
 TEST(MemoryStoreEndToEnd, EachCoordinateIsReadOnce) {

@@ -175,12 +175,24 @@ Result<StatsReport> ComputeStats(const StatsRequest& request);
 void WriteStatsJson(const StatsReport& report, std::ostream& out);
 // A human-readable table.
 void WriteStatsText(const StatsReport& report, std::ostream& out);
-// Writes the per-dimension results as a Zarr v2 group that xarray opens with the right dims and
-// coordinates: one variable "<name>_<statistic>" per variable and statistic, plus the
-// coordinates, at the root of `store`. Published atomically (kvstore::Publication), so the
-// output is complete or absent. With --on-error skip the group's attributes hold
-// "skipped_chunks" and "skipped_elements" (objects by variable name).
-// Errors: kInvalidArgument if something exists at the store's root; IO errors.
-Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store);
+struct StatsOutputOptions {
+  // Zarr format of the output (--out-format): 2 or 3.
+  int zarr_format = 3;
+  // Chunk compression (--out-codec), as format::DatasetWriteOptions::codecs: "none",
+  // "zstd[:LEVEL]", "gzip[:LEVEL]", "lz4", "blosc[:CNAME[:CLEVEL[:SHUFFLE]]]", "crc32c", or a
+  // comma-separated list of these.
+  std::string codecs = "zstd:3";
+};
+
+// Writes the per-dimension results as a Zarr group (format::WriteDataset) that xarray,
+// zarr-python and TensorStore open with the right dims and coordinates: one variable
+// "<name>_<statistic>" per variable and statistic, plus the coordinates as stored, with
+// consolidated metadata, at the root of `store`. Published atomically (kvstore::Publication),
+// so the output is complete or absent, even if the process is killed. With --on-error skip the
+// group's attributes hold "skipped_chunks" and "skipped_elements" (objects by variable name).
+// Errors: kInvalidArgument if something exists at the store's root, for a bad format or codec
+// list (naming --out-format / --out-codec); IO errors.
+Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
+                      const StatsOutputOptions& options = {});
 
 }  // namespace lsio::ops

@@ -1,0 +1,74 @@
+#pragma once
+
+// Writing a dataset of whole arrays, whatever the format: the write-side counterpart of
+// OpenDataset (open.h), so that operations hand over arrays with dimension names and
+// attributes and never name a format's types. Today: Zarr v2 or v3 (format/zarr's
+// HierarchyWriter), published atomically at the root of a store.
+//
+// The conventions xarray reads: every array carries its dimension names; a coordinate is the
+// array named like its one dimension. Floating-point arrays take NaN as their fill value (a
+// missing value is NaN, and chunks of NaN are not stored); other arrays have none (Zarr v2
+// null, which xarray does not turn into a _FillValue mask; Zarr v3 zero, which xarray does not
+// mask with). Arrays are chunked along their first dimension only, in chunks of at most
+// ~64 MiB, so each chunk is a contiguous run of the values (no copy before encoding).
+//
+// Thread safety: a plain function; the store must not be written at the same root meanwhile.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsio/array/element_type.h"
+#include "lsio/base/result.h"
+#include "lsio/kvstore/store.h"
+
+namespace lsio::format {
+
+struct OutputArray {
+  // Its name in the dataset ("t2m_mean"; '/' makes nested groups).
+  std::string name;
+  // A fixed-size number (bool, integers, floats, complex, datetime64, timedelta64) or a
+  // fixed-length UTF-32 string (numpy "<U3").
+  array::ElementType type;
+  std::vector<std::string> dims;
+  std::vector<int64_t> shape;
+  // C order over `shape`, native byte order, type.item_size bytes per element.
+  std::span<const std::byte> values;
+  nlohmann::json attributes = nlohmann::json::object();
+};
+
+struct DatasetWriteOptions {
+  // Zarr format: 2 or 3.
+  int zarr_format = 3;
+  // Chunk compression, as zarr::ParseCodecList reads it: "none", "zstd[:LEVEL]",
+  // "gzip[:LEVEL]", "lz4[:ACCEL]", "blosc[:CNAME[:CLEVEL[:SHUFFLE]]]", "crc32c", or a
+  // comma-separated list.
+  std::string codecs = "zstd:3";
+  // Consolidated metadata at the root (v2 .zmetadata; v3 inline in zarr.json).
+  bool consolidated = true;
+  // Replace what is at the store's root; otherwise an existing root is an error.
+  bool replace = false;
+};
+
+// Element types for OutputArray::type: a numeric type, or a numpy typestring ("<f8", "|b1",
+// "<M8[ns]", "<m8[10s]", "<U3"; kInvalidArgument / kNotSupported for others).
+array::ElementType NumericElementType(DataType type);
+Result<array::ElementType> ParseNumpyTypeString(std::string_view typestring);
+
+// Checks `options` (format, codec list) without writing anything: kInvalidArgument naming the
+// bad value.
+Status CheckDatasetWriteOptions(const DatasetWriteOptions& options);
+
+// Writes `arrays` and the root group's `attributes` at the root of `store`, visible all at
+// once when complete (nothing at the root otherwise, even if the process is killed).
+// Errors: CheckDatasetWriteOptions'; kInvalidArgument "... already exists" when something is
+// at the root and not options.replace; an array the format cannot hold, naming it; IO errors
+// naming the location.
+Status WriteDataset(kvstore::Store& store, const nlohmann::json& attributes,
+                    std::span<const OutputArray> arrays, const DatasetWriteOptions& options);
+
+}  // namespace lsio::format
