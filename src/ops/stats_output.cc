@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "lsio/base/json_util.h"
 #include "lsio/ops/stats.h"
 
 namespace lsio::ops {
@@ -160,8 +161,8 @@ Status WriteZarrV2Array(kvstore::Publication& out, const std::string& dir,
                            {"dimension_separator", "."}};
   nlohmann::json zattrs = attrs;
   zattrs["_ARRAY_DIMENSIONS"] = dims;
-  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zarray", zarray.dump(2)));
-  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zattrs", zattrs.dump(2)));
+  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zarray", internal::DumpJson(zarray, 2)));
+  LSIO_RETURN_IF_ERROR(WriteFile(out, dir + "/.zattrs", internal::DumpJson(zattrs, 2)));
   (*consolidated)[key + "/.zarray"] = zarray;
   (*consolidated)[key + "/.zattrs"] = zattrs;
 
@@ -313,8 +314,8 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
       root_attrs["skipped_chunks"][v.name] = v.skipped_chunks;
       root_attrs["skipped_elements"][v.name] = v.skipped_elements;
     }
-    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zgroup", zgroup.dump(2)));
-    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zattrs", root_attrs.dump(2)));
+    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zgroup", internal::DumpJson(zgroup, 2)));
+    LSIO_RETURN_IF_ERROR(WriteFile(out, ".zattrs", internal::DumpJson(root_attrs, 2)));
     consolidated[".zgroup"] = zgroup;
     consolidated[".zattrs"] = root_attrs;
     std::vector<std::string> written;
@@ -370,7 +371,7 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
     }
     const nlohmann::json zmetadata = {{"zarr_consolidated_format", 1},
                                       {"metadata", consolidated}};
-    return WriteFile(out, ".zmetadata", zmetadata.dump(2));
+    return WriteFile(out, ".zmetadata", internal::DumpJson(zmetadata, 2));
   };
   LSIO_RETURN_IF_ERROR(write_all());
   // Complete or absent: nothing is visible at the store until this rename.
