@@ -24,6 +24,14 @@ Result<HistogramAccumulator> MakeFor(const json& c, DataType dtype) {
   options.lo = F(c["lo"]);
   options.hi = F(c["hi"]);
   options.missing = testing::ParseMissing(c["missing"]);
+  if (c.contains("decoding")) {
+    const json& d = c["decoding"];
+    ValueDecoding decoding;
+    decoding.type = d["type"] == "float32" ? DataType::kFloat32 : DataType::kFloat64;
+    if (d.contains("scale")) decoding.scale = F(d["scale"]);
+    if (d.contains("offset")) decoding.offset = F(d["offset"]);
+    options.decoding = decoding;
+  }
   return HistogramAccumulator::Make(dtype, options);
 }
 
@@ -74,27 +82,50 @@ TEST_P(HistogramReferenceTest, CountsAndEdgesMatchNumpy) {
 LSIO_INSTANTIATE_FOR_KERNEL_TARGETS(HistogramReferenceTest);
 
 TEST(HistogramTest, RejectsBadOptions) {
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {0, 0, 1, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {0, 0, 1, {}, {}}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 1, 0, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 1, 0, {}, {}}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 0, INFINITY, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 0, INFINITY, {}, {}}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kComplex64, {10, 0, 1, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kComplex64, {10, 0, 1, {}, {}}).status().code(),
             StatusCode::kNotSupported);
   // 2000 bins over [1000, 1001] cannot have distinct float16 edges (numpy raises too).
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat16, {2000, 1000, 1001, {}})
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat16, {2000, 1000, 1001, {}, {}})
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
-  EXPECT_TRUE(HistogramAccumulator::Make(DataType::kFloat64, {2000, 1000, 1001, {}}).ok());
+  EXPECT_TRUE(HistogramAccumulator::Make(DataType::kFloat64, {2000, 1000, 1001, {}, {}}).ok());
 }
 
 TEST(HistogramTest, MergeRejectsDifferentBins) {
-  auto a = HistogramAccumulator::Make(DataType::kFloat32, {10, 0, 1, {}});
-  auto b = HistogramAccumulator::Make(DataType::kFloat32, {11, 0, 1, {}});
+  auto a = HistogramAccumulator::Make(DataType::kFloat32, {10, 0, 1, {}, {}});
+  auto b = HistogramAccumulator::Make(DataType::kFloat32, {11, 0, 1, {}, {}});
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->Merge(*b).code(), StatusCode::kInvalidArgument);
+  // Same edges, values decoded differently.
+  HistogramOptions scaled{10, 0, 1, {}, ValueDecoding{DataType::kFloat64, 0.5, std::nullopt}};
+  auto c = HistogramAccumulator::Make(DataType::kInt16, {10, 0, 1, {}, {}});
+  auto d = HistogramAccumulator::Make(DataType::kInt16, scaled);
+  ASSERT_TRUE(c.ok() && d.ok());
+  EXPECT_EQ(c->Merge(*d).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(HistogramTest, DecodingMustBeToAFloatType) {
+  HistogramOptions options{10, 0, 1, {}, ValueDecoding{DataType::kInt32, 2.0, std::nullopt}};
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kInt16, options).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// xarray's arithmetic: converted to the type, times scale, plus offset, each rounded to it.
+TEST(HistogramTest, ValueDecodingRoundsEachStepToItsType) {
+  const ValueDecoding f64{DataType::kFloat64, 0.1, 0.2};
+  EXPECT_EQ(f64.Apply(3), 3 * 0.1 + 0.2);
+  const ValueDecoding f32{DataType::kFloat32, 0.1, 0.2};
+  const float x = 3.0f * 0.1f;
+  EXPECT_EQ(f32.Apply(3), static_cast<double>(x + 0.2f));
+  const ValueDecoding only_type{DataType::kFloat32, std::nullopt, std::nullopt};
+  EXPECT_EQ(only_type.Apply(16777217.0), 16777216.0);
 }
 
 }  // namespace
