@@ -139,7 +139,12 @@ Result<HistogramAccumulator> HistogramAccumulator::Make(DataType dtype,
   const size_t n = static_cast<size_t>(options.bins);
   WithArith(h.bin_type_, [&](auto arith) {
     using A = decltype(arith);
-    h.edges_ = NumpyEdges<A>(lo, hi, n);
+    if (options.range_of_no_values) {
+      h.edges_ = NumpyEdges<DoubleArith>(lo, hi, n);
+      for (double& e : h.edges_) e = A::From(e);
+    } else {
+      h.edges_ = NumpyEdges<A>(lo, hi, n);
+    }
     h.denom_ = A::Sub(h.edges_[n], h.edges_[0]);
   });
   for (size_t i = 0; i < n; ++i) {

@@ -695,6 +695,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         // monotonic, so they are the decoded extremes); an empty selection gets numpy's (0, 1).
         options.lo = 0;
         options.hi = 1;
+        options.range_of_no_values = raw.count == 0;
         if (raw.count > 0 && !(std::isfinite(raw.min) && std::isfinite(raw.max))) {
           return InvalidArgumentError(
               fmt::format("variable '{}': hist:N needs a finite range and the data's is [{}, {}] "

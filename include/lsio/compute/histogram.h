@@ -51,6 +51,9 @@ struct HistogramOptions {
   double hi = 1;
   MissingValues missing;  // stored elements that are missing (before decoding)
   std::optional<ValueDecoding> decoding;
+  // The range is numpy's for data with no values, (0, 1) as Python ints, of which numpy
+  // computes the edges in float64 and then rounds them to the bin type.
+  bool range_of_no_values = false;
 };
 
 inline constexpr int64_t kMaxHistogramBins = int64_t{1} << 26;
