@@ -166,7 +166,7 @@ std::string Describe(const std::string& path) {
   nlohmann::json out = {{"path", source->store()->url()},
                         {"consolidated", source->hierarchy().consolidated},
                         {"nodes", nodes}};
-  return out.dump();
+  return zarr::DumpMetadataJson(out);
 }
 
 using RangeTuple = std::tuple<int64_t, int64_t, int64_t, bool>;  // start, step, count, drop
@@ -296,7 +296,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
     d["name"] = v.name;
     d["dims"] = v.dims;
     d["shape"] = v.shape;
-    d["attributes"] = v.attributes.dump();
+    d["attributes"] = zarr::DumpMetadataJson(v.attributes);
     d["elements"] = v.elements;
     if (v.dims.empty()) {
       nb::dict stats;
@@ -317,7 +317,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
         cd["name"] = c.name;
         cd["dtype"] = c.numpy_dtype;
         cd["values"] = nb::bytes(reinterpret_cast<const char*>(c.values.data()), c.values.size());
-        cd["attributes"] = c.attributes.dump();
+        cd["attributes"] = zarr::DumpMetadataJson(c.attributes);
         coords.append(cd);
       }
       d["coords"] = coords;

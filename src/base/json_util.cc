@@ -62,6 +62,105 @@ bool TooDeep(std::string_view text) {
   return false;
 }
 
+// The bare tokens Python's json module writes for non-finite floats (and reads back), which
+// zarr-python 3 and xarray write into attributes. nlohmann::json refuses them.
+constexpr std::string_view kNonFiniteTokens[] = {"-Infinity", "Infinity", "NaN"};
+
+// `text` twice over with every non-finite token outside strings replaced: in `as_strings` by
+// the token as a JSON string ("NaN"), in `as_nulls` by null. False when there is none.
+bool ReplaceNonFiniteTokens(std::string_view text, std::string* as_strings,
+                            std::string* as_nulls) {
+  bool found = false;
+  bool in_string = false;
+  bool escaped = false;
+  size_t copied = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    for (std::string_view token : kNonFiniteTokens) {
+      if (text.substr(i, token.size()) != token) continue;
+      const std::string_view before = text.substr(copied, i - copied);
+      as_strings->append(before).append("\"").append(token).append("\"");
+      as_nulls->append(before).append("null");
+      i += token.size() - 1;
+      copied = i + 1;
+      found = true;
+      break;
+    }
+  }
+  as_strings->append(text.substr(copied));
+  as_nulls->append(text.substr(copied));
+  return found;
+}
+
+// Where `as_nulls` has a null and `as_strings` a string, the source had a bare token: put the
+// number it stands for into `as_strings`. (A string in the source is a string in both
+// documents, so no string the writer meant can be taken for a token.)
+void RestoreNonFinite(nlohmann::json& as_strings, const nlohmann::json& as_nulls) {
+  if (as_nulls.is_null() && as_strings.is_string()) {
+    const std::string& token = as_strings.get_ref<const std::string&>();
+    const double inf = std::numeric_limits<double>::infinity();
+    as_strings = token == "NaN" ? std::numeric_limits<double>::quiet_NaN()
+                                : (token == "Infinity" ? inf : -inf);
+  } else if (as_strings.is_object() && as_nulls.is_object()) {
+    for (auto it = as_strings.begin(); it != as_strings.end(); ++it) {
+      auto other = as_nulls.find(it.key());
+      if (other != as_nulls.end()) RestoreNonFinite(it.value(), *other);
+    }
+  } else if (as_strings.is_array() && as_nulls.is_array() &&
+             as_strings.size() == as_nulls.size()) {
+    for (size_t i = 0; i < as_strings.size(); ++i) RestoreNonFinite(as_strings[i], as_nulls[i]);
+  }
+}
+
+bool HasNonFinite(const nlohmann::json& j) {
+  if (j.is_number_float()) return !std::isfinite(j.get<double>());
+  if (j.is_structured()) {
+    for (const nlohmann::json& v : j) {
+      if (HasNonFinite(v)) return true;
+    }
+  }
+  return false;
+}
+
+// A copy of `j` with each non-finite number replaced by the string `tag` + its token.
+nlohmann::json TagNonFinite(const nlohmann::json& j, const std::string& tag) {
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (std::isnan(v)) return tag + "NaN";
+    if (std::isinf(v)) return tag + (v > 0 ? "Infinity" : "-Infinity");
+    return j;
+  }
+  if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = TagNonFinite(it.value(), tag);
+    return out;
+  }
+  if (j.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const nlohmann::json& v : j) out.push_back(TagNonFinite(v, tag));
+    return out;
+  }
+  return j;
+}
+
+std::string Dump(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file) {
@@ -71,6 +170,16 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file) {
   }
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_discarded()) return j;
+  std::string as_strings;
+  std::string as_nulls;
+  if (ReplaceNonFiniteTokens(text, &as_strings, &as_nulls)) {
+    nlohmann::json a = nlohmann::json::parse(as_strings, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json b = nlohmann::json::parse(as_nulls, nullptr, /*allow_exceptions=*/false);
+    if (!a.is_discarded() && !b.is_discarded()) {
+      RestoreNonFinite(a, b);
+      return a;
+    }
+  }
   ErrorRecorder recorder;
   nlohmann::json::sax_parse(text, &recorder, nlohmann::json::input_format_t::json,
                             /*strict=*/true);
@@ -81,8 +190,32 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file) {
   return InvalidArgumentError(std::move(msg));
 }
 
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  if (!HasNonFinite(j)) return Dump(j, indent);
+  // Non-finite numbers go out as tagged strings whose quotes are then dropped. The tag is one
+  // that no string of the document contains (dump() writes the control character as \u0001),
+  // so only the tagged strings lose their quotes.
+  const std::string plain = Dump(j, indent);
+  std::string tag = "lsio-nonfinite:";
+  while (plain.find("\\u0001" + tag) != std::string::npos) tag = "~" + tag;
+  const std::string text = Dump(TagNonFinite(j, "\x01" + tag), indent);
+  const std::string open = "\"\\u0001" + tag;
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    const size_t a = text.find(open, pos);
+    if (a == std::string::npos) break;
+    const size_t b = text.find('"', a + open.size());
+    out.append(text, pos, a - pos);
+    out.append(text, a + open.size(), b - a - open.size());
+    pos = b + 1;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 std::string Abbreviate(const nlohmann::json& j, size_t max_chars) {
-  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string s = DumpJson(j, -1);
   if (s.size() > max_chars) {
     s.resize(max_chars);
     s += "...";

@@ -11,16 +11,102 @@ namespace lsio::compute {
 
 namespace {
 
-// A value rounded to the bin type (see the header).
-double ToBinType(DataType dtype, double x) {
-  if (dtype == DataType::kFloat32) return static_cast<double>(static_cast<float>(x));
-  if (dtype == DataType::kFloat16) {
-    return static_cast<double>(HalfToFloat(FloatToHalf(static_cast<float>(x))));
+// numpy's arithmetic in each bin type, on values of the type held exactly as doubles: every
+// operation is rounded to the type. numpy computes float16 operations in float32 and rounds
+// the result to float16 (npy_half loops and scalar math), and so does HalfArith.
+struct HalfArith {
+  static double Round(float x) { return static_cast<double>(HalfToFloat(FloatToHalf(x))); }
+  static double From(double x) { return Round(static_cast<float>(x)); }
+  static double FromInt(uint64_t i) { return Round(static_cast<float>(i)); }
+  static double Add(double a, double b) {
+    return Round(static_cast<float>(a) + static_cast<float>(b));
   }
-  return x;
+  static double Sub(double a, double b) {
+    return Round(static_cast<float>(a) - static_cast<float>(b));
+  }
+  static double Mul(double a, double b) {
+    return Round(static_cast<float>(a) * static_cast<float>(b));
+  }
+  static double Div(double a, double b) {
+    return Round(static_cast<float>(a) / static_cast<float>(b));
+  }
+};
+
+struct FloatArith {
+  static double From(double x) { return static_cast<double>(static_cast<float>(x)); }
+  static double FromInt(uint64_t i) { return static_cast<double>(static_cast<float>(i)); }
+  static double Add(double a, double b) {
+    return static_cast<double>(static_cast<float>(a) + static_cast<float>(b));
+  }
+  static double Sub(double a, double b) {
+    return static_cast<double>(static_cast<float>(a) - static_cast<float>(b));
+  }
+  static double Mul(double a, double b) {
+    return static_cast<double>(static_cast<float>(a) * static_cast<float>(b));
+  }
+  static double Div(double a, double b) {
+    return static_cast<double>(static_cast<float>(a) / static_cast<float>(b));
+  }
+};
+
+struct DoubleArith {
+  static double From(double x) { return x; }
+  static double FromInt(uint64_t i) { return static_cast<double>(i); }
+  static double Add(double a, double b) { return a + b; }
+  static double Sub(double a, double b) { return a - b; }
+  static double Mul(double a, double b) { return a * b; }
+  static double Div(double a, double b) { return a / b; }
+};
+
+// Calls fn(Arith{}) for the bin type.
+template <typename Fn>
+decltype(auto) WithArith(DataType bin_type, Fn&& fn) {
+  if (bin_type == DataType::kFloat16) return fn(HalfArith{});
+  if (bin_type == DataType::kFloat32) return fn(FloatArith{});
+  return fn(DoubleArith{});
+}
+
+// numpy.histogram's edges: _get_outer_edges widens an empty range, then
+// np.linspace(first, last, n + 1) in the bin type. linspace: delta = last - first,
+// step = delta / n, y = arange(n + 1) * step + first (or, when step underflows to 0,
+// arange / n * delta + first), and the last edge is `last` itself.
+template <typename A>
+std::vector<double> NumpyEdges(double lo, double hi, size_t n) {
+  if (lo == hi) {
+    lo = A::Sub(lo, 0.5);
+    hi = A::Add(hi, 0.5);
+  }
+  const double delta = A::Sub(hi, lo);
+  const double div = A::FromInt(n);
+  const double step = A::Div(delta, div);
+  std::vector<double> edges(n + 1);
+  for (size_t i = 0; i <= n; ++i) {
+    const double y = A::FromInt(i);
+    edges[i] = A::Add(step == 0 ? A::Mul(A::Div(y, div), delta) : A::Mul(y, step), lo);
+  }
+  edges[n] = hi;
+  return edges;
+}
+
+bool SameDecoding(const std::optional<ValueDecoding>& a, const std::optional<ValueDecoding>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->type == b->type && a->scale == b->scale && a->offset == b->offset);
 }
 
 }  // namespace
+
+double ValueDecoding::Apply(double stored) const {
+  auto apply = [&](auto arith) {
+    using A = decltype(arith);
+    double v = A::From(stored);
+    if (scale) v = A::Mul(v, A::From(*scale));
+    if (offset) v = A::Add(v, A::From(*offset));
+    return v;
+  };
+  if (type == DataType::kFloat16) return apply(HalfArith{});
+  if (type == DataType::kFloat32) return apply(FloatArith{});
+  return apply(DoubleArith{});
+}
 
 Result<HistogramAccumulator> HistogramAccumulator::Make(DataType dtype,
                                                         HistogramOptions options) {
@@ -28,52 +114,60 @@ Result<HistogramAccumulator> HistogramAccumulator::Make(DataType dtype,
     return NotSupportedError("histograms of " + std::string(DataTypeName(dtype)) +
                              " data are not supported");
   }
+  if (options.decoding && !IsFloat(options.decoding->type)) {
+    return InvalidArgumentError("histogram values decoded to " +
+                                std::string(DataTypeName(options.decoding->type)) +
+                                ": only float16, float32 and float64 are supported");
+  }
   if (options.bins < 1 || options.bins > kMaxHistogramBins) {
     return InvalidArgumentError("histogram bins " + std::to_string(options.bins) +
                                 " outside [1, " + std::to_string(kMaxHistogramBins) + "]");
   }
-  double lo = options.lo;
-  double hi = options.hi;
+  const double lo = options.lo;
+  const double hi = options.hi;
   if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
     return InvalidArgumentError("histogram range [" + std::to_string(lo) + ", " +
                                 std::to_string(hi) + "] is not a finite, ordered range");
   }
-  if (lo == hi) {
-    lo -= 0.5;
-    hi += 0.5;
-  }
   HistogramAccumulator h;
   h.dtype_ = dtype;
+  const DataType value_type = options.decoding ? options.decoding->type : dtype;
+  h.bin_type_ = IsFloat(value_type) ? value_type : DataType::kFloat64;
   h.missing_ = options.missing;
   h.resolved_ = internal::ResolveMissing(options.missing, dtype);
-  // np.linspace(lo, hi, bins + 1) in float64, then cast to the bin type: y = i * step + lo,
-  // with the last edge set to hi.
+  h.decoding_ = options.decoding;
   const size_t n = static_cast<size_t>(options.bins);
-  const double delta = hi - lo;
-  const double step = delta / static_cast<double>(n);
-  h.edges_.resize(n + 1);
-  for (size_t i = 0; i <= n; ++i) {
-    const double y = step == 0 ? static_cast<double>(i) / static_cast<double>(n) * delta + lo
-                               : static_cast<double>(i) * step + lo;
-    h.edges_[i] = ToBinType(dtype, y);
-  }
-  h.edges_[n] = ToBinType(dtype, hi);
+  WithArith(h.bin_type_, [&](auto arith) {
+    using A = decltype(arith);
+    if (options.range_of_no_values) {
+      h.edges_ = NumpyEdges<DoubleArith>(lo, hi, n);
+      for (double& e : h.edges_) e = A::From(e);
+    } else {
+      h.edges_ = NumpyEdges<A>(lo, hi, n);
+    }
+    h.denom_ = A::Sub(h.edges_[n], h.edges_[0]);
+  });
   for (size_t i = 0; i < n; ++i) {
     if (!(h.edges_[i] < h.edges_[i + 1])) {
       return InvalidArgumentError("too many bins (" + std::to_string(n) + ") for the range [" +
                                   std::to_string(options.lo) + ", " + std::to_string(options.hi) +
-                                  "] in " + std::string(DataTypeName(dtype)) + " precision");
+                                  "] in " + std::string(DataTypeName(h.bin_type_)) +
+                                  " precision");
     }
   }
-  h.scale_ = static_cast<double>(n) / (h.edges_[n] - h.edges_[0]);
   h.counts_.assign(n, 0);
   return h;
 }
 
-void HistogramAccumulator::CountValues(const double* values, size_t n) {
+template <typename A>
+void HistogramAccumulator::CountValues(double* values, size_t n) {
+  if (decoding_) {
+    for (size_t k = 0; k < n; ++k) values[k] = decoding_->Apply(values[k]);
+  }
   const double first = edges_.front();
   const double last = edges_.back();
   const int64_t nbins = static_cast<int64_t>(counts_.size());
+  const double numerator = A::FromInt(counts_.size());
   const double* edges = edges_.data();
   for (size_t k = 0; k < n; ++k) {
     const double x = values[k];
@@ -89,12 +183,12 @@ void HistogramAccumulator::CountValues(const double* values, size_t n) {
       ++above_;
       continue;
     }
-    // A first guess from the equal widths, then the edge comparisons decide (numpy corrects
-    // its guess the same way; rounding moves the guess by at most one bin except in float16).
-    int64_t i = static_cast<int64_t>((x - first) * scale_);
+    // numpy's guess, ((x - first) / norm_denom) * n in the bin type, truncated; then at most
+    // one step down and one up by the edges.
+    int64_t i = static_cast<int64_t>(A::Mul(A::Div(A::Sub(x, first), denom_), numerator));
     i = std::clamp<int64_t>(i, 0, nbins - 1);
-    while (i > 0 && x < edges[i]) --i;
-    while (i < nbins - 1 && x >= edges[i + 1]) ++i;
+    if (i > 0 && x < edges[i]) --i;
+    if (i != nbins - 1 && x >= edges[i + 1]) ++i;
     ++counts_[static_cast<size_t>(i)];
   }
 }
@@ -111,7 +205,7 @@ Status HistogramAccumulator::Consume(const ChunkView& chunk, const Box& box) {
     for (size_t i = 0; i < length; i += 1024) {
       const size_t m = std::min<size_t>(1024, length - i);
       internal::ToDouble(dtype_, data + i * width, m, resolved_, scratch);
-      CountValues(scratch, m);
+      WithArith(bin_type_, [&](auto arith) { CountValues<decltype(arith)>(scratch, m); });
     }
   });
   return Status::OK();
@@ -132,7 +226,8 @@ Status HistogramAccumulator::Consume(std::span<const std::byte> elements) {
 
 Status HistogramAccumulator::Merge(const HistogramAccumulator& other) {
   if (other.dtype_ != dtype_ || other.edges_ != edges_ ||
-      !internal::SameMissingValues(missing_, other.missing_)) {
+      !internal::SameMissingValues(missing_, other.missing_) ||
+      !SameDecoding(decoding_, other.decoding_)) {
     return InvalidArgumentError(
         "cannot merge histograms of different dtypes, bins, ranges or missing values");
   }

@@ -8,7 +8,35 @@ namespace lsio::ops {
 
 namespace {
 
-std::string Mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+constexpr const char* kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+
+// The size exactly, in the largest unit it is a whole number of ("256 KiB", "1536 MiB",
+// "1000000 bytes"): a value the user gave reads back as given.
+std::string ExactSize(uint64_t bytes) {
+  int u = 0;
+  while (u < 6 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++u;
+  }
+  return std::to_string(bytes) + " " + kUnits[u];
+}
+
+// The size in the largest unit it holds at least one of, whole when exact, else to one decimal
+// rounded up ("64 KiB", "117.8 MiB"): never 0, and never below the true size, so that a
+// minimum read from it is enough.
+std::string AtLeastSize(uint64_t bytes) {
+  int u = 0;
+  uint64_t unit = 1;
+  while (u < 6 && bytes / unit >= 1024) {
+    unit *= 1024;
+    ++u;
+  }
+  if (bytes % unit == 0) return std::to_string(bytes / unit) + " " + kUnits[u];
+  // Tenths of the unit, rounded up; unit >= 1024 here, so this cannot overflow for sizes
+  // below 2^63.
+  const uint64_t tenths = (bytes / unit) * 10 + ((bytes % unit) * 10 + unit - 1) / unit;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " " + kUnits[u];
+}
 
 }  // namespace
 
@@ -37,10 +65,16 @@ Result<MemoryPlan> PlanMemory(uint64_t max_memory, int threads, uint64_t max_dec
     plan.decode_cache_bytes = decoded;
     return plan;
   }
+  // One worker: its decoded chunks and the pool's cache of as many, the accumulators, and the
+  // smallest IO budget with the engine's pool of free buffers beside it.
+  const uint64_t decoded = 4 * chunk;
+  const uint64_t io = 2 * min_io;
   return InvalidArgumentError(
-      "--max-memory " + Mib(max_memory) + " is too small: chunks of " + Mib(chunk) +
-      " decoded and " + Mib(accumulator_bytes) + " of accumulators need at least " +
-      Mib(4 * chunk + accumulator_bytes + 2 * min_io));
+      "--max-memory " + ExactSize(max_memory) + " is too small: at least " +
+      AtLeastSize(decoded + accumulator_bytes + io) + " is needed with one worker (" +
+      AtLeastSize(decoded) + " for decoded chunks of " + AtLeastSize(chunk) + ", " +
+      AtLeastSize(io) + " for reads in flight, " + AtLeastSize(accumulator_bytes) +
+      " for accumulators)");
 }
 
 }  // namespace lsio::ops

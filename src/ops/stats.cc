@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "lsio/array/cf.h"
 #include "lsio/array/dataset.h"
 #include "lsio/compute/axis_reduction.h"
@@ -487,6 +489,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
            array::ClassifyCfTime(info.attributes) != array::CfTimeKind::kNone;
   };
   if (request.variables.empty()) {
+    std::vector<std::pair<std::string, Status>> skipped;
     for (const array::ArraySource* n : ds->DataVariables()) {
       const array::ArrayInfo& info = n->info();
       Status support = info.element.StatisticsSupport();
@@ -495,12 +498,23 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       }
       if (!support.ok()) {
         report.notes.push_back("skipped '" + info.path + "': " + support.message());
+        skipped.emplace_back(info.path, std::move(support));
         continue;
       }
       nodes.push_back(n);
     }
     if (nodes.empty()) {
-      return NotFoundError(request.path + ": no data variable with statistics to compute");
+      // Say why: a store that is one array fails as naming it would; a group lists what it
+      // skipped.
+      if (skipped.size() == 1 && skipped[0].first.empty()) {
+        return skipped[0].second.WithContext("variable ''");
+      }
+      std::string why;
+      for (const auto& [path, status] : skipped) {
+        why += (why.empty() ? " (skipped '" : "; '") + path + "': " + status.message();
+      }
+      return NotFoundError(request.path + ": no data variable with statistics to compute" +
+                           (why.empty() ? "" : why + ")"));
     }
   } else {
     for (const std::string& v : request.variables) {
@@ -671,10 +685,28 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         compute::HistogramOptions options;
         options.bins = request.statistics.histogram_bins;
         options.missing = job->missing;
-        // numpy.histogram's default range, (min, max) of the finite data; an empty
-        // selection gets numpy's (0, 1).
-        options.lo = raw.count > 0 && std::isfinite(raw.min) ? raw.min : 0;
-        options.hi = raw.count > 0 && std::isfinite(raw.max) ? raw.max : 1;
+        // numpy.histogram of the values xarray returns: CF-decoded, in the decoded dtype.
+        if (IsFloat(job->cf.decoded) &&
+            (job->cf.decoded != job->cf.encoded || job->cf.scale_factor || job->cf.add_offset)) {
+          options.decoding =
+              compute::ValueDecoding{job->cf.decoded, job->cf.scale_factor, job->cf.add_offset};
+        }
+        // numpy.histogram's default range, (min, max) of the finite data (decoding is
+        // monotonic, so they are the decoded extremes); an empty selection gets numpy's (0, 1).
+        options.lo = 0;
+        options.hi = 1;
+        options.range_of_no_values = raw.count == 0;
+        if (raw.count > 0 && !(std::isfinite(raw.min) && std::isfinite(raw.max))) {
+          return InvalidArgumentError(
+              fmt::format("variable '{}': hist:N needs a finite range and the data's is [{}, {}] "
+                          "(numpy.histogram refuses it too)",
+                          job->name, raw.min, raw.max));
+        }
+        if (raw.count > 0) {
+          options.lo = options.decoding ? options.decoding->Apply(raw.min) : raw.min;
+          options.hi = options.decoding ? options.decoding->Apply(raw.max) : raw.max;
+          if (options.lo > options.hi) std::swap(options.lo, options.hi);
+        }
         LSIO_ASSIGN_OR_RETURN(compute::HistogramAccumulator empty,
                               compute::HistogramAccumulator::Make(job->dtype, options));
         job->histogram.emplace(empty);
@@ -840,14 +872,8 @@ Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& 
   const double offset = pv.offset;
   if (pv.global) {
     vs.stats = pv.global->Finalize();
-    if (pv.scaled) {
-      vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
-      for (double& e : vs.histogram_edges) e = e * scale + offset;
-      if (scale < 0) {
-        std::reverse(vs.histogram_edges.begin(), vs.histogram_edges.end());
-        std::reverse(vs.histogram_counts.begin(), vs.histogram_counts.end());
-      }
-    }
+    // (The histogram is of decoded values already.)
+    if (pv.scaled) vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
     return vs;
   }
   const compute::ReductionGrid& grid = *pv.grid;

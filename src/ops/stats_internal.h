@@ -14,7 +14,7 @@ namespace lsio::ops::internal {
 
 struct PartialVariable {
   // Everything but the statistics: name, dims, shape, coordinates, attributes, elements,
-  // skipped chunks, histogram (counts and raw edges).
+  // skipped chunks, histogram (counts and edges, of decoded values).
   VariableStats header;
   // CF packing applied when finishing.
   bool scaled = false;

@@ -18,12 +18,28 @@ using testing::F;
 
 class HistogramReferenceTest : public testing::KernelTargetTest {};
 
+HistogramOptions Range(int64_t bins, double lo, double hi) {
+  HistogramOptions options;
+  options.bins = bins;
+  options.lo = lo;
+  options.hi = hi;
+  return options;
+}
+
 Result<HistogramAccumulator> MakeFor(const json& c, DataType dtype) {
   HistogramOptions options;
   options.bins = c["bins"].get<int64_t>();
   options.lo = F(c["lo"]);
   options.hi = F(c["hi"]);
   options.missing = testing::ParseMissing(c["missing"]);
+  if (c.contains("decoding")) {
+    const json& d = c["decoding"];
+    ValueDecoding decoding;
+    decoding.type = d["type"] == "float32" ? DataType::kFloat32 : DataType::kFloat64;
+    if (d.contains("scale")) decoding.scale = F(d["scale"]);
+    if (d.contains("offset")) decoding.offset = F(d["offset"]);
+    options.decoding = decoding;
+  }
   return HistogramAccumulator::Make(dtype, options);
 }
 
@@ -74,27 +90,69 @@ TEST_P(HistogramReferenceTest, CountsAndEdgesMatchNumpy) {
 LSIO_INSTANTIATE_FOR_KERNEL_TARGETS(HistogramReferenceTest);
 
 TEST(HistogramTest, RejectsBadOptions) {
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {0, 0, 1, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, Range(0, 0, 1)).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 1, 0, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, Range(10, 1, 0)).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, {10, 0, INFINITY, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat32, Range(10, 0, INFINITY)).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kComplex64, {10, 0, 1, {}}).status().code(),
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kComplex64, Range(10, 0, 1)).status().code(),
             StatusCode::kNotSupported);
   // 2000 bins over [1000, 1001] cannot have distinct float16 edges (numpy raises too).
-  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat16, {2000, 1000, 1001, {}})
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kFloat16, Range(2000, 1000, 1001))
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
-  EXPECT_TRUE(HistogramAccumulator::Make(DataType::kFloat64, {2000, 1000, 1001, {}}).ok());
+  EXPECT_TRUE(HistogramAccumulator::Make(DataType::kFloat64, Range(2000, 1000, 1001)).ok());
 }
 
 TEST(HistogramTest, MergeRejectsDifferentBins) {
-  auto a = HistogramAccumulator::Make(DataType::kFloat32, {10, 0, 1, {}});
-  auto b = HistogramAccumulator::Make(DataType::kFloat32, {11, 0, 1, {}});
+  auto a = HistogramAccumulator::Make(DataType::kFloat32, Range(10, 0, 1));
+  auto b = HistogramAccumulator::Make(DataType::kFloat32, Range(11, 0, 1));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->Merge(*b).code(), StatusCode::kInvalidArgument);
+  // Same edges, values decoded differently.
+  HistogramOptions scaled = Range(10, 0, 1);
+  scaled.decoding = ValueDecoding{DataType::kFloat64, 0.5, std::nullopt};
+  auto c = HistogramAccumulator::Make(DataType::kInt16, Range(10, 0, 1));
+  auto d = HistogramAccumulator::Make(DataType::kInt16, scaled);
+  ASSERT_TRUE(c.ok() && d.ok());
+  EXPECT_EQ(c->Merge(*d).code(), StatusCode::kInvalidArgument);
+}
+
+// numpy.histogram of no values: the range (0, 1) comes as Python ints, and numpy computes those
+// edges in float64 and rounds them (np.histogram(np.array([], np.float16), bins=7)[1]).
+TEST(HistogramTest, NoValuesHaveNumpysFloat64EdgesRounded) {
+  HistogramOptions options = Range(7, 0, 1);
+  options.range_of_no_values = true;
+  auto h = HistogramAccumulator::Make(DataType::kFloat16, options);
+  ASSERT_TRUE(h.ok());
+  const std::vector<double> want = {0.0,          0.142822265625, 0.28564453125, 0.428466796875,
+                                    0.5712890625, 0.71435546875,  0.85693359375, 1.0};
+  EXPECT_EQ(std::vector<double>(h->edges().begin(), h->edges().end()), want);
+  // In float16 arithmetic (numpy's edges for data whose min and max are 0 and 1) the sixth edge
+  // is 0.7138671875.
+  auto in_type = HistogramAccumulator::Make(DataType::kFloat16, Range(7, 0, 1));
+  ASSERT_TRUE(in_type.ok());
+  EXPECT_NE(std::vector<double>(in_type->edges().begin(), in_type->edges().end()), want);
+}
+
+TEST(HistogramTest, DecodingMustBeToAFloatType) {
+  HistogramOptions options = Range(10, 0, 1);
+  options.decoding = ValueDecoding{DataType::kInt32, 2.0, std::nullopt};
+  EXPECT_EQ(HistogramAccumulator::Make(DataType::kInt16, options).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// xarray's arithmetic: converted to the type, times scale, plus offset, each rounded to it.
+TEST(HistogramTest, ValueDecodingRoundsEachStepToItsType) {
+  const ValueDecoding f64{DataType::kFloat64, 0.1, 0.2};
+  EXPECT_EQ(f64.Apply(3), 3 * 0.1 + 0.2);
+  const ValueDecoding f32{DataType::kFloat32, 0.1, 0.2};
+  const float x = 3.0f * 0.1f;
+  EXPECT_EQ(f32.Apply(3), static_cast<double>(x + 0.2f));
+  const ValueDecoding only_type{DataType::kFloat32, std::nullopt, std::nullopt};
+  EXPECT_EQ(only_type.Apply(16777217.0), 16777216.0);
 }
 
 }  // namespace

@@ -20,7 +20,10 @@ What the references are:
   * bool and integer data: exact, with Python integers and fractions: the sum is the exact
     integer (numpy's int64 nansum would wrap), the mean is sum/count rounded once, and the
     variance is (n * sum(x^2) - sum(x)^2) / n^2 computed exactly, then rounded.
-  * histograms: np.histogram(values, bins, range=(lo, hi)) and its edges.
+  * histograms: np.histogram(values, bins, range=(lo, hi)) and its edges, with lo and hi
+    scalars of the data's float type (as np.histogram's default range, min and max, is; numpy
+    then computes the edges in that type) or Python floats for integers; for "decoded" cases,
+    of the values decoded as xarray decodes CF scale_factor/add_offset, in the decoded type.
   * axis reductions: np.nanmean(..., axis=...), nanstd (ddof 0 and 1), nanmin, nanmax, nansum
     and the per-cell counts over a selection of a whole array (with the precise sums above); the
     C++ test cuts the array into (padded) chunks itself. One .npy per case holds the stacked
@@ -407,16 +410,42 @@ def scale_offset_cases(rng, w):
 def histogram_cases(rng, w):
     cases = []
 
-    def add(name, data, bins, lo, hi, missing=None):
+    def add(name, data, bins, lo, hi, missing=None, decoding=None):
         vals = data[~missing_mask(data, missing)]
+        if decoding is not None:
+            # xarray's _scale_offset_decoding: astype, then *= scale_factor, += add_offset, with
+            # the attributes as Python floats (as JSON attributes are).
+            vals = vals.astype(decoding["type"])
+            if "scale" in decoding:
+                vals *= decoding["scale"]
+            if "offset" in decoding:
+                vals += decoding["offset"]
+        vt = vals.dtype
+        if vt.kind == "f":
+            lo, hi = vt.type(lo), vt.type(hi)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             counts, edges = np.histogram(vals, bins=bins, range=(lo, hi))
-        cases.append({"name": name, "file": w.save("hist", data), "dtype": str(data.dtype),
-                      "shape": list(data.shape), "bins": bins, "lo": fstr(lo), "hi": fstr(hi),
-                      "missing": missing_json(missing),
-                      "counts": [str(int(c)) for c in counts],
-                      "edges": [fstr(e) for e in edges]})
+        case = {"name": name, "file": w.save("hist", data), "dtype": str(data.dtype),
+                "shape": list(data.shape), "bins": bins, "lo": fstr(lo), "hi": fstr(hi),
+                "missing": missing_json(missing),
+                "counts": [str(int(c)) for c in counts],
+                "edges": [fstr(e) for e in edges]}
+        if decoding is not None:
+            case["decoding"] = {k: (fstr(v) if k != "type" else v) for k, v in decoding.items()}
+        cases.append(case)
+
+    def add_default_range(name, data, bins, missing=None, decoding=None):
+        """np.histogram(values, bins) with its default range, the values' min and max."""
+        vals = data[~missing_mask(data, missing)]
+        if decoding is not None:
+            vals = vals.astype(decoding["type"])
+            if "scale" in decoding:
+                vals *= decoding["scale"]
+            if "offset" in decoding:
+                vals += decoding["offset"]
+        vals = vals[~np.isnan(vals)] if vals.dtype.kind == "f" else vals
+        add(name, data, bins, vals.min(), vals.max(), missing, decoding)
 
     for dtype in DTYPES:
         dt = np.dtype(dtype)
@@ -447,6 +476,42 @@ def histogram_cases(rng, w):
     data[::13] = np.float32(9.969209968386869e36)
     add("float32/fill", data, 20, -1e38, 1e38,
         missing={"fill_value": ("float", 9.969209968386869e36)})
+
+    # The default range in float16 and float32: numpy computes the edges in that type (not in
+    # float64 and then rounded), and values equal to those edges go where numpy puts them.
+    for dtype, bins in (("float16", 7), ("float16", 300), ("float32", 1000), ("float32", 99991)):
+        dt = np.dtype(dtype)
+        data = (random_values(rng, "float64", 20000, "normal") * 3 + 12.3).astype(dt)
+        data = sprinkle(rng, data, "nan", 0.02)
+        valid = data[~np.isnan(data)]
+        _, edges = np.histogram(valid, bins=bins)
+        add_default_range(f"{dtype}/default_range/{bins}",
+                          np.concatenate([data, edges.astype(dt), edges[1:-1].astype(dt)]), bins)
+    # Many float16 bins over a wide range: numpy's first guess of a bin can be off by more than
+    # one there, and its one-step correction then leaves the value in a neighbouring bin, which
+    # the histogram must reproduce. (Data drawn until that happens.)
+    for _ in range(1000):
+        data = (rng.standard_normal(2000) * 300 + 20).astype(np.float16)
+        try:
+            counts, edges = np.histogram(data, bins=1000)
+        except ValueError:  # "Too many bins for data range"
+            continue
+        by_edges = np.minimum(np.searchsorted(edges, data, side="right") - 1, 999)
+        if not np.array_equal(np.bincount(by_edges, minlength=1000), counts):
+            break
+    else:
+        raise RuntimeError("no float16 data found where numpy's bins differ from the edges'")
+    add_default_range("float16/guess_off_by_more_than_one", data, 1000)
+    # CF decoding as xarray does it: int16 masked only (float32), and scaled (float64).
+    raw = rng.integers(-3000, 3000, size=20000, dtype=np.int16)
+    raw[::17] = -32767
+    fill = {"fill_value": ("signed", -32767)}
+    add_default_range("int16/decoded_float32", raw, 1000, fill, {"type": "float32"})
+    for scale, offset in ((0.05, 1000.0), (-0.01, 273.15), (3.0, None)):
+        dec = {"type": "float64", "scale": scale}
+        if offset is not None:
+            dec["offset"] = offset
+        add_default_range(f"int16/decoded*{scale}+{offset}", raw, 333, fill, dec)
     return cases
 
 

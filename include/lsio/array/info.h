@@ -38,8 +38,9 @@ struct ArrayInfo {
   // fill_value, use_zarr_fill_value_as_mask), one element in native byte order.
   std::optional<std::vector<std::byte>> mask_value;
   FillValueAttrEncoding fill_value_attr = FillValueAttrEncoding::kPlain;
-  // The unit of decoding (the innermost chunk of a sharded array): every decoded chunk a
-  // consumer receives has at most this shape.
+  // The unit of decoding (a sharded array's inner chunk; with nested sharding that is itself a
+  // shard, decoded whole, not the innermost chunk): every decoded or fill chunk a consumer
+  // receives has at most this shape, so memory and fill chunks are sized by it.
   std::vector<int64_t> chunk_shape;
   // The unit of storage (a shard, a chunk, a GRIB message's field): reads aligned to it read
   // nothing twice. A multiple of chunk_shape.

@@ -19,9 +19,15 @@
 
 namespace lsio::internal {
 
-// Parses `text` as JSON. Malformed JSON is kInvalidArgument "<file>: malformed JSON at byte N:
-// <reason>".
+// Parses `text` as JSON, accepting the bare tokens NaN, Infinity and -Infinity outside strings
+// as Python's json does (as doubles). Malformed JSON is kInvalidArgument "<file>: malformed
+// JSON at byte N: <reason>".
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file);
+
+// The text of `j` (one line when indent < 0) with NaN and infinities as the bare tokens NaN,
+// Infinity and -Infinity, as Python's json writes and reads them and ParseJson reads them
+// (nlohmann's dump() writes null); invalid UTF-8 in strings is replaced.
+std::string DumpJson(const nlohmann::json& j, int indent);
 
 // Compact one-line rendering for messages, cut to `max_chars`.
 std::string Abbreviate(const nlohmann::json& j, size_t max_chars = 80);

@@ -31,9 +31,7 @@ std::string Number(double v) {
   return ec == std::errc() ? std::string(buf, p) : std::to_string(v);
 }
 
-std::string CompactJson(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string CompactJson(const json& j) { return DumpMetadataJson(j, -1); }
 
 std::string Describe(const ArrayMetadata& m, json& readable) {
   Status support = m.data_type.DecodeSupport();
@@ -339,7 +337,7 @@ Status WriteInfo(const ZarrDatasetSource& source, const InfoOptions& options,
                  std::ostream& out) {
   LSIO_ASSIGN_OR_RETURN(json doc, InfoJson(source, options));
   if (options.json) {
-    out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    out << DumpMetadataJson(doc, 2) << "\n";
   } else {
     WriteInfoText(doc, out);
   }

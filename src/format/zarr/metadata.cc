@@ -249,6 +249,8 @@ Result<json> ParseMetadataJson(std::string_view text, std::string_view file) {
   return lsio::internal::ParseJson(text, file);
 }
 
+std::string DumpMetadataJson(const json& j, int indent) { return internal::DumpJson(j, indent); }
+
 int64_t ShardingSpec::num_inner_chunks() const {
   return lsio::internal::CheckedProduct(chunks_per_shard).value_or(0);
 }

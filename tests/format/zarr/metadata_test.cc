@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "lsio/format/zarr/data_type.h"
@@ -348,6 +349,66 @@ TEST(ArrayMetadata, UnsupportedCodecNamesFile) {
   EXPECT_EQ(chain.status().code(), StatusCode::kNotSupported);
   EXPECT_NE(chain.status().message().find("/p/zarr.json"), std::string::npos);
   EXPECT_NE(chain.status().message().find("pcodec"), std::string::npos);
+}
+
+// Python's json writes NaN and infinities as bare tokens (zarr-python 3 and xarray do, for
+// non-finite attributes) and reads them back; so must ParseMetadataJson, outside strings only.
+TEST(MetadataJson, ReadsNonFiniteTokensAsPythonDoes) {
+  Result<json> j = ParseMetadataJson(
+      R"({"a": NaN, "b": [0, Infinity, -Infinity], "s": "NaN", "t": "x NaN \" Infinity",
+          "NaN": -Infinity, "n": {"m": [NaN]}})",
+      "zarr.json");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_TRUE((*j)["a"].is_number_float() && std::isnan((*j)["a"].get<double>()));
+  EXPECT_EQ((*j)["b"][0], 0);
+  EXPECT_EQ((*j)["b"][1].get<double>(), INFINITY);
+  EXPECT_EQ((*j)["b"][2].get<double>(), -INFINITY);
+  EXPECT_EQ((*j)["s"], "NaN");
+  EXPECT_EQ((*j)["t"], "x NaN \" Infinity");
+  EXPECT_EQ((*j)["NaN"].get<double>(), -INFINITY);
+  EXPECT_TRUE(std::isnan((*j)["n"]["m"][0].get<double>()));
+}
+
+TEST(MetadataJson, StillRefusesWhatPythonRefuses) {
+  for (const char* text : {"{NaN: 1}", "[NaNa]", "[+Infinity]", "[nan]", "[-NaN]", "[Inf]",
+                           "[NaN", "{\"a\": NaN,}"}) {
+    Result<json> j = ParseMetadataJson(text, "/p/zarr.json");
+    ASSERT_FALSE(j.ok()) << text;
+    EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(j.status().message().find("/p/zarr.json: malformed JSON"), std::string::npos)
+        << j.status().message();
+  }
+}
+
+TEST(MetadataJson, DumpWritesNonFiniteTokensThatReadBack) {
+  json j = {{"a", std::nan("")},
+            {"b", {0, INFINITY, -INFINITY, 1.5}},
+            // Strings that look like tokens, or like the marker the dump uses, stay strings.
+            {"s", "NaN"},
+            {"u", "\x01lsio-nonfinite:NaN"},
+            {"v", "\x01~lsio-nonfinite:Infinity"}};
+  const std::string text = DumpMetadataJson(j);
+  EXPECT_EQ(text,
+            R"({"a":NaN,"b":[0,Infinity,-Infinity,1.5],"s":"NaN",)"
+            R"("u":"\u0001lsio-nonfinite:NaN","v":"\u0001~lsio-nonfinite:Infinity"})");
+  Result<json> back = ParseMetadataJson(text, "x");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(DumpMetadataJson(*back), text);
+  EXPECT_EQ((*back)["u"], j["u"]);
+  // Without non-finite numbers it is nlohmann's own text.
+  const json plain = {{"x", {1, 2.5, "y"}}};
+  EXPECT_EQ(DumpMetadataJson(plain, 2), plain.dump(2));
+}
+
+TEST(ArrayMetadata, NonFiniteAttributes) {
+  Result<json> doc = ParseMetadataJson(
+      V3Array().dump().insert(1, R"("attributes": {"valid_max": NaN, "range": [0, Infinity]},)"),
+      "/p/zarr.json");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  Result<ArrayMetadata> m = ParseZarrV3Array(*doc, "/p/zarr.json");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(std::isnan(m->attributes["valid_max"].get<double>()));
+  EXPECT_EQ(m->attributes["range"][1].get<double>(), INFINITY);
 }
 
 }  // namespace

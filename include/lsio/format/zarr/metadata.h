@@ -113,9 +113,17 @@ struct GroupMetadata {
   nlohmann::json consolidated = nullptr;
 };
 
-// Parses a metadata document. Malformed JSON (or JSON nested absurdly deep) is kInvalidArgument
+// Parses a metadata document; the bare tokens NaN, Infinity and -Infinity that Python's json
+// writes (zarr-python and xarray do, for non-finite attributes) are read as doubles. Malformed
+// JSON (or JSON nested absurdly deep) is kInvalidArgument
 // "<file>: malformed JSON at byte N: <reason>". Never throws.
 Result<nlohmann::json> ParseMetadataJson(std::string_view text, std::string_view file);
+
+// A metadata document (or any JSON value, such as attributes) as text that ParseMetadataJson
+// and Python's json read back unchanged: NaN and infinities as the bare tokens NaN, Infinity,
+// -Infinity (nlohmann's dump() would write null), invalid UTF-8 replaced. One line when
+// `indent` < 0.
+std::string DumpMetadataJson(const nlohmann::json& j, int indent = -1);
 
 // Zarr v2. `zarray` is the parsed .zarray, `zattrs` the parsed .zattrs (null or absent: no
 // attributes). `file` names the .zarray for messages; `attrs_file` the .zattrs.
