@@ -1,0 +1,20 @@
+#pragma once
+
+// Byte unshuffle (the inverse of blosc's and numcodecs' byte shuffle), vectorised with Highway
+// and dispatched at run time (unshuffle.cc). Private to the codec layer.
+
+#include <cstddef>
+
+namespace lsio::codec::internal {
+
+// Gathers `count` elements of `typesize` bytes from a shuffled block: byte j of element i is
+// src[j * stride + first + i], where `stride` is the number of elements the block holds (the
+// length of each byte stream). Writes count * typesize bytes to dst[i * typesize + j].
+// `src` and `dst` must not overlap. typesize >= 1.
+void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, size_t first,
+                       size_t count, std::byte* dst);
+
+// The SIMD target UnshuffleElements runs on ("AVX3", "AVX2", ...).
+const char* UnshuffleTargetName();
+
+}  // namespace lsio::codec::internal
