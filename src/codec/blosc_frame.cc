@@ -196,14 +196,15 @@ Result<BloscFrameInfo> ParseBloscFrame(std::span<const std::byte> frame, size_t 
         "blosc: header declares a compressed size of {} bytes, but the frame has {}",
         info.cbytes, frame.size()));
   }
+  // c-blosc reads no sizes from a header of another version.
+  if (info.version != 2) {
+    return CorruptDataError(fmt::format("blosc: format version {} is not 2", info.version));
+  }
   if (info.nbytes == 0) return info;  // c-blosc decodes nothing, whatever else the header says
   if (info.nbytes > max_nbytes || info.nbytes > uint32_t{INT32_MAX} - kBloscHeaderSize) {
     return CorruptDataError(fmt::format(
         "blosc: header declares {} decoded bytes, more than the {} expected", info.nbytes,
         max_nbytes));
-  }
-  if (info.version != 2) {
-    return CorruptDataError(fmt::format("blosc: format version {} is not 2", info.version));
   }
   if ((info.flags & 0x08) != 0) {
     return CorruptDataError("blosc: header sets the reserved flag 0x08");

@@ -62,8 +62,8 @@ struct BloscFrameInfo {
 };
 
 // Reads and validates the header: kCorruptData when `frame` is shorter than the header, the
-// header's cbytes is not frame.size(), or (for nbytes > 0, the checks c-blosc makes) the version
-// is not 2, the reserved flag is set, typesize is 0, blocksize is 0 or exceeds `max_nbytes`,
+// header's cbytes is not frame.size(), the version is not 2, or (for nbytes > 0, the checks
+// c-blosc makes) the reserved flag is set, typesize is 0, blocksize is 0 or exceeds `max_nbytes`,
 // nbytes exceeds `max_nbytes`, a memcpyed frame's size is not nbytes + 16, or the block-offset
 // table does not fit in the frame. `max_nbytes` is the room the caller has for the output.
 Result<BloscFrameInfo> ParseBloscFrame(std::span<const std::byte> frame,
