@@ -9,7 +9,7 @@ disturbs every side alike:
     blosc rows c-blosc itself (Debian's libblosc; numcodecs bundles its own c-blosc 1.21.7).
 Reports the median over rounds of CPU seconds per GB of decoded data, and ratios.
 
-    .venv/bin/python bench/fused/run_fused_bench.py --bench build/bench/fused/fused_bench
+    .venv/bin/python bench/fused/run_fused_bench.py --bench build/bin/fused_bench
 or  ninja -C build bench_fused
 """
 

@@ -80,9 +80,10 @@ Status StreamError(uint32_t block, uint32_t stream, std::string_view what) {
 }
 
 // Decompresses the streams of block `j` into dst[0, block_bytes(j)): the block as it was
-// before compression (still shuffled when the frame is).
+// before compression (still shuffled when the frame is). With `where`, a stream stored
+// uncompressed is not copied: where[s] is set to the bytes of stream s, in the frame or in dst.
 Status DecompressBlock(const BloscFrameInfo& info, std::span<const std::byte> frame, uint32_t j,
-                       std::byte* dst) {
+                       std::byte* dst, const std::byte** where = nullptr) {
   const uint32_t bsize = info.block_bytes(j);
   const uint32_t streams = info.block_streams(j);
   const uint32_t neblock = bsize / streams;
@@ -110,8 +111,13 @@ Status DecompressBlock(const BloscFrameInfo& info, std::span<const std::byte> fr
     const size_t csize = static_cast<size_t>(csize_signed);
     const std::byte* src = base + offset;
     std::byte* out = dst + size_t{s} * neblock;
+    if (where != nullptr) where[s] = out;
     if (csize == neblock) {
-      std::memcpy(out, src, neblock);
+      if (where != nullptr) {
+        where[s] = src;
+      } else {
+        std::memcpy(out, src, neblock);
+      }
     } else {
       size_t got = 0;
       bool ok = false;
@@ -152,6 +158,18 @@ Status DecompressBlock(const BloscFrameInfo& info, std::span<const std::byte> fr
     offset += csize;
   }
   return Status();
+}
+
+// The byte streams of a shuffled block whose compressed streams are at `where`: one per byte of
+// the element, either the split streams themselves or equal parts of the one stream.
+void ShuffledStreams(const BloscFrameInfo& info, uint32_t j, const std::byte* const* where,
+                     const std::byte** streams) {
+  const size_t n = info.block_bytes(j) / info.typesize;
+  if (info.block_streams(j) == info.typesize) {
+    for (size_t b = 0; b < info.typesize; ++b) streams[b] = where[b];
+  } else {
+    for (size_t b = 0; b < info.typesize; ++b) streams[b] = where[0] + b * n;
+  }
 }
 
 Status CheckHandled(const BloscFrameInfo& info) {
@@ -264,11 +282,14 @@ Result<size_t> DecodeBloscFrame(std::span<const std::byte> frame, std::span<std:
       LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, dest));
       continue;
     }
-    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp));
+    const std::byte* where[kMaxSplits];
+    const std::byte* streams[256];
+    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
+    ShuffledStreams(info, j, where, streams);
     const size_t n = bsize / info.typesize;
-    internal::UnshuffleElements(tmp, info.typesize, n, 0, n, dest);
-    const size_t tail = bsize - n * info.typesize;
-    if (tail > 0) std::memcpy(dest + n * info.typesize, tmp + n * info.typesize, tail);
+    internal::UnshuffleStreams(streams, info.typesize, 0, n, dest);
+    const size_t tail = bsize - n * info.typesize;  // only in a block of one stream
+    if (tail > 0) std::memcpy(dest + n * info.typesize, where[0] + n * info.typesize, tail);
   }
   return size_t{info.nbytes};
 }
@@ -300,19 +321,25 @@ Result<size_t> DecodeBloscFrameStreaming(std::span<const std::byte> frame,
   }
   for (uint32_t j = 0; j < info.num_blocks; ++j) {
     const uint32_t bsize = info.block_bytes(j);
-    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp));
+    const std::byte* where[kMaxSplits];
+    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
     if (!info.byte_shuffle()) {
-      LSIO_RETURN_IF_ERROR(pieces(tmp, bsize));
+      const uint32_t streams = info.block_streams(j);
+      for (uint32_t s = 0; s < streams; ++s) {
+        LSIO_RETURN_IF_ERROR(pieces(where[s], bsize / streams));
+      }
       continue;
     }
+    const std::byte* streams[256];
+    ShuffledStreams(info, j, where, streams);
     const size_t n = bsize / typesize;
     for (size_t first = 0; first < n; first += window_elements) {
       const size_t count = std::min(window_elements, n - first);
-      internal::UnshuffleElements(tmp, typesize, n, first, count, window);
+      internal::UnshuffleStreams(streams, typesize, first, count, window);
       LSIO_RETURN_IF_ERROR(sink.Consume({window, count * typesize}));
     }
     const size_t tail = bsize - n * typesize;
-    if (tail > 0) LSIO_RETURN_IF_ERROR(sink.Consume({tmp + n * typesize, tail}));
+    if (tail > 0) LSIO_RETURN_IF_ERROR(sink.Consume({where[0] + n * typesize, tail}));
   }
   return size_t{info.nbytes};
 }

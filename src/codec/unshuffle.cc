@@ -20,41 +20,44 @@ namespace lsio::codec::internal {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void ScalarUnshuffle(const uint8_t* src, size_t typesize, size_t stride, size_t first,
-                     size_t count, uint8_t* dst) {
+void ScalarUnshuffle(const uint8_t* const* streams, size_t typesize, size_t first, size_t count,
+                     uint8_t* dst) {
   for (size_t i = 0; i < count; ++i) {
-    for (size_t j = 0; j < typesize; ++j) dst[i * typesize + j] = src[j * stride + first + i];
+    for (size_t j = 0; j < typesize; ++j) dst[i * typesize + j] = streams[j][first + i];
   }
 }
 
 #if HWY_TARGET == HWY_SCALAR
 
-void UnshuffleImpl(const uint8_t* src, size_t typesize, size_t stride, size_t first,
-                   size_t count, uint8_t* dst) {
-  ScalarUnshuffle(src, typesize, stride, first, count, dst);
+void UnshuffleImpl(const uint8_t* const* streams, size_t typesize, size_t first, size_t count,
+                   uint8_t* dst) {
+  ScalarUnshuffle(streams, typesize, first, count, dst);
 }
 
 #else
 
 // Byte streams: 2, 3 or 4 u8 vectors interleaved.
 template <size_t kStreams>
-HWY_INLINE size_t InterleaveBytes(const uint8_t* src, size_t stride, size_t first, size_t count,
+HWY_INLINE size_t InterleaveBytes(const uint8_t* const* streams, size_t first, size_t count,
                                   uint8_t* dst) {
-  const hn::ScalableTag<uint8_t> d8;
+  const hn::CappedTag<uint8_t, 64> d8;
   const size_t N = hn::Lanes(d8);
-  const uint8_t* s = src + first;
+  const uint8_t* s0 = streams[0] + first;
+  const uint8_t* s1 = streams[1] + first;
+  const uint8_t* s2 = kStreams > 2 ? streams[2] + first : nullptr;
+  const uint8_t* s3 = kStreams > 3 ? streams[3] + first : nullptr;
   size_t i = 0;
   for (; i + N <= count; i += N) {
-    const auto v0 = hn::LoadU(d8, s + i);
-    const auto v1 = hn::LoadU(d8, s + stride + i);
+    const auto v0 = hn::LoadU(d8, s0 + i);
+    const auto v1 = hn::LoadU(d8, s1 + i);
     if constexpr (kStreams == 2) {
       hn::StoreInterleaved2(v0, v1, d8, dst + i * 2);
     } else if constexpr (kStreams == 3) {
-      const auto v2 = hn::LoadU(d8, s + 2 * stride + i);
+      const auto v2 = hn::LoadU(d8, s2 + i);
       hn::StoreInterleaved3(v0, v1, v2, d8, dst + i * 3);
     } else {
-      const auto v2 = hn::LoadU(d8, s + 2 * stride + i);
-      const auto v3 = hn::LoadU(d8, s + 3 * stride + i);
+      const auto v2 = hn::LoadU(d8, s2 + i);
+      const auto v3 = hn::LoadU(d8, s3 + i);
       hn::StoreInterleaved4(v0, v1, v2, v3, d8, dst + i * 4);
     }
   }
@@ -64,21 +67,21 @@ HWY_INLINE size_t InterleaveBytes(const uint8_t* src, size_t stride, size_t firs
 // Elements of kStreams * sizeof(T) bytes: each group of sizeof(T) byte streams is widened into
 // one stream of T lanes (little-endian), then the T streams are interleaved.
 template <typename T, size_t kStreams>
-HWY_INLINE size_t InterleaveWide(const uint8_t* src, size_t stride, size_t first, size_t count,
+HWY_INLINE size_t InterleaveWide(const uint8_t* const* streams, size_t first, size_t count,
                                  uint8_t* dst) {
   const hn::ScalableTag<T> dw;
   const hn::Rebind<uint8_t, decltype(dw)> d8;
   const size_t N = hn::Lanes(dw);
   constexpr size_t kBytes = sizeof(T);
   constexpr size_t kSize = kStreams * kBytes;
-  const uint8_t* s = src + first;
   auto widen = [&](size_t stream, size_t i) HWY_ATTR {
-    const uint8_t* p = s + stream * kBytes * stride + i;
-    auto w = hn::PromoteTo(dw, hn::LoadU(d8, p));
-    w = hn::Or(w, hn::ShiftLeft<8>(hn::PromoteTo(dw, hn::LoadU(d8, p + stride))));
+    const uint8_t* const* b = streams + stream * kBytes;
+    const size_t at = first + i;
+    auto w = hn::PromoteTo(dw, hn::LoadU(d8, b[0] + at));
+    w = hn::Or(w, hn::ShiftLeft<8>(hn::PromoteTo(dw, hn::LoadU(d8, b[1] + at))));
     if constexpr (kBytes == 4) {
-      w = hn::Or(w, hn::ShiftLeft<16>(hn::PromoteTo(dw, hn::LoadU(d8, p + 2 * stride))));
-      w = hn::Or(w, hn::ShiftLeft<24>(hn::PromoteTo(dw, hn::LoadU(d8, p + 3 * stride))));
+      w = hn::Or(w, hn::ShiftLeft<16>(hn::PromoteTo(dw, hn::LoadU(d8, b[2] + at))));
+      w = hn::Or(w, hn::ShiftLeft<24>(hn::PromoteTo(dw, hn::LoadU(d8, b[3] + at))));
     }
     return w;
   };
@@ -98,20 +101,20 @@ HWY_INLINE size_t InterleaveWide(const uint8_t* src, size_t stride, size_t first
   return i;
 }
 
-void UnshuffleImpl(const uint8_t* src, size_t typesize, size_t stride, size_t first,
-                   size_t count, uint8_t* dst) {
+void UnshuffleImpl(const uint8_t* const* streams, size_t typesize, size_t first, size_t count,
+                   uint8_t* dst) {
   size_t done = 0;
   switch (typesize) {
-    case 2: done = InterleaveBytes<2>(src, stride, first, count, dst); break;
-    case 3: done = InterleaveBytes<3>(src, stride, first, count, dst); break;
-    case 4: done = InterleaveBytes<4>(src, stride, first, count, dst); break;
-    case 6: done = InterleaveWide<uint16_t, 3>(src, stride, first, count, dst); break;
-    case 8: done = InterleaveWide<uint32_t, 2>(src, stride, first, count, dst); break;
-    case 12: done = InterleaveWide<uint32_t, 3>(src, stride, first, count, dst); break;
-    case 16: done = InterleaveWide<uint32_t, 4>(src, stride, first, count, dst); break;
+    case 2: done = InterleaveBytes<2>(streams, first, count, dst); break;
+    case 3: done = InterleaveBytes<3>(streams, first, count, dst); break;
+    case 4: done = InterleaveBytes<4>(streams, first, count, dst); break;
+    case 6: done = InterleaveWide<uint16_t, 3>(streams, first, count, dst); break;
+    case 8: done = InterleaveWide<uint32_t, 2>(streams, first, count, dst); break;
+    case 12: done = InterleaveWide<uint32_t, 3>(streams, first, count, dst); break;
+    case 16: done = InterleaveWide<uint32_t, 4>(streams, first, count, dst); break;
     default: break;
   }
-  ScalarUnshuffle(src, typesize, stride, first + done, count - done, dst + done * typesize);
+  ScalarUnshuffle(streams, typesize, first + done, count - done, dst + done * typesize);
 }
 
 #endif  // HWY_TARGET == HWY_SCALAR
@@ -128,15 +131,28 @@ namespace lsio::codec::internal {
 HWY_EXPORT(UnshuffleImpl);
 HWY_EXPORT(TargetNameImpl);
 
-void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, size_t first,
-                       size_t count, std::byte* dst) {
+void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t first,
+                      size_t count, std::byte* dst) {
   if (count == 0) return;
   if (typesize == 1) {
-    std::memcpy(dst, src + first, count);
+    std::memcpy(dst, streams[0] + first, count);
     return;
   }
-  HWY_DYNAMIC_DISPATCH(UnshuffleImpl)(reinterpret_cast<const uint8_t*>(src), typesize, stride,
+  HWY_DYNAMIC_DISPATCH(UnshuffleImpl)(reinterpret_cast<const uint8_t* const*>(streams), typesize,
                                       first, count, reinterpret_cast<uint8_t*>(dst));
+}
+
+void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, size_t first,
+                       size_t count, std::byte* dst) {
+  const std::byte* streams[kMaxUnshuffleStreams];
+  if (typesize > kMaxUnshuffleStreams) {
+    for (size_t i = 0; i < count; ++i) {
+      for (size_t j = 0; j < typesize; ++j) dst[i * typesize + j] = src[j * stride + first + i];
+    }
+    return;
+  }
+  for (size_t j = 0; j < typesize; ++j) streams[j] = src + j * stride;
+  UnshuffleStreams(streams, typesize, first, count, dst);
 }
 
 const char* UnshuffleTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }

@@ -14,6 +14,12 @@ namespace lsio::codec::internal {
 void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, size_t first,
                        size_t count, std::byte* dst);
 
+// The same with each byte stream where it lies: byte j of element i is streams[j][first + i].
+// typesize <= kMaxUnshuffleStreams (blosc splits blocks into streams only up to 16 bytes).
+inline constexpr size_t kMaxUnshuffleStreams = 256;
+void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t first,
+                      size_t count, std::byte* dst);
+
 // The SIMD target UnshuffleElements runs on ("AVX3", "AVX2", ...).
 const char* UnshuffleTargetName();
 
