@@ -7,7 +7,7 @@
 //                 library path lsio used before its own decoder
 // The sides run interleaved, round by round, so that a busy machine disturbs all of them alike.
 //
-//   fused_bench --chunks DIR [--rounds N] [--min-seconds S]
+//   fused_bench --chunks DIR [--rounds N] [--min-seconds S] [--side SIDE] [--chunk NAME]
 //
 // DIR/manifest.json lists {"name", "compressor" (a numcodecs config), "dtype", "shape",
 // "encoded" (file name)}. Prints JSON: {chunk: {side: [CPU seconds per decode, per round]}}.
@@ -69,16 +69,22 @@ int main(int argc, char** argv) {
   std::string dir;
   int rounds = 3;
   double min_seconds = 0.3;
+  std::string only;  // one side, for profiling
+  std::string only_chunk;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--chunks" && i + 1 < argc) {
       dir = argv[++i];
     } else if (a == "--rounds" && i + 1 < argc) {
       rounds = std::stoi(argv[++i]);
+    } else if (a == "--side" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--chunk" && i + 1 < argc) {
+      only_chunk = argv[++i];
     } else if (a == "--min-seconds" && i + 1 < argc) {
       min_seconds = std::stod(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s --chunks DIR [--rounds N] [--min-seconds S]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s --chunks DIR [--rounds N] [--min-seconds S] [--side S] [--chunk NAME]\n", argv[0]);
       return 2;
     }
   }
@@ -115,6 +121,7 @@ int main(int argc, char** argv) {
   }
   for (int round = 0; round < rounds; ++round) {
     for (Case& c : cases) {
+      if (!only_chunk.empty() && c.name != only_chunk) continue;
       const ArraySpec& spec = c.chain.decoded_spec();
       std::vector<std::byte> out(spec.num_bytes());
       const std::vector<int64_t> start(spec.shape.size(), 0);
@@ -136,7 +143,9 @@ int main(int argc, char** argv) {
                static_cast<int>(out.size());
       };
       // Rotate the order from round to round.
+      static const char* kSides[] = {"decode", "decode_stats", "fused", "cblosc"};
       for (int k = 0; k < 4; ++k) {
+        if (!only.empty() && only != kSides[(k + round) % 4]) continue;
         switch ((k + round) % 4) {
           case 0: t["decode"] = Time(decode, min_seconds); break;
           case 1: t["decode_stats"] = Time(decode_stats, min_seconds); break;

@@ -25,6 +25,12 @@ namespace {
 
 constexpr uint32_t kMaxSplits = 16;        // c-blosc's MAX_SPLITS
 constexpr uint32_t kMinBufferSize = 128;   // c-blosc's MIN_BUFFERSIZE
+// Whole-frame decodes of at least this many bytes write the unshuffled output with
+// non-temporal stores: such an output does not stay in L2 anyway, and sparing the
+// read-for-ownership of every line makes the decode ~12% faster (blosc-lz4, 8 MiB chunk). A
+// consumer that reads the chunk back at once pays ~10% more for it (from memory instead of L3):
+// reductions should use the streaming decode, which writes no output at all.
+constexpr size_t kStreamOutBytes = size_t{1} << 20;
 
 uint32_t Le32(const std::byte* p) {
   uint32_t v;
@@ -270,6 +276,7 @@ Result<size_t> DecodeBloscFrame(std::span<const std::byte> frame, std::span<std:
     return size_t{info.nbytes};
   }
   const bool shuffle = info.byte_shuffle();
+  const bool stream_out = info.nbytes >= kStreamOutBytes;
   std::byte* tmp = nullptr;
   if (shuffle) {
     tmp = BlockScratch().Get(std::min(info.blocksize, info.nbytes));
@@ -287,7 +294,7 @@ Result<size_t> DecodeBloscFrame(std::span<const std::byte> frame, std::span<std:
     LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
     ShuffledStreams(info, j, where, streams);
     const size_t n = bsize / info.typesize;
-    internal::UnshuffleStreams(streams, info.typesize, 0, n, dest);
+    internal::UnshuffleStreams(streams, info.typesize, 0, n, dest, stream_out);
     const size_t tail = bsize - n * info.typesize;  // only in a block of one stream
     if (tail > 0) std::memcpy(dest + n * info.typesize, where[0] + n * info.typesize, tail);
   }
@@ -335,7 +342,7 @@ Result<size_t> DecodeBloscFrameStreaming(std::span<const std::byte> frame,
     const size_t n = bsize / typesize;
     for (size_t first = 0; first < n; first += window_elements) {
       const size_t count = std::min(window_elements, n - first);
-      internal::UnshuffleStreams(streams, typesize, first, count, window);
+      internal::UnshuffleStreams(streams, typesize, first, count, window, false);
       LSIO_RETURN_IF_ERROR(sink.Consume({window, count * typesize}));
     }
     const size_t tail = bsize - n * typesize;

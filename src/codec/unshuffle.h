@@ -17,8 +17,10 @@ void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, siz
 // The same with each byte stream where it lies: byte j of element i is streams[j][first + i].
 // typesize <= kMaxUnshuffleStreams (blosc splits blocks into streams only up to 16 bytes).
 inline constexpr size_t kMaxUnshuffleStreams = 256;
+// With `stream_out`, writes with non-temporal stores where it can (for output much larger than
+// the cache that is not read back soon).
 void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t first,
-                      size_t count, std::byte* dst);
+                      size_t count, std::byte* dst, bool stream_out);
 
 // The SIMD target UnshuffleElements runs on ("AVX3", "AVX2", ...).
 const char* UnshuffleTargetName();

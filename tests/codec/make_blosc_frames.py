@@ -71,6 +71,11 @@ def cases():
                 seed += 1
                 out.append(dict(cname=cname, clevel=9, shuffle=shuffle, typesize=typesize,
                                 blocksize=4096, nbytes=50000, data="noise", seed=seed))
+        # Larger than the size from which whole-frame decodes stream their output.
+        for typesize in [2, 4, 8]:
+            seed += 1
+            out.append(dict(cname=cname, clevel=5, shuffle=1, typesize=typesize, blocksize=0,
+                            nbytes=(1 << 21) + 1000, data="smooth", seed=seed))
         # Empty and tiny.
         for nbytes in [0, 1, 5, 16, 129]:
             seed += 1
