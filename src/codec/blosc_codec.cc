@@ -1,6 +1,6 @@
 // Decoding: lsio's own frame decoder (blosc_frame.h) for the frames it handles, which is faster
 // per thread than c-blosc's (see docs/benchmarks.md), and c-blosc 1.x for the rest (blosclz,
-// snappy, bit shuffle). Encoding: c-blosc. Both through c-blosc's _ctx functions with one
+// snappy). Encoding: c-blosc. Both through c-blosc's _ctx functions with one
 // internal thread, which keep no global state, so many chunks decode at once on the CPU pool.
 
 #include <blosc.h>

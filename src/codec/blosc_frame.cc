@@ -256,7 +256,7 @@ Result<BloscFrameInfo> ParseBloscFrame(std::span<const std::byte> frame, size_t 
 
 bool BloscOwnDecoderHandles(const BloscFrameInfo& info) {
   if (info.nbytes == 0 || info.memcpyed()) return true;
-  if (info.bit_shuffle() || info.format_version != 1) return false;
+  if (info.format_version != 1) return false;
   switch (info.format()) {
     case BloscFormat::kLz4:
     case BloscFormat::kZstd:
@@ -267,6 +267,78 @@ bool BloscOwnDecoderHandles(const BloscFrameInfo& info) {
   }
 }
 
+namespace {
+
+Scratch& PlaneScratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// A decompressed block, ready to be unshuffled: `streams` are its typesize byte planes (n
+// elements each) followed by `tail` bytes that are not shuffled; or, when !shuffled, the bytes
+// of its `num_plain` streams in order, each block_bytes / num_plain long.
+struct PreparedBlock {
+  bool shuffled = false;
+  size_t n = 0;
+  const std::byte* streams[256];
+  const std::byte* tail = nullptr;
+  size_t tail_bytes = 0;
+  uint32_t num_plain = 0;
+};
+
+// Decompresses block j (into `tmp`, or straight into `direct` when the block needs no unshuffle
+// and `direct` is given) and undoes a bit shuffle up to byte planes (in `planes`).
+Status PrepareBlock(const BloscFrameInfo& info, std::span<const std::byte> frame, uint32_t j,
+                    std::byte* tmp, std::byte* planes, std::byte* direct, PreparedBlock& p) {
+  const uint32_t bsize = info.block_bytes(j);
+  const size_t typesize = info.typesize;
+  p.n = bsize / typesize;
+  const std::byte* where[kMaxSplits];
+  if (info.byte_shuffle()) {
+    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
+    ShuffledStreams(info, j, where, p.streams);
+    p.shuffled = true;
+    p.tail = where[0] + p.n * typesize;  // only a block of one stream has a tail
+    p.tail_bytes = bsize - p.n * typesize;
+    return Status();
+  }
+  // c-blosc bit-unshuffles a block of at least one element whose element count is a multiple of
+  // 8, and leaves any other block as it is.
+  if (info.bit_shuffle() && bsize >= typesize && p.n % 8 == 0) {
+    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp));
+    internal::BitRowsToBytePlanes(tmp, typesize, p.n, planes);
+    for (size_t b = 0; b < typesize; ++b) p.streams[b] = planes + b * p.n;
+    p.shuffled = true;
+    p.tail = tmp + p.n * typesize;
+    p.tail_bytes = bsize - p.n * typesize;
+    return Status();
+  }
+  p.shuffled = false;
+  p.num_plain = info.block_streams(j);
+  if (direct != nullptr) {
+    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, direct));
+    for (uint32_t s = 0; s < p.num_plain; ++s) p.streams[s] = direct + s * (bsize / p.num_plain);
+    return Status();
+  }
+  LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
+  for (uint32_t s = 0; s < p.num_plain; ++s) p.streams[s] = where[s];
+  return Status();
+}
+
+// Scratch for the blocks of `info`: the compressed streams' output, and byte planes for a bit
+// shuffle.
+Status BlockScratches(const BloscFrameInfo& info, std::byte** tmp, std::byte** planes) {
+  const size_t max_block = std::min(info.blocksize, info.nbytes);
+  *tmp = BlockScratch().Get(max_block);
+  *planes = info.bit_shuffle() ? PlaneScratch().Get(max_block) : nullptr;
+  if (*tmp == nullptr || (info.bit_shuffle() && *planes == nullptr)) {
+    return ResourceExhaustedError("blosc: out of memory for block scratch");
+  }
+  return Status();
+}
+
+}  // namespace
+
 Result<size_t> DecodeBloscFrame(std::span<const std::byte> frame, std::span<std::byte> out) {
   LSIO_ASSIGN_OR_RETURN(BloscFrameInfo info, ParseBloscFrame(frame, out.size()));
   LSIO_RETURN_IF_ERROR(CheckHandled(info));
@@ -275,28 +347,16 @@ Result<size_t> DecodeBloscFrame(std::span<const std::byte> frame, std::span<std:
     std::memcpy(out.data(), frame.data() + kBloscHeaderSize, info.nbytes);
     return size_t{info.nbytes};
   }
-  const bool shuffle = info.byte_shuffle();
   const bool stream_out = info.nbytes >= kStreamOutBytes;
-  std::byte* tmp = nullptr;
-  if (shuffle) {
-    tmp = BlockScratch().Get(std::min(info.blocksize, info.nbytes));
-    if (tmp == nullptr) return ResourceExhaustedError("blosc: out of memory for block scratch");
-  }
+  std::byte *tmp, *planes;
+  LSIO_RETURN_IF_ERROR(BlockScratches(info, &tmp, &planes));
+  PreparedBlock p;
   for (uint32_t j = 0; j < info.num_blocks; ++j) {
-    const uint32_t bsize = info.block_bytes(j);
     std::byte* dest = out.data() + size_t{j} * info.blocksize;
-    if (!shuffle) {
-      LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, dest));
-      continue;
-    }
-    const std::byte* where[kMaxSplits];
-    const std::byte* streams[256];
-    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
-    ShuffledStreams(info, j, where, streams);
-    const size_t n = bsize / info.typesize;
-    internal::UnshuffleStreams(streams, info.typesize, 0, n, dest, stream_out);
-    const size_t tail = bsize - n * info.typesize;  // only in a block of one stream
-    if (tail > 0) std::memcpy(dest + n * info.typesize, where[0] + n * info.typesize, tail);
+    LSIO_RETURN_IF_ERROR(PrepareBlock(info, frame, j, tmp, planes, dest, p));
+    if (!p.shuffled) continue;  // decompressed in place
+    internal::UnshuffleStreams(p.streams, info.typesize, 0, p.n, dest, stream_out);
+    if (p.tail_bytes > 0) std::memcpy(dest + p.n * info.typesize, p.tail, p.tail_bytes);
   }
   return size_t{info.nbytes};
 }
@@ -317,36 +377,26 @@ Result<size_t> DecodeBloscFrameStreaming(std::span<const std::byte> frame,
     LSIO_RETURN_IF_ERROR(pieces(frame.data() + kBloscHeaderSize, info.nbytes));
     return size_t{info.nbytes};
   }
-  std::byte* tmp = BlockScratch().Get(std::min(info.blocksize, info.nbytes));
-  if (tmp == nullptr) return ResourceExhaustedError("blosc: out of memory for block scratch");
+  std::byte *tmp, *planes;
+  LSIO_RETURN_IF_ERROR(BlockScratches(info, &tmp, &planes));
   const size_t typesize = info.typesize;
   const size_t window_elements = std::max<size_t>(1, window_bytes / typesize);
-  std::byte* window = nullptr;
-  if (info.byte_shuffle()) {
-    window = WindowScratch().Get(window_elements * typesize);
-    if (window == nullptr) return ResourceExhaustedError("blosc: out of memory for a window");
-  }
+  std::byte* window = WindowScratch().Get(window_elements * typesize);
+  if (window == nullptr) return ResourceExhaustedError("blosc: out of memory for a window");
+  PreparedBlock p;
   for (uint32_t j = 0; j < info.num_blocks; ++j) {
-    const uint32_t bsize = info.block_bytes(j);
-    const std::byte* where[kMaxSplits];
-    LSIO_RETURN_IF_ERROR(DecompressBlock(info, frame, j, tmp, where));
-    if (!info.byte_shuffle()) {
-      const uint32_t streams = info.block_streams(j);
-      for (uint32_t s = 0; s < streams; ++s) {
-        LSIO_RETURN_IF_ERROR(pieces(where[s], bsize / streams));
-      }
+    LSIO_RETURN_IF_ERROR(PrepareBlock(info, frame, j, tmp, planes, nullptr, p));
+    if (!p.shuffled) {
+      const size_t part = info.block_bytes(j) / p.num_plain;
+      for (uint32_t s = 0; s < p.num_plain; ++s) LSIO_RETURN_IF_ERROR(pieces(p.streams[s], part));
       continue;
     }
-    const std::byte* streams[256];
-    ShuffledStreams(info, j, where, streams);
-    const size_t n = bsize / typesize;
-    for (size_t first = 0; first < n; first += window_elements) {
-      const size_t count = std::min(window_elements, n - first);
-      internal::UnshuffleStreams(streams, typesize, first, count, window, false);
+    for (size_t first = 0; first < p.n; first += window_elements) {
+      const size_t count = std::min(window_elements, p.n - first);
+      internal::UnshuffleStreams(p.streams, typesize, first, count, window, false);
       LSIO_RETURN_IF_ERROR(sink.Consume({window, count * typesize}));
     }
-    const size_t tail = bsize - n * typesize;
-    if (tail > 0) LSIO_RETURN_IF_ERROR(sink.Consume({where[0] + n * typesize, tail}));
+    if (p.tail_bytes > 0) LSIO_RETURN_IF_ERROR(sink.Consume({p.tail, p.tail_bytes}));
   }
   return size_t{info.nbytes};
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/codec/unshuffle.cc"
@@ -28,7 +29,28 @@ void ScalarUnshuffle(const uint8_t* const* streams, size_t typesize, size_t firs
   }
 }
 
+// Bit rows to byte planes, one group of 8 elements: plane[k] (byte j of element 8g + k) gathers
+// bit k of row byte rows[i][g] as its bit i.
+void ScalarBitGroups(const uint8_t* const* rows, size_t g0, size_t g1, uint8_t* plane) {
+  for (size_t g = g0; g < g1; ++g) {
+    for (size_t k = 0; k < 8; ++k) {
+      unsigned byte = 0;
+      for (size_t i = 0; i < 8; ++i) byte |= ((rows[i][g] >> k) & 1u) << i;
+      plane[8 * g + k] = static_cast<uint8_t>(byte);
+    }
+  }
+}
+
 #if HWY_TARGET == HWY_SCALAR
+
+void BitPlanesImpl(const uint8_t* src, size_t typesize, size_t n, uint8_t* planes) {
+  const size_t row = n / 8;
+  for (size_t j = 0; j < typesize; ++j) {
+    const uint8_t* rows[8];
+    for (size_t i = 0; i < 8; ++i) rows[i] = src + (j * 8 + i) * row;
+    ScalarBitGroups(rows, 0, row, planes + j * n);
+  }
+}
 
 void UnshuffleImpl(const uint8_t* const* streams, size_t typesize, size_t first, size_t count,
                    uint8_t* dst, bool /*stream_out*/) {
@@ -160,6 +182,67 @@ void UnshuffleImpl(const uint8_t* const* streams, size_t typesize, size_t first,
   if (nt) hwy::FlushStream();
 }
 
+// Bit unshuffle, first half: the 8 bit rows of byte j hold, in byte g, bit i of byte j of
+// elements 8g..8g+7. Sixteen groups at a time, the 8 x 8 bit matrices of the 8 row vectors are
+// transposed in registers (three butterfly stages of masked shifts and xors; u16 shifts are
+// safe because the masks drop the bits that cross bytes), giving vector k = byte j of elements
+// 8g + k, and an 8-way byte interleave puts those in element order: byte plane j.
+void BitPlanesImpl(const uint8_t* src, size_t typesize, size_t n, uint8_t* planes) {
+  const hn::CappedTag<uint8_t, 16> d8;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
+  const hn::Repartition<uint32_t, decltype(d8)> d32;
+  const size_t N = hn::Lanes(d8);
+  const size_t row = n / 8;
+  for (size_t j = 0; j < typesize; ++j) {
+    const uint8_t* rows[8];
+    for (size_t i = 0; i < 8; ++i) rows[i] = src + (j * 8 + i) * row;
+    uint8_t* plane = planes + j * n;
+    size_t g = 0;
+    if (N == 16) {
+      for (; g + 16 <= row; g += 16) {
+        hn::VFromD<decltype(d8)> r[8];
+        for (size_t i = 0; i < 8; ++i) r[i] = hn::LoadU(d8, rows[i] + g);
+        auto stage = [&](size_t a, size_t b, auto shift, uint8_t mask) HWY_ATTR {
+          constexpr int kShift = decltype(shift)::value;
+          const auto t = hn::And(
+              hn::Xor(hn::BitCast(d8, hn::ShiftRight<kShift>(hn::BitCast(d16, r[a]))), r[b]),
+              hn::Set(d8, mask));
+          r[b] = hn::Xor(r[b], t);
+          r[a] = hn::Xor(r[a], hn::BitCast(d8, hn::ShiftLeft<kShift>(hn::BitCast(d16, t))));
+        };
+        using S4 = std::integral_constant<int, 4>;
+        using S2 = std::integral_constant<int, 2>;
+        using S1 = std::integral_constant<int, 1>;
+        for (size_t i = 0; i < 4; ++i) stage(i, i + 4, S4(), 0x0F);
+        for (size_t i : {0, 1, 4, 5}) stage(i, i + 2, S2(), 0x33);
+        for (size_t i : {0, 2, 4, 6}) stage(i, i + 1, S1(), 0x55);
+        // r[k] lane g' = byte j of element 8 (g + g') + k; interleave into element order.
+        const auto a01 = hn::BitCast(d16, hn::InterleaveLower(d8, r[0], r[1]));
+        const auto b01 = hn::BitCast(d16, hn::InterleaveUpper(d8, r[0], r[1]));
+        const auto a23 = hn::BitCast(d16, hn::InterleaveLower(d8, r[2], r[3]));
+        const auto b23 = hn::BitCast(d16, hn::InterleaveUpper(d8, r[2], r[3]));
+        const auto a45 = hn::BitCast(d16, hn::InterleaveLower(d8, r[4], r[5]));
+        const auto b45 = hn::BitCast(d16, hn::InterleaveUpper(d8, r[4], r[5]));
+        const auto a67 = hn::BitCast(d16, hn::InterleaveLower(d8, r[6], r[7]));
+        const auto b67 = hn::BitCast(d16, hn::InterleaveUpper(d8, r[6], r[7]));
+        auto quad = [&](auto x01, auto x23, auto x45, auto x67, uint8_t* out) HWY_ATTR {
+          const auto lo03 = hn::BitCast(d32, hn::InterleaveLower(d16, x01, x23));
+          const auto hi03 = hn::BitCast(d32, hn::InterleaveUpper(d16, x01, x23));
+          const auto lo47 = hn::BitCast(d32, hn::InterleaveLower(d16, x45, x67));
+          const auto hi47 = hn::BitCast(d32, hn::InterleaveUpper(d16, x45, x67));
+          hn::StoreU(hn::BitCast(d8, hn::InterleaveLower(d32, lo03, lo47)), d8, out);
+          hn::StoreU(hn::BitCast(d8, hn::InterleaveUpper(d32, lo03, lo47)), d8, out + 16);
+          hn::StoreU(hn::BitCast(d8, hn::InterleaveLower(d32, hi03, hi47)), d8, out + 32);
+          hn::StoreU(hn::BitCast(d8, hn::InterleaveUpper(d32, hi03, hi47)), d8, out + 48);
+        };
+        quad(a01, a23, a45, a67, plane + 8 * g);
+        quad(b01, b23, b45, b67, plane + 8 * g + 64);
+      }
+    }
+    ScalarBitGroups(rows, g, row, plane);
+  }
+}
+
 #endif  // HWY_TARGET == HWY_SCALAR
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
@@ -172,6 +255,7 @@ HWY_AFTER_NAMESPACE();
 namespace lsio::codec::internal {
 
 HWY_EXPORT(UnshuffleImpl);
+HWY_EXPORT(BitPlanesImpl);
 HWY_EXPORT(TargetNameImpl);
 
 void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t first,
@@ -196,6 +280,12 @@ void UnshuffleElements(const std::byte* src, size_t typesize, size_t stride, siz
   }
   for (size_t j = 0; j < typesize; ++j) streams[j] = src + j * stride;
   UnshuffleStreams(streams, typesize, first, count, dst, false);
+}
+
+void BitRowsToBytePlanes(const std::byte* src, size_t typesize, size_t n, std::byte* planes) {
+  if (n == 0) return;
+  HWY_DYNAMIC_DISPATCH(BitPlanesImpl)(reinterpret_cast<const uint8_t*>(src), typesize, n,
+                                      reinterpret_cast<uint8_t*>(planes));
 }
 
 const char* UnshuffleTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }

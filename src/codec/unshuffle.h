@@ -22,6 +22,13 @@ inline constexpr size_t kMaxUnshuffleStreams = 256;
 void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t first,
                       size_t count, std::byte* dst, bool stream_out);
 
+// Bit unshuffle (the inverse of blosc's bitshuffle, bitshuffle's bshuf_trans_bit_elem) up to the
+// byte-shuffled layout: `src` holds 8 * typesize rows of n / 8 bytes, row 8 j + i holding bit i
+// of byte j of every element (element e at bit e % 8 of byte e / 8). Writes typesize byte planes
+// of n bytes, plane j holding byte j of every element, which UnshuffleElements then
+// interleaves. n % 8 == 0.
+void BitRowsToBytePlanes(const std::byte* src, size_t typesize, size_t n, std::byte* planes);
+
 // The SIMD target UnshuffleElements runs on ("AVX3", "AVX2", ...).
 const char* UnshuffleTargetName();
 

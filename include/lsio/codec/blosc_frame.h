@@ -16,12 +16,15 @@
 //      followed by that many bytes; a size equal to the stream's decoded size means stored.
 // A block is decoded into blocksize bytes (the last one into nbytes % blocksize when that is
 // not 0), then byte-unshuffled when flag 0x01 is set and typesize > 1: the trailing
-// blocksize % typesize bytes are not shuffled.
+// blocksize % typesize bytes are not shuffled. Otherwise, with flag 0x04, a block of n >= 1
+// elements with n % 8 == 0 is bit-unshuffled (bitshuffle's layout: 8 * typesize rows of n / 8
+// bytes, row 8 j + i holding bit i of byte j of every element), its trailing bytes again left
+// as they are; c-blosc leaves other blocks as they are.
 //
 // Every offset and size is checked against the frame and the declared sizes before it is used:
 // a corrupt or truncated frame is kCorruptData, never a read or write out of bounds. The codec
 // registered as "blosc" uses this decoder for the frames it handles (BloscOwnDecoderHandles) and
-// c-blosc for the rest (blosclz, snappy, bit shuffle).
+// c-blosc for the rest (blosclz, snappy).
 //
 // Thread safety: the functions keep per-thread scratch and decompression contexts; call them
 // from any number of threads.
@@ -70,7 +73,7 @@ Result<BloscFrameInfo> ParseBloscFrame(std::span<const std::byte> frame,
                                        size_t max_nbytes = SIZE_MAX);
 
 // True when DecodeBloscFrame and DecodeBloscFrameStreaming handle the frame themselves: stored
-// (memcpyed) frames, and lz4/lz4hc, zlib and zstd frames without bit shuffle.
+// (memcpyed) frames, and lz4/lz4hc, zlib and zstd frames (any shuffle).
 bool BloscOwnDecoderHandles(const BloscFrameInfo& info);
 
 // Decodes a frame into out[0, nbytes); kInvalidArgument if out is smaller than nbytes or the
