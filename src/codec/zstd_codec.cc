@@ -22,16 +22,6 @@ ZSTD_DCtx* ThreadDCtx() {
                                                                        &ZSTD_freeDCtx);
   return ctx.get();
 }
-// A separate context for streaming, whose window buffer stays allocated between chunks.
-ZSTD_DCtx* ThreadStreamDCtx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(),
-                                                                       &ZSTD_freeDCtx);
-  return ctx.get();
-}
-
-// The window the streaming decoder hands out: L1-sized.
-constexpr size_t kStreamWindow = size_t{32} << 10;
-
 ZSTD_CCtx* ThreadCCtx() {
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(),
                                                                        &ZSTD_freeCCtx);
@@ -89,62 +79,6 @@ class ZstdCodec final : public BytesToBytesCodec {
                                           in.size()));
     }
     return r;
-  }
-
-  // zstd keeps the history a frame's matches reach back into in its own window buffer (as large
-  // as the frame's window, 2 MiB at level 3 for an 8 MiB chunk): the decoded data goes through
-  // that buffer and out to the caller in L1-sized pieces, instead of to memory as a whole.
-  std::optional<Result<size_t>> DecodeStreaming(std::span<const std::byte> in, size_t max_size,
-                                                DecodedWindowSink& sink) const override {
-    ZSTD_DCtx* dctx = ThreadStreamDCtx();
-    if (dctx == nullptr) return Result<size_t>(ResourceExhaustedError("zstd: cannot create a decoder"));
-    ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
-    thread_local std::unique_ptr<std::byte[]> window(new std::byte[kStreamWindow]);
-    ZSTD_inBuffer input{in.data(), in.size(), 0};
-    size_t total = 0;
-    // What the last call said is still to come of the current frame (none for no input, which
-    // ZSTD_decompressDCtx decodes to nothing as well).
-    size_t pending = in.empty() ? 0 : 1;
-    while (input.pos < input.size) {
-      ZSTD_outBuffer output{window.get(), kStreamWindow, 0};
-      pending = ZSTD_decompressStream(dctx, &output, &input);
-      if (ZSTD_isError(pending)) {
-        return Result<size_t>(CorruptDataError(fmt::format(
-            "zstd: {} ({} bytes of input)", ZSTD_getErrorName(pending), in.size())));
-      }
-      if (output.pos > max_size - total) {
-        return Result<size_t>(CorruptDataError(
-            fmt::format("zstd: data decodes to more than the {} bytes expected", max_size)));
-      }
-      total += output.pos;
-      if (output.pos > 0) {
-        Status s = sink.Consume({window.get(), output.pos});
-        if (!s.ok()) return Result<size_t>(s);
-      }
-      // All input consumed but output still buffered inside zstd: drain it.
-      while (input.pos == input.size && pending != 0 && output.pos == output.size) {
-        output = ZSTD_outBuffer{window.get(), kStreamWindow, 0};
-        pending = ZSTD_decompressStream(dctx, &output, &input);
-        if (ZSTD_isError(pending)) {
-          return Result<size_t>(CorruptDataError(fmt::format(
-              "zstd: {} ({} bytes of input)", ZSTD_getErrorName(pending), in.size())));
-        }
-        if (output.pos > max_size - total) {
-          return Result<size_t>(CorruptDataError(
-              fmt::format("zstd: data decodes to more than the {} bytes expected", max_size)));
-        }
-        total += output.pos;
-        if (output.pos > 0) {
-          Status s = sink.Consume({window.get(), output.pos});
-          if (!s.ok()) return Result<size_t>(s);
-        }
-      }
-    }
-    if (pending != 0) {
-      return Result<size_t>(CorruptDataError(
-          fmt::format("zstd: truncated frame ({} bytes of input)", in.size())));
-    }
-    return Result<size_t>(total);
   }
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
