@@ -1,5 +1,7 @@
-// c-blosc 1.x through its _ctx functions with one internal thread: they keep no global state,
-// so many chunks decode at once on the CPU pool.
+// Decoding: lsio's own frame decoder (blosc_frame.h) for the frames it handles, which is faster
+// per thread than c-blosc's (see docs/benchmarks.md), and c-blosc 1.x for the rest (blosclz,
+// snappy). Encoding: c-blosc. Both through c-blosc's _ctx functions with one
+// internal thread, which keep no global state, so many chunks decode at once on the CPU pool.
 
 #include <blosc.h>
 #include <fmt/format.h>
@@ -10,6 +12,7 @@
 
 #include "builtin.h"
 #include "config.h"
+#include "lsio/codec/blosc_frame.h"
 
 namespace lsio::codec::internal {
 
@@ -69,12 +72,29 @@ class BloscCodec final : public BytesToBytesCodec {
           out.size()));
     }
     if (*nbytes == 0) return size_t{0};
+    LSIO_ASSIGN_OR_RETURN(BloscFrameInfo info, ParseBloscFrame(in, out.size()));
+    if (BloscOwnDecoderHandles(info)) return DecodeBloscFrame(in, out);
     const int r = blosc_decompress_ctx(in.data(), out.data(), out.size(), /*nthreads=*/1);
     if (r < 0 || static_cast<size_t>(r) != *nbytes) {
       return CorruptDataError(
           fmt::format("blosc: decompression failed (blosc error {}) for {} bytes", r, in.size()));
     }
     return *nbytes;
+  }
+
+  std::optional<Result<size_t>> DecodeStreaming(std::span<const std::byte> in, size_t max_size,
+                                                DecodedWindowSink& sink) const override {
+    Result<std::optional<size_t>> nbytes = DecodedSize(in);
+    if (!nbytes.ok()) return Result<size_t>(nbytes.status());
+    if (**nbytes > max_size) {
+      return Result<size_t>(CorruptDataError(fmt::format(
+          "blosc: header declares {} decoded bytes, more than the {} expected", **nbytes,
+          max_size)));
+    }
+    Result<BloscFrameInfo> info = ParseBloscFrame(in, max_size);
+    if (!info.ok()) return Result<size_t>(info.status());
+    if (!BloscOwnDecoderHandles(*info)) return std::nullopt;
+    return DecodeBloscFrameStreaming(in, sink);
   }
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {

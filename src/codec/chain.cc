@@ -108,6 +108,18 @@ struct CodecChain::Impl {
 
   Status Decode(std::span<const std::byte> encoded, std::span<std::byte> out,
                 BufferPool& pool) const;
+  Status DecodeStreaming(std::span<const std::byte> encoded, DecodedWindowSink& sink,
+                         BufferPool& pool) const;
+  // Decodes bytes stage `i` of `cur`: in place (checksums), into `dest` when it is given, else
+  // into `holder` from `pool`. Returns the decoded bytes.
+  Result<std::span<const std::byte>> DecodeStage(size_t i, std::span<const std::byte> cur,
+                                                 std::span<std::byte> dest, Buffer& holder,
+                                                 BufferPool& pool) const;
+  // The decoded size a bytes stage may declare for `cur`, within its bound.
+  Result<size_t> StageCapacity(size_t i, std::span<const std::byte> cur) const;
+  bool streamable() const {
+    return serializer_is_identity && decode_arrays_is_identity && !bytes.empty();
+  }
 };
 
 CodecChain::CodecChain(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -339,6 +351,113 @@ Result<CodecChain> CodecChain::FromZarrV2(const nlohmann::json& filters,
   return CodecChain(std::move(impl));
 }
 
+Result<size_t> CodecChain::Impl::StageCapacity(size_t i, std::span<const std::byte> cur) const {
+  const BytesStage& stage = bytes[i];
+  if (stage.decoded_size_exact) return stage.decoded_size;
+  // Size the scratch by what the data declares when it declares it, within the bound.
+  LSIO_ASSIGN_OR_RETURN(std::optional<size_t> declared, stage.codec->DecodedSize(cur));
+  if (!declared) return stage.decoded_size;
+  if (*declared > stage.decoded_size) {
+    return CorruptDataError(
+        fmt::format("{}: header declares {} decoded bytes, more than a {} chunk can need",
+                    stage.codec->name(), *declared, serialized_spec.ToString()));
+  }
+  return *declared;
+}
+
+Result<std::span<const std::byte>> CodecChain::Impl::DecodeStage(size_t i,
+                                                                 std::span<const std::byte> cur,
+                                                                 std::span<std::byte> dest,
+                                                                 Buffer& holder,
+                                                                 BufferPool& pool) const {
+  const BytesStage& stage = bytes[i];
+  const BytesToBytesCodec& codec = *stage.codec;
+  if (auto in_place = codec.DecodeInPlace(cur)) {
+    if (!in_place->ok()) return in_place->status();
+    return **in_place;
+  }
+  if (dest.data() == nullptr) {
+    LSIO_ASSIGN_OR_RETURN(size_t capacity, StageCapacity(i, cur));
+    LSIO_ASSIGN_OR_RETURN(holder, pool.Acquire(capacity));
+    dest = holder.mutable_span();
+  }
+  LSIO_ASSIGN_OR_RETURN(size_t written, codec.Decode(cur, dest));
+  if (stage.decoded_size_exact && written != stage.decoded_size) {
+    return CorruptDataError(fmt::format("{}: decoded {} bytes where the {} chunk needs {}",
+                                        codec.name(), written, serialized_spec.ToString(),
+                                        stage.decoded_size));
+  }
+  return std::span<const std::byte>(dest.first(written));
+}
+
+namespace {
+
+// Counts what passes through to the caller's sink and stops a stream that runs past the chunk.
+class CountingSink final : public DecodedWindowSink {
+ public:
+  CountingSink(DecodedWindowSink& sink, size_t limit) : sink_(sink), limit_(limit) {}
+  Status Consume(std::span<const std::byte> piece) override {
+    if (piece.size() > limit_ - total_) {
+      return CorruptDataError(
+          fmt::format("data decodes to more than the {} bytes expected", limit_));
+    }
+    total_ += piece.size();
+    return sink_.Consume(piece);
+  }
+  size_t total() const { return total_; }
+
+ private:
+  DecodedWindowSink& sink_;
+  size_t limit_;
+  size_t total_ = 0;
+};
+
+}  // namespace
+
+Status CodecChain::Impl::DecodeStreaming(std::span<const std::byte> encoded,
+                                         DecodedWindowSink& sink, BufferPool& pool) const {
+  const size_t serialized_size = serialized_spec.num_bytes();
+  if (bytes.empty() && serializer_is_identity && decode_arrays_is_identity) {
+    if (encoded.size() != serialized_size) {
+      return CorruptDataError(fmt::format("stored chunk holds {} bytes where the {} chunk needs {}",
+                                          encoded.size(), serialized_spec.ToString(),
+                                          serialized_size));
+    }
+    return sink.Consume(encoded);
+  }
+  if (!streamable()) {
+    // Array codecs (or a serializer that swaps bytes) need the whole chunk: decode it, then
+    // hand it over in one piece.
+    LSIO_ASSIGN_OR_RETURN(Buffer whole, pool.Acquire(decoded.num_bytes()));
+    LSIO_RETURN_IF_ERROR(Decode(encoded, whole.mutable_span(), pool));
+    return sink.Consume(whole.span());
+  }
+  std::span<const std::byte> cur = encoded;
+  Buffer scratch[2];
+  int next = 0;
+  for (size_t i = bytes.size(); i-- > 1;) {
+    LSIO_ASSIGN_OR_RETURN(cur, DecodeStage(i, cur, {}, scratch[next], pool));
+    next ^= 1;
+  }
+  // The innermost stage streams when its codec can; else it decodes into scratch.
+  const BytesStage& inner = bytes[0];
+  CountingSink counted(sink, serialized_size);
+  size_t got = 0;
+  if (auto streamed = inner.codec->DecodeStreaming(cur, serialized_size, counted)) {
+    if (!streamed->ok()) return streamed->status();
+    got = counted.total();
+  } else {
+    LSIO_ASSIGN_OR_RETURN(cur, DecodeStage(0, cur, {}, scratch[next], pool));
+    got = cur.size();
+    if (got == serialized_size) LSIO_RETURN_IF_ERROR(counted.Consume(cur));
+  }
+  if (got != serialized_size) {
+    return CorruptDataError(fmt::format("stored chunk holds {} bytes where the {} chunk needs {}",
+                                        got, serialized_spec.ToString(), serialized_size));
+  }
+  return Status();
+}
+
 Status CodecChain::Impl::Decode(std::span<const std::byte> encoded, std::span<std::byte> out,
                                 BufferPool& pool) const {
   const size_t serialized_size = serialized_spec.num_bytes();
@@ -349,41 +468,10 @@ Status CodecChain::Impl::Decode(std::span<const std::byte> encoded, std::span<st
   Buffer scratch[2];
   int next = 0;
   for (size_t i = bytes.size(); i-- > 0;) {
-    const BytesStage& stage = bytes[i];
-    const BytesToBytesCodec& codec = *stage.codec;
-    if (auto in_place = codec.DecodeInPlace(cur)) {
-      if (!in_place->ok()) return in_place->status();
-      cur = **in_place;
-      continue;
-    }
-    size_t capacity = stage.decoded_size;
-    if (!stage.decoded_size_exact) {
-      // Size the scratch by what the data declares when it declares it, within the bound.
-      LSIO_ASSIGN_OR_RETURN(std::optional<size_t> declared, codec.DecodedSize(cur));
-      if (declared) {
-        if (*declared > stage.decoded_size) {
-          return CorruptDataError(fmt::format(
-              "{}: header declares {} decoded bytes, more than a {} chunk can need",
-              codec.name(), *declared, serialized_spec.ToString()));
-        }
-        capacity = *declared;
-      }
-    }
-    std::span<std::byte> dest;
-    if (i == 0 && direct) {
-      dest = out;
-    } else {
-      LSIO_ASSIGN_OR_RETURN(scratch[next], pool.Acquire(capacity));
-      dest = scratch[next].mutable_span();
-      next ^= 1;
-    }
-    LSIO_ASSIGN_OR_RETURN(size_t written, codec.Decode(cur, dest));
-    if (stage.decoded_size_exact && written != stage.decoded_size) {
-      return CorruptDataError(fmt::format("{}: decoded {} bytes where the {} chunk needs {}",
-                                          codec.name(), written, serialized_spec.ToString(),
-                                          stage.decoded_size));
-    }
-    cur = dest.first(written);
+    LSIO_ASSIGN_OR_RETURN(
+        cur, DecodeStage(i, cur, i == 0 && direct ? out : std::span<std::byte>(), scratch[next],
+                         pool));
+    next ^= 1;
   }
   if (cur.size() != serialized_size) {
     return CorruptDataError(fmt::format("stored chunk holds {} bytes where the {} chunk needs {}",
@@ -437,6 +525,13 @@ Status CodecChain::Decode(std::span<const std::byte> encoded, std::span<std::byt
   }
   return impl_->Decode(encoded, out, pool);
 }
+
+Status CodecChain::DecodeStreaming(std::span<const std::byte> encoded, DecodedWindowSink& sink,
+                                   BufferPool& pool) const {
+  return impl_->DecodeStreaming(encoded, sink, pool);
+}
+
+bool CodecChain::can_stream() const { return impl_->streamable(); }
 
 Result<Buffer> CodecChain::Encode(std::span<const std::byte> decoded) const {
   if (decoded.size() != impl_->decoded.num_bytes()) {

@@ -219,88 +219,98 @@ void StatsAccumulator::AddFloatMoments(const internal::FloatMoments& m) {
                {m.mean, m.dev_sum / n}, m.m2());
 }
 
-template <typename Walk>
-void StatsAccumulator::ConsumeWith(Walk&& walk) {
-  const size_t width = ByteWidth(dtype_);
-  auto feed = [&](size_t block_elements, auto sink) {
-    internal::BlockBuilder builder(width, block_elements, sink);
-    walk([&](const std::byte* data, size_t length) { builder.Add(data, length); });
-    builder.Flush();
-  };
-  switch (dtype_) {
+size_t StatsAccumulator::BlockElements(DataType dtype) {
+  switch (dtype) {
     case DataType::kFloat32:
-      feed(internal::kBlockBytes / 4, [this](std::span<const Run> runs) {
-        const internal::FloatMoments m = internal::MomentsFloat32(runs, resolved_);
-        nan_count_ += TotalElements(runs) - m.count;
-        AddFloatMoments(m);
-      });
-      break;
-    case DataType::kFloat64:
-      feed(internal::kBlockBytes / 8, [this](std::span<const Run> runs) {
-        const internal::FloatMoments m = internal::MomentsFloat64(runs, resolved_);
-        nan_count_ += TotalElements(runs) - m.count;
-        AddFloatMoments(m);
-      });
-      break;
     case DataType::kFloat16:
-      // Widened to float32 in L1 (exact), then the float32 kernel.
-      feed(internal::kBlockBytes / 4, [this](std::span<const Run> runs) {
-        alignas(64) float scratch[internal::kBlockBytes / 4];
-        size_t n = 0;
-        for (const Run& r : runs) {
-          internal::ConvertFloat16ToFloat32(reinterpret_cast<const uint16_t*>(r.data), r.length,
-                                            scratch + n);
-          n += r.length;
-        }
-        const Run run{reinterpret_cast<const std::byte*>(scratch), n};
-        const internal::FloatMoments m = internal::MomentsFloat32({&run, 1}, resolved_);
-        nan_count_ += n - m.count;
-        AddFloatMoments(m);
-      });
-      break;
+      return internal::kBlockBytes / 4;
+    case DataType::kFloat64:
     case DataType::kInt32:
     case DataType::kUInt32:
-      // Widened to float64 in L1, exactly; blocks of 2048 keep every partial sum below 2^53, so
-      // the float64 block sum is the exact integer sum.
-      feed(internal::kBlockBytes / 8, [this](std::span<const Run> runs) {
-        alignas(64) double scratch[internal::kBlockBytes / 8];
-        size_t n = 0;
-        for (const Run& r : runs) {
-          if (dtype_ == DataType::kInt32) {
-            internal::ConvertInt32ToFloat64(reinterpret_cast<const int32_t*>(r.data), r.length,
-                                            scratch + n);
-          } else {
-            internal::ConvertUInt32ToFloat64(reinterpret_cast<const uint32_t*>(r.data), r.length,
-                                             scratch + n);
-          }
-          n += r.length;
-        }
-        const Run run{reinterpret_cast<const std::byte*>(scratch), n};
-        const internal::FloatMoments m = internal::MomentsFloat64({&run, 1}, resolved_);
-        nan_count_ += n - m.count;
-        if (m.count == 0) return;
-        AddIntPart(m.count, static_cast<__int128>(m.min), static_cast<__int128>(m.max),
-                   static_cast<__int128>(m.sum), m.m2());
-      });
-      break;
     case DataType::kInt64:
     case DataType::kUInt64:
-      feed(internal::kBlockBytes / 8, [this](std::span<const Run> runs) {
-        const Moments64Result m = dtype_ == DataType::kInt64
-                                      ? Moments64<int64_t>(runs, resolved_)
-                                      : Moments64<uint64_t>(runs, resolved_);
-        nan_count_ += TotalElements(runs) - m.count;
-        AddIntPart(m.count, m.min, m.max, m.sum, m.m2);
-      });
-      break;
+      return internal::kBlockBytes / 8;
     default:  // bool, int8, uint8, int16, uint16
-      feed(internal::kSmallIntBlockElements, [this](std::span<const Run> runs) {
-        const internal::IntMoments m = internal::MomentsSmallInt(dtype_, runs, resolved_);
-        nan_count_ += TotalElements(runs) - m.count;
-        AddIntPart(m.count, m.min, m.max, m.sum, m.m2);
-      });
-      break;
+      return internal::kSmallIntBlockElements;
   }
+}
+
+void StatsAccumulator::ConsumeBlock(std::span<const Run> runs) {
+  switch (dtype_) {
+    case DataType::kFloat32: {
+      const internal::FloatMoments m = internal::MomentsFloat32(runs, resolved_);
+      nan_count_ += TotalElements(runs) - m.count;
+      AddFloatMoments(m);
+      break;
+    }
+    case DataType::kFloat64: {
+      const internal::FloatMoments m = internal::MomentsFloat64(runs, resolved_);
+      nan_count_ += TotalElements(runs) - m.count;
+      AddFloatMoments(m);
+      break;
+    }
+    case DataType::kFloat16: {
+      // Widened to float32 in L1 (exact), then the float32 kernel.
+      alignas(64) float scratch[internal::kBlockBytes / 4];
+      size_t n = 0;
+      for (const Run& r : runs) {
+        internal::ConvertFloat16ToFloat32(reinterpret_cast<const uint16_t*>(r.data), r.length,
+                                          scratch + n);
+        n += r.length;
+      }
+      const Run run{reinterpret_cast<const std::byte*>(scratch), n};
+      const internal::FloatMoments m = internal::MomentsFloat32({&run, 1}, resolved_);
+      nan_count_ += n - m.count;
+      AddFloatMoments(m);
+      break;
+    }
+    case DataType::kInt32:
+    case DataType::kUInt32: {
+      // Widened to float64 in L1, exactly; blocks of 2048 keep every partial sum below 2^53, so
+      // the float64 block sum is the exact integer sum.
+      alignas(64) double scratch[internal::kBlockBytes / 8];
+      size_t n = 0;
+      for (const Run& r : runs) {
+        if (dtype_ == DataType::kInt32) {
+          internal::ConvertInt32ToFloat64(reinterpret_cast<const int32_t*>(r.data), r.length,
+                                          scratch + n);
+        } else {
+          internal::ConvertUInt32ToFloat64(reinterpret_cast<const uint32_t*>(r.data), r.length,
+                                           scratch + n);
+        }
+        n += r.length;
+      }
+      const Run run{reinterpret_cast<const std::byte*>(scratch), n};
+      const internal::FloatMoments m = internal::MomentsFloat64({&run, 1}, resolved_);
+      nan_count_ += n - m.count;
+      if (m.count == 0) return;
+      AddIntPart(m.count, static_cast<__int128>(m.min), static_cast<__int128>(m.max),
+                 static_cast<__int128>(m.sum), m.m2());
+      break;
+    }
+    case DataType::kInt64:
+    case DataType::kUInt64: {
+      const Moments64Result m = dtype_ == DataType::kInt64 ? Moments64<int64_t>(runs, resolved_)
+                                                           : Moments64<uint64_t>(runs, resolved_);
+      nan_count_ += TotalElements(runs) - m.count;
+      AddIntPart(m.count, m.min, m.max, m.sum, m.m2);
+      break;
+    }
+    default: {  // bool, int8, uint8, int16, uint16
+      const internal::IntMoments m = internal::MomentsSmallInt(dtype_, runs, resolved_);
+      nan_count_ += TotalElements(runs) - m.count;
+      AddIntPart(m.count, m.min, m.max, m.sum, m.m2);
+      break;
+    }
+  }
+}
+
+template <typename Walk>
+void StatsAccumulator::ConsumeWith(Walk&& walk) {
+  auto sink = [this](std::span<const Run> runs) { ConsumeBlock(runs); };
+  internal::BlockBuilder builder(ByteWidth(dtype_), BlockElements(dtype_), sink);
+  walk([&](const std::byte* data, size_t length) { builder.Add(data, length); });
+  builder.Flush();
 }
 
 Status StatsAccumulator::Consume(const ChunkView& chunk, const Box& box) {

@@ -17,6 +17,7 @@
 #include "lsio/base/dtype.h"
 #include "lsio/base/result.h"
 #include "lsio/codec/array_spec.h"
+#include "lsio/codec/codec_kinds.h"
 #include "lsio/codec/registry.h"
 
 namespace lsio::codec {
@@ -54,6 +55,18 @@ class CodecChain {
   // `bytes` codec.
   Status Decode(std::span<const std::byte> encoded, std::span<std::byte> out,
                 BufferPool& pool = DefaultBufferPool()) const;
+  // Decodes one stored chunk as Decode does, but hands the decoded bytes (C order, native byte
+  // order) to `sink` in order instead of writing them to an output buffer. When can_stream(),
+  // and the innermost compressor streams this data (blosc frames that lsio's own decoder
+  // handles), they arrive in cache-sized pieces and the decoded chunk is never materialised;
+  // otherwise the chunk is decoded into scratch from `pool` and handed over in one piece.
+  // Errors are Decode's; data that decodes to a size other than decoded_spec().num_bytes() is
+  // kCorruptData, possibly after the sink has seen part of it.
+  Status DecodeStreaming(std::span<const std::byte> encoded, DecodedWindowSink& sink,
+                         BufferPool& pool = DefaultBufferPool()) const;
+  // True when the chain has no array->array work and a native-endian serializer, so that the
+  // innermost bytes->bytes codec may stream its output (DecodeStreaming).
+  bool can_stream() const;
   // Encodes a C-order, native-endian chunk of decoded_spec().num_bytes() bytes.
   Result<Buffer> Encode(std::span<const std::byte> decoded) const;
 

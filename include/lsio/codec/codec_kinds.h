@@ -22,6 +22,15 @@
 
 namespace lsio::codec {
 
+// Receives a decoded byte stream in consecutive pieces (DecodeStreaming): each piece continues
+// where the last ended and is valid only during the call. A non-OK Status stops the decoding
+// and is returned by it.
+class DecodedWindowSink {
+ public:
+  virtual ~DecodedWindowSink() = default;
+  virtual Status Consume(std::span<const std::byte> piece) = 0;
+};
+
 class ArrayToArrayCodec {
  public:
   virtual ~ArrayToArrayCodec() = default;
@@ -66,6 +75,17 @@ class BytesToBytesCodec {
   // than out.size() is kCorruptData: never an overrun, never an allocation beyond `out`.
   virtual Result<size_t> Decode(std::span<const std::byte> in, std::span<std::byte> out) const = 0;
   virtual Result<Buffer> Encode(std::span<const std::byte> in) const = 0;
+  // Decodes `in` into `sink` in pieces held in a small cache-resident scratch buffer (tens of
+  // KiB), so that a caller that only reduces the data never writes the whole decoded chunk to
+  // memory. Returns the number of bytes handed to the sink, or nullopt when this codec cannot
+  // stream this input (the default; then use Decode), decided before the sink sees anything.
+  // Errors are those of Decode (data that would decode to more than `max_size` bytes is
+  // kCorruptData), but the sink may have seen a prefix of the data before one is found.
+  virtual std::optional<Result<size_t>> DecodeStreaming(std::span<const std::byte> /*in*/,
+                                                        size_t /*max_size*/,
+                                                        DecodedWindowSink& /*sink*/) const {
+    return std::nullopt;
+  }
   // Checksum codecs verify and return the payload as a sub-span of `in` without copying;
   // every other codec returns nullopt here and is decoded with Decode.
   virtual std::optional<Result<std::span<const std::byte>>> DecodeInPlace(

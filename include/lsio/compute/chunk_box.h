@@ -44,4 +44,8 @@ int64_t ElementCount(std::span<const int64_t> shape);
 // otherwise; callers add the chunk key with Status::WithContext.
 Status ValidateChunkBox(const ChunkView& chunk, const Box& box);
 
+// The checks of ValidateChunkBox that do not need the bytes (rank, dtype, shape, box), for a
+// chunk that arrives in pieces (StatsStream).
+Status ValidateShapeBox(DataType dtype, std::span<const int64_t> shape, const Box& box);
+
 }  // namespace lsio::compute

@@ -43,7 +43,10 @@ namespace lsio::compute {
 
 namespace internal {
 struct FloatMoments;
+struct Run;
 }  // namespace internal
+
+class StatsStream;
 
 // The finished statistics. See the file comment for the NaN conventions.
 struct Stats {
@@ -103,10 +106,18 @@ class StatsAccumulator {
  private:
   StatsAccumulator() = default;
 
+  friend class StatsStream;
+
   // Feeds the elements that walk(emit) emits as runs (emit(const std::byte*, size_t)) through
-  // the dtype's block kernel.
+  // the dtype's block kernel, grouped into blocks of BlockElements(dtype_) by BlockBuilder.
   template <typename Walk>
   void ConsumeWith(Walk&& walk);
+  // The number of elements of one block (the unit the kernels summarise and Chan's update
+  // merges), and the folding of one block, given as the runs BlockBuilder makes. The state after
+  // a sequence of blocks depends on the blocks' elements and on how each block is cut into
+  // runs (the kernels' lanes restart at every run), not on where the runs lie in memory.
+  static size_t BlockElements(DataType dtype);
+  void ConsumeBlock(std::span<const internal::Run> runs);
   // A mean held as the unevaluated sum hi + lo, so that the difference of two means close to
   // each other (1e8 + noise, int64 values next to 2^63) keeps its digits in Chan's update.
   struct MeanParts {
