@@ -28,7 +28,10 @@ def build_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def lsio_bin() -> Path:
-    exe = build_dir() / "bin" / "lsio"
+    """The CLI under test: build/bin/lsio, or LSIO_CLI (scripts/test-oldest points it at the tool
+    installed from the wheel)."""
+    env = os.environ.get("LSIO_CLI")
+    exe = Path(env) if env else build_dir() / "bin" / "lsio"
     if not exe.exists():
         pytest.fail(f"{exe} is missing: run `make build` first")
     return exe
