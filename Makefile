@@ -5,14 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Passed to CMake through scikit-build-core; one build tree serves the CLI, the tests and the
 # Python extension.
-SKB_ARGS := --no-build-isolation --no-deps -q \
+SKB_TREE := --no-build-isolation --no-deps -q \
 	-Cbuild-dir=$(BUILD) \
 	-Ccmake.define.LSIO_BUILD_TESTS=ON \
 	-Ccmake.define.LSIO_BUILD_BENCH=ON \
-	-Ccmake.define.LSIO_BUILD_CLI=ON \
-	-Ceditable.mode=redirect
+	-Ccmake.define.LSIO_BUILD_CLI=ON
+SKB_ARGS := $(SKB_TREE) -Ceditable.mode=redirect
+# Where `make wheel` leaves the repaired wheel.
+DIST ?= dist
 
-.PHONY: all deps build test test-cpp test-python bench demo fuzz test-asan test-tsan clean
+.PHONY: all deps build wheel test test-cpp test-python bench demo fuzz test-asan test-tsan clean
 
 all: build
 
@@ -25,6 +27,22 @@ build: deps
 	@$(PY) -m pip install $(SKB_ARGS) -e . 2>&1 | grep -v "is ignored: it is neither" ; \
 	  test $${PIPESTATUS[0]} -eq 0
 	@test -x $(BUILD)/bin/lsio || (echo "build: $(BUILD)/bin/lsio missing" && false)
+
+# A wheel for users (README, "Install"): the extension and the CLI (lsio/bin/lsio, run by the
+# `lsio` console command), packed by scikit-build-core from the same build tree as `make build`
+# (the objects the tests ran are the ones shipped; only the install step runs again, with
+# --strip); then auditwheel copies in the shared libraries they need (all but glibc, libstdc++,
+# libgcc_s, libm) and gives the wheel the manylinux tag those allow (its log:
+# build/wheel-raw/auditwheel.log). Prints the wheel's size and name.
+wheel: build
+	@rm -rf $(BUILD)/wheel-raw && mkdir -p $(BUILD)/wheel-raw $(DIST)
+	@$(PY) -m pip wheel $(SKB_TREE) -w $(BUILD)/wheel-raw . 2>&1 \
+	  | grep -v "is ignored: it is neither" ; test $${PIPESTATUS[0]} -eq 0
+	@rm -f $(DIST)/lsio-*.whl
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/auditwheel repair --strip \
+	  -w $(DIST) $(BUILD)/wheel-raw/lsio-*.whl >$(BUILD)/wheel-raw/auditwheel.log 2>&1 \
+	  || (cat $(BUILD)/wheel-raw/auditwheel.log && false)
+	@du -h $(DIST)/lsio-*.whl
 
 test: build
 	@scripts/run-tests $(BUILD)

@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
+#include "lsio/base/version.h"
 
 namespace lsio::cli {
 
@@ -35,6 +37,7 @@ void InstallInterruptHandler() { std::signal(SIGINT, OnInterrupt); }
 
 int main(int argc, char** argv) {
   CLI::App app{"lsio: light-speed IO for chunked, labelled arrays (Zarr v2/v3)"};
+  app.set_version_flag("--version", "lsio " + std::string(lsio::kVersion));
   app.require_subcommand(1);
   int exit_code = 0;
   lsio::cli::AddInfoCommand(app, &exit_code);

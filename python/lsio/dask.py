@@ -9,6 +9,7 @@ floating-point rounding order.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Iterable, Mapping
 
@@ -20,6 +21,15 @@ from ._stats import _as_list, _stats_text, parse_size, report_to_dataset
 from .errors import InvalidArgumentError
 
 __all__ = ["to_dask", "stats"]
+
+
+def _import(module: str):
+    """dask and distributed are optional: they come with ``pip install 'lsio[dask]'``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f"{module} is not installed: lsio's dask functions need it "
+                          "(pip install 'lsio[dask]')") from e
 
 
 class _LazyArray:
@@ -45,8 +55,7 @@ class _LazyArray:
 def to_dask(path: str | os.PathLike, var: str = "", chunks: Any = None):
     """A dask array of variable ``var`` (``""`` for a store that is one array), chunked like
     the Zarr chunks (or ``chunks``), whose tasks read through lsio."""
-    import dask.array as da
-
+    da = _import("dask.array")
     path = os.fspath(path)
     root = _api.open(path)
     a = root[var] if var else root
@@ -81,10 +90,8 @@ def stats(path: str | os.PathLike,
     along ``split_dim`` (default: the reduced dimension with the most chunks), each computed by
     lsio on a worker. Arguments and result as :func:`lsio.stats`; ``hist:N`` is not supported.
     """
-    from distributed import default_client
-
     path = os.fspath(path)
-    client = client or default_client()
+    client = client or _import("distributed").default_client()
     variables = _as_list(var)
     over_l = _as_list(over)
     root = _api.open(path)

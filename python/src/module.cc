@@ -25,6 +25,7 @@
 #include "lsio/array/dataset.h"
 #include "lsio/array/read.h"
 #include "lsio/base/status.h"
+#include "lsio/base/version.h"
 #include "lsio/compute/stats.h"
 #include "lsio/format/open.h"
 #include "lsio/format/zarr/metadata.h"
@@ -448,7 +449,7 @@ nb::dict MergePartials(const std::vector<nb::bytes>& parts) {
 NB_MODULE(_lsio, m) {
   using namespace lsio::python;
   m.doc() = "lsio native extension (use the lsio package, not this module directly)";
-  m.attr("__version__") = "0.1.0";
+  m.attr("__version__") = std::string(lsio::kVersion);
   nb::register_exception_translator(TranslateStatus);
 
   nb::class_<CancelToken>(m, "CancelToken", "Cancels a running lsio call from another thread.")

@@ -26,9 +26,16 @@ def build_dir() -> Path:
     return Path(os.environ.get("LSIO_BUILD_DIR", ROOT / "build")).resolve()
 
 
+def cli_path() -> Path:
+    """The CLI under test: build/bin/lsio, or LSIO_CLI (scripts/test-oldest points it at the tool
+    installed from the wheel)."""
+    env = os.environ.get("LSIO_CLI")
+    return Path(env) if env else build_dir() / "bin" / "lsio"
+
+
 @pytest.fixture(scope="session")
 def lsio_bin() -> Path:
-    exe = build_dir() / "bin" / "lsio"
+    exe = cli_path()
     if not exe.exists():
         pytest.fail(f"{exe} is missing: run `make build` first")
     return exe

@@ -11,9 +11,9 @@ import xarray as xr
 
 import lsio
 
-from conftest import build_dir
+from conftest import cli_path
 
-LSIO = str(build_dir() / "bin" / "lsio")
+LSIO = str(cli_path())
 
 
 STATS = ["count", "mean", "std", "min", "max", "sum"]

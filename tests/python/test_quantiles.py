@@ -11,9 +11,9 @@ import xarray as xr
 
 import lsio
 
-from conftest import build_dir
+from conftest import cli_path
 
-LSIO = str(build_dir() / "bin" / "lsio")
+LSIO = str(cli_path())
 QS = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0]
 
 
