@@ -4,6 +4,7 @@
 // produce on demand (a file system refusing O_DIRECT, EIO from a device, io_uring refused by a
 // seccomp policy). Production code never sets it; every check is one relaxed atomic load.
 
+#include <cstdint>
 #include <functional>
 #include <string_view>
 
@@ -21,6 +22,17 @@ struct FaultInjection {
   std::function<uint64_t(std::string_view path)> short_read;
   // errno to make io_uring setup fail with (0: no fault), e.g. EPERM as under seccomp.
   std::function<int()> uring_setup;
+  // errno to replace the result of a successful write to `path` with (0: no fault): EIO,
+  // ENOSPC, or EAGAIN/EINTR to exercise the retries.
+  std::function<int(std::string_view path)> write;
+  // If it returns n > 0, a successful write to `path` of more than n bytes counts as a short
+  // write of n bytes (the rest is written again).
+  std::function<uint64_t(std::string_view path)> short_write;
+  // errno to fail the fdatasync of a written `path` with (0: no fault).
+  std::function<int(std::string_view path)> sync;
+  // When nonzero, replaces kMaxIoBytes (the largest piece asked of the kernel in one read or
+  // write), so that tests exercise the splitting without gigabytes.
+  uint64_t max_io_bytes = 0;
 };
 
 // Installs `faults` for engines created afterwards (nullptr-like empty struct: none). Not
