@@ -216,6 +216,7 @@ EngineStats EngineCore::stats() const {
   s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
   s.device_writes = device_writes_.load(std::memory_order_relaxed);
   s.writes = writes_done_.load(std::memory_order_relaxed);
+  s.bytes_written_direct = bytes_written_direct_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -272,9 +273,8 @@ Result<uint64_t> EngineCore::Enqueue(std::vector<IoRequest>& requests) {
       continue;
     }
     for (size_t index : job->requests) {
-      CompleteRequest(group.get(), index,
-                      job->file_error.WithContext(RequestContext(job->path, group->requests[index])),
-                      Buffer());
+      const std::string context = RequestContext(job->path, group->requests[index]);
+      CompleteRequest(group.get(), index, job->file_error.WithContext(context), Buffer());
     }
   }
   write_bytes_pending_.fetch_add(write_bytes, std::memory_order_relaxed);
@@ -717,17 +717,36 @@ void EngineCore::FinishWrite(FileJob* job, Status status) {
   Wake();
 }
 
+bool EngineCore::WriteDirectly(const IoRequest& r) const {
+  return options_.direct && r.data.size() >= kDirectWriteAlign &&
+         reinterpret_cast<uintptr_t>(r.data.data()) % kDirectWriteAlign == 0;
+}
+
 void EngineCore::WriteBlocking(FileJob* job) {
   const IoRequest& r = WriteRequestOf(job);
   const FaultInjection* faults = ActiveFaults();
   const char* path = job->path.c_str();
-  int fd = ::open(path, kWriteOpenFlags, kWriteFileMode);
+  bool direct = WriteDirectly(r);
+  auto open_file = [&]() -> int {
+    if (direct && faults && faults->open_direct) {
+      if (const int err = faults->open_direct(job->path); err != 0) {
+        errno = err;
+        return -1;
+      }
+    }
+    return ::open(path, kWriteOpenFlags | (direct ? O_DIRECT : 0), kWriteFileMode);
+  };
+  int fd = open_file();
   if (fd < 0 && errno == ENOENT && r.write.create_parents) {
     if (const int err = CreateParentDirectories(job->path); err != 0) {
       FinishWrite(job, ErrnoToStatus(err, "creating its parent directories"));
       return;
     }
-    fd = ::open(path, kWriteOpenFlags, kWriteFileMode);
+    fd = open_file();
+  }
+  if (fd < 0 && errno == EINVAL && direct) {
+    direct = false;  // the file system refuses O_DIRECT: write through the page cache
+    fd = open_file();
   }
   if (fd < 0) {
     FinishWrite(job, ErrnoToStatus(errno, "open"));
@@ -736,16 +755,26 @@ void EngineCore::WriteBlocking(FileJob* job) {
   files_opened_.fetch_add(1, std::memory_order_relaxed);
   Status status;
   const uint64_t size = r.data.size();
+  // With O_DIRECT, bytes [0, direct_end) go directly and the unaligned tail through the page
+  // cache.
+  const uint64_t direct_end = direct ? size / kDirectWriteAlign * kDirectWriteAlign : 0;
   const uint64_t max_io = MaxIoBytes(faults);
   uint64_t done = 0;
   int attempts = 0;
   while (done < size) {
-    const uint64_t piece = std::min(size - done, max_io);
+    if (direct && done >= direct_end) {
+      if (const int err = ClearDirect(fd); err != 0) {
+        status = ErrnoToStatus(err, "fcntl (leaving O_DIRECT for the last bytes)");
+        break;
+      }
+      direct = false;
+    }
+    const uint64_t piece = std::min(direct ? direct_end - done : size - done, max_io);
     ssize_t n = ::pwrite(fd, r.data.data() + done, piece, static_cast<off_t>(done));
     int err = n < 0 ? errno : 0;
     AddDeviceWrites(1);
     if (n >= 0 && faults && faults->write) {
-      if (const int fault = faults->write(job->path); fault != 0) {
+      if (const int fault = faults->write(job->path, direct); fault != 0) {
         n = -1;
         err = fault;
       }
@@ -756,6 +785,14 @@ void EngineCore::WriteBlocking(FileJob* job) {
     }
     if (n < 0) {
       if ((err == EINTR || err == EAGAIN) && ++attempts < kMaxRetries) continue;
+      if (err == EINVAL && direct) {
+        // O_DIRECT refused at write time (or a short direct write left an unaligned
+        // offset): the rest goes through the page cache.
+        if (const int e = ClearDirect(fd); e == 0) {
+          direct = false;
+          continue;
+        }
+      }
       status = ErrnoToStatus(err, "pwrite at byte " + std::to_string(done));
       break;
     }
@@ -765,6 +802,7 @@ void EngineCore::WriteBlocking(FileJob* job) {
       break;
     }
     AddBytesWritten(static_cast<uint64_t>(n));
+    if (direct) AddBytesWrittenDirect(static_cast<uint64_t>(n));
     done += static_cast<uint64_t>(n);
   }
   if (status.ok() && r.write.sync) {
@@ -776,6 +814,13 @@ void EngineCore::WriteBlocking(FileJob* job) {
   // descriptor is gone whatever it returns, and EINTR says nothing about the data.
   if (::close(fd) != 0 && errno != EINTR && status.ok()) status = ErrnoToStatus(errno, "close");
   FinishWrite(job, std::move(status));
+}
+
+int ClearDirect(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  if ((flags & O_DIRECT) == 0) return 0;
+  return ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0 ? 0 : errno;
 }
 
 }  // namespace lsio::io::internal

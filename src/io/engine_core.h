@@ -201,6 +201,15 @@ class EngineCore : public Engine {
   void WriteBlocking(FileJob* job);
   void AddDeviceWrites(uint64_t n) { device_writes_.fetch_add(n, std::memory_order_relaxed); }
   void AddBytesWritten(uint64_t n) { bytes_written_.fetch_add(n, std::memory_order_relaxed); }
+  void AddBytesWrittenDirect(uint64_t n) {
+    bytes_written_direct_.fetch_add(n, std::memory_order_relaxed);
+  }
+  // Whether a write starts with O_DIRECT: options().direct, at least kDirectWriteAlign bytes,
+  // and the bytes start on a kDirectWriteAlign boundary. Its first
+  // size / kDirectWriteAlign * kDirectWriteAlign bytes are then written with O_DIRECT, the
+  // rest through the page cache (after ClearDirect); EINVAL at open or at a write switches the
+  // file to buffered writes.
+  bool WriteDirectly(const IoRequest& r) const;
   void AddFileOpened() { files_opened_.fetch_add(1, std::memory_order_relaxed); }
 
  protected:
@@ -249,6 +258,7 @@ class EngineCore : public Engine {
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> device_writes_{0};
   std::atomic<uint64_t> writes_done_{0};
+  std::atomic<uint64_t> bytes_written_direct_{0};
 };
 
 // While alive, the calling thread's wake-ups of waiters (consumers in Next, workers waiting
@@ -274,6 +284,14 @@ inline constexpr int kMaxRetries = 1000;
 // How a write opens its file.
 inline constexpr int kWriteOpenFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
 inline constexpr mode_t kWriteFileMode = 0644;
+// Offset, length and memory alignment of O_DIRECT writes. The file does not exist before the
+// write, so statx cannot tell its file system's alignment; 4096 is a multiple of every
+// logical block size in use (512, 4096) and is the alignment of every pool Buffer. A file
+// system that wants more refuses with EINVAL, and the write falls back to buffered.
+inline constexpr uint64_t kDirectWriteAlign = 4096;
+
+// Clears O_DIRECT on `fd` (no-op when not set). Returns 0 or the errno of fcntl.
+int ClearDirect(int fd);
 
 struct FaultInjection;
 // kMaxIoBytes, or the test override of it.

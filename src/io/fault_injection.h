@@ -11,8 +11,8 @@
 namespace lsio::io::internal {
 
 struct FaultInjection {
-  // errno to fail an O_DIRECT open of `path` with (0: no fault). EINVAL mimics tmpfs/overlayfs
-  // on older kernels.
+  // errno to fail an O_DIRECT open of `path` (for reading or writing) with (0: no fault).
+  // EINVAL mimics tmpfs/overlayfs on older kernels.
   std::function<int(std::string_view path)> open_direct;
   // errno to replace the result of a successful read of `path` with (0: no fault). `direct`
   // tells whether the read was issued with O_DIRECT.
@@ -23,8 +23,9 @@ struct FaultInjection {
   // errno to make io_uring setup fail with (0: no fault), e.g. EPERM as under seccomp.
   std::function<int()> uring_setup;
   // errno to replace the result of a successful write to `path` with (0: no fault): EIO,
-  // ENOSPC, or EAGAIN/EINTR to exercise the retries.
-  std::function<int(std::string_view path)> write;
+  // ENOSPC, EAGAIN/EINTR to exercise the retries, EINVAL with `direct` to refuse O_DIRECT.
+  // `direct` tells whether the write was issued with O_DIRECT.
+  std::function<int(std::string_view path, bool direct)> write;
   // If it returns n > 0, a successful write to `path` of more than n bytes counts as a short
   // write of n bytes (the rest is written again).
   std::function<uint64_t(std::string_view path)> short_write;
