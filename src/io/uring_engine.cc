@@ -204,7 +204,7 @@ class UringEngine final : public EngineCore {
       limits.read_slots = w.pending.empty() ? depth - std::min(depth, w.in_flight) : 0;
       // Files being looked up or written take ring slots too; keep at most `depth` of them
       // going.
-      limits.max_plans = w.ring_opens ? depth - std::min(depth, w.opening + w.writing) : depth;
+      limits.max_plans = depth - std::min(depth, w.opening + w.writing);
       Work work = TakeWork(limits);
       if (w.ring_opens) {
         for (FileJob* job : work.plans) {
@@ -412,7 +412,10 @@ class UringEngine final : public EngineCore {
   }
 
   void HandleWriteOp(RingWorker& w, WriteOp* op, int res) {
-    const bool retry = (res == -EAGAIN || res == -EINTR) && op->attempts + 1 < kMaxRetries;
+    // Asked after any injected fault has replaced `res`.
+    auto retry = [&] {
+      return (res == -EAGAIN || res == -EINTR) && op->attempts + 1 < kMaxRetries;
+    };
     switch (op->step) {
       case WriteOp::Step::kOpen: {
         if (op->direct && w.faults && w.faults->open_direct) {
@@ -421,7 +424,7 @@ class UringEngine final : public EngineCore {
             res = -err;
           }
         }
-        if (retry) {
+        if (retry()) {
           ++op->attempts;
           w.pending.push_front(Tag(op));
           return;
@@ -476,7 +479,7 @@ class UringEngine final : public EngineCore {
         if (res == 0 && w.faults && w.faults->sync) {
           if (const int err = w.faults->sync(op->job->path); err != 0) res = -err;
         }
-        if (retry) {
+        if (retry()) {
           ++op->attempts;
           w.pending.push_front(Tag(op));
           return;

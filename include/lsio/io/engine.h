@@ -217,8 +217,8 @@ class Engine {
 
   // Cancels requests not yet issued (they are dropped, not delivered), waits for the ones in
   // flight, closes every file and joins the threads. Buffers the caller still holds stay valid.
-  // A write that has started (its file opened) runs to its end (all bytes, the sync if asked,
-  // the close); one not started is dropped and its file left untouched.
+  // A write that an IO thread has taken up runs to its end (all bytes, the sync if asked, the
+  // close); one still queued is dropped and its file left untouched.
   virtual ~Engine() = default;
 
   // "io_uring" or "posix".
