@@ -734,7 +734,7 @@ void EngineCore::WriteBlocking(FileJob* job) {
         return -1;
       }
     }
-    return ::open(path, kWriteOpenFlags | (direct ? O_DIRECT : 0), kWriteFileMode);
+    return ::open(path, WriteOpenFlags(r.write) | (direct ? O_DIRECT : 0), kWriteFileMode);
   };
   int fd = open_file();
   if (fd < 0 && errno == ENOENT && r.write.create_parents) {

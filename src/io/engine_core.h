@@ -282,7 +282,9 @@ inline constexpr uint64_t kMaxIoBytes = uint64_t{1} << 30;
 inline constexpr int kMaxRetries = 1000;
 
 // How a write opens its file.
-inline constexpr int kWriteOpenFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+inline int WriteOpenFlags(const WriteOptions& options) {
+  return O_WRONLY | O_CREAT | O_CLOEXEC | (options.exclusive ? O_EXCL : O_TRUNC);
+}
 inline constexpr mode_t kWriteFileMode = 0644;
 // Offset, length and memory alignment of O_DIRECT writes. The file does not exist before the
 // write, so statx cannot tell its file system's alignment; 4096 is a multiple of every

@@ -370,7 +370,8 @@ class UringEngine final : public EngineCore {
     switch (op->step) {
       case WriteOp::Step::kOpen:
         io_uring_prep_openat(sqe, AT_FDCWD, op->job->path.c_str(),
-                             kWriteOpenFlags | (op->direct ? O_DIRECT : 0), kWriteFileMode);
+                             WriteOpenFlags(op->request->write) | (op->direct ? O_DIRECT : 0),
+                             kWriteFileMode);
         break;
       case WriteOp::Step::kSync:
         io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);

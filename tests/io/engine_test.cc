@@ -1127,7 +1127,13 @@ TEST_P(EngineTest, WriteErrorsArePerRequest) {
   const std::string file = d.sized[2];
   WriteOptions no_parents;
   no_parents.create_parents = false;
+  WriteOptions exclusive;
+  exclusive.exclusive = true;
+  const std::string existing = dir + "/existing";
+  WriteFile(existing, "keep me");
   std::vector<IoRequest> g = {
+      IoRequest::Write(existing, Buffer::CopyOf(RandomBytes(10000, 1)), 6, exclusive),
+      IoRequest::Write(dir + "/sub/new", Buffer::CopyOf("new"), 7, exclusive),
       IoRequest::Write(file + "/under-a-file", Buffer::CopyOf("x"), 0),
       IoRequest::Write(file + "/deeper/under-a-file", Buffer::CopyOf("x"), 1),
       IoRequest::Write(dir + "/missing/x", Buffer::CopyOf("x"), 2, no_parents),
@@ -1148,6 +1154,9 @@ TEST_P(EngineTest, WriteErrorsArePerRequest) {
   ExpectWriteError(got[3], StatusCode::kInvalidArgument, EISDIR, dir, "Is a directory");
   ExpectWriteError(got[4], StatusCode::kNotFound, ENOENT, "", "No such file");
   ExpectWritten(got[5], dir + "/ok", "ok");
+  ExpectWriteError(got[6], StatusCode::kIOError, EEXIST, existing, "File exists");
+  EXPECT_EQ(Contents(existing), "keep me");
+  ExpectWritten(got[7], dir + "/sub/new", "new");
   engine.reset();
   EXPECT_EQ(CountOpenFds(), fds_before) << "a file stayed open on an error path";
 }

@@ -76,13 +76,16 @@ struct WriteOptions {
   // ENOENT. On by default: a store writes keys such as "temp/c/0/3" whose directories may not
   // exist yet. Off: a missing directory fails the write with kNotFound.
   bool create_parents = true;
+  // Fail if `path` exists (O_EXCL instead of O_TRUNC): the write then fails with errno EEXIST
+  // and leaves the file alone. For temporary names that no other writer may be using.
+  bool exclusive = false;
 };
 
 // One request: a read of a whole file or of a byte range of a file, or a write of a whole
 // file. (Named ReadRequest before writes existed; that name remains an alias.)
 //
 // A write creates `path` or truncates it (open with O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-// mode 0644 before the umask), writes every byte of `data` (short writes continue where they
+// or O_EXCL instead of O_TRUNC with write.exclusive; mode 0644 before the umask), writes every byte of `data` (short writes continue where they
 // stopped, EAGAIN/EINTR are retried, more than 1 GiB goes in pieces), fdatasyncs it if
 // `write.sync`, and closes it; a close that reports an error fails the write.
 // O_DIRECT: with EngineOptions::direct (the default), a write whose `data` starts on a 4096-
