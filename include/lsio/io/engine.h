@@ -85,9 +85,12 @@ struct WriteOptions {
 // file. (Named ReadRequest before writes existed; that name remains an alias.)
 //
 // A write creates `path` or truncates it (open with O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-// or O_EXCL instead of O_TRUNC with write.exclusive; mode 0644 before the umask), writes every byte of `data` (short writes continue where they
-// stopped, EAGAIN/EINTR are retried, more than 1 GiB goes in pieces), fdatasyncs it if
-// `write.sync`, and closes it; a close that reports an error fails the write.
+// or O_EXCL instead of O_TRUNC with write.exclusive; mode 0644 before the umask), writes
+// every byte of `data` (short writes continue where they stopped, EAGAIN/EINTR are retried,
+// more than 1 GiB goes in pieces), fdatasyncs it if `write.sync`, and closes it; a close that
+// reports an error fails the write. Its errors read "writing <path>: <step>: <strerror>" with
+// the errno kept, the step being "open", "creating its parent directories", "write at byte
+// N" ("pwrite at byte N" on the pread backend), "fdatasync" or "close".
 // O_DIRECT: with EngineOptions::direct (the default), a write whose `data` starts on a 4096-
 // byte boundary (every Buffer from a pool or Buffer::Allocate does; a slice at another offset
 // does not) and holds at least 4096 bytes writes its first size / 4096 * 4096 bytes with
