@@ -18,27 +18,31 @@ namespace lsio::io::internal {
 
 namespace {
 
-std::string RangeText(const ReadRequest& r) {
-  if (r.offset == 0 && r.length == ReadRequest::kToEnd) return "(whole file)";
-  if (r.length == ReadRequest::kToEnd) return "bytes [" + std::to_string(r.offset) + ", end)";
+std::string RangeText(const IoRequest& r) {
+  if (r.offset == 0 && r.length == IoRequest::kToEnd) return "(whole file)";
+  if (r.length == IoRequest::kToEnd) return "bytes [" + std::to_string(r.offset) + ", end)";
   if (r.offset >= 0 && r.length >= 0) {
     return "bytes [" + std::to_string(r.offset) + ", " + std::to_string(r.offset + r.length) + ")";
   }
   return "offset " + std::to_string(r.offset) + " length " + std::to_string(r.length);
 }
 
-std::string ReadContext(const std::string& path, const ReadRequest& r) {
+std::string ReadContext(const std::string& path, const IoRequest& r) {
   return "reading " + path + " " + RangeText(r);
+}
+
+std::string RequestContext(const std::string& path, const IoRequest& r) {
+  return r.op == IoOp::kWrite ? WriteContext(path) : ReadContext(path, r);
 }
 
 // Resolves a request against the file size: negative offsets count from the end, kToEnd
 // reaches the end. Ranges outside the file are the request's error, not the engine's.
-Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
+Result<ByteRange> ResolveRange(const IoRequest& r, uint64_t size) {
   if (r.file_size && *r.file_size != size) {
     return OutOfRangeError("the file holds " + std::to_string(size) + " bytes, not the " +
                            std::to_string(*r.file_size) + " expected");
   }
-  if (r.length < ReadRequest::kToEnd) {
+  if (r.length < IoRequest::kToEnd) {
     return InvalidArgumentError("negative length " + std::to_string(r.length));
   }
   uint64_t offset;
@@ -58,7 +62,7 @@ Result<ByteRange> ResolveRange(const ReadRequest& r, uint64_t size) {
     }
   }
   const uint64_t length =
-      r.length == ReadRequest::kToEnd ? size - offset : static_cast<uint64_t>(r.length);
+      r.length == IoRequest::kToEnd ? size - offset : static_cast<uint64_t>(r.length);
   if (length > size - offset) {
     return OutOfRangeError("range ends at " + std::to_string(offset + length) +
                            ", past the end of the file (size " + std::to_string(size) + ")");
@@ -79,6 +83,25 @@ size_t MaxOpenFiles() {
 }
 
 }  // namespace
+
+std::string WriteContext(const std::string& path) { return "writing " + path; }
+
+uint64_t MaxIoBytes(const FaultInjection* faults) {
+  return faults && faults->max_io_bytes > 0 ? faults->max_io_bytes : kMaxIoBytes;
+}
+
+int CreateParentDirectories(const std::string& path) {
+  // Walk down from the first component, creating what is missing. EEXIST is fine whatever the
+  // entry is: if it is not a directory, the open that follows reports ENOTDIR.
+  size_t slash = path.find_first_not_of('/');
+  while ((slash = path.find('/', slash)) != std::string::npos) {
+    const std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno;
+    slash = path.find_first_not_of('/', slash);
+    if (slash == std::string::npos) break;
+  }
+  return 0;
+}
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   if (this != &other) {
@@ -175,7 +198,13 @@ bool EngineCore::BudgetAvailable() const {
   return pool_->stats().bytes_outstanding < options_.max_bytes_in_flight;
 }
 
-uint64_t EngineCore::bytes_in_flight() const { return pool_->stats().bytes_outstanding; }
+bool EngineCore::SubmitBudgetAvailable() const {
+  return bytes_in_flight() < options_.max_bytes_in_flight;
+}
+
+uint64_t EngineCore::bytes_in_flight() const {
+  return pool_->stats().bytes_outstanding + write_bytes_pending_.load(std::memory_order_relaxed);
+}
 
 EngineStats EngineCore::stats() const {
   EngineStats s;
@@ -184,10 +213,14 @@ EngineStats EngineCore::stats() const {
   s.requests = requests_done_.load(std::memory_order_relaxed);
   s.device_reads = device_reads_.load(std::memory_order_relaxed);
   s.files_opened = files_opened_.load(std::memory_order_relaxed);
+  s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  s.device_writes = device_writes_.load(std::memory_order_relaxed);
+  s.writes = writes_done_.load(std::memory_order_relaxed);
+  s.bytes_written_direct = bytes_written_direct_.load(std::memory_order_relaxed);
   return s;
 }
 
-Result<uint64_t> EngineCore::Enqueue(std::vector<ReadRequest>& requests) {
+Result<uint64_t> EngineCore::Enqueue(std::vector<IoRequest>& requests) {
   // Built outside the lock: grouping 20,000 paths is the submitter's work, not the workers'.
   auto group = std::make_unique<Group>();
   group->requests = std::move(requests);
@@ -195,48 +228,80 @@ Result<uint64_t> EngineCore::Enqueue(std::vector<ReadRequest>& requests) {
   std::unordered_map<std::string_view, FileJob*> by_path;
   by_path.reserve(group->requests.size());
   for (size_t i = 0; i < group->requests.size(); ++i) {
-    const std::string& path = group->requests[i].path;
-    auto [it, inserted] = by_path.try_emplace(path, nullptr);
+    const IoRequest& r = group->requests[i];
+    auto [it, inserted] = by_path.try_emplace(r.path, nullptr);
     if (inserted) {
       auto job = std::make_unique<FileJob>();
       job->group = group.get();
-      job->path = path;
+      job->path = r.path;
       it->second = job.get();
       group->files.push_back(std::move(job));
     }
     it->second->requests.push_back(i);
+    it->second->write |= r.op == IoOp::kWrite;
   }
-  group->unplanned_files = group->files.size();
+  // Requests that fail before any IO: a written path with other requests on it (their order
+  // would be undefined), a write with a range.
+  uint64_t write_bytes = 0;
+  for (auto& job : group->files) {
+    if (!job->write) {
+      ++group->unplanned_files;
+      continue;
+    }
+    const IoRequest& r = group->requests[job->requests.front()];
+    if (job->requests.size() > 1) {
+      job->file_error = InvalidArgumentError(
+          "this group has " + std::to_string(job->requests.size()) +
+          " requests for a path it writes (a written path may have no other request in its "
+          "group)");
+    } else if (r.offset != 0 || r.length != IoRequest::kToEnd) {
+      job->file_error = InvalidArgumentError(
+          "a write replaces the whole file: offset and length must be 0 and kToEnd, not " +
+          std::to_string(r.offset) + " and " + std::to_string(r.length));
+    } else {
+      write_bytes += r.data.size();
+    }
+  }
 
   std::unique_lock lock(mu_);
   if (shutdown_) return CancelledError("IO engine is shut down");
   const uint64_t id = next_group_id_++;
   group->id = id;
-  for (auto& job : group->files) plan_queue_.push_back(job.get());
+  for (auto& job : group->files) {
+    if (job->file_error.ok()) {
+      plan_queue_.push_back(job.get());
+      continue;
+    }
+    for (size_t index : job->requests) {
+      const std::string context = RequestContext(job->path, group->requests[index]);
+      CompleteRequest(group.get(), index, job->file_error.WithContext(context), Buffer());
+    }
+  }
+  write_bytes_pending_.fetch_add(write_bytes, std::memory_order_relaxed);
   groups_.push_back(std::move(group));
   lock.unlock();
   Wake();
   return id;
 }
 
-Result<uint64_t> EngineCore::Submit(std::vector<ReadRequest> group) {
+Result<uint64_t> EngineCore::Submit(std::vector<IoRequest> group) {
   for (;;) {
     const uint64_t seen = change_seq();
     {
       std::lock_guard lock(mu_);
       if (shutdown_) return CancelledError("IO engine is shut down");
-      if (BudgetAvailable()) break;
+      if (SubmitBudgetAvailable()) break;
     }
     WaitForChange(seen);
   }
   return Enqueue(group);
 }
 
-Result<uint64_t> EngineCore::TrySubmit(std::vector<ReadRequest>& group) {
+Result<uint64_t> EngineCore::TrySubmit(std::vector<IoRequest>& group) {
   {
     std::lock_guard lock(mu_);
     if (shutdown_) return CancelledError("IO engine is shut down");
-    if (!BudgetAvailable()) {
+    if (!SubmitBudgetAvailable()) {
       return ResourceExhaustedError("IO engine: " + std::to_string(bytes_in_flight()) +
                                     " bytes in flight, budget " +
                                     std::to_string(options_.max_bytes_in_flight));
@@ -303,6 +368,13 @@ void EngineCore::Shutdown() {
     std::lock_guard lock(mu_);
     if (!shutdown_) {
       shutdown_ = true;
+      // Writes never taken by a worker are dropped: their bytes leave the charge now.
+      for (FileJob* job : plan_queue_) {
+        if (job->write) {
+          write_bytes_pending_.fetch_sub(job->group->requests[job->requests.front()].data.size(),
+                                         std::memory_order_relaxed);
+        }
+      }
       plan_queue_.clear();
       issuable_total_ = 0;
       issue_cursor_ = 0;
@@ -331,15 +403,17 @@ Group* EngineCore::IssueFrontier() {
 }
 
 void EngineCore::CompleteRequest(Group* group, size_t index, Status status, Buffer data) {
+  const IoRequest& r = group->requests[index];
   Completion c;
-  c.kind = Completion::Kind::kRead;
+  c.kind = r.op == IoOp::kWrite ? Completion::Kind::kWrite : Completion::Kind::kRead;
   c.group = group->id;
-  c.tag = group->requests[index].tag;
+  c.tag = r.tag;
   c.status = std::move(status);
   c.data = std::move(data);
   group->ready.push_back(std::move(c));
   --group->remaining;
   requests_done_.fetch_add(1, std::memory_order_relaxed);
+  if (r.op == IoOp::kWrite) writes_done_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::unique_ptr<Group> EngineCore::Unpin(Group* group) {
@@ -392,13 +466,13 @@ Work EngineCore::TakeWork(const WorkerLimits& limits) {
     read->buffer = std::move(buffer).value();
     work.reads.push_back(read);
   }
-  while (work.plans.size() < limits.max_plans && !plan_queue_.empty() &&
+  while (work.plans.size() + work.writes.size() < limits.max_plans && !plan_queue_.empty() &&
          open_files_ < max_open_files_ && issuable_total_ < plan_lookahead_) {
     FileJob* job = plan_queue_.front();
     plan_queue_.pop_front();
     ++open_files_;
     ++job->group->pins;
-    work.plans.push_back(job);
+    (job->write ? work.writes : work.plans).push_back(job);
   }
   return work;
 }
@@ -435,7 +509,7 @@ void EngineCore::Plan(FileJob* job) {
 }
 
 bool EngineCore::PlanStat(FileJob* job, const struct statx* stx, int err) {
-  const ReadRequest* const requests = job->group->requests.data();
+  const IoRequest* const requests = job->group->requests.data();
   job->errors.assign(job->requests.size(), Status::OK());
   job->ranges.assign(job->requests.size(), ByteRange{});
   if (err == 0 && S_ISDIR(stx->stx_mode)) err = EISDIR;
@@ -621,6 +695,132 @@ void EngineCore::FinishReads(std::span<FinishedRead> finished) {
   to_close.clear();
   dead.clear();
   Wake();
+}
+
+void EngineCore::FinishWrite(FileJob* job, Status status) {
+  Buffer data;  // the engine's reference to the written bytes, let go outside the lock
+  std::unique_ptr<Group> dead;
+  {
+    std::lock_guard lock(mu_);
+    Group* g = job->group;
+    const size_t index = job->requests.front();
+    data = std::move(g->requests[index].data);
+    write_bytes_pending_.fetch_sub(data.size(), std::memory_order_relaxed);
+    if (!shutdown_) {
+      CompleteRequest(g, index, status.WithContext(WriteContext(job->path)), Buffer());
+      --open_files_;
+    }
+    dead = Unpin(g);
+  }
+  data.reset();
+  dead.reset();
+  Wake();
+}
+
+bool EngineCore::WriteDirectly(const IoRequest& r) const {
+  return options_.direct && r.data.size() >= kDirectWriteAlign &&
+         reinterpret_cast<uintptr_t>(r.data.data()) % kDirectWriteAlign == 0;
+}
+
+void EngineCore::WriteBlocking(FileJob* job) {
+  const IoRequest& r = WriteRequestOf(job);
+  const FaultInjection* faults = ActiveFaults();
+  const char* path = job->path.c_str();
+  bool direct = WriteDirectly(r);
+  auto open_file = [&]() -> int {
+    if (direct && faults && faults->open_direct) {
+      if (const int err = faults->open_direct(job->path); err != 0) {
+        errno = err;
+        return -1;
+      }
+    }
+    return ::open(path, WriteOpenFlags(r.write) | (direct ? O_DIRECT : 0), kWriteFileMode);
+  };
+  int fd = open_file();
+  if (fd < 0 && errno == ENOENT && r.write.create_parents) {
+    if (const int err = CreateParentDirectories(job->path); err != 0) {
+      FinishWrite(job, ErrnoToStatus(err, "creating its parent directories"));
+      return;
+    }
+    fd = open_file();
+  }
+  if (fd < 0 && errno == EINVAL && direct) {
+    direct = false;  // the file system refuses O_DIRECT: write through the page cache
+    fd = open_file();
+  }
+  if (fd < 0) {
+    FinishWrite(job, ErrnoToStatus(errno, "open"));
+    return;
+  }
+  files_opened_.fetch_add(1, std::memory_order_relaxed);
+  Status status;
+  const uint64_t size = r.data.size();
+  // With O_DIRECT, bytes [0, direct_end) go directly and the unaligned tail through the page
+  // cache.
+  const uint64_t direct_end = direct ? size / kDirectWriteAlign * kDirectWriteAlign : 0;
+  const uint64_t max_io = MaxIoBytes(faults);
+  uint64_t done = 0;
+  int attempts = 0;
+  while (done < size) {
+    if (direct && done >= direct_end) {
+      if (const int err = ClearDirect(fd); err != 0) {
+        status = ErrnoToStatus(err, "fcntl (leaving O_DIRECT for the last bytes)");
+        break;
+      }
+      direct = false;
+    }
+    const uint64_t piece = std::min(direct ? direct_end - done : size - done, max_io);
+    ssize_t n = ::pwrite(fd, r.data.data() + done, piece, static_cast<off_t>(done));
+    int err = n < 0 ? errno : 0;
+    AddDeviceWrites(1);
+    if (n >= 0 && faults && faults->write) {
+      if (const int fault = faults->write(job->path, direct); fault != 0) {
+        n = -1;
+        err = fault;
+      }
+    }
+    if (n > 0 && faults && faults->short_write) {
+      const uint64_t cap = faults->short_write(job->path);
+      if (cap > 0 && static_cast<uint64_t>(n) > cap) n = static_cast<ssize_t>(cap);
+    }
+    if (n < 0) {
+      if ((err == EINTR || err == EAGAIN) && ++attempts < kMaxRetries) continue;
+      if (err == EINVAL && direct) {
+        // O_DIRECT refused at write time (or a short direct write left an unaligned
+        // offset): the rest goes through the page cache.
+        if (const int e = ClearDirect(fd); e == 0) {
+          direct = false;
+          continue;
+        }
+      }
+      status = ErrnoToStatus(err, "pwrite at byte " + std::to_string(done));
+      break;
+    }
+    if (n == 0) {
+      // POSIX allows it for a nonzero count only in odd cases; retrying forever would hang.
+      status = IOError("pwrite at byte " + std::to_string(done) + " wrote nothing");
+      break;
+    }
+    AddBytesWritten(static_cast<uint64_t>(n));
+    if (direct) AddBytesWrittenDirect(static_cast<uint64_t>(n));
+    done += static_cast<uint64_t>(n);
+  }
+  if (status.ok() && r.write.sync) {
+    int err = ::fdatasync(fd) != 0 ? errno : 0;
+    if (err == 0 && faults && faults->sync) err = faults->sync(job->path);
+    if (err != 0) status = ErrnoToStatus(err, "fdatasync");
+  }
+  // close reports deferred write errors on some file systems (NFS: EIO, ENOSPC, EDQUOT); the
+  // descriptor is gone whatever it returns, and EINTR says nothing about the data.
+  if (::close(fd) != 0 && errno != EINTR && status.ok()) status = ErrnoToStatus(errno, "close");
+  FinishWrite(job, std::move(status));
+}
+
+int ClearDirect(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  if ((flags & O_DIRECT) == 0) return 0;
+  return ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0 ? 0 : errno;
 }
 
 }  // namespace lsio::io::internal

@@ -3,8 +3,8 @@
 // The backend-neutral half of the IO engine: groups, ordering, planning (open + statx +
 // coalesce), the bytes-in-flight budget and delivery. A backend (io_uring, pread) only runs
 // worker threads that ask the core for work (TakeWork), perform it, and report back
-// (FinishRead / FinishReads, Plan or PlanStat + PlanOpened). Everything here is private to
-// src/io.
+// (FinishRead / FinishReads, Plan or PlanStat + PlanOpened, FinishWrite). Everything here is
+// private to src/io.
 //
 // Scheduling rules, which together give the contract's guarantees:
 //  * Planning is FIFO over all groups (plan_queue_), at most max_open_files_ files are open
@@ -20,7 +20,15 @@
 //    budget + one read.
 //  * Every device read completes its requests as soon as it finishes (not per file), so a
 //    file bigger than the budget streams.
+//  * A write is one FileJob of its own (a path written in a group has no other request
+//    there). It waits in the same FIFO plan queue as the files to read and is handed out by
+//    TakeWork (Work::writes) under the same open-file limit; the backend then opens, writes,
+//    syncs and closes it on its own and reports once (FinishWrite). Writes do not hold the
+//    issue frontier (a group's pending writes do not delay later groups' reads) and are not
+//    gated by the budget (they allocate nothing); their bytes count in bytes_in_flight()
+//    until FinishWrite, which gates Submit only.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -102,13 +110,15 @@ struct FileJob {
   struct statx stx {};         // filled by an asynchronous statx (io_uring backend)
   std::vector<std::unique_ptr<DeviceRead>> reads;
   size_t reads_unfinished = 0;
+  // A write job: requests holds its one request, whose `data` is written to `path`.
+  bool write = false;
 };
 
 struct Group {
   uint64_t id = 0;
-  std::vector<ReadRequest> requests;
+  std::vector<IoRequest> requests;
   std::vector<std::unique_ptr<FileJob>> files;
-  size_t unplanned_files = 0;
+  size_t unplanned_files = 0;  // files to read not yet planned (write jobs are not counted)
   std::deque<DeviceRead*> issuable;  // planned, waiting for a queue slot and budget
   size_t remaining = 0;              // requests not yet completed
   std::deque<Completion> ready;      // completed, not yet delivered
@@ -119,13 +129,14 @@ struct Group {
 struct Work {
   std::vector<DeviceRead*> reads;  // buffers acquired; issue them
   std::vector<FileJob*> plans;     // plan them with Plan()
+  std::vector<FileJob*> writes;    // carry them out, then FinishWrite()
   bool exit = false;               // shut down and nothing of this worker's left: return
 };
 
 // Per-worker state the core needs for its decisions.
 struct WorkerLimits {
   size_t read_slots = 0;  // how many more reads this worker can have in flight
-  size_t max_plans = 1;   // how many files it may take to plan now
+  size_t max_plans = 1;   // how many files it may take to plan or write now (both count)
 };
 
 class EngineCore : public Engine {
@@ -133,8 +144,8 @@ class EngineCore : public Engine {
   explicit EngineCore(const EngineOptions& options);
   ~EngineCore() override;
 
-  Result<uint64_t> Submit(std::vector<ReadRequest> group) override;
-  Result<uint64_t> TrySubmit(std::vector<ReadRequest>& group) override;
+  Result<uint64_t> Submit(std::vector<IoRequest> group) override;
+  Result<uint64_t> TrySubmit(std::vector<IoRequest>& group) override;
   bool Next(Completion* out) override;
   bool NextFor(Completion* out, int timeout_ms) override;
   void Shutdown() override;
@@ -176,19 +187,47 @@ class EngineCore : public Engine {
   void AddDeviceReads(uint64_t n) { device_reads_.fetch_add(n, std::memory_order_relaxed); }
   void AddDeviceBytes(uint64_t n) { bytes_device_.fetch_add(n, std::memory_order_relaxed); }
 
+  // The request a write job carries out.
+  static const IoRequest& WriteRequestOf(const FileJob* job) {
+    return job->group->requests[job->requests.front()];
+  }
+  // Reports a write taken from Work::writes as finished (its file closed): completes its
+  // request with `status` (the cause alone; the path is added here) and drops the engine's
+  // reference to its bytes. Must be called exactly once per write job.
+  void FinishWrite(FileJob* job, Status status);
+  // Carries out a write job with blocking system calls on the calling thread (the pread
+  // backend; the io_uring backend when its kernel cannot open files through the ring) and
+  // reports it with FinishWrite.
+  void WriteBlocking(FileJob* job);
+  void AddDeviceWrites(uint64_t n) { device_writes_.fetch_add(n, std::memory_order_relaxed); }
+  void AddBytesWritten(uint64_t n) { bytes_written_.fetch_add(n, std::memory_order_relaxed); }
+  void AddBytesWrittenDirect(uint64_t n) {
+    bytes_written_direct_.fetch_add(n, std::memory_order_relaxed);
+  }
+  // Whether a write starts with O_DIRECT: options().direct, at least kDirectWriteAlign bytes,
+  // and the bytes start on a kDirectWriteAlign boundary. Its first
+  // size / kDirectWriteAlign * kDirectWriteAlign bytes are then written with O_DIRECT, the
+  // rest through the page cache (after ClearDirect); EINVAL at open or at a write switches the
+  // file to buffered writes.
+  bool WriteDirectly(const IoRequest& r) const;
+  void AddFileOpened() { files_opened_.fetch_add(1, std::memory_order_relaxed); }
+
  protected:
   friend class DeferWakes;
   void Wake();
 
  private:
-  Result<uint64_t> Enqueue(std::vector<ReadRequest>& group);
+  Result<uint64_t> Enqueue(std::vector<IoRequest>& group);
   bool Drain(Completion* out, int timeout_ms);
   Group* IssueFrontier();
   void CompleteRequest(Group* group, size_t index, Status status, Buffer data);
   // Drops one pin of `group`; after Shutdown, hands back a dropped group that nobody uses any
   // more (to be destroyed outside the lock).
   std::unique_ptr<Group> Unpin(Group* group);
+  // Whether reads may be issued: read buffers charged below the budget.
   bool BudgetAvailable() const;
+  // Whether a group may be submitted: read buffers plus pending writes below the budget.
+  bool SubmitBudgetAvailable() const;
 
   const EngineOptions options_;
   // Shared with the pool's on_release hook, which may outlive this object.
@@ -207,6 +246,8 @@ class EngineCore : public Engine {
   size_t open_files_ = 0;
   size_t issuable_total_ = 0;  // planned reads not yet issued, all groups
   size_t reads_in_flight_ = 0;
+  // Bytes of writes submitted and not yet finished (dropped ones leave at Shutdown).
+  std::atomic<uint64_t> write_bytes_pending_{0};
   std::vector<std::unique_ptr<Group>> dropped_;  // shut down while still pinned
 
   std::atomic<uint64_t> bytes_read_{0};
@@ -214,6 +255,10 @@ class EngineCore : public Engine {
   std::atomic<uint64_t> requests_done_{0};
   std::atomic<uint64_t> device_reads_{0};
   std::atomic<uint64_t> files_opened_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> device_writes_{0};
+  std::atomic<uint64_t> writes_done_{0};
+  std::atomic<uint64_t> bytes_written_direct_{0};
 };
 
 // While alive, the calling thread's wake-ups of waiters (consumers in Next, workers waiting
@@ -230,10 +275,35 @@ class DeferWakes {
   EngineCore* core_;
 };
 
-// Largest piece asked of the kernel in one read; bigger device reads go in pieces, like
-// short reads. (Linux caps one read at 2 GiB - 4 KiB anyway.)
+// Largest piece asked of the kernel in one read or write; bigger device reads and writes go in
+// pieces, like short ones. (Linux caps one read or write at 2 GiB - 4 KiB anyway.)
 inline constexpr uint64_t kMaxIoBytes = uint64_t{1} << 30;
-// EAGAIN/EINTR retries of one read before giving up with the error.
+// EAGAIN/EINTR retries of one read or write before giving up with the error.
 inline constexpr int kMaxRetries = 1000;
+
+// How a write opens its file.
+inline int WriteOpenFlags(const WriteOptions& options) {
+  return O_WRONLY | O_CREAT | O_CLOEXEC | (options.exclusive ? O_EXCL : O_TRUNC);
+}
+inline constexpr mode_t kWriteFileMode = 0644;
+// Offset, length and memory alignment of O_DIRECT writes. The file does not exist before the
+// write, so statx cannot tell its file system's alignment; 4096 is a multiple of every
+// logical block size in use (512, 4096) and is the alignment of every pool Buffer. A file
+// system that wants more refuses with EINVAL, and the write falls back to buffered.
+inline constexpr uint64_t kDirectWriteAlign = 4096;
+
+// Clears O_DIRECT on `fd` (no-op when not set). Returns 0 or the errno of fcntl.
+int ClearDirect(int fd);
+
+struct FaultInjection;
+// kMaxIoBytes, or the test override of it.
+uint64_t MaxIoBytes(const FaultInjection* faults);
+
+// Creates the missing directories above `path` (mode 0755), like `mkdir -p $(dirname path)`.
+// Returns 0 or the errno of the mkdir that failed (ENOTDIR when a component is a file).
+int CreateParentDirectories(const std::string& path);
+
+// "writing <path>": the context of a write's errors.
+std::string WriteContext(const std::string& path);
 
 }  // namespace lsio::io::internal

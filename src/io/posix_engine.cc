@@ -1,6 +1,7 @@
 // The pread backend: the same core on a pool of blocking workers. Used where io_uring cannot
-// be set up (seccomp, old kernels) or on request. Each worker performs one read at a time;
-// at most queue_depth reads are in flight in total.
+// be set up (seccomp, old kernels) or on request. Each worker performs one read or one whole
+// write (open, pwrite, fdatasync, close) at a time; at most queue_depth reads are in flight in
+// total.
 
 #include <unistd.h>
 
@@ -54,7 +55,8 @@ class PosixEngine final : public EngineCore {
         reads_active_.fetch_sub(1, std::memory_order_acq_rel);
       }
       for (FileJob* job : work.plans) Plan(job);
-      if (!work.reads.empty() || !work.plans.empty()) continue;
+      for (FileJob* job : work.writes) WriteBlocking(job);
+      if (!work.reads.empty() || !work.plans.empty() || !work.writes.empty()) continue;
       WaitForChange(seen);
     }
   }
@@ -64,7 +66,7 @@ class PosixEngine final : public EngineCore {
     while (read->done < read->needed) {
       const bool direct = file->direct.load(std::memory_order_relaxed);
       read->issued_direct = direct;
-      const uint64_t piece = std::min(read->length - read->done, kMaxIoBytes);
+      const uint64_t piece = std::min(read->length - read->done, MaxIoBytes(faults_));
       ssize_t n = ::pread(file->fd.get(), read->buffer.mutable_data() + read->done, piece,
                           static_cast<off_t>(read->offset + read->done));
       int err = n < 0 ? errno : 0;

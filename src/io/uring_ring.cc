@@ -43,9 +43,12 @@ Result<std::unique_ptr<Ring>> Ring::Create(unsigned entries) {
   ring->features_.op_openat = io_uring_opcode_supported(probe, IORING_OP_OPENAT);
   ring->features_.op_statx = io_uring_opcode_supported(probe, IORING_OP_STATX);
   ring->features_.op_close = io_uring_opcode_supported(probe, IORING_OP_CLOSE);
+  ring->features_.op_write = io_uring_opcode_supported(probe, IORING_OP_WRITE);
+  ring->features_.op_fsync = io_uring_opcode_supported(probe, IORING_OP_FSYNC);
   io_uring_free_probe(probe);
-  if (!ring->features_.op_read) {
-    return NotSupportedError("io_uring: IORING_OP_READ is not supported by this kernel");
+  if (!ring->features_.op_read || !ring->features_.op_write) {
+    return NotSupportedError(
+        "io_uring: IORING_OP_READ or IORING_OP_WRITE is not supported by this kernel");
   }
   return ring;
 }

@@ -3,7 +3,8 @@
 // A thin RAII wrapper over one liburing ring, created the way Seastar's try_create_uring does:
 // ask for the best set-up flags first and step down on EINVAL (older kernels), then probe the
 // opcodes the engine relies on, so a kernel that lacks them is refused at start-up rather than
-// failing every read later.
+// failing every read later (READ and WRITE, both Linux 5.6, are required; the others are
+// used when present).
 
 #include <liburing.h>
 
@@ -21,6 +22,8 @@ struct RingFeatures {
   bool op_openat = false;
   bool op_statx = false;
   bool op_close = false;
+  bool op_write = false;
+  bool op_fsync = false;
 };
 
 class Ring {
@@ -28,7 +31,8 @@ class Ring {
   // Sets up a ring with `entries` submission slots (rounded up to a power of two by the
   // kernel). Errors: the errno of io_uring_setup (EPERM under seccomp or with
   // kernel.io_uring_disabled, ENOSYS on kernels without io_uring, ENOMEM when locked memory
-  // is short), or kNotSupported when IORING_OP_READ is missing (Linux < 5.6).
+  // is short), or kNotSupported when IORING_OP_READ or IORING_OP_WRITE is missing
+  // (Linux < 5.6).
   // The ring is single-issuer: only the thread that creates it may submit to it.
   static Result<std::unique_ptr<Ring>> Create(unsigned entries);
 

@@ -1,5 +1,5 @@
 // Conformance suite of the IO engine: every backend runs every test. The reference for the
-// bytes is plain pread(2) on the same files.
+// bytes is plain pread(2) on the same files, for reads and for what writes left on disk.
 
 #include "lsio/io/engine.h"
 
@@ -9,6 +9,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -195,15 +197,17 @@ class EngineTest : public ::testing::TestWithParam<BackendParam> {
 };
 
 // Submits each group, drains everything and returns the delivered stream. One thread submits
-// and drains, so it uses TrySubmit and drains while the budget is used up.
-std::vector<Completion> RunGroups(Engine& engine, std::vector<std::vector<ReadRequest>> groups) {
+// and drains, so it uses TrySubmit and drains while the budget is used up. The engine has run
+// `first_group` groups before.
+std::vector<Completion> RunGroups(Engine& engine, std::vector<std::vector<ReadRequest>> groups,
+                                  uint64_t first_group = 0) {
   std::vector<Completion> out;
   Completion c;
   for (size_t i = 0; i < groups.size(); ++i) {
     for (;;) {
       Result<uint64_t> id = engine.TrySubmit(groups[i]);
       if (id.ok()) {
-        EXPECT_EQ(*id, i);
+        EXPECT_EQ(*id, first_group + i);
         break;
       }
       EXPECT_EQ(id.status().code(), StatusCode::kResourceExhausted) << id.status().ToString();
@@ -218,7 +222,7 @@ std::vector<Completion> RunGroups(Engine& engine, std::vector<std::vector<ReadRe
 std::map<uint64_t, Completion> ByTag(std::vector<Completion>& stream) {
   std::map<uint64_t, Completion> m;
   for (Completion& c : stream) {
-    if (c.kind == Completion::Kind::kRead) {
+    if (c.kind != Completion::Kind::kEndOfGroup) {
       EXPECT_EQ(m.count(c.tag), 0u) << "tag delivered twice: " << c.tag;
       m[c.tag] = std::move(c);
     }
@@ -828,6 +832,668 @@ TEST_P(EngineTest, EmptyGroupsAndIdleNext) {
   auto stream = RunGroups(*engine, {{}, {}, {ReadRequest::WholeFile(TestData::Get().sized[1], 5)}});
   auto counts = CheckOrdering(stream, 3);
   EXPECT_EQ(counts, (std::vector<size_t>{0, 0, 1}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes. The reference for what a write left on disk is pread(2) (and stat(2)) on the file.
+
+// A fresh directory for one test and one backend variant (".../w/<Test>/<Variant>/<what>").
+std::string ScratchDir(const std::string& what) {
+  const std::string dir = TestData::Get().dir + "/w/" +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name() + "/" +
+                          what;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The file's contents, read with plain pread(2) (the reference).
+std::string Contents(const std::string& path) {
+  if (!Exists(path)) return "<missing>";
+  return Pread(path, 0, FileSize(path));
+}
+
+// Checks that a write completed OK with nothing in it, and that `path` now holds `bytes`.
+void ExpectWritten(const Completion& c, const std::string& path, const std::string& bytes) {
+  EXPECT_EQ(c.kind, Completion::Kind::kWrite) << path;
+  ASSERT_TRUE(c.status.ok()) << path << ": " << c.status.ToString();
+  EXPECT_TRUE(c.data.empty());
+  ASSERT_TRUE(Exists(path)) << path;
+  ASSERT_EQ(FileSize(path), bytes.size()) << path;
+  EXPECT_TRUE(Contents(path) == bytes) << path << ": contents differ from what was written";
+}
+
+void ExpectWriteError(const Completion& c, StatusCode code, int err, const std::string& path,
+                      const std::string& fragment) {
+  EXPECT_EQ(c.kind, Completion::Kind::kWrite) << path;
+  EXPECT_EQ(c.status.code(), code) << c.status.ToString();
+  if (err != 0) {
+    EXPECT_EQ(c.status.sys_errno(), err) << c.status.ToString();
+  }
+  EXPECT_NE(c.status.message().find("writing " + path), std::string::npos) << c.status.ToString();
+  EXPECT_NE(c.status.message().find(fragment), std::string::npos) << c.status.ToString();
+  EXPECT_TRUE(c.data.empty());
+}
+
+// Whether files in `dir` can be opened for writing with O_DIRECT (ext4 here; tmpfs before
+// Linux 6.6 cannot).
+bool DirectWritesWork(const std::string& dir) {
+  const std::string probe = dir + "/.direct-probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  ::unlink(probe.c_str());
+  return fd >= 0;
+}
+
+// What EngineStats::bytes_written_direct should count for a write of `size` bytes from a
+// buffer that is (or not) 4096-aligned: everything but the tail, when O_DIRECT applies.
+uint64_t DirectBytes(bool direct_engine, bool direct_fs, bool aligned, uint64_t size) {
+  return direct_engine && direct_fs && aligned ? size / 4096 * 4096 : 0;
+}
+
+mode_t CurrentUmask() {
+  const mode_t m = ::umask(0);
+  ::umask(m);
+  return m;
+}
+
+TEST_P(EngineTest, WriteThenReadBack) {
+  const std::string dir = ScratchDir("roundtrip");
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  // Sizes around pages and the io_uring backend's 4 MiB write pieces.
+  const size_t sizes[] = {0, 1, 511, 4096, 4097, (size_t{1} << 20) + 3, (size_t{9} << 20) + 5};
+  std::vector<std::string> paths, bytes;
+  std::vector<IoRequest> g;
+  uint64_t total = 0;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    paths.push_back(dir + "/f" + std::to_string(i));
+    bytes.push_back(RandomBytes(sizes[i], 1000 + i));
+    g.push_back(IoRequest::Write(paths[i], Buffer::CopyOf(bytes[i]), i));
+    EXPECT_EQ(g.back().op, IoOp::kWrite);
+    total += sizes[i];
+  }
+  auto stream = RunGroups(*engine, {g});
+  CheckOrdering(stream, 1);
+  auto got = ByTag(stream);
+  ASSERT_EQ(got.size(), paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    ExpectWritten(got[i], paths[i], bytes[i]);
+    struct stat st {};
+    ASSERT_EQ(::stat(paths[i].c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644 & ~CurrentUmask()) << paths[i];
+  }
+  const EngineStats s = engine->stats();
+  EXPECT_EQ(s.writes, paths.size());
+  EXPECT_EQ(s.requests, paths.size());
+  EXPECT_EQ(s.bytes_written, total);
+  EXPECT_EQ(s.files_opened, paths.size());
+  // Buffer::CopyOf is 4096-aligned: with O_DIRECT on, every whole 4096 bytes went directly.
+  const bool direct_fs = DirectWritesWork(dir);
+  uint64_t direct = 0;
+  for (size_t size : sizes) direct += DirectBytes(GetParam().direct, direct_fs, true, size);
+  EXPECT_EQ(s.bytes_written_direct, direct);
+  EXPECT_EQ(engine->bytes_in_flight(), 0u) << "written bytes still charged";
+
+  // Read back through the engine (O_DIRECT in the direct variants: the page cache holds what
+  // was just written) and compare with what was written.
+  std::vector<IoRequest> reads;
+  for (size_t i = 0; i < paths.size(); ++i) reads.push_back(IoRequest::WholeFile(paths[i], i));
+  stream = RunGroups(*engine, {reads}, 1);
+  got = ByTag(stream);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    ASSERT_TRUE(got[i].status.ok()) << got[i].status.ToString();
+    EXPECT_EQ(got[i].kind, Completion::Kind::kRead);
+    EXPECT_TRUE(got[i].data.as_string_view() == bytes[i]) << paths[i];
+  }
+
+  // Overwriting truncates: a shorter value leaves no trace of the longer one.
+  const std::string shorter = "ten bytes!";
+  stream = RunGroups(*engine, {{IoRequest::Write(paths[6], Buffer::CopyOf(shorter), 0)}}, 2);
+  got = ByTag(stream);
+  ExpectWritten(got[0], paths[6], shorter);
+}
+
+TEST_P(EngineTest, WriteSyncAndSlices) {
+  const std::string dir = ScratchDir("sync");
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  // Slices of one block at odd offsets (buffered whatever the options) and at an aligned one
+  // (O_DIRECT when on), with and without fdatasync.
+  const std::string all = RandomBytes(300000, 7);
+  const Buffer block = Buffer::CopyOf(all);
+  WriteOptions sync;
+  sync.sync = true;
+  std::vector<IoRequest> g = {
+      IoRequest::Write(dir + "/a", block.Slice(1, 100000), 0, sync),
+      IoRequest::Write(dir + "/b", block.Slice(100001, 150000), 1),
+      IoRequest::Write(dir + "/c", block.Slice(3, 0), 2, sync),
+      IoRequest::Write(dir + "/d", block.Slice(8192, 10000), 3, sync),
+      IoRequest::Write(dir + "/e", block.Slice(20480, 4095), 4),
+  };
+  auto stream = RunGroups(*engine, {g});
+  auto got = ByTag(stream);
+  ExpectWritten(got[0], dir + "/a", all.substr(1, 100000));
+  ExpectWritten(got[1], dir + "/b", all.substr(100001, 150000));
+  ExpectWritten(got[2], dir + "/c", "");
+  ExpectWritten(got[3], dir + "/d", all.substr(8192, 10000));
+  ExpectWritten(got[4], dir + "/e", all.substr(20480, 4095));
+  EXPECT_EQ(engine->stats().bytes_written_direct,
+            DirectBytes(GetParam().direct, DirectWritesWork(dir), true, 10000));
+  // The engine let go of its references once the writes were done.
+  g.clear();
+  EXPECT_EQ(block.use_count(), 1);
+}
+
+TEST_P(EngineTest, ManyWritesInOneGroupCreateTheirDirectories) {
+  const std::string dir = ScratchDir("many");
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  const int fds_before = CountOpenFds();
+  constexpr size_t kFiles = 3000;
+  std::vector<std::string> paths, bytes;
+  std::vector<IoRequest> g;
+  for (size_t i = 0; i < kFiles; ++i) {
+    // Nested directories that do not exist yet, shared by many files (created concurrently).
+    paths.push_back(dir + "/c/" + std::to_string(i % 7) + "/" + std::to_string(i % 31) + "/k" +
+                    std::to_string(i));
+    bytes.push_back(RandomBytes(i % 5000, i));
+    g.push_back(IoRequest::Write(paths[i], Buffer::CopyOf(bytes[i]), i));
+  }
+  auto stream = RunGroups(*engine, {g});
+  auto counts = CheckOrdering(stream, 1);
+  EXPECT_EQ(counts[0], kFiles);
+  auto got = ByTag(stream);
+  ASSERT_EQ(got.size(), kFiles);
+  for (size_t i = 0; i < kFiles; ++i) ExpectWritten(got[i], paths[i], bytes[i]);
+  EXPECT_EQ(engine->stats().writes, kFiles);
+  EXPECT_EQ(engine->stats().files_opened, kFiles);
+  EXPECT_EQ(CountOpenFds(), fds_before) << "file descriptors leaked";
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/c/3/5").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0755 & ~CurrentUmask());
+}
+
+TEST_P(EngineTest, ReadsAndWritesMixInGroups) {
+  TestData& d = TestData::Get();
+  const std::string dir = ScratchDir("mixed");
+  // RunGroups holds every read buffer until the end: the default budget covers them all.
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  std::mt19937_64 rng(21);
+  struct Want {
+    bool write;
+    std::string path, bytes;
+    uint64_t offset, length;
+  };
+  std::vector<Want> want;
+  std::vector<std::vector<IoRequest>> groups(40);
+  std::vector<size_t> per_group;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const size_t n = rng() % 10;
+    for (size_t k = 0; k < n; ++k) {
+      if (rng() % 2 == 0) {
+        const std::string path = dir + "/g" + std::to_string(gi) + "/k" + std::to_string(k);
+        const std::string bytes = RandomBytes(rng() % 200000, rng());
+        groups[gi].push_back(IoRequest::Write(path, Buffer::CopyOf(bytes), want.size()));
+        want.push_back({true, path, bytes, 0, 0});
+      } else {
+        const std::string& p = d.sized[rng() % d.sized.size()];
+        const uint64_t size = FileSize(p);
+        const uint64_t len = size == 0 ? 0 : rng() % size;
+        const uint64_t off = size == len ? 0 : rng() % (size - len);
+        groups[gi].push_back(IoRequest::Range(p, static_cast<int64_t>(off),
+                                              static_cast<int64_t>(len), want.size()));
+        want.push_back({false, p, "", off, len});
+      }
+    }
+    per_group.push_back(groups[gi].size());
+  }
+  auto stream = RunGroups(*engine, groups);
+  EXPECT_EQ(CheckOrdering(stream, groups.size()), per_group);
+  auto got = ByTag(stream);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i].write) {
+      ExpectWritten(got[i], want[i].path, want[i].bytes);
+    } else {
+      EXPECT_EQ(got[i].kind, Completion::Kind::kRead);
+      ExpectBytes(got[i], want[i].path, want[i].offset, want[i].length);
+    }
+  }
+  // A read submitted after a write's completion was delivered sees the written bytes.
+  const std::string path = dir + "/then-read";
+  const std::string bytes = RandomBytes(123457, 3);
+  stream = RunGroups(*engine, {{IoRequest::Write(path, Buffer::CopyOf(bytes), 0)}}, 40);
+  ASSERT_TRUE(ByTag(stream)[0].status.ok());
+  stream = RunGroups(*engine, {{IoRequest::WholeFile(path, 0), IoRequest::Range(path, -3, 3, 1)}},
+                     41);
+  got = ByTag(stream);
+  ASSERT_TRUE(got[0].status.ok()) << got[0].status.ToString();
+  EXPECT_TRUE(got[0].data.as_string_view() == bytes);
+  EXPECT_TRUE(got[1].data.as_string_view() == bytes.substr(bytes.size() - 3));
+}
+
+TEST_P(EngineTest, ConflictingRequestsForAWrittenPathFail) {
+  TestData& d = TestData::Get();
+  const std::string dir = ScratchDir("conflict");
+  const std::string target = dir + "/target";
+  WriteFile(target, "old contents");
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  IoRequest ranged = IoRequest::Write(dir + "/ranged", Buffer::CopyOf("x"), 5);
+  ranged.offset = 10;
+  std::vector<IoRequest> g = {
+      IoRequest::Write(target, Buffer::CopyOf("new"), 0),
+      IoRequest::WholeFile(target, 1),                   // read of a written path
+      IoRequest::Write(dir + "/twice", Buffer::CopyOf("a"), 2),
+      IoRequest::Write(dir + "/twice", Buffer::CopyOf("b"), 3),
+      IoRequest::Write(dir + "/fine", Buffer::CopyOf("fine"), 4),
+      std::move(ranged),
+      IoRequest::WholeFile(d.sized[1], 6),
+  };
+  auto stream = RunGroups(*engine, {g});
+  CheckOrdering(stream, 1);
+  auto got = ByTag(stream);
+  ASSERT_EQ(got.size(), 7u);
+  ExpectWriteError(got[0], StatusCode::kInvalidArgument, 0, target, "requests for a path");
+  EXPECT_EQ(got[1].kind, Completion::Kind::kRead);
+  EXPECT_EQ(got[1].status.code(), StatusCode::kInvalidArgument) << got[1].status.ToString();
+  EXPECT_NE(got[1].status.message().find("reading " + target), std::string::npos);
+  ExpectWriteError(got[2], StatusCode::kInvalidArgument, 0, dir + "/twice", "requests for");
+  ExpectWriteError(got[3], StatusCode::kInvalidArgument, 0, dir + "/twice", "requests for");
+  ExpectWritten(got[4], dir + "/fine", "fine");
+  ExpectWriteError(got[5], StatusCode::kInvalidArgument, 0, dir + "/ranged", "whole file");
+  ExpectBytes(got[6], d.sized[1], 0, 1);
+  // Nothing was done to the paths of refused requests.
+  EXPECT_EQ(Contents(target), "old contents");
+  EXPECT_FALSE(Exists(dir + "/twice"));
+  EXPECT_FALSE(Exists(dir + "/ranged"));
+}
+
+TEST_P(EngineTest, WriteErrorsArePerRequest) {
+  TestData& d = TestData::Get();
+  const std::string dir = ScratchDir("errors");
+  const int fds_before = CountOpenFds();
+  auto engine = Make();
+  ASSERT_TRUE(engine);
+  const std::string file = d.sized[2];
+  WriteOptions no_parents;
+  no_parents.create_parents = false;
+  WriteOptions exclusive;
+  exclusive.exclusive = true;
+  const std::string existing = dir + "/existing";
+  WriteFile(existing, "keep me");
+  std::vector<IoRequest> g = {
+      IoRequest::Write(existing, Buffer::CopyOf(RandomBytes(10000, 1)), 6, exclusive),
+      IoRequest::Write(dir + "/sub/new", Buffer::CopyOf("new"), 7, exclusive),
+      IoRequest::Write(file + "/under-a-file", Buffer::CopyOf("x"), 0),
+      IoRequest::Write(file + "/deeper/under-a-file", Buffer::CopyOf("x"), 1),
+      IoRequest::Write(dir + "/missing/x", Buffer::CopyOf("x"), 2, no_parents),
+      IoRequest::Write(dir, Buffer::CopyOf("x"), 3),  // a directory
+      IoRequest::Write("", Buffer::CopyOf("x"), 4),
+      IoRequest::Write(dir + "/ok", Buffer::CopyOf("ok"), 5),
+  };
+  auto stream = RunGroups(*engine, {g});
+  CheckOrdering(stream, 1);
+  auto got = ByTag(stream);
+  ASSERT_EQ(got.size(), g.size());
+  ExpectWriteError(got[0], StatusCode::kNotFound, ENOTDIR, file + "/under-a-file",
+                   "Not a directory");
+  ExpectWriteError(got[1], StatusCode::kNotFound, ENOTDIR, file + "/deeper/under-a-file",
+                   "Not a directory");
+  ExpectWriteError(got[2], StatusCode::kNotFound, ENOENT, dir + "/missing/x", "No such file");
+  EXPECT_FALSE(Exists(dir + "/missing")) << "create_parents = false created a directory";
+  ExpectWriteError(got[3], StatusCode::kInvalidArgument, EISDIR, dir, "Is a directory");
+  ExpectWriteError(got[4], StatusCode::kNotFound, ENOENT, "", "No such file");
+  ExpectWritten(got[5], dir + "/ok", "ok");
+  ExpectWriteError(got[6], StatusCode::kIOError, EEXIST, existing, "File exists");
+  EXPECT_EQ(Contents(existing), "keep me");
+  ExpectWritten(got[7], dir + "/sub/new", "new");
+  engine.reset();
+  EXPECT_EQ(CountOpenFds(), fds_before) << "a file stayed open on an error path";
+}
+
+// As root, EACCES cannot happen; a forked child becomes nobody and reports by exit code.
+TEST_P(EngineTest, WritePermissionDenied) {
+  const std::string dir = ScratchDir("eacces");
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((TestData::Get().dir + "/w").c_str(), 0755), 0);
+  const std::string open_dir = dir + "/open";
+  fs::create_directory(open_dir);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to the user nobody";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    auto engine = Engine::Create(Options());
+    if (!engine.ok()) ::_exit(11);
+    std::vector<IoRequest> g = {IoRequest::Write(dir + "/x", Buffer::CopyOf("x"), 0),
+                                IoRequest::Write(dir + "/sub/x", Buffer::CopyOf("x"), 1),
+                                IoRequest::Write(open_dir + "/y", Buffer::CopyOf("yes"), 2)};
+    if (!(*engine)->Submit(std::move(g)).ok()) ::_exit(12);
+    Completion c;
+    int seen = 0;
+    while ((*engine)->Next(&c)) {
+      if (c.kind == Completion::Kind::kEndOfGroup) continue;
+      if (c.kind != Completion::Kind::kWrite) ::_exit(13);
+      ++seen;
+      if (c.tag == 2) {
+        if (!c.status.ok()) ::_exit(14);
+        continue;
+      }
+      if (c.status.code() != StatusCode::kPermissionDenied) ::_exit(15);
+      if (c.status.sys_errno() != EACCES) ::_exit(16);
+      const std::string path = c.tag == 0 ? dir + "/x" : dir + "/sub/x";
+      if (c.status.message().find("writing " + path) == std::string::npos) ::_exit(17);
+      if (c.tag == 1 && c.status.message().find("parent directories") == std::string::npos) {
+        ::_exit(18);
+      }
+    }
+    ::_exit(seen == 3 ? 0 : 19);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at check " << WEXITSTATUS(status);
+  EXPECT_FALSE(Exists(dir + "/x"));
+  EXPECT_FALSE(Exists(dir + "/sub"));
+  EXPECT_EQ(Contents(open_dir + "/y"), "yes");
+}
+
+// A real full file system: a 64 KiB tmpfs mounted in a private mount namespace of a child.
+TEST_P(EngineTest, WriteToFullFileSystemIsEnospc) {
+  const std::string dir = ScratchDir("enospc");
+  const std::string mnt = dir + "/mnt";
+  fs::create_directory(mnt);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(77);
+    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(77);
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k") != 0) ::_exit(77);
+    auto engine = Engine::Create(Options());
+    if (!engine.ok()) ::_exit(11);
+    const std::string small = RandomBytes(1000, 1);
+    const std::string big = RandomBytes(1 << 20, 2);
+    WriteOptions sync;
+    sync.sync = true;
+    // The small file first (its own group), then one that cannot fit.
+    std::vector<std::vector<IoRequest>> groups = {
+        {IoRequest::Write(mnt + "/small", Buffer::CopyOf(small), 0)},
+        {IoRequest::Write(mnt + "/big", Buffer::CopyOf(big), 1),
+         IoRequest::Write(mnt + "/big-synced", Buffer::CopyOf(big), 2, sync)}};
+    auto stream = RunGroups(**engine, groups);
+    auto got = ByTag(stream);
+    if (got.size() != 3) ::_exit(12);
+    if (!got[0].status.ok() || Contents(mnt + "/small") != small) ::_exit(13);
+    for (uint64_t tag : {1, 2}) {
+      const Completion& c = got[tag];
+      if (c.status.code() != StatusCode::kResourceExhausted) ::_exit(14);
+      if (c.status.sys_errno() != ENOSPC) ::_exit(15);
+      const std::string path = mnt + (tag == 1 ? "/big" : "/big-synced");
+      if (c.status.message().find("writing " + path + ": ") == std::string::npos) ::_exit(16);
+      if (c.status.message().find("No space left on device") == std::string::npos) ::_exit(17);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot mount a tmpfs here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at check " << WEXITSTATUS(status);
+}
+
+TEST_P(EngineTest, InjectedWriteAndSyncErrorsArePerRequest) {
+  const std::string dir = ScratchDir("inject");
+  const std::string eio = dir + "/eio", enospc = dir + "/enospc", bad_sync = dir + "/bad-sync";
+  internal::FaultInjection faults;
+  faults.write = [=](std::string_view path, bool) {
+    return path == eio ? EIO : path == enospc ? ENOSPC : 0;
+  };
+  faults.sync = [=](std::string_view path) { return path == bad_sync ? EIO : 0; };
+  internal::SetFaultInjectionForTesting(faults);
+  {
+    auto engine = Make();
+    ASSERT_TRUE(engine);
+    WriteOptions sync;
+    sync.sync = true;
+    const std::string bytes = RandomBytes(50000, 4);
+    std::vector<IoRequest> g = {
+        IoRequest::Write(eio, Buffer::CopyOf(bytes), 0),
+        IoRequest::Write(enospc, Buffer::CopyOf(bytes), 1, sync),
+        IoRequest::Write(bad_sync, Buffer::CopyOf(bytes), 2, sync),
+        IoRequest::Write(dir + "/good", Buffer::CopyOf(bytes), 3, sync),
+    };
+    auto stream = RunGroups(*engine, {g});
+    CheckOrdering(stream, 1);
+    auto got = ByTag(stream);
+    ExpectWriteError(got[0], StatusCode::kIOError, EIO, eio, "write at byte 0: Input/output");
+    ExpectWriteError(got[1], StatusCode::kResourceExhausted, ENOSPC, enospc,
+                     "No space left on device");
+    ExpectWriteError(got[2], StatusCode::kIOError, EIO, bad_sync, "fdatasync: Input/output");
+    ExpectWritten(got[3], dir + "/good", bytes);
+    EXPECT_EQ(engine->bytes_in_flight(), 0u);
+  }
+  internal::ClearFaultInjectionForTesting();
+}
+
+// O_DIRECT refused by the file system, at open (EINVAL from open: old tmpfs, overlayfs) or at
+// the first write (some FUSE and network file systems): the write goes through the page cache.
+TEST_P(EngineTest, DirectWriteRefusedFallsBackToBuffered) {
+  const std::string dir = ScratchDir("refused");
+  const std::string at_open = dir + "/refused-at-open", at_write = dir + "/refused-at-write";
+  std::atomic<int> refused_writes{0};
+  internal::FaultInjection faults;
+  faults.open_direct = [=](std::string_view path) { return path == at_open ? EINVAL : 0; };
+  faults.write = [=, &refused_writes](std::string_view path, bool direct) {
+    if (path != at_write || !direct) return 0;
+    refused_writes.fetch_add(1);
+    return EINVAL;
+  };
+  internal::SetFaultInjectionForTesting(faults);
+  {
+    EngineOptions o = Options();
+    o.direct = true;  // in every variant: this is about O_DIRECT being refused
+    auto engine = Make(o);
+    ASSERT_TRUE(engine);
+    const std::string a = RandomBytes((size_t{9} << 20) + 77, 8);
+    const std::string b = RandomBytes((size_t{9} << 20) + 78, 9);
+    const std::string c = RandomBytes(100000, 10);
+    auto stream = RunGroups(*engine, {{IoRequest::Write(at_open, Buffer::CopyOf(a), 0),
+                                       IoRequest::Write(at_write, Buffer::CopyOf(b), 1),
+                                       IoRequest::Write(dir + "/direct", Buffer::CopyOf(c), 2)}});
+    auto got = ByTag(stream);
+    ExpectWritten(got[0], at_open, a);
+    ExpectWritten(got[1], at_write, b);
+    ExpectWritten(got[2], dir + "/direct", c);
+    EXPECT_GE(refused_writes.load(), 1);
+    const EngineStats s = engine->stats();
+    // Only the third file went directly; refused writes are not counted as written.
+    EXPECT_EQ(s.bytes_written_direct, DirectBytes(true, DirectWritesWork(dir), true, c.size()));
+    EXPECT_EQ(s.bytes_written, a.size() + b.size() + c.size());
+  }
+  internal::ClearFaultInjectionForTesting();
+}
+
+// Short writes continue where they stopped, EAGAIN and EINTR are retried, and writes larger
+// than the largest piece (lowered by the test hook) go in pieces: the file is exact.
+TEST_P(EngineTest, ShortWritesRetriesAndPiecesAreTransparent) {
+  const std::string dir = ScratchDir("short");
+  std::atomic<int> calls{0};
+  internal::FaultInjection faults;
+  faults.write = [&calls](std::string_view, bool) {
+    const int n = calls.fetch_add(1);
+    return n % 3 == 0 ? EAGAIN : n % 3 == 1 ? EINTR : 0;
+  };
+  faults.short_write = [](std::string_view path) {
+    return path.ends_with("short") ? uint64_t{10000} : uint64_t{0};
+  };
+  faults.max_io_bytes = 64 << 10;
+  internal::SetFaultInjectionForTesting(faults);
+  {
+    auto engine = Make();
+    ASSERT_TRUE(engine);
+    const std::string a = RandomBytes((size_t{5} << 20) + 7, 5);
+    const std::string b = RandomBytes(300001, 6);
+    auto stream = RunGroups(*engine, {{IoRequest::Write(dir + "/pieces", Buffer::CopyOf(a), 0),
+                                       IoRequest::Write(dir + "/short", Buffer::CopyOf(b), 1)}});
+    auto got = ByTag(stream);
+    ExpectWritten(got[0], dir + "/pieces", a);
+    ExpectWritten(got[1], dir + "/short", b);
+    const EngineStats s = engine->stats();
+    // Two of three attempts refused; at most 64 KiB per call; at most 10,000 bytes per call
+    // counted for the short file.
+    EXPECT_GE(s.device_writes, 3 * ((a.size() >> 16) + b.size() / 10000));
+    EXPECT_EQ(s.bytes_written, a.size() + b.size());
+    // With O_DIRECT, the short file's first 10,000 bytes went directly; the next direct write,
+    // at an unaligned offset, was refused by the kernel (EINVAL) and the rest was buffered.
+    const bool direct = GetParam().direct && DirectWritesWork(dir);
+    EXPECT_EQ(s.bytes_written_direct, direct ? a.size() / 4096 * 4096 + 10000 : 0);
+  }
+  internal::ClearFaultInjectionForTesting();
+}
+
+// One write larger than kMaxIoBytes (1 GiB), for real. Only the two main variants: it writes
+// and compares a gigabyte.
+TEST_P(EngineTest, WriteLargerThanOneGiB) {
+  if (!GetParam().main_variant) GTEST_SKIP() << "main variants only";
+  const std::string dir = ScratchDir("large");
+  const std::string path = dir + "/big";
+  const uint64_t size = (uint64_t{1} << 30) + 4099;
+  Result<Buffer> buffer = Buffer::Allocate(size);
+  ASSERT_TRUE(buffer.ok());
+  // A pattern that differs in every 8-byte word, so a piece written at the wrong offset shows.
+  for (uint64_t i = 0; i + 8 <= size; i += 8) {
+    const uint64_t v = i * 0x9E3779B97F4A7C15ull;
+    std::memcpy(buffer->mutable_data() + i, &v, 8);
+  }
+  std::memset(buffer->mutable_data() + (size & ~uint64_t{7}), 0xAB, size & 7);
+  {
+    auto engine = Make();
+    ASSERT_TRUE(engine);
+    auto stream = RunGroups(*engine, {{IoRequest::Write(path, *buffer, 0)}});
+    auto got = ByTag(stream);
+    ASSERT_TRUE(got[0].status.ok()) << got[0].status.ToString();
+    EXPECT_EQ(engine->stats().bytes_written, size);
+  }
+  ASSERT_EQ(FileSize(path), size);
+  const uint64_t kSlice = uint64_t{64} << 20;
+  for (uint64_t off = 0; off < size; off += kSlice) {
+    const uint64_t n = std::min(kSlice, size - off);
+    ASSERT_TRUE(Pread(path, off, n) == buffer->as_string_view().substr(off, n))
+        << "the file differs from the data at " << off;
+  }
+  ::unlink(path.c_str());
+}
+
+// Submit and TrySubmit count the bytes of writes not yet finished against the budget.
+TEST_P(EngineTest, PendingWritesHoldBackSubmit) {
+  const std::string dir = ScratchDir("budget");
+  std::atomic<bool> release{false};
+  internal::FaultInjection faults;
+  // Holds every write on the IO thread until the test lets go.
+  faults.write = [&release](std::string_view, bool) {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return 0;
+  };
+  internal::SetFaultInjectionForTesting(faults);
+  {
+    EngineOptions o = Options();
+    o.max_bytes_in_flight = 1 << 20;
+    auto engine = Make(o);
+    ASSERT_TRUE(engine);
+    std::vector<IoRequest> g;
+    for (int i = 0; i < 4; ++i) {
+      g.push_back(IoRequest::Write(dir + "/w" + std::to_string(i),
+                                   Buffer::CopyOf(RandomBytes(1 << 20, i)), i));
+    }
+    ASSERT_TRUE(engine->TrySubmit(g).ok());
+    EXPECT_EQ(engine->bytes_in_flight(), uint64_t{4} << 20);
+    std::vector<IoRequest> more = {IoRequest::WholeFile(TestData::Get().sized[1], 0)};
+    EXPECT_EQ(engine->TrySubmit(more).status().code(), StatusCode::kResourceExhausted);
+    EXPECT_EQ(more.size(), 1u);
+    release.store(true);
+    Completion c;
+    size_t writes = 0;
+    while (engine->Next(&c)) {
+      if (c.kind == Completion::Kind::kWrite) {
+        ++writes;
+        EXPECT_TRUE(c.status.ok()) << c.status.ToString();
+      }
+    }
+    EXPECT_EQ(writes, 4u);
+    EXPECT_EQ(engine->bytes_in_flight(), 0u);
+    EXPECT_TRUE(engine->TrySubmit(more).ok());
+    while (engine->Next(&c)) {
+    }
+  }
+  internal::ClearFaultInjectionForTesting();
+}
+
+// Shutting down with writes queued and in flight: the started ones run to their end, the
+// others leave no file; nothing leaks.
+TEST_P(EngineTest, ShutdownWithWritesInFlightIsClean) {
+  const std::string dir = ScratchDir("shutdown");
+  const int fds_before = CountOpenFds();
+  static const std::vector<std::string> contents = [] {
+    std::vector<std::string> c(1000);
+    for (size_t i = 0; i < c.size(); ++i) c[i] = RandomBytes(i * 397 % 60000, i);
+    return c;
+  }();
+  for (int round = 0; round < 3; ++round) {
+    const std::string rdir = dir + "/r" + std::to_string(round);
+    auto engine = Make();
+    ASSERT_TRUE(engine);
+    std::vector<Buffer> held;  // the caller's own references to the written bytes
+    for (int k = 0; k < 5; ++k) {
+      std::vector<IoRequest> g;
+      for (size_t i = 0; i < 200; ++i) {
+        const size_t n = k * 200 + i;
+        held.push_back(Buffer::CopyOf(contents[n]));
+        g.push_back(IoRequest::Write(rdir + "/" + std::to_string(n % 10) + "/f" +
+                                         std::to_string(n),
+                                     held.back(), n));
+      }
+      g.push_back(IoRequest::Range(TestData::Get().sparse, 0, 16 << 20, 9999));
+      Result<uint64_t> id = engine->TrySubmit(g);
+      if (!id.ok()) {
+        ASSERT_EQ(id.status().code(), StatusCode::kResourceExhausted) << id.status().ToString();
+        break;
+      }
+    }
+    Completion c;
+    for (int i = 0; i < 30 * round && engine->Next(&c); ++i) {
+    }
+    if (round == 1) {
+      std::thread t([&] { engine->Shutdown(); });
+      while (engine->Next(&c)) {
+      }
+      t.join();
+      EXPECT_FALSE(engine->Next(&c));
+      EXPECT_EQ(engine->Submit({}).status().code(), StatusCode::kCancelled);
+      // Every write finished or was dropped: none is charged any more.
+      c = Completion{};
+      EXPECT_EQ(engine->bytes_in_flight(), engine->pool().stats().bytes_outstanding);
+    }
+    engine.reset();
+    // The engine holds no reference to any written buffer after its destruction.
+    for (const Buffer& b : held) EXPECT_LE(b.use_count(), 1);
+    for (size_t n = 0; n < held.size(); ++n) {
+      const std::string path = rdir + "/" + std::to_string(n % 10) + "/f" + std::to_string(n);
+      if (!Exists(path)) continue;
+      EXPECT_TRUE(Contents(path) == contents[n]) << path << " was left partly written";
+    }
+  }
+  EXPECT_EQ(CountOpenFds(), fds_before) << "file descriptors leaked";
 }
 
 const BackendParam kParams[] = {
