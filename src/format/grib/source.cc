@@ -70,6 +70,7 @@ struct FieldExtra {
   uint16_t packing = 0;
   uint8_t bits_per_value = 0;
   uint16_t nv = 0;
+  int64_t total_number = -1;  // numberOfForecastsInEnsemble, when the product has members
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +200,10 @@ Status FileIndexer::AddMessage(uint64_t offset, const Message& message,
     records.push_back(std::move(*r));
     refs.push_back({number, static_cast<uint32_t>(f)});
     extras.push_back({field.data_representation.template_number,
-                      field.data_representation.bits_per_value, field.product.nv});
+                      field.data_representation.bits_per_value, field.product.nv,
+                      field.product.has_ensemble
+                          ? int64_t{field.product.number_of_forecasts_in_ensemble}
+                          : int64_t{-1}});
   }
   return Status::OK();
 }
@@ -784,9 +788,13 @@ void AddGridAttributes(const FieldRecord& r, const GridSample* sample, json& a) 
     a["GRIB_Latin2InDegrees"] = static_cast<double>(g.latin2) / 1e6;
     a["GRIB_latitudeOfFirstGridPointInDegrees"] = deg.lat1;
     a["GRIB_longitudeOfFirstGridPointInDegrees"] = deg.lon1;
+    a["GRIB_latitudeOfSouthernPoleInDegrees"] = static_cast<double>(g.south_pole_lat) / 1e6;
+    a["GRIB_longitudeOfSouthernPoleInDegrees"] = static_cast<double>(g.south_pole_lon) / 1e6;
     flags();
   } else if (type == "reduced_gg") {
     a["GRIB_N"] = g.n;
+    Result<std::vector<uint32_t>> pl = ReadPointsPerRow(sample->section, sample->field.grid);
+    if (pl.ok()) a["GRIB_pl"] = *pl;
   }
 }
 
@@ -804,6 +812,9 @@ json VariableAttributes(const Variable& v, const FieldRecord& r, const FieldExtr
   a["GRIB_gridType"] = v.grid_type;
   if (r.uv_relative_to_grid >= 0) a["GRIB_uvRelativeToGrid"] = r.uv_relative_to_grid;
   a["GRIB_NV"] = extra.nv;
+  // cfgrib reads values with this missingValue (and masks it to NaN).
+  a["GRIB_missingValue"] = static_cast<double>(std::numeric_limits<float>::max());
+  if (extra.total_number >= 0) a["GRIB_totalNumber"] = extra.total_number;
   a["GRIB_cfName"] = p.cf_name;
   a["GRIB_cfVarName"] = p.cf_var_name;
   a["GRIB_name"] = p.name;
