@@ -267,8 +267,11 @@ std::optional<__int128> ClockNs(std::string_view s) {
   size_t i = 0;
   for (int k = 0; k < 3; ++k) {
     const size_t start = i;
-    while (i < s.size() && IsDigit(s[i])) parts[k] = parts[k] * 10 + (s[i++] - '0');
-    if (i == start || i - start > 9) return std::nullopt;
+    while (i < s.size() && IsDigit(s[i])) {
+      if (i - start == 9) return std::nullopt;  // more digits than any clock has
+      parts[k] = parts[k] * 10 + (s[i++] - '0');
+    }
+    if (i == start) return std::nullopt;
     if (k < 2) {
       if (i >= s.size() || s[i] != ':') return std::nullopt;
       ++i;
@@ -335,15 +338,17 @@ std::optional<__int128> TimedeltaNs(std::string_view text) {
       __int128 v = 0;
       for (char c : number) {
         v = v * 10 + (c - '0');
-        if (v > (__int128{1} << 80)) return std::nullopt;
+        if (v > (__int128{1} << 64)) return std::nullopt;
       }
       total += v * unit;
     } else {
       char* end = nullptr;
       const double v = std::strtod(number.c_str(), &end);
       if (end != number.c_str() + number.size() || !(v >= 0) || v > 1e20) return std::nullopt;
-      total += static_cast<__int128>(std::llround(v * static_cast<double>(unit)));
+      total += static_cast<__int128>(std::nearbyint(v * static_cast<double>(unit)));
     }
+    // Far outside timedelta64[ns] already: stop before the sum could overflow.
+    if (total > (__int128{1} << 100)) return std::nullopt;
     ++terms;
   }
   if (terms == 0) return std::nullopt;
