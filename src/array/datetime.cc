@@ -359,13 +359,15 @@ std::optional<__int128> TimedeltaNs(std::string_view text) {
 
 Result<int64_t> ParseTimedelta(std::string_view text) {
   const std::optional<__int128> ns = TimedeltaNs(text);
+  std::string quoted(1, '\'');
+  quoted.append(text).push_back('\'');
   if (!ns) {
-    return InvalidArgumentError("'" + std::string(text) +
-                                "' is not a duration (give one such as 6h, 90min, 1 day, "
+    return InvalidArgumentError(quoted +
+                                " is not a duration (give one such as 6h, 90min, 1 day, "
                                 "06:00:00)");
   }
   if (*ns <= std::numeric_limits<int64_t>::min() || *ns > std::numeric_limits<int64_t>::max()) {
-    return OutOfRangeError("duration '" + std::string(text) + "' is outside timedelta64[ns]");
+    return OutOfRangeError("duration " + quoted + " is outside timedelta64[ns]");
   }
   return static_cast<int64_t>(*ns);
 }
