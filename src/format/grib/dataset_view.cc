@@ -253,26 +253,32 @@ Dataset BuildVariable(std::span<const FieldRecord> all, const std::vector<size_t
   for (int64_t s : v.shape) n_cells *= static_cast<size_t>(s);
   v.cells.assign(n_cells, -1);
   std::map<Combination, size_t> first_of;
-  std::vector<Combination> order;
+  std::vector<std::map<Combination, size_t>::const_iterator> order;
   for (size_t i : set) {
     Combination c = CombinationOf(all[i]);
-    if (first_of.emplace(c, i).second) order.push_back(c);
+    auto [it, inserted] = first_of.emplace(std::move(c), i);
+    if (inserted) order.push_back(it);
   }
-  for (const Combination& c : order) {
-    const FieldRecord& r = all[first_of[c]];
+  for (const auto& entry : order) {
+    const FieldRecord& r = all[entry->second];
     size_t cell = 0;
     bool ok = true;
     for (size_t k = 0; k < used.size(); ++k) {
       const HeaderValue hv = used[k]->value(r);
       const std::vector<double>& vals = dim_values[k];
-      auto it = std::find(vals.begin(), vals.end(), hv.v);
+      // Sorted (descending for isobaric levels): a binary search, not a scan, so that a
+      // dimension of a hundred thousand times costs n log n.
+      auto it = used[k]->descending
+                    ? std::lower_bound(vals.begin(), vals.end(), hv.v, std::greater<double>())
+                    : std::lower_bound(vals.begin(), vals.end(), hv.v);
+      if (it != vals.end() && *it != hv.v) it = vals.end();
       if (!hv.defined || it == vals.end()) {
         ok = false;
         break;
       }
       cell = cell * vals.size() + static_cast<size_t>(it - vals.begin());
     }
-    if (ok) v.cells[cell] = static_cast<int64_t>(first_of[c]);
+    if (ok) v.cells[cell] = static_cast<int64_t>(entry->second);
   }
 
   for (size_t k = 0; k < v.dims.size(); ++k) AddDim(&d, v.dims[k], v.shape[k]);
