@@ -36,7 +36,7 @@ void InstallInterruptHandler() { std::signal(SIGINT, OnInterrupt); }
 }  // namespace lsio::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"lsio: light-speed IO for chunked, labelled arrays (Zarr v2/v3)"};
+  CLI::App app{"lsio: light-speed IO for chunked, labelled arrays (Zarr v2/v3, GRIB2)"};
   app.set_version_flag("--version", "lsio " + std::string(lsio::kVersion));
   app.require_subcommand(1);
   int exit_code = 0;

@@ -20,7 +20,7 @@ namespace lsio::cli {
 namespace {
 
 struct StatsFlags {
-  std::string path;
+  std::vector<std::string> paths;
   std::vector<std::string> vars, over, isel, sel;
   std::string groupby, resample;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
@@ -57,7 +57,8 @@ void DrawProgress(const ops::StatsProgress& p) {
 
 int RunStats(const StatsFlags& f) {
   ops::StatsRequest req;
-  req.path = f.path;
+  req.path = f.paths.front();
+  req.more_paths.assign(f.paths.begin() + 1, f.paths.end());
   req.variables = f.vars;
   req.over = f.over;
   req.groupby = f.groupby;
@@ -159,8 +160,11 @@ int RunStats(const StatsFlags& f) {
 void AddStatsCommand(CLI::App& app, int* exit_code) {
   auto f = std::make_shared<StatsFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "stats", "Summary statistics of Zarr variables, whole or along dimensions");
-  cmd->add_option("path", f->path, "Zarr store (group or array)")->required();
+      "stats", "Summary statistics of variables (Zarr, GRIB2), whole or along dimensions");
+  cmd->add_option("paths", f->paths,
+                  "Zarr store (group or array), or GRIB2 file(s), directory or glob (several "
+                  "GRIB locations open as one dataset)")
+      ->required();
   cmd->add_option("--var", f->vars, "Variable path (repeatable; default: all data variables)");
   cmd->add_option("--over", f->over,
                   "Reduce over this dimension only (repeatable); the result is per remaining "

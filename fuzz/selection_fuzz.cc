@@ -18,10 +18,10 @@ namespace {
 
 using namespace lsio::array;  // NOLINT(build/namespaces): a fuzz target over one namespace
 
-const std::vector<std::string> kDims = {"time", "lat", "lon", "level", "x"};
-const std::vector<int64_t> kShape = {730, 360, 720, 5, 10};
-const std::vector<int64_t> kChunks = {10, 180, 360, 1, 3};
-const std::vector<int64_t> kInnerChunks = {5, 90, 90, 1, 1};
+const std::vector<std::string> kDims = {"time", "lat", "lon", "level", "x", "step"};
+const std::vector<int64_t> kShape = {730, 360, 720, 5, 10, 8};
+const std::vector<int64_t> kChunks = {10, 180, 360, 1, 3, 1};
+const std::vector<int64_t> kInnerChunks = {5, 90, 90, 1, 1, 1};
 
 lsio::Result<Coordinate> Lookup(std::string_view dim) {
   if (dim == "time") {  // daily from 2000-01-01
@@ -41,6 +41,13 @@ lsio::Result<Coordinate> Lookup(std::string_view dim) {
     return Coordinate::Numeric(std::move(v), /*single_precision=*/true);
   }
   if (dim == "level") return Coordinate::Numeric({1000, 850, 500, 925, 250});  // unsorted
+  if (dim == "step") {  // 0 h .. 42 h every 6 h (GRIB's step, a duration)
+    std::vector<int64_t> ns(kShape[5]);
+    for (size_t i = 0; i < ns.size(); ++i) {
+      ns[i] = static_cast<int64_t>(i) * 6 * 3600 * kNanosPerSecond;
+    }
+    return Coordinate::Timedelta(std::move(ns));
+  }
   return lsio::NotFoundError("no coordinate for dimension '" + std::string(dim) + "'");
 }
 

@@ -25,7 +25,7 @@ def read_into(path: str, array: str, ranges: Sequence[tuple[int, int, int, bool]
     Reads the selection `ranges` ((start, step, count, drop) per dimension) of `array` into the C-contiguous numpy array `out`, with the GIL released.
     """
 
-def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None) -> dict:
+def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ...) -> dict:
     """Summary statistics; see lsio.stats."""
 
 def partial_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, cancel: CancelToken | None) -> bytes:

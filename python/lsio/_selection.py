@@ -17,6 +17,9 @@ def _label(value: Any):
         return None
     if isinstance(value, str):
         return ("s", value)
+    if isinstance(value, (np.timedelta64, _dt.timedelta)) or type(value).__name__ == "Timedelta":
+        # A duration (GRIB's step): as text the extension reads exactly.
+        return ("s", f"{int(np.timedelta64(value, 'ns').astype(np.int64))}ns")
     if isinstance(value, (np.datetime64, _dt.datetime, _dt.date)) or type(value).__name__ == "Timestamp":
         ns = np.datetime64(value, "ns").astype(np.int64)
         return ("t", int(ns))

@@ -115,7 +115,7 @@ def report_to_dataset(report: dict, skip: bool = False):
     return ds
 
 
-def stats(path: str | os.PathLike,
+def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
           var: str | Iterable[str] | None = None,
           over: str | Iterable[str] | None = None,
           sel: Mapping[str, Any] | None = None,
@@ -133,7 +133,11 @@ def stats(path: str | os.PathLike,
 
     Parameters
     ----------
-    path: the Zarr store (group or array).
+    path: the Zarr store (group or array); or GRIB2: a file, a directory of GRIB files, a glob
+        ("/data/gfs/*.grib2"), or a list of them opened as one dataset (cfgrib's view of all
+        their fields, concatenated along time and step as xr.open_mfdataset(...,
+        engine="cfgrib", combine="by_coords") does). GRIB variables are named
+        "<typeOfLevel>/<stepType>/<name>" (e.g. "isobaricInhPa/instant/t").
     var: variable path(s); default every data variable (coordinates skipped).
     over: dimension(s) to reduce over; default all (one value per statistic).
     sel: label selections as xarray's ``.sel``: ``{"time": slice("2020-01", "2020-06"),
@@ -170,9 +174,13 @@ def stats(path: str | os.PathLike,
     option), lsio.errors.Error subclasses naming the chunk and file; KeyboardInterrupt on Ctrl-C
     (the call stops promptly and leaves no threads behind).
     """
-    path = os.fspath(path)
-    if "://" not in path and not os.path.exists(path):
-        raise FileNotFoundError(2, "No such file or directory", path)
+    paths = [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else \
+        [os.fspath(p) for p in path]
+    if not paths:
+        raise ValueError("no path given")
+    for p in paths:
+        if "://" not in p and not any(c in p for c in "*?[") and not os.path.exists(p):
+            raise FileNotFoundError(2, "No such file or directory", p)
     group = ""
     if groupby is not None and resample is not None:
         raise ValueError("give groupby or resample, not both")
@@ -200,9 +208,10 @@ def stats(path: str | os.PathLike,
             bar.refresh()
     try:
         report = run_cancellable(
-            _lsio.compute_stats, path, _as_list(var), _as_list(over),
+            _lsio.compute_stats, paths[0], _as_list(var), _as_list(over),
             selectors(isel=isel, sel=sel), _stats_text(stats), int(threads or 0),
-            parse_size(max_memory), io, on_error, callback, group=group)
+            parse_size(max_memory), io, on_error, callback, group=group,
+            more_paths=paths[1:])
     finally:
         if bar is not None:
             bar.close()

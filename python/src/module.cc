@@ -357,9 +357,11 @@ ops::StatsRequest MakeRequest(const std::string& path, const std::vector<std::st
                               const std::vector<std::string>& over, const nb::list& selectors,
                               const std::string& stats, int threads, uint64_t max_memory,
                               const std::string& io, const std::string& on_error,
-                              const std::string& group = "") {
+                              const std::string& group = "",
+                              const std::vector<std::string>& more_paths = {}) {
   ops::StatsRequest req;
   req.path = path;
+  req.more_paths = more_paths;
   req.variables = vars;
   req.over = over;
   // "groupby:time.month" or "resample:time=1MS".
@@ -393,9 +395,10 @@ nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& v
                       const std::vector<std::string>& over, const nb::list& selectors,
                       const std::string& stats, int threads, uint64_t max_memory,
                       const std::string& io, const std::string& on_error,
-                      nb::object progress, CancelToken* cancel, const std::string& group) {
-  ops::StatsRequest req =
-      MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io, on_error, group);
+                      nb::object progress, CancelToken* cancel, const std::string& group,
+                      const std::vector<std::string>& more_paths) {
+  ops::StatsRequest req = MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io,
+                                      on_error, group, more_paths);
   if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
   if (!progress.is_none()) {
     // Called on this (the calling) thread, which holds no GIL while the run goes on.
@@ -465,7 +468,8 @@ NB_MODULE(_lsio, m) {
         "into the C-contiguous numpy array `out`, with the GIL released.");
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
-        "cancel"_a.none(), "group"_a = "", "Summary statistics; see lsio.stats.");
+        "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),
+        "Summary statistics; see lsio.stats.");
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
         "Partial statistics of a share of the work, as bytes for merge_partials.");

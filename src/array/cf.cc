@@ -696,8 +696,9 @@ Result<Coordinate> DecodeCoordinate(const ArrayInfo& array, std::span<const std:
                                 " bytes of coordinate values for " + std::to_string(n) +
                                 " elements of " + dt.name);
   }
-  // Native datetime64 arrays (zarr-python's numpy.datetime64): values in their own unit.
-  if (dt.kind == DataTypeKind::kDatetime64) {
+  // Native datetime64 / timedelta64 arrays (zarr-python's numpy.datetime64, GRIB's time and
+  // step): values in their own unit.
+  if (dt.kind == DataTypeKind::kDatetime64 || dt.kind == DataTypeKind::kTimedelta64) {
     static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
         {"D", kNanosPerDay}, {"h", 3600 * kNanosPerSecond}, {"m", 60 * kNanosPerSecond},
         {"s", kNanosPerSecond}, {"ms", 1'000'000}, {"us", 1'000}, {"ns", 1}};
@@ -721,6 +722,7 @@ Result<Coordinate> DecodeCoordinate(const ArrayInfo& array, std::span<const std:
       return v;
     }());
     LSIO_ASSIGN_OR_RETURN(std::vector<int64_t> ns, DecodeCfTimes(raw, u));
+    if (dt.kind == DataTypeKind::kTimedelta64) return Coordinate::Timedelta(std::move(ns));
     return Coordinate::Datetime(std::move(ns));
   }
   LSIO_ASSIGN_OR_RETURN(CfMaskAndScale cf, ResolveCfMaskAndScale(array));

@@ -1,7 +1,11 @@
 #include "lsio/array/datetime.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
+#include <string>
+#include <utility>
 
 namespace lsio::array {
 
@@ -224,6 +228,171 @@ std::string FormatDatetimeNs(int64_t ns) {
     std::string frac = buf;
     while (frac.back() == '0') frac.pop_back();
     s += frac;
+  }
+  return s;
+}
+
+namespace {
+
+// Nanoseconds per unit of a pandas Timedelta unit name, or 0.
+int64_t TimedeltaUnit(std::string_view u) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"W", 7 * kNanosPerDay},       {"w", 7 * kNanosPerDay},
+      {"week", 7 * kNanosPerDay},    {"weeks", 7 * kNanosPerDay},
+      {"D", kNanosPerDay},           {"d", kNanosPerDay},
+      {"day", kNanosPerDay},         {"days", kNanosPerDay},
+      {"h", 3600 * kNanosPerSecond}, {"H", 3600 * kNanosPerSecond},
+      {"hr", 3600 * kNanosPerSecond}, {"hour", 3600 * kNanosPerSecond},
+      {"hours", 3600 * kNanosPerSecond}, {"m", 60 * kNanosPerSecond},
+      {"min", 60 * kNanosPerSecond}, {"minute", 60 * kNanosPerSecond},
+      {"minutes", 60 * kNanosPerSecond}, {"T", 60 * kNanosPerSecond},
+      {"s", kNanosPerSecond},        {"S", kNanosPerSecond},
+      {"sec", kNanosPerSecond},      {"second", kNanosPerSecond},
+      {"seconds", kNanosPerSecond},  {"ms", 1'000'000},
+      {"milliseconds", 1'000'000},   {"us", 1'000},
+      {"microseconds", 1'000},       {"ns", 1},
+      {"nanoseconds", 1},
+  };
+  for (const auto& [name, ns] : kUnits) {
+    if (name == u) return ns;
+  }
+  return 0;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// "HH:MM:SS[.f]" -> ns, or nullopt.
+std::optional<__int128> ClockNs(std::string_view s) {
+  int64_t parts[3] = {0, 0, 0};
+  size_t i = 0;
+  for (int k = 0; k < 3; ++k) {
+    const size_t start = i;
+    while (i < s.size() && IsDigit(s[i])) {
+      if (i - start == 9) return std::nullopt;  // more digits than any clock has
+      parts[k] = parts[k] * 10 + (s[i++] - '0');
+    }
+    if (i == start) return std::nullopt;
+    if (k < 2) {
+      if (i >= s.size() || s[i] != ':') return std::nullopt;
+      ++i;
+    }
+  }
+  __int128 ns = (__int128{parts[0]} * 3600 + parts[1] * 60 + parts[2]) * kNanosPerSecond;
+  if (i < s.size()) {
+    if (s[i] != '.') return std::nullopt;
+    ++i;
+    int64_t frac = 0, scale = kNanosPerSecond;
+    const size_t start = i;
+    while (i < s.size() && IsDigit(s[i]) && i - start < 9) {
+      frac = frac * 10 + (s[i++] - '0');
+      scale /= 10;
+    }
+    if (i == start || i != s.size()) return std::nullopt;
+    ns += __int128{frac} * scale;
+  }
+  return ns;
+}
+
+std::optional<__int128> TimedeltaNs(std::string_view text) {
+  std::string_view s = text;
+  auto skip_spaces = [&] {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  };
+  skip_spaces();
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  bool negative = false;
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+    skip_spaces();
+  }
+  if (s.empty()) return std::nullopt;
+  __int128 total = 0;
+  int terms = 0;
+  while (!s.empty()) {
+    // A clock "HH:MM:SS" ends the text.
+    if (const std::optional<__int128> clock = ClockNs(s)) {
+      total += *clock;
+      ++terms;
+      s = {};
+      break;
+    }
+    // <number><unit>
+    size_t i = 0;
+    while (i < s.size() && (IsDigit(s[i]) || s[i] == '.')) ++i;
+    if (i == 0) return std::nullopt;
+    const std::string number(s.substr(0, i));
+    s.remove_prefix(i);
+    skip_spaces();
+    size_t j = 0;
+    while (j < s.size() && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) ++j;
+    const int64_t unit = TimedeltaUnit(s.substr(0, j));
+    if (unit == 0) return std::nullopt;
+    s.remove_prefix(j);
+    skip_spaces();
+    if (!s.empty() && s.front() == ',') {
+      s.remove_prefix(1);
+      skip_spaces();
+    }
+    if (number.find('.') == std::string::npos) {
+      __int128 v = 0;
+      for (char c : number) {
+        v = v * 10 + (c - '0');
+        if (v > (__int128{1} << 64)) return std::nullopt;
+      }
+      total += v * unit;
+    } else {
+      char* end = nullptr;
+      const double v = std::strtod(number.c_str(), &end);
+      if (end != number.c_str() + number.size() || !(v >= 0) || v > 1e20) return std::nullopt;
+      total += static_cast<__int128>(std::nearbyint(v * static_cast<double>(unit)));
+    }
+    // Far outside timedelta64[ns] already: stop before the sum could overflow.
+    if (total > (__int128{1} << 100)) return std::nullopt;
+    ++terms;
+  }
+  if (terms == 0) return std::nullopt;
+  return negative ? -total : total;
+}
+
+}  // namespace
+
+Result<int64_t> ParseTimedelta(std::string_view text) {
+  const std::optional<__int128> ns = TimedeltaNs(text);
+  std::string quoted(1, '\'');
+  quoted.append(text).push_back('\'');
+  if (!ns) {
+    return InvalidArgumentError(quoted +
+                                " is not a duration (give one such as 6h, 90min, 1 day, "
+                                "06:00:00)");
+  }
+  if (*ns <= std::numeric_limits<int64_t>::min() || *ns > std::numeric_limits<int64_t>::max()) {
+    return OutOfRangeError("duration " + quoted + " is outside timedelta64[ns]");
+  }
+  return static_cast<int64_t>(*ns);
+}
+
+bool LooksLikeTimedelta(std::string_view text) { return TimedeltaNs(text).has_value(); }
+
+std::string FormatTimedeltaNs(int64_t ns) {
+  if (ns == kNaT) return "NaT";
+  const int64_t days = FloorDiv(ns, kNanosPerDay);
+  const int64_t rest = ns - days * kNanosPerDay;
+  const int64_t secs = rest / kNanosPerSecond;
+  const int64_t nanos = rest % kNanosPerSecond;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%lld days %s%02lld:%02lld:%02lld",
+                static_cast<long long>(days), days < 0 ? "+" : "",
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60));
+  std::string s = buf;
+  if (nanos != 0) {
+    if (nanos % 1000 == 0) {
+      std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(nanos / 1000));
+    } else {
+      std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(nanos));
+    }
+    s += buf;
   }
   return s;
 }

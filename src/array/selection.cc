@@ -33,7 +33,9 @@ std::optional<double> ParseNumber(std::string_view s) {
   return v;
 }
 
-bool IsLabelText(std::string_view s) { return ParseNumber(s) || LooksLikeIsoDatetime(s); }
+bool IsLabelText(std::string_view s) {
+  return ParseNumber(s) || LooksLikeIsoDatetime(s) || LooksLikeTimedelta(s);
+}
 
 Result<std::pair<std::string, std::string_view>> SplitArgument(std::string_view arg) {
   const size_t eq = arg.find('=');
@@ -329,7 +331,48 @@ Result<DimRange> SelDatetime(const DimSelector& sel, const Coordinate& c) {
   return Slice(begin, end);
 }
 
+// --- timedelta coordinates --------------------------------------------------------------------
+
+Result<int64_t> TimedeltaLabel(const Label& label) {
+  if (const auto* s = std::get_if<std::string>(&label)) return ParseTimedelta(Trim(*s));
+  return InvalidArgumentError("label " + LabelText(label) +
+                              " for a timedelta coordinate: give a duration such as 6h");
+}
+
+Result<DimRange> SelTimedelta(const DimSelector& sel, const Coordinate& c) {
+  const std::vector<int64_t>& v = c.datetime_ns;
+  const Order order = OrderOf(v);
+  if (const auto* label = std::get_if<Label>(&sel.value)) {
+    LSIO_ASSIGN_OR_RETURN(int64_t x, TimedeltaLabel(*label));
+    LSIO_ASSIGN_OR_RETURN(std::optional<Loc> loc, GetLoc(v, x, LabelText(*label)));
+    if (!loc) {
+      return NotFoundError("duration " + LabelText(*label) + " (" + FormatTimedeltaNs(x) +
+                           ") is not in the coordinate");
+    }
+    if (loc->end - loc->begin == 1) return Scalar(loc->begin);
+    return Slice(loc->begin, loc->end);
+  }
+  const LabelSlice& s = std::get<LabelSlice>(sel.value);
+  int64_t begin = 0, end = static_cast<int64_t>(v.size());
+  if (s.start) {
+    LSIO_ASSIGN_OR_RETURN(int64_t x, TimedeltaLabel(*s.start));
+    LSIO_ASSIGN_OR_RETURN(begin, SliceBound(v, order, x, false, LabelText(*s.start)));
+  }
+  if (s.stop) {
+    LSIO_ASSIGN_OR_RETURN(int64_t x, TimedeltaLabel(*s.stop));
+    LSIO_ASSIGN_OR_RETURN(end, SliceBound(v, order, x, true, LabelText(*s.stop)));
+  }
+  return Slice(begin, end);
+}
+
 }  // namespace
+
+Coordinate Coordinate::Timedelta(std::vector<int64_t> ns) {
+  Coordinate c;
+  c.kind = Kind::kTimedelta;
+  c.datetime_ns = std::move(ns);
+  return c;
+}
 
 Coordinate Coordinate::Numeric(std::vector<double> values, bool single_precision) {
   Coordinate c;
@@ -394,8 +437,10 @@ Result<DimSelector> ParseSelArgument(std::string_view arg) {
   if (text.empty()) {
     return InvalidArgumentError("sel '" + std::string(arg) + "': no label");
   }
-  // A single date with a time of day ("2020-01-01T06:00:30") is one label, not a range.
-  if (text.find(':') == std::string_view::npos || LooksLikeIsoDatetime(text)) {
+  // A single date with a time of day ("2020-01-01T06:00:30") or a duration ("06:00:00") is one
+  // label, not a range.
+  if (text.find(':') == std::string_view::npos || LooksLikeIsoDatetime(text) ||
+      LooksLikeTimedelta(text)) {
     sel.value = Label(std::string(text));
     return sel;
   }
@@ -417,7 +462,8 @@ Result<DimSelector> ParseSelArgument(std::string_view arg) {
   }
   if (!split) {
     return InvalidArgumentError("sel '" + std::string(arg) +
-                                "': expected a label or start:stop of numbers or dates");
+                                "': expected a label or start:stop of numbers, dates or "
+                                "durations");
   }
   LabelSlice s;
   const std::string_view a = Trim(text.substr(0, *split));
@@ -496,8 +542,9 @@ Result<DimRange> ResolveLabelSelector(const DimSelector& sel, const Coordinate& 
   if (!sel.is_label()) {
     return InvalidArgumentError("selector on '" + sel.dim + "' is positional, not label-based");
   }
-  Result<DimRange> r =
-      c.kind == Coordinate::Kind::kNumeric ? SelNumeric(sel, c) : SelDatetime(sel, c);
+  Result<DimRange> r = c.kind == Coordinate::Kind::kNumeric    ? SelNumeric(sel, c)
+                       : c.kind == Coordinate::Kind::kTimedelta ? SelTimedelta(sel, c)
+                                                                : SelDatetime(sel, c);
   if (!r.ok()) return r.status().WithContext("sel " + DescribeSelector(sel));
   return r;
 }

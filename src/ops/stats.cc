@@ -477,8 +477,11 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   format::DatasetOptions open;
   open.io_backend = request.io_backend;
   open.storage_options = request.storage_options;
+  open.cancelled = request.cancelled;
+  std::vector<std::string> locations = {request.path};
+  locations.insert(locations.end(), request.more_paths.begin(), request.more_paths.end());
   LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> ds,
-                        format::OpenDataset(context, request.path, open));
+                        format::OpenDataset(context, locations, open));
   const int run_threads = request.threads > 0 ? std::min(request.threads, context.threads())
                                               : context.threads();
 

@@ -275,7 +275,20 @@ Result<SchedulerStats> Run(TaskSource& source, kvstore::Reader& reader, compute:
     // Keep the disk busy: submit groups until the engine pushes back or work runs out.
     while (true) {
       fill_group();
-      if (staged.empty()) break;
+      // Tasks without IO go to the CPU pool now.
+      const auto in_memory = std::stable_partition(
+          staged.begin(), staged.end(), [](const ReadTask& t) { return !t.no_read; });
+      const bool ran_in_memory = in_memory != staged.end();
+      for (auto it = in_memory; it != staged.end(); ++it) {
+        jobs.Push(std::make_unique<Job>(Job{std::move(*it), Buffer()}));
+      }
+      staged.erase(in_memory, staged.end());
+      if (staged.empty()) {
+        // More in-memory tasks only while few are queued: they are not bounded by the
+        // reader's budget.
+        if (ran_in_memory && state.running() < 4 * int64_t{threads} + 16) continue;
+        break;
+      }
       requests.clear();
       requests.reserve(staged.size());
       for (ReadTask& t : staged) {

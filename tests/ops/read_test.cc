@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "lsio/array/dataset.h"
+#include "lsio/array/memory_source.h"
 #include "lsio/array/read.h"
 #include "lsio/format/zarr/hierarchy.h"
 #include "lsio/format/zarr/source.h"
@@ -276,6 +277,61 @@ TEST(ChunkReaderTest, UnsupportedCodecIsAClearError) {
   Status st = ReadSelection(root, h->root(), full, std::as_writable_bytes(std::span(all)));
   EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.ToString();
   EXPECT_NE(st.message().find("pcodec"), std::string::npos) << st.ToString();
+}
+
+array::ArrayInfo MemoryInfo(std::string path, std::vector<int64_t> shape,
+                            std::vector<std::string> dims) {
+  array::ArrayInfo info;
+  info.path = std::move(path);
+  info.element.storage = DataType::kFloat64;
+  info.element.item_size = 8;
+  info.element.name = "float64";
+  info.shape = std::move(shape);
+  info.dims = std::move(dims);
+  info.fill_value.assign(8, std::byte{0});
+  return info;
+}
+
+// Arrays held in memory (array/memory_source.h: GRIB's coordinates) read like stored ones.
+TEST(MemoryArraySourceTest, ReadsSelectionsScalarsAndCoordinates) {
+  auto store = kvstore::MakeFileStore(std::filesystem::temp_directory_path().string());
+  // 2-D: v[i, j] = 10 i + j.
+  auto values = std::make_shared<std::vector<std::byte>>(4 * 5 * 8);
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 5; ++j) {
+      const double v = 10 * i + j;
+      std::memcpy(values->data() + (i * 5 + j) * 8, &v, 8);
+    }
+  }
+  Result<std::shared_ptr<const array::ArraySource>> grid = array::MakeMemoryArraySource(
+      MemoryInfo("g/lat2d", {4, 5}, {"y", "x"}), values, store);
+  ASSERT_TRUE(grid.ok()) << grid.status().ToString();
+  EXPECT_EQ((*grid)->info().chunk_shape, (std::vector<int64_t>{4, 5}));
+  // A strided, reversed selection.
+  std::vector<double> out(2 * 2);
+  std::vector<array::DimRange> ranges = {{3, -2, 2, false}, {1, 2, 2, false}};
+  Status st = array::ReadInto(**grid, ranges, std::as_writable_bytes(std::span(out)),
+                              *runtime::Context::Default());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(out, (std::vector<double>{31, 33, 11, 13}));
+  // 0-d.
+  auto one = std::make_shared<std::vector<std::byte>>(8);
+  const double pi = 3.25;
+  std::memcpy(one->data(), &pi, 8);
+  Result<std::shared_ptr<const array::ArraySource>> scalar =
+      array::MakeMemoryArraySource(MemoryInfo("g/level", {}, {}), one, store);
+  ASSERT_TRUE(scalar.ok()) << scalar.status().ToString();
+  double got = 0;
+  st = array::ReadInto(**scalar, {}, std::as_writable_bytes(std::span(&got, 1)),
+                       *runtime::Context::Default());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got, 3.25);
+  // Wrong sizes are refused; a selection leaving the array is kOutOfRange.
+  EXPECT_FALSE(array::MakeMemoryArraySource(MemoryInfo("bad", {3}, {"x"}), one, store).ok());
+  std::vector<double> two(4);
+  st = array::ReadInto(**grid, std::vector<array::DimRange>{{3, 1, 2, false}, {0, 1, 2, false}},
+                       std::as_writable_bytes(std::span(two)), *runtime::Context::Default());
+  EXPECT_EQ(st.code(), StatusCode::kOutOfRange) << st.ToString();
 }
 
 }  // namespace

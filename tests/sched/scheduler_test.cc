@@ -347,6 +347,66 @@ TEST_P(SchedulerTest, BytesInFlightStayWithinTheBudget) {
   EXPECT_LE(st->peak_bytes_in_flight, 5 * (kSize + 4096));
 }
 
+TEST_P(SchedulerTest, TasksWithoutIoRunWithAnEmptyBufferBesideReads) {
+  const std::string key = WriteFile("read.bin", 4096, 1);
+  std::atomic<int> in_memory{0}, read{0}, mains{0};
+  std::vector<ReadTask> tasks;
+  for (int i = 0; i < 300; ++i) {
+    ReadTask t;
+    if (i % 3 == 0) {
+      t.request = WholeFile(key);
+      t.on_read = [&](Result<Buffer> b, TaskSink&) -> Status {
+        if (!b.ok()) return b.status();
+        if (b->size() != 4096) return InternalError("wrong size");
+        read.fetch_add(1);
+        return Status::OK();
+      };
+    } else {
+      // No key: a read of it would fail.
+      t.no_read = true;
+      t.on_read = [&](Result<Buffer> b, TaskSink& sink) -> Status {
+        if (!b.ok() || b->size() != 0) return InternalError("an in-memory task got bytes");
+        // In-memory follow-ups run too.
+        in_memory.fetch_add(1);
+        if (mains.fetch_add(1) % 50 == 0) {
+          ReadTask f;
+          f.no_read = true;
+          f.on_read = [&](Result<Buffer>, TaskSink&) {
+            in_memory.fetch_add(1);
+            return Status::OK();
+          };
+          sink.Add(std::move(f));
+        }
+        return Status::OK();
+      };
+    }
+    tasks.push_back(std::move(t));
+  }
+  VectorTaskSource source(std::move(tasks));
+  Result<SchedulerStats> st = RunOn(source, Options());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(read.load(), 100);
+  EXPECT_EQ(in_memory.load(), 200 + 4);
+  EXPECT_EQ(st->tasks, 304u);
+}
+
+TEST_P(SchedulerTest, OnlyInMemoryTasks) {
+  std::atomic<int> ran{0};
+  std::vector<ReadTask> tasks(1000);
+  for (ReadTask& t : tasks) {
+    t.no_read = true;
+    t.on_read = [&](Result<Buffer>, TaskSink&) {
+      ran.fetch_add(1);
+      return Status::OK();
+    };
+  }
+  VectorTaskSource source(std::move(tasks));
+  Result<SchedulerStats> st = RunOn(source, Options());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(ran.load(), 1000);
+  EXPECT_EQ(st->bytes_read, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest,
                          ::testing::Values(io::Backend::kUring, io::Backend::kPosix),
                          [](const auto& info) {

@@ -44,6 +44,9 @@ class DatasetSource {
   virtual nlohmann::json group_attributes(std::string_view path) const = 0;
   // "Zarr v3", "Zarr v2", "GRIB2", for messages and `lsio info`.
   virtual std::string format_name() const = 0;
+  // Format-specific facts about what was opened, for `lsio info` (GRIB: files, messages); a
+  // "description" string, when present, is what the text report prints.
+  virtual nlohmann::json summary() const { return nlohmann::json::object(); }
 };
 
 class Dataset {

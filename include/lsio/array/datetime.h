@@ -72,4 +72,18 @@ DatetimeResolution ResolutionOf(int64_t ns);
 // "NaT".
 std::string FormatDatetimeNs(int64_t ns);
 
+// A duration as pandas.Timedelta reads it, in nanoseconds: one or more "<number><unit>" terms
+// ("6h", "1 day 6 hours", "90min", "1.5h", "-30s"; units W, D/day(s), h/hr/hour(s),
+// m/min/minute(s)/T, s/sec/second(s), ms, us, ns), or "[N day(s) ]HH:MM:SS[.f]". Errors:
+// kInvalidArgument for anything else (a bare number has no unit), kOutOfRange for durations
+// outside timedelta64[ns].
+Result<int64_t> ParseTimedelta(std::string_view text);
+
+// True when ParseTimedelta accepts `text`.
+bool LooksLikeTimedelta(std::string_view text);
+
+// pandas' str(Timedelta): "0 days 06:00:00", "1 days 00:30:00", "-1 days +23:00:00",
+// "0 days 00:00:00.500000"; "NaT" for kNaT.
+std::string FormatTimedeltaNs(int64_t ns);
+
 }  // namespace lsio::array

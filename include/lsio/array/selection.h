@@ -7,7 +7,8 @@
 //   sel   by coordinate label, like xarray's .sel(dim=slice(a, b)) on a pandas index:
 //         inclusive at both ends, searched on a sorted coordinate (ascending or descending,
 //         slice(55, 45) on a descending lat selects 55..45; on an ascending one it is empty);
-//         numeric and datetime coordinates; partial dates ("2020", "2020-01") mean the whole
+//         numeric, datetime and timedelta coordinates (durations as pandas reads them: "6h",
+//         "1 day", "06:00:00"); partial dates ("2020", "2020-01") mean the whole
 //         period as pandas' partial string indexing does; a scalar label is an exact match
 //         and drops the dimension (a partial date coarser than the coordinate's own resolution
 //         is a slice and keeps it).
@@ -33,11 +34,13 @@
 
 namespace lsio::array {
 
-// The values of a 1-D coordinate: numbers, or CF-decoded datetime64[ns] (NaT = kNaT).
+// The values of a 1-D coordinate: numbers, CF-decoded datetime64[ns] (NaT = kNaT), or
+// timedelta64[ns] durations (GRIB's step).
 struct Coordinate {
-  enum class Kind : unsigned char { kNumeric, kDatetime };
+  enum class Kind : unsigned char { kNumeric, kDatetime, kTimedelta };
   Kind kind = Kind::kNumeric;
   std::vector<double> numeric;
+  // kDatetime: nanoseconds since 1970-01-01; kTimedelta: durations in nanoseconds.
   std::vector<int64_t> datetime_ns;
   // A float32 coordinate: labels are rounded to float32 before comparing (xarray casts labels
   // to a float coordinate's dtype).
@@ -46,6 +49,7 @@ struct Coordinate {
   size_t size() const { return kind == Kind::kNumeric ? numeric.size() : datetime_ns.size(); }
   static Coordinate Numeric(std::vector<double> values, bool single_precision = false);
   static Coordinate Datetime(std::vector<int64_t> ns);
+  static Coordinate Timedelta(std::vector<int64_t> ns);
 };
 
 // An exact instant (numpy datetime64 from Python): never a partial period.

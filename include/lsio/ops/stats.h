@@ -75,8 +75,11 @@ struct StatsProgress {
 enum class OnError : unsigned char { kFail, kSkip };
 
 struct StatsRequest {
-  // A path or URL (format::OpenDataset).
+  // A path or URL (format::OpenDataset): a Zarr store, a GRIB file, a directory or glob of
+  // GRIB files.
   std::string path;
+  // More locations opened with `path` as one dataset (several GRIB files).
+  std::vector<std::string> more_paths;
   // Object storage settings (kvstore::OpenOptions::storage_options).
   std::map<std::string, std::string> storage_options;
   // The runtime context to run on; null: runtime::Context::Default().

@@ -49,6 +49,11 @@ struct ReadTask {
   // key). Its return value is the task's outcome: an error stops the run. It may add
   // follow-up tasks to `followups`. Must not block on other tasks.
   std::function<Status(Result<Buffer> bytes, TaskSink& followups)> on_read;
+  // No IO: the handler is queued for the CPU pool at once with an empty buffer (`request` is
+  // ignored). For data a source already holds in memory (coordinates computed when a dataset
+  // was opened, a fill value for a part nothing stores), so that it reaches the consumer the
+  // same way as read data. Such tasks take no reader budget: a source should make few.
+  bool no_read = false;
 };
 
 // Where handlers put follow-up tasks. Thread-safe.

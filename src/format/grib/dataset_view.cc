@@ -253,26 +253,32 @@ Dataset BuildVariable(std::span<const FieldRecord> all, const std::vector<size_t
   for (int64_t s : v.shape) n_cells *= static_cast<size_t>(s);
   v.cells.assign(n_cells, -1);
   std::map<Combination, size_t> first_of;
-  std::vector<Combination> order;
+  std::vector<std::map<Combination, size_t>::const_iterator> order;
   for (size_t i : set) {
     Combination c = CombinationOf(all[i]);
-    if (first_of.emplace(c, i).second) order.push_back(c);
+    auto [it, inserted] = first_of.emplace(std::move(c), i);
+    if (inserted) order.push_back(it);
   }
-  for (const Combination& c : order) {
-    const FieldRecord& r = all[first_of[c]];
+  for (const auto& entry : order) {
+    const FieldRecord& r = all[entry->second];
     size_t cell = 0;
     bool ok = true;
     for (size_t k = 0; k < used.size(); ++k) {
       const HeaderValue hv = used[k]->value(r);
       const std::vector<double>& vals = dim_values[k];
-      auto it = std::find(vals.begin(), vals.end(), hv.v);
+      // Sorted (descending for isobaric levels): a binary search, not a scan, so that a
+      // dimension of a hundred thousand times costs n log n.
+      auto it = used[k]->descending
+                    ? std::lower_bound(vals.begin(), vals.end(), hv.v, std::greater<double>())
+                    : std::lower_bound(vals.begin(), vals.end(), hv.v);
+      if (it != vals.end() && *it != hv.v) it = vals.end();
       if (!hv.defined || it == vals.end()) {
         ok = false;
         break;
       }
       cell = cell * vals.size() + static_cast<size_t>(it - vals.begin());
     }
-    if (ok) v.cells[cell] = static_cast<int64_t>(first_of[c]);
+    if (ok) v.cells[cell] = static_cast<int64_t>(entry->second);
   }
 
   for (size_t k = 0; k < v.dims.size(); ++k) AddDim(&d, v.dims[k], v.shape[k]);
@@ -404,6 +410,21 @@ Hypercube Squeeze(Dataset&& d) {
 
 Result<FieldRecord> DescribeField(std::span<const std::byte> message_bytes, const Message& message,
                                   size_t field_index, FieldLocation location) {
+  if (field_index >= message.fields.size()) {
+    return InvalidArgumentError(DescribeMessage({message.index, message.offset}) +
+                                ": no field " + std::to_string(field_index));
+  }
+  const Section& s = message.fields[field_index].grid_section;
+  std::span<const std::byte> grid_section;
+  if (s.present() && uint64_t{s.offset} + s.length <= message_bytes.size()) {
+    grid_section = message_bytes.subspan(s.offset, s.length);
+  }
+  return DescribeFieldWithGridSection(grid_section, message, field_index, location);
+}
+
+Result<FieldRecord> DescribeFieldWithGridSection(std::span<const std::byte> grid_section,
+                                                 const Message& message, size_t field_index,
+                                                 FieldLocation location) {
   LSIO_ASSIGN_OR_RETURN(FieldKeys keys, ComputeFieldKeys(message, field_index));
   const Field& f = message.fields[field_index];
   FieldRecord r;
@@ -433,9 +454,8 @@ Result<FieldRecord> DescribeField(std::span<const std::byte> message_bytes, cons
   r.ny = g.nj;
   // The grid section without its length and with the u/v-relative flag masked (it does not
   // change the coordinates).
-  if (f.grid_section.present() &&
-      f.grid_section.offset + f.grid_section.length <= message_bytes.size()) {
-    const auto sec = message_bytes.subspan(f.grid_section.offset + 4, f.grid_section.length - 4);
+  if (f.grid_section.present() && grid_section.size() == f.grid_section.length) {
+    const auto sec = grid_section.subspan(4);
     const bool flags_at_55 = g.template_number == 0 || g.template_number == 1 ||
                              g.template_number == 40 || g.template_number == 41;
     const size_t flag_index = flags_at_55 ? 50 : g.template_number == 30 ? 42 : SIZE_MAX;
@@ -464,7 +484,6 @@ DatasetView BuildDatasetView(std::span<const FieldRecord> fields) {
   // open_datasets: by typeOfLevel (sorted), merged in order.
   std::map<std::string, std::vector<size_t>> by_level;
   for (size_t i = 0; i < datasets.size(); ++i) by_level[datasets[i].type_of_level].push_back(i);
-  std::set<std::string> paths;
   for (const auto& [level, indices] : by_level) {
     std::vector<Dataset> merged;
     for (size_t i : indices) {
@@ -478,16 +497,37 @@ DatasetView BuildDatasetView(std::span<const FieldRecord> fields) {
       }
       if (!done) merged.push_back(std::move(datasets[i]));
     }
-    for (Dataset& d : merged) {
-      Hypercube h = Squeeze(std::move(d));
-      for (Variable& v : h.variables) {
-        const std::string base = v.type_of_level + "/" + v.step_type + "/" + v.name;
-        std::string path = base;
-        for (int k = 2; paths.count(path); ++k) path = base + "#" + std::to_string(k);
-        paths.insert(path);
-        v.path = path;
+    for (Dataset& d : merged) view.hypercubes.push_back(Squeeze(std::move(d)));
+  }
+
+  // Groups: the values of the filter_by_keys that select a variable's hypercube in cfgrib,
+  // {typeOfLevel, stepType}, plus shortName where that pair has variables in several
+  // hypercubes; "#k" should that still not be unique.
+  std::map<std::pair<std::string, std::string>, std::set<size_t>> owners;
+  for (size_t h = 0; h < view.hypercubes.size(); ++h) {
+    for (const Variable& v : view.hypercubes[h].variables) {
+      owners[{v.type_of_level, v.step_type}].insert(h);
+    }
+  }
+  std::map<std::string, size_t> group_owner;
+  std::set<std::string> paths;
+  for (size_t h = 0; h < view.hypercubes.size(); ++h) {
+    for (Variable& v : view.hypercubes[h].variables) {
+      std::string base = v.type_of_level + "/" + v.step_type;
+      if (owners[{v.type_of_level, v.step_type}].size() > 1) {
+        base += "/" + v.parameter.short_name;
       }
-      view.hypercubes.push_back(std::move(h));
+      std::string group = base;
+      for (int k = 2;; ++k) {
+        auto it = group_owner.find(group);
+        const bool free = it == group_owner.end() || it->second == h;
+        if (free && !paths.count(group + "/" + v.name)) break;
+        group = base + "#" + std::to_string(k);
+      }
+      group_owner[group] = h;
+      v.group = group;
+      v.path = group + "/" + v.name;
+      paths.insert(v.path);
     }
   }
   return view;

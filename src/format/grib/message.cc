@@ -1,5 +1,7 @@
 #include "lsio/format/grib/message.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "bytes.h"
@@ -92,46 +94,40 @@ std::string DescribeMessage(const MessageContext& context) {
          ")";
 }
 
-Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageContext& context) {
+namespace {
+
+// The bytes of a message that are at hand: one part (the whole message) or several.
+class MessageBytes {
+ public:
+  explicit MessageBytes(std::span<const MessagePart> parts) : parts_(parts) {}
+  // [pos, pos + n) of the message, or nullopt if no part holds all of it.
+  std::optional<std::span<const std::byte>> Get(uint64_t pos, uint64_t n) const {
+    for (const MessagePart& p : parts_) {
+      if (p.offset <= pos && pos + n <= p.offset + p.bytes.size()) {
+        return p.bytes.subspan(pos - p.offset, n);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::span<const MessagePart> parts_;
+};
+
+// What a walk needs that is not at hand (length 0: nothing).
+struct Need {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// The section walk shared by ParseMessage and ParseMessageParts: section 0 has been checked
+// (starts with "GRIB", edition 2, `length` sane). Fills `message`, or sets `need` and returns
+// OK when bytes it must see are not at hand.
+Status WalkSections(const MessageBytes& bytes, uint64_t length, const MessageContext& context,
+                    Message& message, Need* need) {
   const std::string where = DescribeMessage(context);
   auto corrupt = [&](const std::string& what) { return CorruptDataError(where + ": " + what); };
   auto at = [&](uint64_t pos) { return "at byte " + std::to_string(context.offset + pos); };
-
-  if (bytes.size() < 8) return OutOfRangeError(where + ": truncated: fewer than 8 bytes");
-  if (!Matches(bytes, 0, "GRIB")) return corrupt("does not start with \"GRIB\"");
-  const uint8_t edition = U8(bytes, 7);
-  if (edition == 1) {
-    return NotSupportedError(where + ": GRIB edition 1; lsio reads GRIB edition 2 only");
-  }
-  if (edition != 2) {
-    return NotSupportedError(where + ": GRIB edition " + std::to_string(edition) +
-                             "; lsio reads GRIB edition 2 only");
-  }
-  if (bytes.size() < 16) return OutOfRangeError(where + ": truncated inside the indicator");
-  const uint64_t length = U64(bytes, 8);
-  if (length < 41) {
-    return corrupt("total length " + std::to_string(length) + " is shorter than any message");
-  }
-  if (length > bytes.size()) {
-    return OutOfRangeError(where + ": truncated: the message is " + std::to_string(length) +
-                           " bytes long, only " + std::to_string(bytes.size()) + " are there");
-  }
-  if (length > UINT32_MAX) {
-    return NotSupportedError(where + ": a message of " + std::to_string(length) +
-                             " bytes (over 4 GiB)");
-  }
-  if (!Matches(bytes, length - 4, "7777")) {
-    return corrupt("no \"7777\" at the end of the message (" + at(length - 4) +
-                   "): wrong total length or corrupt message");
-  }
-  const std::span<const std::byte> msg = bytes.first(length);
-
-  Message message;
-  message.index = context.index;
-  message.offset = context.offset;
-  message.length = length;
-  message.edition = edition;
-  message.discipline = U8(msg, 6);
 
   // The sections in force for the next field.
   Section local_use, grid_section, product_section, drs_section, bitmap_section;
@@ -147,8 +143,8 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
   MarsLabels mars;
 
   int previous = 0;
-  size_t pos = 16;
-  const size_t end = length - 4;
+  uint64_t pos = 16;
+  const uint64_t end = length - 4;
   while (true) {
     if (pos == end) {
       if (!MayFollow(previous, 8)) {
@@ -160,8 +156,13 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
     if (pos + 5 > end) {
       return corrupt("a section header at " + at(pos) + " runs into the end marker");
     }
-    const uint32_t sec_len = U32(msg, pos);
-    const int sec_num = U8(msg, pos + 4);
+    const std::optional<std::span<const std::byte>> header = bytes.Get(pos, 5);
+    if (!header) {
+      *need = {pos, 5};
+      return Status::OK();
+    }
+    const uint32_t sec_len = U32(*header, 0);
+    const int sec_num = U8(*header, 4);
     if (sec_len < 5) {
       return corrupt("section " + std::to_string(sec_num) + " " + at(pos) + " has length " +
                      std::to_string(sec_len) + " (shorter than its 5-byte header)");
@@ -175,12 +176,26 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
       return corrupt("section " + std::to_string(sec_num) + " " + at(pos) + " follows section " +
                      std::to_string(previous) + " (expected " + Expected(previous) + ")");
     }
+    // The bytes of the section the walk reads: never a bitmap or data values.
+    uint64_t want = sec_len;
+    switch (sec_num) {
+      case 1: want = std::min<uint64_t>(sec_len, 21); break;
+      case 2: want = std::min<uint64_t>(sec_len, 11); break;
+      case 6: want = std::min<uint64_t>(sec_len, 6); break;
+      case 7: want = 5; break;
+      default: break;
+    }
+    const std::optional<std::span<const std::byte>> content = bytes.Get(pos, want);
+    if (!content) {
+      *need = {pos, want};
+      return Status::OK();
+    }
     const Section section{static_cast<uint32_t>(pos), sec_len};
-    const std::span<const std::byte> s = msg.subspan(pos, sec_len);
-    auto too_short = [&](size_t need) {
+    const std::span<const std::byte> s = *content;
+    auto too_short = [&](size_t need_bytes) {
       return corrupt("section " + std::to_string(sec_num) + " " + at(pos) + " is " +
                      std::to_string(sec_len) + " bytes, shorter than the " +
-                     std::to_string(need) + " its header needs");
+                     std::to_string(need_bytes) + " its header needs");
     };
     switch (sec_num) {
       case 1:
@@ -195,21 +210,21 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
       case 3: {
         if (sec_len < 14) return too_short(14);
         grid_section = section;
-        Status st = internal::ParseGridDefinition(msg, section, &grid);
+        Status st = internal::ParseGridDefinition(s, section, &grid);
         if (!st.ok()) return st.WithContext(where + ": section 3 " + at(pos));
         break;
       }
       case 4: {
         if (sec_len < 9) return too_short(9);
         product_section = section;
-        Status st = internal::ParseProductDefinition(msg, section, &product);
+        Status st = internal::ParseProductDefinition(s, section, &product);
         if (!st.ok()) return st.WithContext(where + ": section 4 " + at(pos));
         break;
       }
       case 5: {
         if (sec_len < 11) return too_short(11);
         drs_section = section;
-        Status st = internal::ParseDataRepresentation(msg, section, &drs);
+        Status st = internal::ParseDataRepresentation(s, section, &drs);
         if (!st.ok()) return st.WithContext(where + ": section 5 " + at(pos));
         break;
       }
@@ -260,7 +275,104 @@ Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageCont
     pos += sec_len;
   }
   if (message.fields.empty()) return corrupt("no data section (section 7)");
+  return Status::OK();
+}
+
+// Section 0 of a message: "GRIB", edition 2, a length a message can have. `indicator` holds
+// at least the first 16 bytes (8 suffice to refuse another edition).
+Result<uint64_t> CheckIndicator(std::span<const std::byte> indicator,
+                                const MessageContext& context) {
+  const std::string where = DescribeMessage(context);
+  if (indicator.size() < 8) return OutOfRangeError(where + ": truncated: fewer than 8 bytes");
+  if (!Matches(indicator, 0, "GRIB")) {
+    return CorruptDataError(where + ": does not start with \"GRIB\"");
+  }
+  const uint8_t edition = U8(indicator, 7);
+  if (edition == 1) {
+    return NotSupportedError(where + ": GRIB edition 1; lsio reads GRIB edition 2 only");
+  }
+  if (edition != 2) {
+    return NotSupportedError(where + ": GRIB edition " + std::to_string(edition) +
+                             "; lsio reads GRIB edition 2 only");
+  }
+  if (indicator.size() < 16) return OutOfRangeError(where + ": truncated inside the indicator");
+  const uint64_t length = U64(indicator, 8);
+  if (length < 41) {
+    return CorruptDataError(where + ": total length " + std::to_string(length) +
+                            " is shorter than any message");
+  }
+  if (length > UINT32_MAX) {
+    return NotSupportedError(where + ": a message of " + std::to_string(length) +
+                             " bytes (over 4 GiB)");
+  }
+  return length;
+}
+
+Status NoEndMarker(const MessageContext& context, uint64_t length) {
+  return CorruptDataError(DescribeMessage(context) +
+                          ": no \"7777\" at the end of the message (at byte " +
+                          std::to_string(context.offset + length - 4) +
+                          "): wrong total length or corrupt message");
+}
+
+}  // namespace
+
+Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageContext& context) {
+  const std::string where = DescribeMessage(context);
+  if (bytes.size() >= 16 && Matches(bytes, 0, "GRIB") && U8(bytes, 7) == 2 &&
+      U64(bytes, 8) >= 41 && U64(bytes, 8) > bytes.size()) {
+    return OutOfRangeError(where + ": truncated: the message is " +
+                           std::to_string(U64(bytes, 8)) + " bytes long, only " +
+                           std::to_string(bytes.size()) + " are there");
+  }
+  LSIO_ASSIGN_OR_RETURN(const uint64_t length, CheckIndicator(bytes, context));
+  if (!Matches(bytes, length - 4, "7777")) return NoEndMarker(context, length);
+  const std::span<const std::byte> msg = bytes.first(length);
+
+  Message message;
+  message.index = context.index;
+  message.offset = context.offset;
+  message.length = length;
+  message.edition = 2;
+  message.discipline = U8(msg, 6);
+  const MessagePart whole{0, msg};
+  Need need;
+  LSIO_RETURN_IF_ERROR(WalkSections(MessageBytes(std::span(&whole, 1)), length, context, message,
+                                    &need));
+  if (need.length != 0) return InternalError(where + ": the walk wanted bytes it was given");
   return message;
+}
+
+Result<PartialMessage> ParseMessageParts(std::span<const MessagePart> parts,
+                                         const MessageContext& context) {
+  const MessageBytes bytes(parts);
+  PartialMessage out;
+  const std::optional<std::span<const std::byte>> indicator = bytes.Get(0, 16);
+  if (!indicator) {
+    out.need_offset = 0;
+    out.need_length = 16;
+    return out;
+  }
+  LSIO_ASSIGN_OR_RETURN(const uint64_t length, CheckIndicator(*indicator, context));
+  if (const auto tail = bytes.Get(length - 4, 4)) {
+    if (!Matches(*tail, 0, "7777")) return NoEndMarker(context, length);
+    out.end_marker_checked = true;
+  }
+  Message message;
+  message.index = context.index;
+  message.offset = context.offset;
+  message.length = length;
+  message.edition = 2;
+  message.discipline = U8(*indicator, 6);
+  Need need;
+  LSIO_RETURN_IF_ERROR(WalkSections(bytes, length, context, message, &need));
+  if (need.length != 0) {
+    out.need_offset = need.offset;
+    out.need_length = need.length;
+    return out;
+  }
+  out.message = std::move(message);
+  return out;
 }
 
 Result<std::vector<uint32_t>> ReadPointsPerRow(std::span<const std::byte> message,

@@ -59,9 +59,7 @@ void ParseLatLonGrid(std::span<const std::byte> s, GridDefinition* g) {
 
 }  // namespace
 
-Status ParseGridDefinition(std::span<const std::byte> message, Section section,
-                           GridDefinition* grid) {
-  const std::span<const std::byte> s = message.subspan(section.offset, section.length);
+Status ParseGridDefinition(std::span<const std::byte> s, Section section, GridDefinition* grid) {
   GridDefinition g;
   g.source = U8(s, 5);
   g.number_of_data_points = U32(s, 6);
@@ -516,9 +514,8 @@ void ReadBlock(Block b, BlockReader& r, ProductDefinition* p) {
 
 }  // namespace
 
-Status ParseProductDefinition(std::span<const std::byte> message, Section section,
+Status ParseProductDefinition(std::span<const std::byte> s, Section /*section*/,
                               ProductDefinition* product) {
-  const std::span<const std::byte> s = message.subspan(section.offset, section.length);
   ProductDefinition p;
   p.nv = U16(s, 5);
   p.template_number = U16(s, 7);
@@ -552,9 +549,8 @@ Status ParseProductDefinition(std::span<const std::byte> message, Section sectio
   return Status::OK();
 }
 
-Status ParseDataRepresentation(std::span<const std::byte> message, Section section,
+Status ParseDataRepresentation(std::span<const std::byte> s, Section section,
                                DataRepresentation* drs) {
-  const std::span<const std::byte> s = message.subspan(section.offset, section.length);
   DataRepresentation d;
   d.number_of_values = U32(s, 5);
   d.template_number = U16(s, 9);

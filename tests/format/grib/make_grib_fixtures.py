@@ -311,11 +311,31 @@ def coord_ref(c):
     return r
 
 
-def cfgrib_view(path):
-    """One entry per (open_datasets dataset, typeOfLevel, stepType) group, or per variable when
-    that (typeOfLevel, stepType) is in several datasets."""
-    warnings.simplefilter("ignore")
-    dss = cfgrib.open_datasets(path, backend_kwargs={"indexpath": ""})
+def view_entry(sub, names, tol, st, short_name=None):
+    fbk = {"typeOfLevel": tol, "stepType": st}
+    if short_name is not None:
+        fbk["shortName"] = short_name
+    ent = {"filter_by_keys": fbk, "dims": {d: int(s) for d, s in sub.sizes.items()},
+           "data_vars": {}, "coords": {}}
+    for n in names:
+        da = sub[n]
+        v = np.asarray(da.values)
+        ent["data_vars"][n] = {
+            "dims": list(da.dims), "shape": list(da.shape), "stats": stats(v),
+            "values_sha256_f32": sha256_of(v, np.float32),
+            "GRIB_paramId": int(da.attrs.get("GRIB_paramId", 0)),
+            "GRIB_shortName": da.attrs.get("GRIB_shortName"),
+            "GRIB_typeOfLevel": da.attrs.get("GRIB_typeOfLevel"),
+            "GRIB_stepType": da.attrs.get("GRIB_stepType"),
+            "GRIB_gridType": da.attrs.get("GRIB_gridType")}
+    for c in sub.coords:
+        ent["coords"][c] = coord_ref(sub[c])
+    return ent
+
+
+def view_entries(dss):
+    """One entry per (dataset, typeOfLevel, stepType) group, or per variable (its filter with
+    shortName) when that (typeOfLevel, stepType) is in several datasets."""
     owners = {}
     for k, ds in enumerate(dss):
         for n in ds.data_vars:
@@ -328,27 +348,70 @@ def cfgrib_view(path):
             a = ds[n].attrs
             groups.setdefault((a["GRIB_typeOfLevel"], a["GRIB_stepType"]), []).append(n)
         for (tol, st), names in groups.items():
-            sets = [names] if owners[(tol, st)] == {k} else [[n] for n in names]
-            for ns in sets:
-                sub = ds[ns]
-                ent = {"filter_by_keys": {"typeOfLevel": tol, "stepType": st},
-                       "dims": {d: int(s) for d, s in sub.sizes.items()},
-                       "data_vars": {}, "coords": {}}
-                for n in ns:
-                    da = sub[n]
-                    v = np.asarray(da.values)
-                    ent["data_vars"][n] = {
-                        "dims": list(da.dims), "shape": list(da.shape), "stats": stats(v),
-                        "values_sha256_f32": sha256_of(v, np.float32),
-                        "GRIB_paramId": int(da.attrs.get("GRIB_paramId", 0)),
-                        "GRIB_shortName": da.attrs.get("GRIB_shortName"),
-                        "GRIB_typeOfLevel": da.attrs.get("GRIB_typeOfLevel"),
-                        "GRIB_stepType": da.attrs.get("GRIB_stepType"),
-                        "GRIB_gridType": da.attrs.get("GRIB_gridType")}
-                for c in sub.coords:
-                    ent["coords"][c] = coord_ref(sub[c])
-                out.append(ent)
+            if owners[(tol, st)] == {k}:
+                out.append(view_entry(ds[names], names, tol, st))
+            else:
+                for n in names:
+                    out.append(view_entry(ds[[n]], [n], tol, st, ds[n].attrs["GRIB_shortName"]))
     return out
+
+
+def cfgrib_view(path):
+    """cfgrib.open_datasets' view of a file (make_refs.py's format)."""
+    warnings.simplefilter("ignore")
+    return view_entries(cfgrib.open_datasets(path, backend_kwargs={"indexpath": ""}))
+
+
+# --------------------------------------------------------------------------- an archive
+
+def archive(rng, out):
+    """Three files of a day each: 6-hourly global fields on two level types (t on 850 and 500
+    hPa; sp on the surface, CCSDS-packed; t2m at 2 m), one dataset for lsio. References:
+    cfgrib.open_datasets of the files' concatenation (what lsio's multi-file view is), and
+    xr.open_mfdataset(files, engine="cfgrib", combine="by_coords") per hypercube (which
+    concatenates along time)."""
+    d = os.path.join(out, "archive")
+    os.makedirs(d, exist_ok=True)
+    g = ll_grid(72, 37, 90, 0, -90, 355)
+    n = 72 * 37
+    names = []
+    for day in range(3):
+        date = 20240101 + day
+        msgs = []
+        for hour in (0, 6, 12, 18):
+            when = [("dataDate", date), ("dataTime", hour * 100)]
+            for level in (850, 500):
+                msgs.append(encode(field(rng, n, 200, 300), "regular_ll_pl_grib2", g,
+                                   [("shortName", "t"), ("level", level)] + when, bpv=12))
+            msgs.append(encode(field(rng, n, 50000, 104000), "regular_ll_sfc_grib2", g,
+                               [("shortName", "sp")] + when, packing="grid_ccsds", bpv=16))
+            msgs.append(encode(field(rng, n, 220, 320), "regular_ll_sfc_grib2", g,
+                               [("shortName", "2t")] + when,
+                               packing="grid_complex_spatial_differencing", bpv=12))
+        name = f"day_{date}.grib2"
+        with open(os.path.join(d, name), "wb") as f:
+            for m in msgs:
+                f.write(m)
+        names.append(name)
+    paths = [os.path.join(d, x) for x in names]
+    cat_dir = os.path.join(out, "archive_concatenated")
+    os.makedirs(cat_dir, exist_ok=True)
+    cat = os.path.join(cat_dir, "all.grib2")
+    with open(cat, "wb") as f:
+        for p in paths:
+            with open(p, "rb") as g_:
+                f.write(g_.read())
+    concatenated = cfgrib_view(cat)
+    mf = []
+    for e in concatenated:
+        fbk = e["filter_by_keys"]
+        ds = xr.open_mfdataset(paths, engine="cfgrib", combine="by_coords",
+                               backend_kwargs={"filter_by_keys": fbk, "indexpath": ""})
+        tol, st = fbk["typeOfLevel"], fbk["stepType"]
+        mf.append(view_entry(ds, list(ds.data_vars), tol, st, fbk.get("shortName")))
+        ds.close()
+    return {"dir": "archive", "files": names, "cfgrib_concatenated": concatenated,
+            "cfgrib_mfdataset": mf}
 
 
 # --------------------------------------------------------------------------- multi-field
@@ -453,6 +516,7 @@ def main():
             manifest["files"].append(entry)
     finally:
         ec.codes_grib_multi_support_off()
+    manifest["archive"] = archive(rng, a.out)
     # ecCodes' Gaussian latitudes (computed, or its precomputed tables for N640 and N1280).
     manifest["gaussian"] = {}
     for order in (1, 32, 80, 160, 320, 640, 1280):

@@ -153,6 +153,45 @@ TEST(SelectionResolve, SelDatetimePartialDates) {
   EXPECT_EQ(*ResolveLabelSelector(instant, c), (DimRange{3, 1, 1, true}));
 }
 
+// Durations as pandas.Timedelta reads them (the values checked against pandas by hand:
+// pd.Timedelta("1 day 06:30:00").value == 109800 * 10**9, str(pd.Timedelta(-3600e9)) ==
+// "-1 days +23:00:00").
+TEST(SelectionResolve, Timedeltas) {
+  constexpr int64_t kHour = 3600 * kNanosPerSecond;
+  EXPECT_EQ(*ParseTimedelta("6h"), 6 * kHour);
+  EXPECT_EQ(*ParseTimedelta("6 hours"), 6 * kHour);
+  EXPECT_EQ(*ParseTimedelta("90min"), 90 * 60 * kNanosPerSecond);
+  EXPECT_EQ(*ParseTimedelta("1.5h"), 3 * kHour / 2);
+  EXPECT_EQ(*ParseTimedelta("1 day 06:30:00"), 109800 * kNanosPerSecond);
+  EXPECT_EQ(*ParseTimedelta("1D"), 24 * kHour);
+  EXPECT_EQ(*ParseTimedelta("-30s"), -30 * kNanosPerSecond);
+  EXPECT_EQ(*ParseTimedelta("12:00:00"), 12 * kHour);
+  EXPECT_EQ(*ParseTimedelta("21600000000000ns"), 6 * kHour);
+  for (const char* bad : {"6", "", "h", "6x", "2020-01-01", "06:00", "1 day 6"}) {
+    EXPECT_FALSE(ParseTimedelta(bad).ok()) << bad;
+    EXPECT_FALSE(LooksLikeTimedelta(bad)) << bad;
+  }
+  EXPECT_EQ(FormatTimedeltaNs(6 * kHour), "0 days 06:00:00");
+  EXPECT_EQ(FormatTimedeltaNs(30 * kHour), "1 days 06:00:00");
+  EXPECT_EQ(FormatTimedeltaNs(-kHour), "-1 days +23:00:00");
+  EXPECT_EQ(FormatTimedeltaNs(kNanosPerSecond / 2), "0 days 00:00:00.500000");
+
+  // GRIB's step: 0, 6, 12, 18 h.
+  const Coordinate c = Coordinate::Timedelta({0, 6 * kHour, 12 * kHour, 18 * kHour});
+  auto sel = [&](const std::string& arg) {
+    return ResolveLabelSelector(*ParseSelArgument("step=" + arg), c);
+  };
+  EXPECT_EQ(*sel("6h"), (DimRange{1, 1, 1, true}));
+  EXPECT_EQ(*sel("12:00:00"), (DimRange{2, 1, 1, true}));
+  EXPECT_EQ(*sel("6h:12h"), (DimRange{1, 1, 2, false}));
+  EXPECT_EQ(*sel("7h:"), (DimRange{2, 1, 2, false}));
+  EXPECT_EQ(*sel(":1 day"), (DimRange{0, 1, 4, false}));
+  EXPECT_EQ(sel("7h").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(sel("6").status().code(), StatusCode::kInvalidArgument);
+  DimSelector number{"step", Label(6.0)};
+  EXPECT_EQ(ResolveLabelSelector(number, c).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(SelectionResolve, Errors) {
   const std::vector<std::string> dims = {"time", "x"};
   const std::vector<int64_t> shape = {5, 3};

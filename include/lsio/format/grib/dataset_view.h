@@ -65,6 +65,11 @@ struct FieldRecord {
 // Describes field `field_index` of a parsed message. `message_bytes` holds the message.
 Result<FieldRecord> DescribeField(std::span<const std::byte> message_bytes, const Message& message,
                                   size_t field_index, FieldLocation location);
+// The same from the field's section 3 alone (`grid_section`: its bytes, all of them), for an
+// index that does not hold the whole message (ParseMessageParts).
+Result<FieldRecord> DescribeFieldWithGridSection(std::span<const std::byte> grid_section,
+                                                 const Message& message, size_t field_index,
+                                                 FieldLocation location);
 
 enum class CoordinateKind {
   kTime,        // seconds since 1970-01-01T00:00:00 (int64): time, valid_time
@@ -84,7 +89,12 @@ struct Coordinate {
 
 struct Variable {
   std::string name;  // cfgrib's variable name
-  std::string path;  // "<typeOfLevel>/<stepType>/<name>", unique in the view
+  // The variable's group: the values of the filter_by_keys that open its hypercube with cfgrib
+  // ("<typeOfLevel>/<stepType>", plus "/<shortName>" where variables of that typeOfLevel and
+  // stepType are in several hypercubes; "#2", "#3" appended should that not be unique). A group
+  // holds variables of one hypercube only.
+  std::string group;
+  std::string path;  // "<group>/<name>", unique in the view
   ParameterNames parameter;
   std::string type_of_level;
   std::string step_type;

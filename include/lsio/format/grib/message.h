@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -313,6 +314,36 @@ struct MessageContext {
 //     the message or is shorter than its header, sections out of order, a section shorter
 //     than its template, a 254 bitmap with no earlier bitmap, no field.
 Result<Message> ParseMessage(std::span<const std::byte> bytes, const MessageContext& context);
+
+// Part of a message's bytes: `bytes` are the message's bytes from `offset` (counted from the
+// "G" of "GRIB").
+struct MessagePart {
+  uint64_t offset = 0;
+  std::span<const std::byte> bytes;
+};
+
+// What ParseMessageParts made of the parts at hand.
+struct PartialMessage {
+  // The message, when the parts held every byte the walk reads.
+  std::optional<Message> message;
+  // Otherwise: the walk needs bytes [need_offset, need_offset + need_length) of the message
+  // (reading more around them is fine) and stopped there.
+  uint64_t need_offset = 0;
+  uint64_t need_length = 0;
+  // The parts held the message's last 4 bytes, and they are "7777".
+  bool end_marker_checked = false;
+};
+
+// ParseMessage from parts of a message's bytes: what an index that reads the start of each
+// message and skips its values uses (a 1 MB field's description is in its first ~200 bytes).
+// The walk reads section 0, every section's 5-byte header, sections 1 (21 bytes), 2 (its first
+// 11), 3, 4 and 5 whole and the first 6 bytes of each section 6; never a bitmap or data values.
+// Call again with more parts until `message` is set. The message's own length (section 0)
+// bounds the walk; the end marker is checked when the parts hold it (end_marker_checked).
+// Nothing decoding reads has been checked: ParseMessage of the whole message does that.
+// Errors: ParseMessage's, for the bytes at hand.
+Result<PartialMessage> ParseMessageParts(std::span<const MessagePart> parts,
+                                         const MessageContext& context);
 
 // The number of points in each row of a reduced grid (the optional list of section 3), read
 // from the message's bytes. Empty when the grid has no list.
