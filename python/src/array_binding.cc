@@ -46,8 +46,10 @@ nb::object JsonToPython(const nlohmann::json& j) {
       return nb::steal(PyLong_FromUnsignedLongLong(j.get<uint64_t>()));
     case nlohmann::json::value_t::number_float:
       return nb::float_(j.get<double>());
-    case nlohmann::json::value_t::string:
-      return nb::str(j.get_ref<const std::string&>().c_str(), j.get_ref<const std::string&>().size());
+    case nlohmann::json::value_t::string: {
+      const std::string& text = j.get_ref<const std::string&>();
+      return nb::str(text.c_str(), text.size());
+    }
     case nlohmann::json::value_t::array: {
       nb::list out;
       for (const auto& v : j) out.append(JsonToPython(v));
@@ -321,21 +323,21 @@ class ArrayHandle {
       array::ArrayHandle::Pinned pinned = ValueOrThrow(handle_->Current());
       const array::ArraySource* c =
           pinned.dataset->CoordinateOf(array::Dataset::GroupOf(info().path), dim);
-      if (c == nullptr) data = nullptr;
-      else {
-      // The coordinate may have been rewritten while this array was not.
-      std::shared_ptr<array::ArrayHandle> coordinate = ValueOrThrow(array::ArrayHandle::Make(
-          array::DatasetCache::Default(), handle_->key(), spec_.Opener(), pinned.dataset,
-          c->info().path));
-      array::ArrayHandle::Pinned current = ValueOrThrow(coordinate->Current());
-      data = ValueOrThrow(
-          current.dataset->ReadCoordinate(*current.array, *runtime::Context::Default()));
-      if (data->decoded.kind == array::Coordinate::Kind::kNumeric) {
-        array::CfMaskAndScale cf = ValueOrThrow(array::ResolveCfMaskAndScale(current.array->info()));
-        array::ElementType t;
-        t.storage = cf.decoded;
-        numpy_type = array::NumpyTypeString(t);
-      }
+      if (c != nullptr) {
+        // The coordinate may have been rewritten while this array was not.
+        std::shared_ptr<array::ArrayHandle> coordinate = ValueOrThrow(array::ArrayHandle::Make(
+            array::DatasetCache::Default(), handle_->key(), spec_.Opener(), pinned.dataset,
+            c->info().path));
+        array::ArrayHandle::Pinned current = ValueOrThrow(coordinate->Current());
+        data = ValueOrThrow(
+            current.dataset->ReadCoordinate(*current.array, *runtime::Context::Default()));
+        if (data->decoded.kind == array::Coordinate::Kind::kNumeric) {
+          const array::CfMaskAndScale cf =
+              ValueOrThrow(array::ResolveCfMaskAndScale(current.array->info()));
+          array::ElementType t;
+          t.storage = cf.decoded;
+          numpy_type = array::NumpyTypeString(t);
+        }
       }
     }
     if (!data) return nb::none();

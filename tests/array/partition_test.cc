@@ -168,7 +168,9 @@ TEST(SplitAligned, PiecesAreAlignedEvenAndCoverTheRange) {
       auto [a, b] = (*p)[i];
       ASSERT_EQ(a, at);
       ASSERT_LT(a, b);
-      if (i + 1 < p->size()) ASSERT_EQ(b % unit, 0) << "inner boundaries on unit multiples";
+      if (i + 1 < p->size()) {
+        ASSERT_EQ(b % unit, 0) << "inner boundaries on unit multiples";
+      }
       const int64_t units = (b - 1) / unit - a / unit + 1;
       min_units = std::min(min_units, units);
       max_units = std::max(max_units, units);

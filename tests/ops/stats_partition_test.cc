@@ -113,7 +113,9 @@ void ExpectSharesAddUp(const StatsRequest& request, const StatsPartitionPlan& pl
     EXPECT_EQ(m.max, w.max) << i;
   }
   // Each stored chunk of the split dimension is in exactly one share.
-  if (aligned_for_all) EXPECT_EQ(merged->chunks, whole->chunks);
+  if (aligned_for_all) {
+    EXPECT_EQ(merged->chunks, whole->chunks);
+  }
 }
 
 TEST_F(StatsPartitionTest, SplitsAtTheCoarsestStorageChunksOfTheReducedDimension) {
