@@ -17,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -235,18 +236,19 @@ class DatasetHandle;
 class ArrayHandle {
  public:
   ArrayHandle(OpenSpec spec, std::shared_ptr<array::ArrayHandle> handle)
-      : spec_(std::move(spec)), handle_(std::move(handle)) {
-    const array::ArrayInfo& info = handle_->info();
-    readable_ = info.element.DecodeSupport();
-    if (readable_.ok()) {
-      dtype_ = np().dtype(array::NumpyTypeString(info.element));
-    } else {
-      dtype_ = np().dtype("O");
-    }
-    shape_ = ToTuple(info.shape);
+      : ArrayHandle(std::move(spec), handle->info()) {
+    handle_ = std::move(handle);
+  }
+  // A handle that opens its dataset at first use (unpickled: a dask scheduler deserializing a
+  // graph never opens anything, and a changed store is an error of the task that reads it).
+  ArrayHandle(OpenSpec spec, array::ArrayInfo expected)
+      : spec_(std::move(spec)), info_(std::move(expected)) {
+    readable_ = info_.element.DecodeSupport();
+    dtype_ = np().dtype(readable_.ok() ? array::NumpyTypeString(info_.element).c_str() : "O");
+    shape_ = ToTuple(info_.shape);
   }
 
-  const array::ArrayInfo& info() const { return handle_->info(); }
+  const array::ArrayInfo& info() const { return info_; }
   const OpenSpec& spec() const { return spec_; }
   nb::object dtype() const { return dtype_; }
   nb::tuple shape() const { return shape_; }
@@ -261,7 +263,14 @@ class ArrayHandle {
     return attrs_;
   }
 
-  std::string encoding() const { return handle_->Last().array->DescribeEncoding(); }
+  std::string encoding() {
+    std::shared_ptr<array::ArrayHandle> h;
+    {
+      nb::gil_scoped_release release;
+      h = ValueOrThrow(Handle());
+    }
+    return h->Last().array->DescribeEncoding();
+  }
 
   nb::object mask_value() const {
     if (!info().mask_value) return nb::none();
@@ -320,13 +329,14 @@ class ArrayHandle {
     std::string numpy_type;
     {
       nb::gil_scoped_release release;
-      array::ArrayHandle::Pinned pinned = ValueOrThrow(handle_->Current());
+      std::shared_ptr<array::ArrayHandle> handle = ValueOrThrow(Handle());
+      array::ArrayHandle::Pinned pinned = ValueOrThrow(handle->Current());
       const array::ArraySource* c =
           pinned.dataset->CoordinateOf(array::Dataset::GroupOf(info().path), dim);
       if (c != nullptr) {
         // The coordinate may have been rewritten while this array was not.
         std::shared_ptr<array::ArrayHandle> coordinate = ValueOrThrow(array::ArrayHandle::Make(
-            array::DatasetCache::Default(), handle_->key(), spec_.Opener(), pinned.dataset,
+            array::DatasetCache::Default(), spec_.Key(), spec_.Opener(), pinned.dataset,
             c->info().path));
         array::ArrayHandle::Pinned current = ValueOrThrow(coordinate->Current());
         data = ValueOrThrow(
@@ -369,13 +379,27 @@ class ArrayHandle {
   }
 
  private:
+  // The native handle, opened at first use for an unpickled one. Call without the GIL.
+  Result<std::shared_ptr<array::ArrayHandle>> Handle() {
+    std::lock_guard lock(*mu_);
+    if (!handle_) {
+      LSIO_ASSIGN_OR_RETURN(handle_,
+                            array::ArrayHandle::Reopen(array::DatasetCache::Default(),
+                                                       spec_.Key(), spec_.Opener(), info_));
+    }
+    return handle_;
+  }
+
   Status Read(const std::vector<array::DimRange>& ranges, std::span<std::byte> out,
               const array::ReadIntoOptions& options) {
-    LSIO_ASSIGN_OR_RETURN(array::ArrayHandle::Pinned pinned, handle_->Current());
+    LSIO_ASSIGN_OR_RETURN(std::shared_ptr<array::ArrayHandle> handle, Handle());
+    LSIO_ASSIGN_OR_RETURN(array::ArrayHandle::Pinned pinned, handle->Current());
     return array::ReadInto(*pinned.array, ranges, out, *runtime::Context::Default(), options);
   }
 
   OpenSpec spec_;
+  array::ArrayInfo info_;
+  std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
   std::shared_ptr<array::ArrayHandle> handle_;
   Status readable_;
   nb::object dtype_;
@@ -437,8 +461,9 @@ DatasetHandle OpenDatasetHandle(std::string location, std::string io, bool conso
   return DatasetHandle(std::move(spec), std::move(dataset));
 }
 
-// The other side of ArrayHandle::State: the dataset from the process-wide cache (opened once
-// per process), the array checked against what the handle described.
+// The other side of ArrayHandle::State: a handle whose first use finds the dataset in the
+// process-wide cache (opened once per process) and checks the array against what the handle
+// described.
 ArrayHandle ReopenArrayHandle(const nb::tuple& state) {
   if (state.size() != 8) throw StatusError(InvalidArgumentError("malformed lsio array state"));
   nb::tuple s = nb::cast<nb::tuple>(state[0]);
@@ -464,13 +489,7 @@ ArrayHandle ReopenArrayHandle(const nb::tuple& state) {
   }
   expected.fill_value = FromBytes(nb::cast<nb::bytes>(state[6]));
   if (!state[7].is_none()) expected.mask_value = FromBytes(nb::cast<nb::bytes>(state[7]));
-  std::shared_ptr<array::ArrayHandle> handle;
-  {
-    nb::gil_scoped_release release;
-    handle = ValueOrThrow(array::ArrayHandle::Reopen(array::DatasetCache::Default(), spec.Key(),
-                                                     spec.Opener(), std::move(expected)));
-  }
-  return ArrayHandle(std::move(spec), std::move(handle));
+  return ArrayHandle(std::move(spec), std::move(expected));
 }
 
 }  // namespace

@@ -219,14 +219,31 @@ Result<std::shared_ptr<ArrayHandle>> ArrayHandle::Reopen(DatasetCache& cache, st
 
 Result<ArrayHandle::Pinned> ArrayHandle::Current() {
   Pinned pinned = Last();
-  LSIO_ASSIGN_OR_RETURN(const bool current, pinned.array->StillCurrent());
+  LSIO_ASSIGN_OR_RETURN(bool current, pinned.array->StillCurrent());
   if (current) return pinned;
-  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> dataset,
-                        cache_.Refresh(key_, pinned.dataset.get(), open_));
-  LSIO_ASSIGN_OR_RETURN(Pinned fresh, Find(dataset));
-  std::lock_guard lock(mu_);
-  pinned_ = fresh;
-  return fresh;
+  // What the cache holds may be newer than this handle's dataset and still older than the
+  // store (another handle refreshed it before the store changed again): check it too, and
+  // open anew when it is stale. A store rewritten faster than it can be opened gives up.
+  std::shared_ptr<const Dataset> stale = pinned.dataset;
+  for (int attempt = 0;; ++attempt) {
+    LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const Dataset> dataset,
+                          cache_.Refresh(key_, stale.get(), open_));
+    Result<Pinned> found = Find(dataset);
+    if (found.ok()) {
+      LSIO_ASSIGN_OR_RETURN(current, found->array->StillCurrent());
+      if (current) {
+        std::lock_guard lock(mu_);
+        pinned_ = *found;
+        return found;
+      }
+    }
+    if (attempt == 2) {
+      if (!found.ok()) return found.status();
+      return ChangedError("array '" + expected_.path + "' of " + dataset->location() +
+                          " keeps changing while it is opened");
+    }
+    stale = std::move(dataset);
+  }
 }
 
 ArrayHandle::Pinned ArrayHandle::Last() const {

@@ -204,6 +204,31 @@ TEST_F(DatasetCacheTest, HandleFollowsRewritesThatKeepTheArrayAndRefusesOthers) 
   EXPECT_EQ(pinned.status().code(), StatusCode::kChanged);
 }
 
+TEST_F(DatasetCacheTest, ANewerCachedDatasetIsCheckedBeforeUse) {
+  WriteArray(*store_, 6, 2, 1);
+  DatasetCache cache;
+  auto ds = cache.Get("k", opener_);
+  ASSERT_TRUE(ds.ok());
+  auto first = ArrayHandle::Make(cache, "k", opener_, *ds, "a");
+  auto second = ArrayHandle::Make(cache, "k", opener_, *ds, "a");
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE((*first)->Current().ok());
+  ASSERT_TRUE((*second)->Current().ok());
+  // The first handle refreshes the cache after one rewrite...
+  WriteArray(*store_, 6, 3, 2);
+  ASSERT_TRUE((*first)->Current().ok());
+  EXPECT_EQ(opened_.load(), 2);
+  // ... and the store changes again before the second handle looks: what the cache holds is
+  // stale too, and must not be used.
+  WriteArray(*store_, 6, 1, 3);
+  auto pinned = (*second)->Current();
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_EQ(pinned->array->info().chunk_shape, (std::vector<int64_t>{1, 4}));
+  std::vector<float> values = ReadAll(*pinned->array);
+  for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(values[i], 3000.0f + i) << i;
+  EXPECT_EQ(opened_.load(), 3);
+}
+
 TEST_F(DatasetCacheTest, ReopenFindsTheCachedDatasetAndChecksWhatItDescribed) {
   WriteArray(*store_, 6, 2, 1);
   DatasetCache cache;

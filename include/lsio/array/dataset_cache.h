@@ -96,8 +96,9 @@ class ArrayHandle {
                                                      DatasetOpener open, ArrayInfo expected);
 
   // The dataset and array to read now: when the array is no longer current in its store, the
-  // dataset is re-opened (through the cache) and the array found again; kChanged when it is
-  // gone or no longer the array this handle describes; the re-open's errors otherwise.
+  // dataset is re-opened (through the cache: a dataset another handle re-opened is used when it
+  // is itself current) and the array found again; kChanged when it is gone or no longer the
+  // array this handle describes; the re-open's errors otherwise.
   struct Pinned {
     std::shared_ptr<const Dataset> dataset;
     const ArraySource* array = nullptr;
