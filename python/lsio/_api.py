@@ -230,7 +230,7 @@ class Array:
             self._coords = out
         return dict(self._coords)
 
-    def preferred_chunks(self, target: int = 64 << 20, *, min_bytes: int | None = None,
+    def preferred_chunks(self, target: int = 32 << 20, *, min_bytes: int | None = None,
                          max_bytes: int | None = None) -> tuple[int, ...]:
         """The block shape lsio's xarray engine and :func:`lsio.to_dask` use: whole storage
         chunks (shards) grouped along the slowest dimensions until a block moves at least

@@ -8,9 +8,11 @@ values act as ``_FillValue``; Zarr v3 ``_FillValue`` attributes are decoded as x
 them.
 
 With ``chunks={}`` each variable is chunked as ``encoding["preferred_chunks"]`` says: whole
-storage chunks (shards) grouped along the slowest dimensions into blocks of 32-128 MiB
-(``lsio.Array.preferred_chunks``), so a dask task reads many chunks through one engine call
-(parallel IO and decoding inside the task) and no chunk is read by two tasks.
+storage chunks (shards) grouped along the slowest dimensions into blocks of 16-64 MiB (32 MiB
+aimed at; ``chunk_target_bytes``; ``lsio.Array.preferred_chunks``), so a dask task reads many
+chunks through one engine call (parallel IO and decoding inside the task) and no chunk is read
+by two tasks. Larger blocks cost memory: a dask reduction holds a few temporaries of each block
+per worker thread.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from . import _api
 
 _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
 
-# Decoded bytes a dask task should move (lsio.Array.preferred_chunks).
-CHUNK_TARGET_BYTES = 64 << 20
+# Decoded bytes a dask task should move (lsio.Array.preferred_chunks): per-task overhead is
+# small beside 32 MiB, and a reduction's temporaries (a few blocks' worth per thread) stay
+# moderate.
+CHUNK_TARGET_BYTES = 32 << 20
 
 
 class LsioBackendArray(BackendArray):

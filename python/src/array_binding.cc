@@ -146,6 +146,11 @@ class MainThreadInterrupt {
   bool interrupted_ = false;
 };
 
+// Bytes in flight of a handle's read. Enough to keep a local disk busy; small, because a reader
+// keeps this much of freed buffers for its next run and dask runs a read per worker thread at
+// once. One value for every read, so that idle readers are reused.
+constexpr uint64_t kReadBudget = uint64_t{16} << 20;
+
 nb::tuple ToTuple(const std::vector<int64_t>& v) {
   nb::list l;
   for (int64_t x : v) l.append(x);
@@ -296,6 +301,7 @@ class ArrayHandle {
       MainThreadInterrupt interrupt;
       array::ReadIntoOptions options;
       options.threads = threads;
+      options.max_bytes_in_flight = kReadBudget;
       options.cancelled = interrupt.Poll();
       Status st;
       {
