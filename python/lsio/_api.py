@@ -230,14 +230,14 @@ class Array:
             self._coords = out
         return dict(self._coords)
 
-    def preferred_chunks(self, target: int = 32 << 20, *, min_bytes: int | None = None,
+    def preferred_chunks(self, target: int = 16 << 20, *, min_bytes: int | None = None,
                          max_bytes: int | None = None) -> tuple[int, ...]:
         """The block shape lsio's xarray engine and :func:`lsio.to_dask` use: whole storage
         chunks (shards) grouped along the slowest dimensions until a block moves at least
         ``min_bytes`` (default ``target / 2``), aiming at ``target`` decoded bytes; a storage
-        chunk above ``max_bytes`` (default ``2 * target``) is split in whole inner chunks."""
+        chunk above ``max_bytes`` (default ``4 * target``) is split in whole inner chunks."""
         lo = target // 2 if min_bytes is None else min_bytes
-        hi = target * 2 if max_bytes is None else max_bytes
+        hi = target * 4 if max_bytes is None else max_bytes
         return self._h.preferred_chunks(lo, target, hi)
 
     # --- reading ---

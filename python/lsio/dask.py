@@ -3,8 +3,8 @@ dask.distributed cluster.
 
 ``lsio.to_dask`` makes a dask array whose tasks each read one block through one call into
 lsio's engine (parallel IO and decoding inside the task). Blocks are whole storage chunks
-(shards) grouped along the slowest dimensions to 16-64 MiB (32 MiB aimed at,
-``lsio.Array.preferred_chunks``), or the chunks you give. The array pickles as a native handle: each worker process opens the
+(shards up to 64 MiB) grouped along the slowest dimensions to at least 8 MiB (16 MiB aimed
+at, ``lsio.Array.preferred_chunks``), or the chunks you give. The array pickles as a native handle: each worker process opens the
 dataset once.
 
 ``lsio.dask.stats`` splits the work along a dimension that is reduced, at storage chunk
@@ -25,7 +25,7 @@ from .errors import InvalidArgumentError
 
 __all__ = ["to_dask", "stats"]
 
-CHUNK_TARGET_BYTES = 32 << 20
+CHUNK_TARGET_BYTES = 16 << 20
 
 
 def to_dask(path: "str | os.PathLike | _api.Array", var: str = "", chunks: Any = None, *,

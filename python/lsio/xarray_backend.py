@@ -8,11 +8,13 @@ values act as ``_FillValue``; Zarr v3 ``_FillValue`` attributes are decoded as x
 them.
 
 With ``chunks={}`` each variable is chunked as ``encoding["preferred_chunks"]`` says: whole
-storage chunks (shards) grouped along the slowest dimensions into blocks of 16-64 MiB (32 MiB
-aimed at; ``chunk_target_bytes``; ``lsio.Array.preferred_chunks``), so a dask task reads many
-chunks through one engine call (parallel IO and decoding inside the task) and no chunk is read
-by two tasks. Larger blocks cost memory: a dask reduction holds a few temporaries of each block
-per worker thread.
+storage chunks (shards up to 64 MiB) grouped along the slowest dimensions into blocks of at
+least 8 MiB (16 MiB aimed at; ``chunk_target_bytes``; ``lsio.Array.preferred_chunks``), so a
+dask task reads many small chunks through one engine call (parallel IO and decoding inside the
+task) and no chunk is read by two tasks. Larger blocks cost memory and, on machines where
+fresh pages are expensive, time: a dask reduction holds a few temporaries of each block per
+worker thread, and blocks above glibc's 32 MiB mmap threshold are fresh memory every time
+(docs/benchmarks.md measured 8-64 MiB).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from . import _api
 _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
 
 # Decoded bytes a dask task should move (lsio.Array.preferred_chunks): per-task overhead is
-# small beside 32 MiB, and a reduction's temporaries (a few blocks' worth per thread) stay
-# moderate.
-CHUNK_TARGET_BYTES = 32 << 20
+# small beside 16 MiB, and a reduction's temporaries (a few blocks' worth per thread) stay
+# moderate (docs/benchmarks.md: 8-32 MiB were as fast as 32-64 MiB, with less memory).
+CHUNK_TARGET_BYTES = 16 << 20
 
 
 class LsioBackendArray(BackendArray):
