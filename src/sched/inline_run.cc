@@ -31,28 +31,6 @@ class QueueSink final : public TaskSink {
   std::deque<ReadTask> tasks_;
 };
 
-// The bytes of one request, as a Reader would deliver them.
-Result<Buffer> ReadNow(kvstore::Store& store, const kvstore::ReadRequest& r) {
-  const std::string where = store.Describe(r.key);
-  if (r.value_size) {
-    LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> size, store.Size(r.key));
-    if (!size) return NotFoundError(where + ": no such key");
-    if (*size != *r.value_size) {
-      return OutOfRangeError(where + ": the value has " + std::to_string(*size) +
-                             " bytes, expected " + std::to_string(*r.value_size));
-    }
-  }
-  Result<std::optional<Buffer>> value = store.Read(r.key, r.range, r.max_length);
-  if (!value.ok()) {
-    if (value.status().code() == StatusCode::kResourceExhausted) {
-      return OutOfRangeError(value.status().message());
-    }
-    return value.status();
-  }
-  if (!*value) return NotFoundError(where + ": no such key");
-  return std::move(**value);
-}
-
 }  // namespace
 
 Result<SchedulerStats> RunInline(TaskSource& source, kvstore::Store& store,
@@ -64,7 +42,7 @@ Result<SchedulerStats> RunInline(TaskSource& source, kvstore::Store& store,
   ReadTask task;
   while (followups.Pop(&task) || source.Next(&task)) {
     if (options.cancelled && options.cancelled()) return CancelledError("cancelled");
-    Result<Buffer> bytes = ReadNow(store, task.request);
+    Result<Buffer> bytes = store.ReadNow(task.request);
     if (bytes.ok()) {
       stats.bytes_read += bytes->size();
     } else if (bytes.status().code() == StatusCode::kNotFound) {

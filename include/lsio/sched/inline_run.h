@@ -1,7 +1,7 @@
 #pragma once
 
 // Running a handful of read tasks on the calling thread: each read with the store's synchronous
-// Store::Read, each handler right after it. For requests so small (one element, a small window:
+// Store::ReadNow (a Reader completion's semantics), each handler right after it. For requests so small (one element, a small window:
 // a few chunks) that handing them to IO threads and CPU workers and waiting for both to wake up
 // costs more than the work itself, most of all on a loaded machine where every hand-off waits
 // for a time slice. Same task contract as sched::Run: follow-ups run before further source
