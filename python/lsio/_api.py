@@ -97,15 +97,14 @@ class Group(Mapping):
         return dict(self._ds.group_attrs(self._path) or {})
 
     def __getitem__(self, key: str) -> "Group | Array":
-        if "/" in key.strip("/"):  # a path below this group: "sub/t2m"
+        if "/" in key:  # a path below this group: "sub/t2m"
             node: Group | Array = self
-            for part in key.strip("/").split("/"):
+            for part in key.split("/"):
                 if not isinstance(node, Group):
                     raise NotFoundError(f"'{key}' not found in group '{self._path}' of "
                                         f"{self.store_path}: '{node.path}' is an array")
                 node = node[part]
             return node
-        key = key.strip("/")
         kind = self._children.get(key)
         if kind is None:
             raise NotFoundError(f"'{key}' not found in group '{self._path}' of {self.store_path}"
