@@ -21,6 +21,7 @@ namespace {
 struct StatsFlags {
   std::string path;
   std::vector<std::string> vars, over, isel, sel;
+  std::string groupby, resample;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
   bool json = false, quiet = false;
   int threads = 0;
@@ -57,6 +58,16 @@ int RunStats(const StatsFlags& f) {
   req.path = f.path;
   req.variables = f.vars;
   req.over = f.over;
+  req.groupby = f.groupby;
+  if (!f.resample.empty()) {
+    const size_t eq = f.resample.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == f.resample.size()) {
+      return ReportStatus(InvalidArgumentError("--resample: expected DIM=FREQ (time=1D), got '" +
+                                               f.resample + "'"));
+    }
+    req.resample_dim = f.resample.substr(0, eq);
+    req.resample_freq = f.resample.substr(eq + 1);
+  }
   for (const std::string& a : f.isel) {
     Result<array::DimSelector> s = array::ParseIselArgument(a);
     if (!s.ok()) return ReportStatus(s.status().WithContext("--isel"));
@@ -93,8 +104,9 @@ int RunStats(const StatsFlags& f) {
     return ReportStatus(InvalidArgumentError("--on-error: expected fail or skip, got '" +
                                              f.on_error + "'"));
   }
-  if (!f.out.empty() && f.over.empty()) {
-    return ReportStatus(InvalidArgumentError("--out writes per-dimension results: add --over"));
+  if (!f.out.empty() && f.over.empty() && f.groupby.empty() && f.resample.empty()) {
+    return ReportStatus(InvalidArgumentError(
+        "--out writes per-dimension results: add --over, --groupby or --resample"));
   }
   InstallInterruptHandler();
   req.cancelled = [] { return Interrupted(); };
@@ -144,6 +156,12 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
                   "time=2020-01-01:2020-12-31");
   cmd->add_option("--stats", f->stats,
                   "Statistics: count,nan_count,min,max,sum,mean,std,var,hist:N,all");
+  cmd->add_option("--groupby", f->groupby,
+                  "Statistics per group of a time dimension, as xarray's groupby: time.month, "
+                  "time.season, time.dayofyear, time.hour or time.year (other dims kept)");
+  cmd->add_option("--resample", f->resample,
+                  "Statistics per time bin, as xarray's resample: time=1D, time=6h, time=W, "
+                  "time=MS, time=YE, ... (pandas frequencies; other dims kept)");
   cmd->add_option("--out", f->out, "With --over: write the results as a Zarr store");
   cmd->add_flag("--json", f->json, "Print one JSON object on stdout");
   cmd->add_option("--threads", f->threads, "CPU threads (default: one per core)");

@@ -25,3 +25,13 @@ endif()
 if(LSIO_BUILD_BENCH)
   find_package(benchmark REQUIRED CONFIG)
 endif()
+# GRIB2 packings: JPEG 2000 (5.40), PNG (5.41), CCSDS (5.42). Debian's libaec-dev has no
+# pkg-config file.
+pkg_check_modules(OPENJP2 REQUIRED IMPORTED_TARGET libopenjp2)
+pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)
+find_path(LIBAEC_INCLUDE_DIR libaec.h REQUIRED)
+find_library(LIBAEC_LIBRARY aec REQUIRED)
+add_library(lsio_libaec INTERFACE IMPORTED)
+set_target_properties(lsio_libaec PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES ${LIBAEC_INCLUDE_DIR}
+  INTERFACE_LINK_LIBRARIES ${LIBAEC_LIBRARY})

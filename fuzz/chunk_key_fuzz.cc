@@ -12,6 +12,7 @@
 
 #include "fuzz_util.h"
 #include "lsio/format/zarr/chunk_key.h"
+#include "lsio/kvstore/key.h"
 
 namespace {
 
@@ -43,10 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       nl == std::string_view::npos ? std::string_view() : text.substr(0, nl);
   const std::string_view key = nl == std::string_view::npos ? text : text.substr(nl + 1);
 
-  if (lsio::zarr::ValidateStoreKey(text).ok()) LSIO_FUZZ_CHECK(StaysInside(text));
-  if (lsio::zarr::ValidateStoreKey(key).ok()) LSIO_FUZZ_CHECK(StaysInside(key));
-  lsio::Result<std::string> joined = lsio::zarr::JoinStoreKey(prefix, key);
-  if (joined.ok() && lsio::zarr::ValidateStoreKey(prefix).ok()) {
+  if (lsio::kvstore::ValidateKey(text).ok()) LSIO_FUZZ_CHECK(StaysInside(text));
+  if (lsio::kvstore::ValidateKey(key).ok()) LSIO_FUZZ_CHECK(StaysInside(key));
+  lsio::Result<std::string> joined = lsio::kvstore::JoinKey(prefix, key);
+  if (joined.ok() && lsio::kvstore::ValidateKey(prefix).ok()) {
     LSIO_FUZZ_CHECK(StaysInside(*joined));
   }
 
@@ -61,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {lsio::zarr::ChunkKeyEncoding::Kind::kDefault, lsio::zarr::ChunkKeyEncoding::Kind::kV2}) {
     for (char sep : {'/', '.'}) {
       const std::string k = lsio::zarr::EncodeChunkKey({kind, sep}, grid);
-      LSIO_FUZZ_CHECK(lsio::zarr::ValidateStoreKey(k).ok());
+      LSIO_FUZZ_CHECK(lsio::kvstore::ValidateKey(k).ok());
     }
   }
   return 0;

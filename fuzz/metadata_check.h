@@ -56,7 +56,7 @@ inline void CheckArray(const zarr::ArrayMetadata& m) {
   (void)zarr::DescribeCodecsJson(m);
   (void)zarr::DescribeFillValue(m.fill_value, m.data_type);
   (void)m.data_type.StatisticsSupport();
-  (void)zarr::ResolveCfMaskAndScale(m);
+  (void)array::ResolveCfMaskAndScale(zarr::MakeArrayInfo(zarr::Node{"", zarr::NodeKind::kArray, m.zarr_format, m.attributes, m}));
 
   Result<codec::CodecChain> chain = zarr::MakeChunkCodecChain(m);
   if (chain.ok()) (void)chain->Describe();

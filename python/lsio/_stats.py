@@ -65,6 +65,11 @@ def report_to_dataset(report: dict, skip: bool = False):
                 else:
                     arr = np.float64(np.nan if value is None else value)
                 data_vars[_variable_name(v["name"], stat)] = ((), arr, dict(attrs))
+            if "quantiles" in v:
+                qs = np.array([float(k) for k, _ in v["quantiles"]])
+                data_vars[_variable_name(v["name"], "quantile")] = (
+                    ("quantile",), np.array([x for _, x in v["quantiles"]]), dict(attrs))
+                coords["quantile"] = (("quantile",), qs, {})
             if "histogram_counts" in v:
                 base = (v["name"] or "data").replace("/", "_")
                 data_vars[f"{base}_histogram"] = ((f"{base}_bin",), v["histogram_counts"])
@@ -76,7 +81,9 @@ def report_to_dataset(report: dict, skip: bool = False):
                 a = dict(attrs)
                 a["cell_methods"] = f"statistic: {stat}"
                 if stat in ("count", "nan_count"):
-                    values = values.astype(np.int64)
+                    # Empty resample bins are NaN, as xarray gives them: then counts stay float.
+                    if not np.isnan(values).any():
+                        values = values.astype(np.int64)
                     a.pop("units", None)
                 data_vars[_variable_name(v["name"], stat)] = (dims, values, a)
             for c in v["coords"]:
@@ -119,7 +126,9 @@ def stats(path: str | os.PathLike,
           *,
           isel: Mapping[str, Any] | None = None,
           io: str = "auto",
-          on_error: str = "fail"):
+          on_error: str = "fail",
+          groupby: str | None = None,
+          resample: Mapping[str, str] | None = None):
     """Summary statistics of Zarr variables, whole or along named dimensions.
 
     Parameters
@@ -129,12 +138,20 @@ def stats(path: str | os.PathLike,
     over: dimension(s) to reduce over; default all (one value per statistic).
     sel: label selections as xarray's ``.sel``: ``{"time": slice("2020-01", "2020-06"),
         "lat": slice(60, 30)}`` (inclusive; either coordinate order).
-    stats: "count,nan_count,min,max,sum,mean,std,var,hist:N" or a list; default all but var.
+    stats: "count,nan_count,min,max,sum,mean,std,var,hist:N,quantile:Q,Q" or a list; default
+        all but var. ``quantile:0.01,0.5,0.99`` gives exact quantiles equal to
+        ``numpy.nanquantile(..., method="linear")`` as ``<var>_quantile`` over a ``quantile``
+        dimension (whole selection only).
     threads: CPU threads (default one per core).
     max_memory: memory budget for data in flight, e.g. "256MiB" (the default).
     progress: show a tqdm progress bar.
     isel: positional selections as xarray's ``.isel``: ``{"time": slice(0, 100), "x": 5}``.
     io: "auto", "uring" or "posix".
+    groupby: a climate grouping of a time dimension, as xarray's ``ds.groupby``:
+        "time.month", "time.season", "time.dayofyear", "time.hour" or "time.year". Every other
+        dimension is kept; the result is over the group dimension ("month", ...).
+    resample: ``{"time": "1MS"}`` as xarray's ``ds.resample``: a pandas frequency (h, min, s,
+        D, W, MS, ME, YS, YE with a multiple); the result is over the resampled ``time``.
     on_error: "fail", or "skip" to continue past unreadable chunks (listed in
         ``attrs["skipped_chunks"]``, and the elements the statistics therefore exclude in
         ``attrs["skipped_elements"]``; both JSON objects by variable name, present with "skip"
@@ -156,6 +173,16 @@ def stats(path: str | os.PathLike,
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
+    group = ""
+    if groupby is not None and resample is not None:
+        raise ValueError("give groupby or resample, not both")
+    if groupby is not None:
+        group = f"groupby:{groupby}"
+    elif resample is not None:
+        if len(resample) != 1:
+            raise ValueError("resample: one {dimension: frequency}")
+        ((dim, freq),) = resample.items()
+        group = f"resample:{dim}={freq}"
     bar = None
     callback = None
     if progress:
@@ -175,7 +202,7 @@ def stats(path: str | os.PathLike,
         report = run_cancellable(
             _lsio.compute_stats, path, _as_list(var), _as_list(over),
             selectors(isel=isel, sel=sel), _stats_text(stats), int(threads or 0),
-            parse_size(max_memory), io, on_error, callback)
+            parse_size(max_memory), io, on_error, callback, group=group)
     finally:
         if bar is not None:
             bar.close()

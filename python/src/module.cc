@@ -176,6 +176,11 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
       }
       d["coords"] = coords;
     }
+    if (!v.quantiles.empty()) {
+      nb::list q;
+      for (const auto& [key, value] : v.quantiles) q.append(nb::make_tuple(key, value));
+      d["quantiles"] = q;
+    }
     if (!v.histogram_counts.empty()) {
       d["histogram_counts"] = ToNumpy<uint64_t>(v.histogram_counts, {v.histogram_counts.size()});
       d["histogram_edges"] = ToNumpy<double>(v.histogram_edges, {v.histogram_edges.size()});
@@ -204,11 +209,26 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
 ops::StatsRequest MakeRequest(const std::string& path, const std::vector<std::string>& vars,
                               const std::vector<std::string>& over, const nb::list& selectors,
                               const std::string& stats, int threads, uint64_t max_memory,
-                              const std::string& io, const std::string& on_error) {
+                              const std::string& io, const std::string& on_error,
+                              const std::string& group = "") {
   ops::StatsRequest req;
   req.path = path;
   req.variables = vars;
   req.over = over;
+  // "groupby:time.month" or "resample:time=1MS".
+  if (group.rfind("groupby:", 0) == 0) {
+    req.groupby = group.substr(8);
+  } else if (group.rfind("resample:", 0) == 0) {
+    const std::string r = group.substr(9);
+    const size_t eq = r.find('=');
+    if (eq == std::string::npos) {
+      throw StatusError(InvalidArgumentError("resample: expected {dim: frequency}"));
+    }
+    req.resample_dim = r.substr(0, eq);
+    req.resample_freq = r.substr(eq + 1);
+  } else if (!group.empty()) {
+    throw StatusError(InvalidArgumentError("unknown grouping '" + group + "'"));
+  }
   req.selectors = ToSelectors(selectors);
   if (!stats.empty()) req.statistics = ValueOrThrow(ops::ParseStatistics(stats));
   req.threads = threads;
@@ -226,9 +246,9 @@ nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& v
                       const std::vector<std::string>& over, const nb::list& selectors,
                       const std::string& stats, int threads, uint64_t max_memory,
                       const std::string& io, const std::string& on_error,
-                      nb::object progress, CancelToken* cancel) {
+                      nb::object progress, CancelToken* cancel, const std::string& group) {
   ops::StatsRequest req =
-      MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io, on_error);
+      MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io, on_error, group);
   if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
   if (!progress.is_none()) {
     // Called on this (the calling) thread, which holds no GIL while the run goes on.
@@ -311,7 +331,7 @@ NB_MODULE(_lsio, m) {
   RegisterArrayBindings(m);
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
-        "cancel"_a.none(), "Summary statistics; see lsio.stats.");
+        "cancel"_a.none(), "group"_a = "", "Summary statistics; see lsio.stats.");
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
         "Partial statistics of a share of the work, as bytes for merge_partials.");

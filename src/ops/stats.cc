@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -16,8 +17,10 @@
 #include "lsio/compute/axis_reduction.h"
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
+#include "lsio/compute/quantile.h"
 #include "lsio/format/open.h"
 #include "lsio/ops/pass.h"
+#include "lsio/ops/time_groups.h"
 #include "ordered_merge.h"
 #include "stats_internal.h"
 
@@ -46,13 +49,15 @@ std::string_view StatisticName(Statistic s) {
 }
 
 StatsSelection DefaultStatistics() {
-  return StatsSelection{{Statistic::kCount, Statistic::kNanCount, Statistic::kMin,
-                         Statistic::kMax, Statistic::kSum, Statistic::kMean, Statistic::kStd},
-                        0, 0};
+  StatsSelection s;
+  s.statistics = {Statistic::kCount, Statistic::kNanCount, Statistic::kMin, Statistic::kMax,
+                  Statistic::kSum,   Statistic::kMean,     Statistic::kStd};
+  return s;
 }
 
 Result<StatsSelection> ParseStatistics(std::string_view text) {
   StatsSelection sel;
+  bool in_quantiles = false;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
@@ -69,6 +74,26 @@ Result<StatsSelection> ParseStatistics(std::string_view text) {
         }
       }
       continue;
+    }
+    if (word.substr(0, 9) == "quantile:" || in_quantiles) {
+      // "quantile:0.01,0.5,0.99": the numbers after it, up to the next word that is not one.
+      std::string_view number = word.substr(0, 9) == "quantile:" ? word.substr(9) : word;
+      const std::string text(number);
+      char* end = nullptr;
+      const double q = std::strtod(text.c_str(), &end);
+      if (!text.empty() && *end == '\0') {
+        if (!(q >= 0 && q <= 1)) {
+          return InvalidArgumentError("--stats: quantile " + text + " is outside [0, 1]");
+        }
+        sel.quantiles.emplace_back(text, q);
+        in_quantiles = true;
+        continue;
+      }
+      if (word.substr(0, 9) == "quantile:") {
+        return InvalidArgumentError("--stats: '" + std::string(word) +
+                                    "': expected quantile:Q[,Q...] with Q in [0, 1]");
+      }
+      in_quantiles = false;
     }
     if (word.substr(0, 5) == "hist:") {
       const std::string n(word.substr(5));
@@ -96,13 +121,25 @@ Result<StatsSelection> ParseStatistics(std::string_view text) {
     if (!known) {
       return InvalidArgumentError(
           "--stats: unknown statistic '" + std::string(word) +
-          "' (known: count, nan_count, min, max, sum, mean, std, var, hist:N, all)");
+          "' (known: count, nan_count, min, max, sum, mean, std, var, hist:N, quantile:Q,..., "
+          "all)");
     }
   }
-  if (sel.statistics.empty() && sel.histogram_bins == 0) {
+  if (sel.statistics.empty() && sel.histogram_bins == 0 && sel.quantiles.empty()) {
     return InvalidArgumentError("--stats: no statistic given");
   }
   return sel;
+}
+
+size_t OutputCoordinate::item_size() const {
+  size_t i = 0;
+  while (i < numpy_dtype.size() && !std::isdigit(static_cast<unsigned char>(numpy_dtype[i]))) ++i;
+  size_t n = 0;
+  while (i < numpy_dtype.size() && std::isdigit(static_cast<unsigned char>(numpy_dtype[i]))) {
+    n = n * 10 + static_cast<size_t>(numpy_dtype[i++] - '0');
+  }
+  const bool unicode = numpy_dtype.size() > 1 && numpy_dtype[1] == 'U';
+  return unicode ? 4 * n : n;
 }
 
 namespace {
@@ -135,6 +172,11 @@ class VariableJob final : public Aggregator {
   std::vector<array::DimRange> ranges;
   std::vector<size_t> reduced_axes;  // --over dims and dropped dims, increasing
   std::vector<size_t> kept_axes;
+  // --groupby / --resample: the time axis is kept as the group axis; each selected time index
+  // goes to its group's cells (-1: no group).
+  std::optional<size_t> group_axis;
+  std::vector<int64_t> group_of;
+  TimeGrouping grouping;  // its labels (group_of moved out)
   array::CfMaskAndScale cf;
   compute::MissingValues missing;
   DataType dtype = DataType::kFloat64;  // the encoded type the accumulators see
@@ -155,9 +197,14 @@ class VariableJob final : public Aggregator {
   std::array<std::mutex, 64> tile_locks;
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
+  // Quantile passes (after the others): the search, and the current pass's accumulators.
+  std::optional<compute::QuantileSearch> qsearch;
+  std::optional<compute::PerWorker<compute::QuantilePass>> qpass;
+  int pass = 1;
 
 
   uint64_t state_bytes() const override {
+    if (qpass) return qsearch->pass_bytes() * static_cast<uint64_t>(compute_threads);
     if (histogram) {
       return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
     }
@@ -176,7 +223,16 @@ class VariableJob final : public Aggregator {
   }
 
   Status EndPass() override {
-    if (global && !histogram) {
+    if (qpass) {
+      LSIO_ASSIGN_OR_RETURN(compute::QuantilePass merged,
+                            qpass->Combine([](compute::QuantilePass& into,
+                                              const compute::QuantilePass& from) {
+                              return into.Merge(from);
+                            }));
+      qpass.reset();
+      return qsearch->Absorb(merged);
+    }
+    if (global && pass == 1) {
       LSIO_ASSIGN_OR_RETURN(global_stats, global->Finish(read_chunks));
     }
     return Status::OK();
@@ -205,8 +261,30 @@ class VariableJob final : public Aggregator {
     (void)elements;
     const compute::ChunkView view{dtype, chunk_shape, chunk};
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
-    if (histogram) {
+    if (qpass) {
+      LSIO_RETURN_IF_ERROR(qpass->Local().Consume(view, box));
+    } else if (histogram) {
       LSIO_RETURN_IF_ERROR(histogram->Local().Consume(view, box));
+    } else if (grid && group_axis) {
+      // One time step at a time, into its group's cells.
+      const size_t t = *group_axis;
+      const array::ChunkDimSlice& ts = sel.dims[t];
+      for (int64_t i = 0; i < ts.count; ++i) {
+        const int64_t g = group_of[static_cast<size_t>(ts.out_start + i)];
+        if (g < 0) continue;
+        start[t] = ts.start + i;
+        stop[t] = start[t] + 1;
+        std::array<int64_t, compute::kMaxRank> origin{};
+        size_t h = 0;
+        for (size_t k = 0; k < kept_axes.size(); ++k) {
+          origin[k] = kept_axes[k] == t ? g : sel.dims[kept_axes[k]].out_start;
+          h = h * 1000003u + static_cast<size_t>(origin[k]);
+        }
+        const compute::Box step{std::span(start.data(), rank), std::span(stop.data(), rank)};
+        std::lock_guard lock(tile_locks[h % tile_locks.size()]);
+        LSIO_RETURN_IF_ERROR(
+            grid->Consume(view, step, std::span(origin.data(), kept_axes.size())));
+      }
     } else if (grid) {
       std::array<int64_t, compute::kMaxRank> origin{};
       size_t h = 0;
@@ -250,10 +328,138 @@ class VariableJob final : public Aggregator {
         skipped_elements += static_cast<uint64_t>(elements);
       }
     }
-    if (global && !histogram) return global->Add(ordinal, *empty_stats);
+    if (global && pass == 1) return global->Add(ordinal, *empty_stats);
     return Status::OK();
   }
 };
+
+// The grouping of the selected part of `array`'s time axis `axis` (--groupby / --resample).
+Result<TimeGrouping> GroupTimes(const StatsRequest& request, const array::Dataset& ds,
+                                const array::ArraySource& array, size_t axis,
+                                const array::DimRange& range, runtime::Context& context) {
+  const array::ArrayInfo& info = array.info();
+  const std::string& dim = info.dims[axis];
+  const array::ArraySource* coord = ds.CoordinateOf(array::Dataset::GroupOf(info.path), dim);
+  if (coord == nullptr || coord->info().shape[0] != info.shape[axis]) {
+    return NotFoundError("variable '" + info.path + "': dimension '" + dim +
+                         "' has no time coordinate to group by");
+  }
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset::CoordinateData> c,
+                        ds.ReadCoordinate(*coord, context));
+  if (c->decoded.kind != array::Coordinate::Kind::kDatetime) {
+    return InvalidArgumentError("coordinate '" + coord->info().path +
+                                "' is not a time: --groupby / --resample need datetimes");
+  }
+  std::vector<int64_t> times(static_cast<size_t>(range.count));
+  for (int64_t i = 0; i < range.count; ++i) {
+    times[static_cast<size_t>(i)] = c->decoded.datetime_ns.at(static_cast<size_t>(range.index(i)));
+  }
+  if (!request.groupby.empty()) return GroupByTime(request.groupby, dim, times);
+  return ResampleTime(request.resample_freq, dim, times);
+}
+
+// The quantiles of the decoded values (as xarray decodes them: CF mask, scale and offset in the
+// decoded type), interpolated in that type as numpy does.
+Result<std::vector<std::pair<std::string, double>>> DecodedQuantiles(
+    const compute::QuantileSearch& search, const array::CfMaskAndScale& cf,
+    const StatsSelection& statistics) {
+  std::vector<std::pair<std::string, double>> out;
+  const std::vector<compute::QuantileSearch::Interpolation> interp = search.Interpolations();
+  auto decode = [&](double raw) -> Result<double> {
+    // The raw value as an element of the encoded type, decoded by the CF rules.
+    std::array<std::byte, 8> in{}, decoded{};
+    Status st = Status::OK();
+    switch (cf.encoded) {
+#define LSIO_ENCODE(T, D)                          \
+  case DataType::D: {                              \
+    const T v = static_cast<T>(raw);               \
+    std::memcpy(in.data(), &v, sizeof v);          \
+    break;                                         \
+  }
+      LSIO_ENCODE(int8_t, kInt8)
+      LSIO_ENCODE(uint8_t, kUInt8)
+      LSIO_ENCODE(uint8_t, kBool)
+      LSIO_ENCODE(int16_t, kInt16)
+      LSIO_ENCODE(uint16_t, kUInt16)
+      LSIO_ENCODE(int32_t, kInt32)
+      LSIO_ENCODE(uint32_t, kUInt32)
+      LSIO_ENCODE(int64_t, kInt64)
+      LSIO_ENCODE(uint64_t, kUInt64)
+      LSIO_ENCODE(float, kFloat32)
+      LSIO_ENCODE(double, kFloat64)
+#undef LSIO_ENCODE
+      case DataType::kFloat16: {
+        const uint16_t v = FloatToHalf(static_cast<float>(raw));
+        std::memcpy(in.data(), &v, 2);
+        break;
+      }
+      default:
+        return NotSupportedError("quantiles of " + std::string(DataTypeName(cf.encoded)));
+    }
+    const size_t w = ByteWidth(cf.stored);
+    LSIO_RETURN_IF_ERROR(array::ApplyCfMaskAndScale(
+        cf, std::span(in.data(), w), std::span(decoded.data(), ByteWidth(cf.decoded))));
+    switch (cf.decoded) {
+      case DataType::kFloat32: {
+        float f;
+        std::memcpy(&f, decoded.data(), 4);
+        return static_cast<double>(f);
+      }
+      case DataType::kFloat64: {
+        double d;
+        std::memcpy(&d, decoded.data(), 8);
+        return d;
+      }
+      case DataType::kFloat16: {
+        uint16_t h;
+        std::memcpy(&h, decoded.data(), 2);
+        return static_cast<double>(HalfToFloat(h));
+      }
+      default:
+        return raw;  // integers and bool decode to themselves
+    }
+  };
+  for (size_t i = 0; i < statistics.quantiles.size(); ++i) {
+    double value = std::nan("");
+    if (!interp.empty()) {
+      LSIO_ASSIGN_OR_RETURN(const double a, decode(interp[i].previous));
+      LSIO_ASSIGN_OR_RETURN(const double b, decode(interp[i].next));
+      value = compute::NumpyLerp(cf.decoded, a, b, interp[i].gamma);
+    }
+    out.emplace_back(statistics.quantiles[i].first, value);
+  }
+  return out;
+}
+
+// The output coordinate of the group dimension: integers, strings (seasons), or datetimes.
+OutputCoordinate GroupCoordinate(const TimeGrouping& g) {
+  OutputCoordinate oc;
+  oc.name = g.dim;
+  switch (g.label_kind) {
+    case TimeGrouping::LabelKind::kInt64:
+    case TimeGrouping::LabelKind::kDatetime:
+      oc.storage = DataType::kInt64;
+      oc.numpy_dtype = g.label_kind == TimeGrouping::LabelKind::kInt64 ? "<i8" : "<M8[ns]";
+      oc.values.resize(g.int_labels.size() * 8);
+      std::memcpy(oc.values.data(), g.int_labels.data(), oc.values.size());
+      break;
+    case TimeGrouping::LabelKind::kString: {
+      size_t width = 1;
+      for (const std::string& t : g.text_labels) width = std::max(width, t.size());
+      oc.storage = DataType::kUInt8;
+      oc.numpy_dtype = "<U" + std::to_string(width);
+      oc.values.assign(g.text_labels.size() * width * 4, std::byte{0});
+      for (size_t i = 0; i < g.text_labels.size(); ++i) {
+        for (size_t k = 0; k < g.text_labels[i].size(); ++k) {
+          const uint32_t cp = static_cast<unsigned char>(g.text_labels[i][k]);  // ASCII labels
+          std::memcpy(oc.values.data() + (i * width + k) * 4, &cp, 4);
+        }
+      }
+      break;
+    }
+  }
+  return oc;
+}
 
 }  // namespace
 
@@ -325,8 +531,35 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     LSIO_RETURN_IF_ERROR(check_dim_known(s.dim, s.is_label() ? "--sel" : "--isel"));
   }
   for (const std::string& d : request.over) LSIO_RETURN_IF_ERROR(check_dim_known(d, "--over"));
+  // --groupby time.month / --resample time=1D: the time dimension they group.
+  std::string group_dim;
+  if (!request.groupby.empty() || !request.resample_dim.empty()) {
+    if (!request.groupby.empty() && !request.resample_dim.empty()) {
+      return InvalidArgumentError("--groupby and --resample: give one of them");
+    }
+    if (!request.over.empty()) {
+      return InvalidArgumentError(
+          "--groupby / --resample reduce the time dimension within each group and keep the "
+          "others: drop --over");
+    }
+    if (request.statistics.histogram_bins > 0) {
+      return InvalidArgumentError("hist:N is computed over the whole selection; drop --groupby");
+    }
+    group_dim = !request.resample_dim.empty()
+                    ? request.resample_dim
+                    : request.groupby.substr(0, request.groupby.find('.'));
+    LSIO_RETURN_IF_ERROR(
+        check_dim_known(group_dim, request.groupby.empty() ? "--resample" : "--groupby"));
+  }
+  const bool grouped = !group_dim.empty();
   if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
+  }
+  if (!request.statistics.quantiles.empty() &&
+      (!request.over.empty() || !request.groupby.empty() || !request.resample_dim.empty())) {
+    return InvalidArgumentError(
+        "quantile:Q is computed over the whole selection (per-cell quantiles are not supported "
+        "yet); drop --over / --groupby / --resample");
   }
 
   // Label selections and --over outputs need coordinates: read them all in one run first.
@@ -335,8 +568,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     for (const array::ArraySource* n : nodes) {
       const std::string group = array::Dataset::GroupOf(n->info().path);
       for (const std::string& dim : n->info().dims) {
-        // A kept dimension of --over output, or one a label selects on.
-        bool wanted = !request.over.empty() &&
+        // A kept dimension of --over output, the grouped time, or one a label selects on.
+        bool wanted = (!request.over.empty() || !group_dim.empty()) &&
                       std::find(request.over.begin(), request.over.end(), dim) ==
                           request.over.end();
         for (const array::DimSelector& s : request.selectors) {
@@ -382,7 +615,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       auto it = info.attributes.find(key);
       if (it != info.attributes.end()) job->attributes[key] = *it;
     }
-    if (request.over.empty()) {
+    if (request.over.empty() && !grouped) {
       compute::StatsOptions options;
       options.missing = job->missing;
       LSIO_ASSIGN_OR_RETURN(compute::StatsAccumulator empty,
@@ -396,10 +629,21 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
                           request.over.end();
         if (over || job->ranges[d].drop) {
           job->reduced_axes.push_back(d);
+        } else if (grouped && job->dims[d] == group_dim) {
+          LSIO_ASSIGN_OR_RETURN(TimeGrouping g, GroupTimes(request, *ds, *n, d, job->ranges[d], context));
+          job->group_axis = d;
+          job->group_of = std::move(g.group_of);
+          g.group_of.clear();
+          job->kept_axes.push_back(d);
+          grid_shape.push_back(g.groups());
+          job->grouping = std::move(g);
         } else {
           job->kept_axes.push_back(d);
           grid_shape.push_back(job->ranges[d].count);
         }
+      }
+      if (grouped && !job->group_axis) {
+        return NotFoundError(label + " has no dimension '" + group_dim + "' to group");
       }
       for (const std::string& o : request.over) {
         if (std::find(job->dims.begin(), job->dims.end(), o) == job->dims.end()) {
@@ -438,6 +682,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     }
     std::vector<PassInput> inputs;
     for (auto& job : jobs) {
+      job->pass = pass;
       uint64_t e = 1;
       for (const array::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
       job->elements = e;
@@ -474,6 +719,42 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     report.io_budget = pr.io_budget;
   }
 
+  // Exact quantiles: passes that narrow each wanted order statistic to a window small enough
+  // to collect (compute/quantile.h), usually two.
+  if (!request.statistics.quantiles.empty()) {
+    std::vector<double> qs;
+    for (const auto& [text, q] : request.statistics.quantiles) qs.push_back(q);
+    for (auto& job : jobs) {
+      const compute::Stats raw = job->global_stats.Finalize();
+      compute::QuantileSearch::Options qo;
+      qo.reversed = job->cf.scale_factor && *job->cf.scale_factor < 0;
+      LSIO_ASSIGN_OR_RETURN(
+          compute::QuantileSearch search,
+          compute::QuantileSearch::Make(job->dtype, job->missing, qs, raw.count, raw.min,
+                                        raw.max, qo));
+      job->qsearch.emplace(std::move(search));
+    }
+    for (int pass = passes + 1;; ++pass) {
+      std::vector<PassInput> inputs;
+      for (auto& job : jobs) {
+        if (job->qsearch->done()) continue;
+        LSIO_ASSIGN_OR_RETURN(compute::QuantilePass empty, job->qsearch->NextPass());
+        job->qpass.emplace(empty);
+        job->pass = pass;
+        inputs.push_back(
+            PassInput{job->array, job->ranges, job.get(), "variable '" + job->name + "'"});
+      }
+      if (inputs.empty()) break;
+      PassOptions po;
+      po.max_memory = request.max_memory;
+      po.threads = run_threads;
+      po.cancelled = request.cancelled;
+      LSIO_ASSIGN_OR_RETURN(PassResult pr, RunPass(context, inputs, po));
+      report.bytes_read += pr.bytes_read;
+      report.bytes_processed += pr.bytes_decoded;
+    }
+  }
+
   // What finishing needs from each variable.
   std::vector<internal::PartialVariable> partials;
   for (auto& job : jobs) {
@@ -486,6 +767,10 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     pv.scaled = job->cf.scale_factor || job->cf.add_offset;
     pv.scale = job->cf.scale_factor.value_or(1.0);
     pv.offset = job->cf.add_offset.value_or(0.0);
+    if (job->qsearch) {
+      LSIO_ASSIGN_OR_RETURN(pv.header.quantiles,
+                            DecodedQuantiles(*job->qsearch, job->cf, request.statistics));
+    }
     if (job->global) {
       pv.global.emplace(std::move(job->global_stats));
       if (job->histogram) {
@@ -499,11 +784,18 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       }
     } else {
       for (size_t a : job->kept_axes) {
+        if (job->group_axis == a) {
+          pv.header.dims.push_back(job->grouping.dim);
+          pv.header.shape.push_back(job->grouping.groups());
+          pv.header.coordinates.push_back(GroupCoordinate(job->grouping));
+          continue;
+        }
         pv.header.dims.push_back(job->dims[a]);
         pv.header.shape.push_back(job->ranges[a].count);
       }
       // Coordinates of the kept dimensions, as stored, for writing them out.
       for (size_t a : job->kept_axes) {
+        if (job->group_axis == a) continue;
         const std::string group = array::Dataset::GroupOf(job->name);
         const array::ArraySource* coord = ds->CoordinateOf(group, job->dims[a]);
         if (coord == nullptr || coord->info().shape[0] != job->array->info().shape[a]) continue;
@@ -526,6 +818,15 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         pv.header.coordinates.push_back(std::move(oc));
       }
       pv.grid.emplace(std::move(*job->grid));
+      if (job->group_axis && !request.resample_dim.empty()) {
+        pv.empty_groups.assign(static_cast<size_t>(job->grouping.groups()), true);
+        for (int64_t g : job->group_of) {
+          if (g >= 0) pv.empty_groups[static_cast<size_t>(g)] = false;
+        }
+        pv.group_dim = static_cast<size_t>(
+            std::find(job->kept_axes.begin(), job->kept_axes.end(), *job->group_axis) -
+            job->kept_axes.begin());
+      }
     }
     partials.push_back(std::move(pv));
   }
@@ -590,6 +891,21 @@ Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& 
         break;
     }
     vs.maps.emplace_back(s, std::move(values));
+  }
+  if (!pv.empty_groups.empty()) {
+    // Cells of the grid in C order over vs.shape: the group index of cell c along group_dim.
+    int64_t inner = 1;
+    for (size_t d = pv.group_dim + 1; d < vs.shape.size(); ++d) inner *= vs.shape[d];
+    const int64_t groups = vs.shape[pv.group_dim];
+    for (auto& [s, values] : vs.maps) {
+      for (size_t c = 0; c < cells; ++c) {
+        const int64_t g = (static_cast<int64_t>(c) / inner) % groups;
+        if (pv.empty_groups[static_cast<size_t>(g)] ||
+            (s == Statistic::kCount && values[c] == 0)) {
+          values[c] = std::nan("");
+        }
+      }
+    }
   }
   return vs;
 }

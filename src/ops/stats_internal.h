@@ -23,6 +23,12 @@ struct PartialVariable {
   // Exactly one is set: whole-selection moments, or the per-cell grid.
   std::optional<compute::StatsAccumulator> global;
   std::optional<compute::ReductionGrid> grid;
+  // Resample: bins no time step falls into are NaN for every statistic, count and sum
+  // included, and a count of 0 is NaN, as xarray gives them (a bin of all-NaN values has sum
+  // 0 but count NaN).
+  // `empty_groups[g]` for each group of the kept axis at position `group_dim` of the grid.
+  std::vector<bool> empty_groups;
+  size_t group_dim = 0;
 };
 
 // Runs every pass; fills the run-level fields of `report` (not `variables`).

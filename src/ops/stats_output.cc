@@ -201,6 +201,11 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
         for (double e : v.histogram_edges) edges.push_back(Number(e));
         j["histogram"] = {{"counts", v.histogram_counts}, {"edges", edges}};
       }
+      if (!v.quantiles.empty()) {
+        Json q = Json::object();
+        for (const auto& [key, value] : v.quantiles) q[key] = Number(value);
+        j["quantiles"] = q;
+      }
     } else {
       j["dims"] = v.dims;
       j["shape"] = v.shape;
@@ -247,6 +252,9 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
       out << fmt::format(" {:>14}", FormatStat(v.stats, s, ddof));
     }
     out << "\n";
+    for (const auto& [key, value] : v.quantiles) {
+      out << fmt::format("  quantile {:<8} {:>14}\n", key, Format(value));
+    }
     if (!v.histogram_counts.empty()) {
       out << "  histogram of " << DisplayName(v.name) << ":\n";
       for (size_t i = 0; i < v.histogram_counts.size(); ++i) {
@@ -331,8 +339,8 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
         written.push_back(c.name);
         LSIO_RETURN_IF_ERROR(WriteZarrV2Array(
             out, c.name, {c.name}, {static_cast<int64_t>(c.values.size() /
-                                                              ByteWidth(c.storage))},
-            c.numpy_dtype, ByteWidth(c.storage), nullptr, c.values, c.attributes,
+                                                              c.item_size())},
+            c.numpy_dtype, c.item_size(), nullptr, c.values, c.attributes,
             &consolidated, c.name));
       }
       for (const auto& [s, values] : v.maps) {
@@ -343,7 +351,9 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store) {
         }
         nlohmann::json attrs = v.attributes;
         attrs["cell_methods"] = "statistic: " + std::string(StatisticName(s));
-        if (s == Statistic::kCount || s == Statistic::kNanCount) {
+        const bool has_nan =
+            std::any_of(values.begin(), values.end(), [](double x) { return std::isnan(x); });
+        if ((s == Statistic::kCount || s == Statistic::kNanCount) && !has_nan) {
           std::vector<int64_t> ints(values.size());
           for (size_t i = 0; i < values.size(); ++i) ints[i] = static_cast<int64_t>(values[i]);
           attrs.erase("units");

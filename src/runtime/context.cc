@@ -41,7 +41,9 @@ ReaderLease::~ReaderLease() { Return(); }
 void ReaderLease::Return() {
   if (!reader_) return;
   std::shared_ptr<Context> owner = owner_.lock();
-  if (!owner || discard_) {
+  // A reader whose buffers are still held elsewhere (results handed to a caller) has that much
+  // less budget: reusing it could stall the next run, so it is not kept.
+  if (!owner || discard_ || reader_->bytes_in_flight() > 0) {
     reader_.reset();
     return;
   }

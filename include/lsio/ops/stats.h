@@ -50,6 +50,9 @@ struct StatsSelection {
   std::vector<Statistic> statistics;  // in output order
   int64_t histogram_bins = 0;         // 0: none
   int ddof = 0;                       // for std and var
+  // quantile:Q,Q,...: exact quantiles as numpy.nanquantile(method="linear"), keyed by the text
+  // the user gave ("0.5").
+  std::vector<std::pair<std::string, double>> quantiles;
 };
 
 // The default set: count, nan_count, min, max, sum, mean, std.
@@ -83,6 +86,12 @@ struct StatsRequest {
   std::vector<std::string> variables;
   // Dimensions to reduce over; empty: all (one value per statistic).
   std::vector<std::string> over;
+  // Climate reductions over a time dimension (time_groups.h), keeping every other dimension:
+  // groupby "time.month" | "time.season" | "time.dayofyear" | "time.hour" | "time.year", or
+  // resample_dim = "time" with resample_freq "1D", "MS", ... At most one, and not with `over`.
+  std::string groupby;
+  std::string resample_dim;
+  std::string resample_freq;
   // isel and sel selectors, by dimension name.
   std::vector<array::DimSelector> selectors;
   StatsSelection statistics = DefaultStatistics();
@@ -102,9 +111,11 @@ struct StatsRequest {
 // with the same dtype and attributes (so xarray decodes them the same way).
 struct OutputCoordinate {
   std::string name;
-  DataType storage = DataType::kFloat64;
-  std::string numpy_dtype;  // numpy typestring: "<f8", "<i8", "<M8[ns]"
+  DataType storage = DataType::kFloat64;  // numeric and time values (kUInt8 for strings)
+  std::string numpy_dtype;  // numpy typestring: "<f8", "<i8", "<M8[ns]", "<U3" (UTF-32)
   std::vector<std::byte> values;
+  // Bytes per element, from numpy_dtype ("<U3": 12).
+  size_t item_size() const;
   nlohmann::json attributes = nlohmann::json::object();
 };
 
@@ -122,6 +133,9 @@ struct VariableStats {
   std::vector<std::pair<Statistic, std::vector<double>>> maps;
 
   // hist:N (whole selection only).
+  // quantile:Q,... (whole selection only): the values, in the order asked.
+  std::vector<std::pair<std::string, double>> quantiles;
+
   std::vector<uint64_t> histogram_counts;
   std::vector<double> histogram_edges;
 

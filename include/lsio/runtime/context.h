@@ -39,7 +39,8 @@ struct ContextOptions {
 class Context;
 
 // A reader on loan from the Context; goes back to its idle list when the lease ends, unless the
-// run shut it down (an error or a cancellation), in which case it is destroyed.
+// run shut it down (an error or a cancellation) or buffers it handed out are still held, in
+// which case it is destroyed (the buffers stay valid).
 class ReaderLease {
  public:
   ReaderLease() = default;
