@@ -14,6 +14,8 @@ The datasets (see docs/benchmarks.md):
   3       ~1 GiB float32 in 64 KiB chunks (1x128x128), format 2, uncompressed
   4       ~4 GiB float32, format 3, sharded (shards of 64 inner chunks 4x128x128), zstd level 1
   16g     ~16 GiB float32 like 1 (for the flat-memory check)
+  1q..4q  the same as 1..4 with a quarter of the time steps (1 GiB; 3q 256 MiB), for a
+          shorter run of the xarray benchmark (bench/xarray/run.py --which 1q,2q,3q,4q)
   demo    ~1.5 GB: sst (float32, NaN over land) and wind (int16, CF-packed with scale_factor,
           add_offset and _FillValue), format 3, blosc(zstd), consolidated
 
@@ -110,6 +112,8 @@ def make(which: str, out: str) -> str:
     os.makedirs(out, exist_ok=True)
     start = time.time()
     # Chunk the generator like the store so every block becomes exactly one chunk / shard.
+    if which in ("1q", "2q", "3q", "4q"):
+        return _make_base(which[0], path, 4, start)
     if which == "1":
         ds = _dataset(1024, (8, 512, 512))
         enc = {"t2m": {"chunks": (8, 512, 512), "compressors": None}}
@@ -137,6 +141,25 @@ def make(which: str, out: str) -> str:
         _write(_demo_dataset(), path, 3, _demo_encoding())
     else:
         raise SystemExit(f"unknown dataset {which!r}")
+    print(f"{path}: written in {time.time() - start:.0f} s")
+    return path
+
+
+def _make_base(base: str, path: str, nt_scale: int, start: float) -> str:
+    """Datasets 1..4 with 1/nt_scale of their time steps (same chunks and codecs)."""
+    if base in ("1", "2"):
+        ds = _dataset(1024 // nt_scale, (8, 512, 512))
+        comp = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
+        enc = {"t2m": {"chunks": (8, 512, 512), "compressors": None if base == "1" else [comp]}}
+        _write(ds, path, 2, enc)
+    elif base == "3":
+        ds = _dataset(256 // nt_scale, (8, 128, 128))
+        _write(ds, path, 2, {"t2m": {"chunks": (1, 128, 128), "compressors": None}})
+    else:
+        ds = _dataset(1024 // nt_scale, (16, 512, 512))
+        enc = {"t2m": {"chunks": (4, 128, 128), "shards": (16, 512, 512),
+                       "compressors": [ZstdCodec(level=1)]}}
+        _write(ds, path, 3, enc)
     print(f"{path}: written in {time.time() - start:.0f} s")
     return path
 
@@ -181,7 +204,8 @@ def _demo_encoding() -> dict:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--which", required=True, help="comma-separated: 1,2,3,4,16g,demo")
+    ap.add_argument("--which", required=True,
+                    help="comma-separated: 1,2,3,4,16g,demo, 1q,2q,3q,4q")
     ap.add_argument("--out", required=True, help="folder for <which>.zarr")
     args = ap.parse_args(argv)
     for which in args.which.split(","):

@@ -1,6 +1,6 @@
 """lsio native extension (use the lsio package, not this module directly)"""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from numpy.typing import NDArray
@@ -17,12 +17,91 @@ class CancelToken:
     def cancelled(self) -> bool:
         """Whether cancel() was called."""
 
-def describe(path: str) -> str:
-    """The groups and arrays of the Zarr store at `path`, as a JSON document."""
+class ArrayHandle:
+    """One array of an opened dataset (use lsio.open; lsio.Array wraps it)."""
 
-def read_into(path: str, array: str, ranges: Sequence[tuple[int, int, int, bool]], out: Annotated[NDArray, dict(order='C')], threads: int = 0, io: str = 'auto', cancel: CancelToken | None = None) -> None:
+    @property
+    def path(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def spec(self) -> tuple[str, str, bool, dict[str, str]]:
+        """(location, io, consolidated, storage_options): how the dataset was opened."""
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> object: ...
+    @property
+    def dims(self) -> list[str]: ...
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The unit of decoding (inner chunks when sharded)."""
+    @property
+    def storage_chunks(self) -> tuple[int, ...]:
+        """The unit of storage (shards when sharded)."""
+    @property
+    def attrs(self) -> object: ...
+    @property
+    def fill_value(self) -> bytes:
+        """One element, native byte order."""
+    @property
+    def mask_value(self) -> bytes | None:
+        """A fill value of the format's own that xarray masks as _FillValue (Zarr v2), as bytes, or None."""
+    @property
+    def fill_value_attr_base64(self) -> bool: ...
+    @property
+    def encoding(self) -> str:
+        """How chunks are stored (codecs)."""
+    @property
+    def readable(self) -> object:
+        """None, or why the array's elements cannot be read."""
+
+    def __getitem__(self, key: object) -> object:
+        """numpy basic indexing (ints, slices, Ellipsis); reads with the GIL released."""
+
+    def read(self, ranges: Sequence[tuple[int, int, int, bool]], threads: int = 0) -> object:
+        """Reads (start, step, count, drop) per dimension."""
+
+    def preferred_chunks(self, min_bytes: int, target_bytes: int, max_bytes: int) -> tuple[int, ...]:
+        """Block shape for dask (array::PreferredBlockShape)."""
+
+    def coordinate(self, dim: str) -> object:
+        """The decoded coordinate of a dimension, or None."""
+
+    def state(self) -> tuple:
+        """What reopen_array needs (pickling)."""
+
+class DatasetHandle:
+    """An opened dataset (use lsio.open)."""
+
+    @property
+    def location(self) -> str: ...
+    @property
+    def spec(self) -> tuple[str, str, bool, dict[str, str]]: ...
+    @property
+    def format(self) -> str: ...
+    def groups(self) -> list[str]: ...
+    def arrays(self) -> list[str]: ...
+    def group_attrs(self, path: str) -> object: ...
+    def is_coordinate(self, path: str) -> bool: ...
+    def array(self, path: str) -> ArrayHandle: ...
+
+def open_dataset(location: str, io: str = 'auto', consolidated: bool = True, storage_options: Mapping[str, str] = {}) -> DatasetHandle:
     """
-    Reads the selection `ranges` ((start, step, count, drop) per dimension) of `array` into the C-contiguous numpy array `out`, with the GIL released.
+    Opens the dataset at `location` (as the store holds it now) into the process-wide dataset cache.
+    """
+
+def reopen_array(state: tuple) -> ArrayHandle:
+    """
+    An ArrayHandle from ArrayHandle.state(): its dataset from the process-wide cache (opened once per process), the array checked against the state.
+    """
+
+def dataset_cache_opens() -> int:
+    """How many times this process opened a dataset for handles (tests)."""
+
+def plan_partitions(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, io: str, parts: int, split_dim: str) -> tuple:
+    """
+    The shares of a statistics request for lsio.dask.stats: (variables, split_dim, [(start, stop), ...]) along split_dim, aligned to storage chunks.
     """
 
 def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ...) -> dict:

@@ -15,6 +15,8 @@ lsio class                  also a                                 raised for
 ``CorruptDataError``        ``Error``                              undecodable chunk, checksum
 ``ReadError``               ``OSError``                            the OS failed a read
 ``AccessError``             ``ReadError``, ``PermissionError``     permission denied
+``ChangedError``            ``Error``                              the store was rewritten
+                                                                   under an open handle
 ==========================  =====================================  ==========================
 
 A cancelled call (Ctrl-C) raises ``KeyboardInterrupt``.
@@ -34,6 +36,7 @@ __all__ = [
     "CorruptDataError",
     "ReadError",
     "AccessError",
+    "ChangedError",
     "from_status",
 ]
 
@@ -77,6 +80,11 @@ class AccessError(ReadError, PermissionError):
     """Permission denied."""
 
 
+class ChangedError(Error):
+    """The store no longer holds the array an open handle describes (another shape, dtype,
+    dimensions, attributes or fill value, or the array is gone): open the dataset again."""
+
+
 class InternalError(Error):
     """A broken invariant inside lsio: please report it."""
 
@@ -91,6 +99,7 @@ _BY_CODE = {
     "NotSupported": NotSupportedError,
     "ResourceExhausted": InvalidArgumentError,
     "Internal": InternalError,
+    "Changed": ChangedError,
 }
 
 

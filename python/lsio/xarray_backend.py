@@ -1,8 +1,20 @@
 """The ``lsio`` xarray backend: ``xr.open_dataset(path, engine="lsio")``.
 
-Variables are lazy: each read goes through lsio's C++ engine. Dimensions, attributes and CF
-decoding follow xarray's own Zarr backend (``xr.open_zarr``): Zarr v2 fill values act as
-``_FillValue``; Zarr v3 ``_FillValue`` attributes are decoded as xarray writes them.
+Variables are lazy and backed by native lsio handles (``lsio.open``): the store's metadata is
+parsed once, each read goes straight to lsio's C++ engine with the GIL released, and the handles
+pickle cheaply (a dask.distributed worker re-opens the dataset once per process). Dimensions,
+attributes and CF decoding follow xarray's own Zarr backend (``xr.open_zarr``): Zarr v2 fill
+values act as ``_FillValue``; Zarr v3 ``_FillValue`` attributes are decoded as xarray writes
+them.
+
+With ``chunks={}`` each variable is chunked as ``encoding["preferred_chunks"]`` says: whole
+storage chunks (shards up to 64 MiB) grouped along the slowest dimensions into blocks of at
+least 8 MiB (16 MiB aimed at; ``chunk_target_bytes``; ``lsio.Array.preferred_chunks``), so a
+dask task reads many small chunks through one engine call (parallel IO and decoding inside the
+task) and no chunk is read by two tasks. Larger blocks cost memory and, on machines where
+fresh pages are expensive, time: a dask reduction holds a few temporaries of each block per
+worker thread, and blocks above glibc's 32 MiB mmap threshold are fresh memory every time
+(docs/benchmarks.md measured 8-64 MiB).
 """
 
 from __future__ import annotations
@@ -22,10 +34,15 @@ from . import _api
 
 _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
 
+# Decoded bytes a dask task should move (lsio.Array.preferred_chunks): per-task overhead is
+# small beside 16 MiB, and a reduction's temporaries (a few blocks' worth per thread) stay
+# moderate (docs/benchmarks.md: 8-32 MiB were as fast as 32-64 MiB, with less memory).
+CHUNK_TARGET_BYTES = 16 << 20
+
 
 class LsioBackendArray(BackendArray):
-    """A lazily read Zarr array (basic indexing; xarray adapts outer and vectorised
-    indexing on top)."""
+    """A lazily read array (basic indexing in lsio; xarray adapts outer and vectorised
+    indexing on top). Pickles as its handle: re-opened once per process."""
 
     def __init__(self, array: "_api.Array"):
         self._array = array
@@ -37,37 +54,41 @@ class LsioBackendArray(BackendArray):
                                                   indexing.IndexingSupport.BASIC, self._raw)
 
     def _raw(self, key: tuple) -> np.ndarray:
-        return self._array[key]
+        return self._array._h[key]
 
 
 class LsioStore(AbstractDataStore):
     """The variables and attributes of one group, undecoded, as xarray's store interface."""
 
-    def __init__(self, path: str, group: str | None = None):
-        root = _api.open(path)
+    def __init__(self, path: str, group: str | None = None, *, consolidated: bool | None = None,
+                 io: str = "auto", storage_options: dict | None = None,
+                 chunk_target_bytes: int = CHUNK_TARGET_BYTES):
+        root = _api.open(path, consolidated=consolidated, io=io, storage_options=storage_options)
         node = root if not group else root[group.strip("/")]
         if isinstance(node, _api.Array):
             raise ValueError(f"{path}: the store is a single array; open it with lsio.open")
         self._group = node
+        self._target = chunk_target_bytes
 
     def get_variables(self):
         out = {}
         for name, a in self._group.arrays().items():
-            if a._info["readable"] is not None:
+            h = a._h
+            if h.readable is not None:
                 continue  # types lsio cannot read (strings) are left out
-            attrs = a.attrs
+            attrs = dict(h.attrs)
             attrs.pop("_ARRAY_DIMENSIONS", None)
-            fill = a.fill_value
-            if a.zarr_format == 2:
-                # xarray's default for Zarr v2: the fill value is the CF _FillValue.
-                if fill is not None:
-                    attrs["_FillValue"] = fill
-            elif "_FillValue" in attrs:
+            mask = h.mask_value
+            if mask is not None:
+                # Zarr v2 (xarray's default): the fill value is the CF _FillValue.
+                attrs["_FillValue"] = np.frombuffer(mask, dtype=a.dtype)[0]
+            elif h.fill_value_attr_base64 and "_FillValue" in attrs:
                 from xarray.backends.zarr import FillValueCoder
 
                 attrs["_FillValue"] = FillValueCoder.decode(attrs["_FillValue"], a.dtype)
             data = indexing.LazilyIndexedArray(LsioBackendArray(a))
-            encoding = {"chunks": a.chunks, "preferred_chunks": dict(zip(a.dims, a.chunks))}
+            encoding = {"chunks": a.chunks,
+                        "preferred_chunks": dict(zip(a.dims, a.preferred_chunks(self._target)))}
             if a.shards is not None:
                 encoding["shards"] = a.shards
             out[name] = Variable(a.dims, data, attrs, encoding)
@@ -87,20 +108,30 @@ class LsioStore(AbstractDataStore):
 
 
 class LsioBackendEntrypoint(BackendEntrypoint):
-    """Opens Zarr stores (v2, v3, sharded) with lsio: ``xr.open_dataset(p, engine="lsio")``."""
+    """Opens Zarr stores (v2, v3, sharded) with lsio: ``xr.open_dataset(p, engine="lsio")``.
+
+    Beyond xarray's decoding arguments: ``group``, ``consolidated`` (False ignores consolidated
+    metadata), ``io`` (``"auto"``, ``"uring"``, ``"posix"``), ``storage_options`` and
+    ``chunk_target_bytes`` (the decoded bytes a dask task aims at with ``chunks={}``).
+    """
 
     description = "Open Zarr stores with lsio's io_uring engine"
     url = "https://github.com/lsio/lsio"
     open_dataset_parameters = ("filename_or_obj", "drop_variables", "mask_and_scale",
                                "decode_times", "concat_characters", "decode_coords",
-                               "use_cftime", "decode_timedelta", "group")
+                               "use_cftime", "decode_timedelta", "group", "consolidated", "io",
+                               "storage_options", "chunk_target_bytes")
 
-    def open_dataset(self, filename_or_obj: Any, *, drop_variables: str | Iterable[str] | None = None,
+    def open_dataset(self, filename_or_obj: Any, *,
+                     drop_variables: str | Iterable[str] | None = None,
                      mask_and_scale: bool = True, decode_times: bool = True,
                      concat_characters: bool = True, decode_coords: bool = True,
                      use_cftime: bool | None = None, decode_timedelta: bool | None = None,
-                     group: str | None = None):
-        store = LsioStore(os.fspath(filename_or_obj), group)
+                     group: str | None = None, consolidated: bool | None = None,
+                     io: str = "auto", storage_options: dict | None = None,
+                     chunk_target_bytes: int = CHUNK_TARGET_BYTES):
+        store = LsioStore(os.fspath(filename_or_obj), group, consolidated=consolidated, io=io,
+                          storage_options=storage_options, chunk_target_bytes=chunk_target_bytes)
         return StoreBackendEntrypoint().open_dataset(
             store, mask_and_scale=mask_and_scale, decode_times=decode_times,
             concat_characters=concat_characters, decode_coords=decode_coords,

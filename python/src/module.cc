@@ -1,5 +1,6 @@
 // The lsio._lsio extension: a thin layer over the library for the Python package (python/lsio),
-// which builds the user-facing API on top of it.
+// which builds the user-facing API on top of it. This file: the module, error translation and
+// the operations (statistics); array_binding.cc: native dataset and array handles.
 //
 // Every blocking call releases the GIL. Errors cross into Python in one place
 // (TranslateStatus): a Status becomes an exception from lsio.errors chosen by its code.
@@ -8,6 +9,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
@@ -21,19 +23,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lsio/array/cf.h"
-#include "lsio/array/dataset.h"
-#include "lsio/array/read.h"
 #include "lsio/base/status.h"
 #include "lsio/base/version.h"
 #include "lsio/compute/stats.h"
-#include "lsio/format/open.h"
-#include "lsio/format/zarr/metadata.h"
-#include "lsio/format/zarr/source.h"
 #include "lsio/io/engine.h"
 #include "lsio/ops/stats.h"
-#include "lsio/runtime/context.h"
 #include "lsio/ops/stats_partial.h"
+#include "lsio/ops/stats_partition.h"
+#include "common.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -41,27 +38,6 @@ using namespace nb::literals;
 namespace lsio::python {
 
 namespace {
-
-// Carries a Status out of the binding code to the translator. Never thrown inside the library.
-class StatusError : public std::exception {
- public:
-  explicit StatusError(Status s) : status_(std::move(s)) {}
-  const char* what() const noexcept override { return status_.message().c_str(); }
-  const Status& status() const { return status_; }
-
- private:
-  Status status_;
-};
-
-void ThrowIfError(const Status& s) {
-  if (!s.ok()) throw StatusError(s);
-}
-
-template <typename T>
-T ValueOrThrow(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 // The one place where a Status becomes a Python exception: lsio.errors.from_status picks the
 // class from the code name.
@@ -76,129 +52,7 @@ void TranslateStatus(const std::exception_ptr& p, void*) {
   }
 }
 
-class CancelToken {
- public:
-  void cancel() { cancelled_.store(true); }
-  bool cancelled() const { return cancelled_.load(); }
-
- private:
-  std::atomic<bool> cancelled_{false};
-};
-
 Result<io::Backend> Backend(const std::string& name) { return io::ParseBackend(name); }
-
-// numpy's dtype string for a Zarr data type ("<f4", "|b1", "<M8[ns]", "<U10", "|S5", "O").
-std::string NumpyDtype(const zarr::ZarrDataType& t) {
-  using K = zarr::DataTypeKind;
-  switch (t.kind) {
-    case K::kNumeric: {
-      const DataType d = t.storage;
-      const std::string size = std::to_string(ByteWidth(d));
-      if (d == DataType::kBool) return "|b1";
-      const char kind = IsFloat(d) ? 'f' : IsComplex(d) ? 'c' : IsSignedInteger(d) ? 'i' : 'u';
-      return std::string(ByteWidth(d) == 1 ? "|" : "<") + kind + size;
-    }
-    case K::kDatetime64:
-    case K::kTimedelta64: {
-      std::string s = t.kind == K::kDatetime64 ? "<M8[" : "<m8[";
-      if (t.time_scale != 1) s += std::to_string(t.time_scale);
-      return s + t.time_unit + "]";
-    }
-    case K::kFixedUtf32:
-      return "<U" + std::to_string(t.item_size / 4);
-    case K::kFixedBytes:
-      return "|S" + std::to_string(t.item_size);
-    case K::kRawBytes:
-      return "|V" + std::to_string(t.item_size);
-    default:
-      return "O";
-  }
-}
-
-std::string Hex(std::span<const std::byte> bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string s;
-  for (std::byte b : bytes) {
-    s += kDigits[static_cast<unsigned>(b) >> 4];
-    s += kDigits[static_cast<unsigned>(b) & 15];
-  }
-  return s;
-}
-
-// The hierarchy as JSON for the Python side (lsio._api builds Group / Array objects from it).
-std::string Describe(const std::string& path) {
-  std::shared_ptr<const zarr::ZarrDatasetSource> source;
-  {
-    nb::gil_scoped_release release;
-    std::shared_ptr<kvstore::Store> store =
-        ValueOrThrow(runtime::Context::Default()->OpenStore(path));
-    source = ValueOrThrow(zarr::OpenDataset(std::move(store)));
-  }
-  const array::Dataset ds(source);
-  nlohmann::json nodes = nlohmann::json::array();
-  for (const zarr::Node& n : source->hierarchy().nodes) {
-    nlohmann::json j;
-    j["path"] = n.path;
-    j["kind"] = n.is_array() ? "array" : "group";
-    j["zarr_format"] = static_cast<int>(n.zarr_format);
-    nlohmann::json attrs = n.attributes;
-    j["attributes"] = attrs;
-    if (n.is_array()) {
-      const zarr::ArrayMetadata& m = *n.array;
-      j["shape"] = m.shape;
-      j["chunks"] = m.read_chunk_shape();
-      j["shards"] = m.sharding ? nlohmann::json(m.chunk_shape) : nlohmann::json(nullptr);
-      j["dtype"] = NumpyDtype(m.data_type);
-      j["dtype_name"] = m.data_type.name;
-      j["dims"] = zarr::MakeArrayInfo(n).dims;
-      j["is_coordinate"] = ds.IsCoordinate(*ValueOrThrow(ds.FindArray(n.path)));
-      j["fill_value"] = m.fill_value.json;
-      j["fill_value_is_null"] = m.fill_value.is_null;
-      j["fill_bytes"] = Hex(m.fill_value.bytes);
-      j["codecs"] = zarr::DescribeCodecsJson(m);
-      j["order"] = std::string(1, m.order);
-      const Status readable = m.data_type.DecodeSupport();
-      j["readable"] = readable.ok() ? nlohmann::json(nullptr) : nlohmann::json(readable.message());
-      const Status stats = m.data_type.StatisticsSupport();
-      j["statistics"] = stats.ok() ? nlohmann::json(nullptr) : nlohmann::json(stats.message());
-    }
-    nodes.push_back(std::move(j));
-  }
-  nlohmann::json out = {{"path", source->store()->url()},
-                        {"consolidated", source->hierarchy().consolidated},
-                        {"nodes", nodes}};
-  return zarr::DumpMetadataJson(out);
-}
-
-using RangeTuple = std::tuple<int64_t, int64_t, int64_t, bool>;  // start, step, count, drop
-
-std::vector<array::DimRange> ToRanges(const std::vector<RangeTuple>& ranges) {
-  std::vector<array::DimRange> out;
-  for (const auto& [start, step, count, drop] : ranges) {
-    out.push_back(array::DimRange{start, step, count, drop});
-  }
-  return out;
-}
-
-// Reads a selection into `out` (a C-contiguous, writable numpy array of the array's storage
-// dtype and the selection's shape), with the GIL released.
-void ReadInto(const std::string& path, const std::string& array_path,
-              const std::vector<RangeTuple>& ranges, nb::ndarray<nb::c_contig> out, int threads,
-              const std::string& io, CancelToken* cancel) {
-  std::span<std::byte> bytes(static_cast<std::byte*>(out.data()), out.nbytes());
-  std::vector<array::DimRange> r = ToRanges(ranges);
-  nb::gil_scoped_release release;
-  runtime::Context& context = *runtime::Context::Default();
-  format::DatasetOptions open;
-  open.io_backend = ValueOrThrow(Backend(io));
-  std::shared_ptr<const array::Dataset> ds =
-      ValueOrThrow(format::OpenDataset(context, path, open));
-  const array::ArraySource* arr = ValueOrThrow(ds->FindArray(array_path));
-  array::ReadIntoOptions options;
-  options.threads = threads;
-  if (cancel) options.cancelled = [cancel] { return cancel->cancelled(); };
-  ThrowIfError(array::ReadInto(*arr, r, bytes, context, options));
-}
 
 // Python selector tuples (built by lsio._selection):
 //   (dim, "index", i) | (dim, "slice", start, stop, step)        positional
@@ -435,6 +289,24 @@ nb::bytes PartialStats(const std::string& path, const std::vector<std::string>& 
   return nb::bytes(blob.data(), blob.size());
 }
 
+// The shares lsio.dask.stats sends to workers (ops::PlanStatsPartitions): (variables,
+// split_dim, [(start, stop), ...]).
+nb::tuple PlanPartitions(const std::string& path, const std::vector<std::string>& vars,
+                         const std::vector<std::string>& over, const nb::list& selectors,
+                         const std::string& stats, const std::string& io, int parts,
+                         const std::string& split_dim) {
+  ops::StatsRequest req = MakeRequest(path, vars, over, selectors, stats, 0, 0, io, "fail");
+  ops::StatsPartitionOptions options;
+  options.parts = parts;
+  options.split_dim = split_dim;
+  Result<ops::StatsPartitionPlan> plan = [&] {
+    nb::gil_scoped_release release;
+    return ops::PlanStatsPartitions(req, options);
+  }();
+  ops::StatsPartitionPlan p = ValueOrThrow(std::move(plan));
+  return nb::make_tuple(p.variables, p.split_dim, p.shares);
+}
+
 nb::dict MergePartials(const std::vector<nb::bytes>& parts) {
   std::vector<std::string> blobs;
   for (const nb::bytes& b : parts) blobs.emplace_back(b.c_str(), b.size());
@@ -460,12 +332,7 @@ NB_MODULE(_lsio, m) {
       .def("cancel", &CancelToken::cancel, "Asks the call to stop as soon as it can.")
       .def("cancelled", &CancelToken::cancelled, "Whether cancel() was called.");
 
-  m.def("describe", &Describe, "path"_a,
-        "The groups and arrays of the Zarr store at `path`, as a JSON document.");
-  m.def("read_into", &ReadInto, "path"_a, "array"_a, "ranges"_a, "out"_a, "threads"_a = 0,
-        "io"_a = "auto", "cancel"_a = nb::none(),
-        "Reads the selection `ranges` ((start, step, count, drop) per dimension) of `array` "
-        "into the C-contiguous numpy array `out`, with the GIL released.");
+  RegisterArrayBindings(m);
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
         "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),
@@ -473,6 +340,10 @@ NB_MODULE(_lsio, m) {
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
         "Partial statistics of a share of the work, as bytes for merge_partials.");
+  m.def("plan_partitions", &PlanPartitions, "path"_a, "variables"_a, "over"_a, "selectors"_a,
+        "stats"_a, "io"_a, "parts"_a, "split_dim"_a,
+        "The shares of a statistics request for lsio.dask.stats: (variables, split_dim, "
+        "[(start, stop), ...]) along split_dim, aligned to storage chunks.");
   m.def("merge_partials", &MergePartials, "parts"_a,
         "Merges partial_stats results (in the order given) into a finished report.");
 }

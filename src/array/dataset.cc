@@ -28,6 +28,21 @@ void AddListedCoordinates(const nlohmann::json& attrs, std::set<std::string>* ou
 
 }  // namespace
 
+std::vector<std::string> DatasetSource::groups() const {
+  std::set<std::string> out;
+  for (const auto& a : arrays()) {
+    const std::string& path = a->info().path;
+    if (path.empty()) continue;  // a store that is a single array has no group
+    std::string g = Dataset::GroupOf(path);
+    while (true) {
+      out.insert(g);
+      if (g.empty()) break;
+      g = Dataset::GroupOf(g);
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
 Dataset::Dataset(std::shared_ptr<const DatasetSource> source) : source_(std::move(source)) {
   for (const auto& a : source_->arrays()) by_path_.emplace(a->info().path, a.get());
 }

@@ -1,6 +1,10 @@
 #include "lsio/array/read.h"
 
+#include <algorithm>
+
 #include "lsio/array/strided_copy.h"
+#include "lsio/kvstore/open.h"
+#include "lsio/sched/inline_run.h"
 
 namespace lsio::array {
 
@@ -78,7 +82,17 @@ Status ReadManyInto(std::span<const ReadTarget> targets, runtime::Context& conte
     sources.push_back(std::move(source));
   }
   if (sources.empty()) return Status::OK();
+  uint64_t read_chunks = 0;
+  for (const auto& s : sources) read_chunks += s->read_chunks();
+  const uint64_t inline_limit =
+      kvstore::IsRemoteLocation(store->url()) ? std::min<uint64_t>(options.inline_max_chunks, 1)
+                                              : options.inline_max_chunks;
   ConcatTaskSource source(std::move(sources));
+  if (read_chunks <= inline_limit) {
+    sched::SchedulerOptions so;
+    so.cancelled = options.cancelled;
+    return sched::RunInline(source, *store, so).status();
+  }
   sched::SchedulerOptions so;
   so.threads = options.threads;
   so.max_bytes_in_flight = options.max_bytes_in_flight;

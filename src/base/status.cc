@@ -30,6 +30,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Cancelled";
     case StatusCode::kInternal:
       return "Internal";
+    case StatusCode::kChanged:
+      return "Changed";
   }
   return "Unknown";
 }
@@ -79,6 +81,7 @@ Status ResourceExhaustedError(std::string m) {
 }
 Status CancelledError(std::string m) { return Status(StatusCode::kCancelled, std::move(m)); }
 Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+Status ChangedError(std::string m) { return Status(StatusCode::kChanged, std::move(m)); }
 
 Status ErrnoToStatus(int err, std::string_view context) {
   if (err < 0) err = -err;

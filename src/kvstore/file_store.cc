@@ -369,6 +369,52 @@ class FileStore final : public Store {
     return std::optional<Buffer>(std::move(out));
   }
 
+  // As the IO engine reads one request (io/engine_core.cc): a directory is EISDIR, only regular
+  // files are read, the expected value size and the read limit are checked with its messages,
+  // and errors say "reading <path> <range>: ...".
+  Result<Buffer> ReadNow(const ReadRequest& r) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(r.key));
+    if (r.key.empty()) return InvalidArgumentError(root_ + ": the store's root is not a value");
+    const std::string path = Describe(r.key);
+    const std::string context = "reading " + path + " " + r.range.ToString();
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoToStatus(errno, "").WithContext(context);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(errno, "").WithContext(context);
+    if (S_ISDIR(st.st_mode)) return ErrnoToStatus(EISDIR, "").WithContext(context);
+    if (!S_ISREG(st.st_mode)) return InvalidArgumentError("not a regular file").WithContext(context);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (r.value_size && *r.value_size != size) {
+      return OutOfRangeError("the file holds " + std::to_string(size) + " bytes, not the " +
+                             std::to_string(*r.value_size) + " expected")
+          .WithContext(context);
+    }
+    LSIO_ASSIGN_OR_RETURN(auto span, Resolve(r.range, size, path));
+    const auto [offset, length] = span;
+    if (length > r.max_length) {
+      return OutOfRangeError(std::to_string(length) + " bytes to read exceed the limit of " +
+                             std::to_string(r.max_length) + " set for this read")
+          .WithContext(context);
+    }
+    LSIO_ASSIGN_OR_RETURN(Buffer out, Buffer::Allocate(length));
+    size_t done = 0;
+    while (done < length) {
+      const ssize_t n = ::pread(fd.get(), out.mutable_data() + done, length - done,
+                                static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return ErrnoToStatus(errno, "").WithContext(context);
+      }
+      if (n == 0) {
+        return OutOfRangeError("the file ended at " + std::to_string(offset + done) +
+                               " bytes while it was read")
+            .WithContext(context);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return out;
+  }
+
   Result<std::optional<uint64_t>> Size(std::string_view key) override {
     LSIO_RETURN_IF_ERROR(ValidateKey(key));
     const std::string path = Describe(key);

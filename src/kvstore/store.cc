@@ -16,6 +16,27 @@ Status Store::WriteBatch(std::vector<KeyValue> values) {
   return Status::OK();
 }
 
+Result<Buffer> Store::ReadNow(const ReadRequest& r) {
+  const std::string where = Describe(r.key);
+  if (r.value_size) {
+    LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> size, Size(r.key));
+    if (!size) return NotFoundError(where + ": no such key");
+    if (*size != *r.value_size) {
+      return OutOfRangeError(where + ": the value has " + std::to_string(*size) +
+                             " bytes, expected " + std::to_string(*r.value_size));
+    }
+  }
+  Result<std::optional<Buffer>> value = Read(r.key, r.range, r.max_length);
+  if (!value.ok()) {
+    if (value.status().code() == StatusCode::kResourceExhausted) {
+      return OutOfRangeError(value.status().message());
+    }
+    return value.status();
+  }
+  if (!*value) return NotFoundError(where + ": no such key");
+  return std::move(**value);
+}
+
 Result<std::vector<std::optional<Buffer>>> ReadMany(Store& store,
                                                     std::span<const std::string> keys,
                                                     uint64_t max_length) {

@@ -366,6 +366,37 @@ TEST_P(StoreConformanceTest, ReaderRangesAndErrors) {
   }
 }
 
+// ReadNow (one request on the calling thread) gives what a Reader's completion gives.
+TEST_P(StoreConformanceTest, ReadNowAgreesWithTheReader) {
+  std::string value(5000, '\0');
+  for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>('a' + i % 23);
+  ASSERT_TRUE(store_->Write("now/v", Bytes(value)).ok());
+  std::vector<ReadRequest> cases;
+  cases.push_back(Request("now/v", ByteRange::Whole(), 0));
+  cases.push_back(Request("now/v", ByteRange::Range(100, 50), 1));
+  cases.push_back(Request("now/v", ByteRange::Suffix(24), 2));
+  cases.push_back(Request("now/missing", ByteRange::Whole(), 3));
+  cases.push_back(Request("now/v", ByteRange::Range(4990, 50), 4));  // past the end
+  cases.push_back(Request("now/v", ByteRange::Range(0, 10), 5));
+  cases.back().value_size = 4999;  // the value is not that long
+  cases.push_back(Request("now/v", ByteRange::Range(0, 10), 6));
+  cases.back().value_size = 5000;
+  cases.push_back(Request("now/v", ByteRange::Whole(), 7));
+  cases.back().max_length = 100;
+  Result<std::unique_ptr<Reader>> reader = store_->MakeReader({});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::map<uint64_t, Completion> want = ReadGroup(**reader, cases);
+  for (const ReadRequest& r : cases) {
+    Result<Buffer> got = store_->ReadNow(r);
+    const Completion& c = want[r.tag];
+    ASSERT_EQ(got.status().code(), c.status.code())
+        << "case " << r.tag << ": " << got.status().ToString() << " vs " << c.status.ToString();
+    if (got.ok()) {
+      EXPECT_EQ(AsString(*got), AsString(c.data)) << "case " << r.tag;
+    }
+  }
+}
+
 TEST_P(StoreConformanceTest, ReaderBudgetHoldsWhileBuffersAreHeld) {
   for (int i = 0; i < 8; ++i) Put("b/" + std::to_string(i), Pattern(256 << 10, i));
   ReaderOptions options;

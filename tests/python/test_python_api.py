@@ -149,8 +149,8 @@ def test_to_dask_reads_through_lsio(stores):
     import dask
 
     p = stores["v3_sharded"]
-    arr = lsio.to_dask(p, "t2m")
-    assert arr.chunks[0][0] == 5
+    arr = lsio.to_dask(p, "t2m", chunks="storage")
+    assert arr.chunks[0][0] == 10  # one shard per task
     with dask.config.set(scheduler="threads"):
         np.testing.assert_array_equal(arr[2:17].compute(), zarr.open_group(p)["t2m"][2:17])
         np.testing.assert_allclose(float(np.nansum(arr)),

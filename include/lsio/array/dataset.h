@@ -42,6 +42,9 @@ class DatasetSource {
   virtual const std::vector<std::shared_ptr<const ArraySource>>& arrays() const = 0;
   // Attributes of group `path` ("" = the root); null when there is no such group.
   virtual nlohmann::json group_attributes(std::string_view path) const = 0;
+  // Every group's path, sorted ("" first when the root is a group). The default: the groups
+  // that hold arrays, and their ancestors (a format with empty groups lists them itself).
+  virtual std::vector<std::string> groups() const;
   // "Zarr v3", "Zarr v2", "GRIB2", for messages and `lsio info`.
   virtual std::string format_name() const = 0;
   // Format-specific facts about what was opened, for `lsio info` (GRIB: files, messages); a

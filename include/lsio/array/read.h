@@ -22,6 +22,10 @@ struct ReadIntoOptions {
   uint64_t max_bytes_in_flight = uint64_t{64} << 20;
   // Polled about every 20 ms; true cancels (kCancelled).
   std::function<bool()> cancelled;
+  // Reads of at most this many decode chunks (one for a store that is not local) run on the
+  // calling thread (sched::RunInline): a single element or a small window then costs no
+  // hand-off to IO and CPU threads. 0: always through the scheduler.
+  uint64_t inline_max_chunks = 4;
 };
 
 // Reads `ranges` of `array` into `out`: C order over the selection's shape (SelectionShape),

@@ -96,6 +96,13 @@ class ArraySource {
   virtual Result<std::unique_ptr<ChunkTaskSource>> PlanRead(const ReadPlan& plan) const = 0;
   // Human-readable description of how chunks are stored (codecs), for `lsio info`.
   virtual std::string DescribeEncoding() const { return {}; }
+  // Whether the store still holds the array that was opened: a format re-reads the documents
+  // that describe it (small reads, no listing) and compares what reading depends on (shape,
+  // element type, chunking, encoding, fill value, attributes). false when it changed or is
+  // gone: the caller re-opens the dataset (a handle held across a rewrite of the store must
+  // never decode new chunks with old metadata). Formats that cannot tell return true.
+  // Thread-safe; costs one or two small reads.
+  virtual Result<bool> StillCurrent() const { return true; }
 };
 
 // Tasks of several sources one after another (one pass over several arrays of one store).

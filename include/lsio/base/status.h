@@ -28,6 +28,7 @@ enum class StatusCode : unsigned char {
   kResourceExhausted,  // a budget or queue is full (non-blocking submission)
   kCancelled,          // the operation was cancelled by the caller (Ctrl-C)
   kInternal,           // a broken invariant inside lsio: always a bug
+  kChanged,            // what an open handle was opened from changed in its store (re-open it)
 };
 
 // "InvalidArgument", "NotFound", ...
@@ -77,6 +78,7 @@ Status NotSupportedError(std::string message);
 Status ResourceExhaustedError(std::string message);
 Status CancelledError(std::string message);
 Status InternalError(std::string message);
+Status ChangedError(std::string message);
 
 // The one place where an errno value becomes a Status. `err` may be given with either sign
 // (a `cqe->res` is negative). The message is "<context>: <strerror(err)>" and the code follows

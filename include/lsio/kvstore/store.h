@@ -164,6 +164,11 @@ class Store {
                                              uint64_t max_length = kMaxMetadataBytes) = 0;
   // The size of `key`'s value, or nullopt when it does not exist.
   virtual Result<std::optional<uint64_t>> Size(std::string_view key) = 0;
+  // One data-path request on the calling thread, with a Reader completion's semantics (its
+  // status is what the completion's would be: kNotFound for a missing key, value_size and
+  // max_length checked, the same messages where the store can): what a read of a few chunks
+  // uses instead of a Reader, to hand nothing to other threads. The default is Size + Read.
+  virtual Result<Buffer> ReadNow(const ReadRequest& request);
   // Sorted by key. A prefix that does not exist lists as empty. Keys are relative to `prefix`.
   virtual Result<std::vector<ListEntry>> List(std::string_view prefix, ListMode mode) = 0;
 

@@ -1,8 +1,10 @@
 #include "lsio/format/zarr/source.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -553,6 +555,71 @@ class ZarrArraySource final : public array::ArraySource {
   std::string DescribeEncoding() const override { return DescribeCodecsJson(*node_->array); }
   const Node* node() const { return node_; }
 
+  // Re-reads the array's own documents (v3 zarr.json; v2 .zarray and .zattrs, whatever the
+  // hierarchy was opened from). Unchanged bytes since the last check cost no parsing; changed
+  // bytes are parsed and compared as MakeArrayInfo and the codec description see them, so a
+  // rewrite that keeps the array as it was (xarray rewriting the same encoding) still counts
+  // as current. A document that no longer parses is a change (re-opening reports its error).
+  Result<bool> StillCurrent() const override {
+    const bool v3 = node_->zarr_format == ZarrFormat::kV3;
+    const std::string prefix = node_->path.empty() ? std::string() : node_->path + "/";
+    const std::string main_key = prefix + (v3 ? "zarr.json" : ".zarray");
+    const std::string attrs_key = prefix + ".zattrs";
+    std::string seen;
+    std::optional<Buffer> main_doc;
+    std::optional<Buffer> attrs_doc;
+    LSIO_ASSIGN_OR_RETURN(main_doc, store_->Read(main_key));
+    if (!main_doc) return false;
+    seen.append(main_doc->as_string_view());
+    if (!v3) {
+      LSIO_ASSIGN_OR_RETURN(attrs_doc, store_->Read(attrs_key));
+      seen += '\0';
+      seen += attrs_doc ? "+" : "-";
+      if (attrs_doc) seen.append(attrs_doc->as_string_view());
+    }
+    {
+      std::lock_guard lock(checked_mu_);
+      if (checked_ && seen == checked_bytes_) return true;
+    }
+    const std::string file = store_->Describe(main_key);
+    Result<nlohmann::json> doc = ParseMetadataJson(main_doc->as_string_view(), file);
+    if (!doc.ok()) return false;
+    Result<ArrayMetadata> meta = [&]() -> Result<ArrayMetadata> {
+      if (v3) return ParseZarrV3Array(*doc, file);
+      nlohmann::json attrs;
+      if (attrs_doc) {
+        LSIO_ASSIGN_OR_RETURN(attrs, ParseMetadataJson(attrs_doc->as_string_view(),
+                                                       store_->Describe(attrs_key)));
+      }
+      return ParseZarrV2Array(*doc, attrs, file, store_->Describe(attrs_key));
+    }();
+    if (!meta.ok()) return false;
+    Node now;
+    now.path = node_->path;
+    now.kind = NodeKind::kArray;
+    now.zarr_format = node_->zarr_format;
+    now.attributes = meta->attributes;
+    now.array = std::move(*meta);
+    const array::ArrayInfo info = MakeArrayInfo(now);
+    const bool same = info.shape == info_.shape && info.element.kind == info_.element.kind &&
+                      info.element.storage == info_.element.storage &&
+                      info.element.endian == info_.element.endian &&
+                      info.element.item_size == info_.element.item_size &&
+                      info.element.time_unit == info_.element.time_unit &&
+                      info.element.time_scale == info_.element.time_scale &&
+                      info.dims == info_.dims && info.attributes == info_.attributes &&
+                      info.fill_value == info_.fill_value &&
+                      info.mask_value == info_.mask_value &&
+                      info.chunk_shape == info_.chunk_shape &&
+                      info.storage_chunk_shape == info_.storage_chunk_shape &&
+                      DescribeCodecsJson(*now.array) == DescribeEncoding();
+    if (!same) return false;
+    std::lock_guard lock(checked_mu_);
+    checked_ = true;
+    checked_bytes_ = std::move(seen);
+    return true;
+  }
+
   Result<std::unique_ptr<array::ChunkTaskSource>> PlanRead(
       const array::ReadPlan& plan) const override {
     const std::string& label = plan.label;
@@ -614,6 +681,10 @@ class ZarrArraySource final : public array::ArraySource {
   const Node* node_;
   array::ArrayInfo info_;
   PreparedChains prepared_;
+  // The documents' bytes as last found current (StillCurrent).
+  mutable std::mutex checked_mu_;
+  mutable bool checked_ = false;
+  mutable std::string checked_bytes_;
 };
 
 }  // namespace
@@ -660,6 +731,15 @@ nlohmann::json ZarrDatasetSource::group_attributes(std::string_view path) const 
   const Node* n = hierarchy_->Find(path);
   if (n == nullptr || n->is_array()) return nullptr;
   return n->attributes;
+}
+
+std::vector<std::string> ZarrDatasetSource::groups() const {
+  std::vector<std::string> out;
+  for (const Node& n : hierarchy_->nodes) {
+    if (!n.is_array()) out.push_back(n.path);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string ZarrDatasetSource::format_name() const {

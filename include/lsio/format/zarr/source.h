@@ -46,6 +46,7 @@ class ZarrDatasetSource final : public array::DatasetSource {
     return arrays_;
   }
   nlohmann::json group_attributes(std::string_view path) const override;
+  std::vector<std::string> groups() const override;
   std::string format_name() const override;
 
   const Hierarchy& hierarchy() const { return *hierarchy_; }
