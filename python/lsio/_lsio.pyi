@@ -104,7 +104,7 @@ def plan_partitions(path: str, variables: Sequence[str], over: Sequence[str], se
     The shares of a statistics request for lsio.dask.stats: (variables, split_dim, [(start, stop), ...]) along split_dim, aligned to storage chunks.
     """
 
-def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ...) -> dict:
+def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ..., storage_options: Mapping[str, str] = ...) -> dict:
     """Summary statistics; see lsio.stats."""
 
 def partial_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, cancel: CancelToken | None) -> bytes:

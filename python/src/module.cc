@@ -8,6 +8,7 @@
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -251,9 +253,11 @@ nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& v
                       const std::string& stats, int threads, uint64_t max_memory,
                       const std::string& io, const std::string& on_error,
                       nb::object progress, CancelToken* cancel, const std::string& group,
-                      const std::vector<std::string>& more_paths) {
+                      const std::vector<std::string>& more_paths,
+                      const std::map<std::string, std::string>& storage_options) {
   ops::StatsRequest req = MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io,
                                       on_error, group, more_paths);
+  req.storage_options = storage_options;
   if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
   if (!progress.is_none()) {
     // Called on this (the calling) thread, which holds no GIL while the run goes on.
@@ -337,6 +341,7 @@ NB_MODULE(_lsio, m) {
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
         "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),
+        "storage_options"_a = std::map<std::string, std::string>(),
         "Summary statistics; see lsio.stats.");
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
