@@ -199,6 +199,8 @@ nb::tuple MapReduce(const std::string& path, const std::string& var, const nb::l
       return PyRef(call(BlockArray(block, dtype), block.ordinal, BlockIndex(block)));
     } catch (nb::python_error& e) {
       return PythonError(e);
+    } catch (const std::exception& e) {
+      return InternalError(std::string("map_reduce: ") + e.what());
     }
   };
   std::function<Result<PyRef>(PyRef, PyRef)> reduce = [&](PyRef earlier,
@@ -208,6 +210,8 @@ nb::tuple MapReduce(const std::string& path, const std::string& var, const nb::l
       return PyRef(combine(earlier.Take(), later.Take()));
     } catch (nb::python_error& e) {
       return PythonError(e).WithContext("combine");
+    } catch (const std::exception& e) {
+      return InternalError(std::string("map_reduce: combine: ") + e.what());
     }
   };
   Result<std::optional<PyRef>> result = [&] {
@@ -279,6 +283,8 @@ nb::dict MapBlocks(const std::string& path, const std::string& var, const nb::li
       return Status::OK();
     } catch (nb::python_error& e) {
       return PythonError(e);
+    } catch (const std::exception& e) {
+      return InternalError(std::string("map_blocks: ") + e.what());
     }
   };
   Result<ops::MapBlocksResult> result = [&] {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -230,17 +232,27 @@ TEST(MapReduce, AnErrorStopsTheRunNamingTheChunk) {
       << r.status().ToString();
 }
 
-TEST(MapReduce, CancelStops) {
+TEST(MapReduce, CancelStopsPartWay) {
   Opened o = Open(MakeStore("mapreduce-cancel"));
   const std::vector<array::DimRange> ranges = {array::FullRange(kT), array::FullRange(kY),
                                                array::FullRange(kX)};
+  std::atomic<bool> cancel{false};
+  std::atomic<int> calls{0};
   BlockPassOptions options;
-  options.cancelled = [] { return true; };
+  options.threads = 1;
+  options.cancelled = [&] { return cancel.load(); };
   Result<std::optional<int>> r = MapReduce<int>(
-      *runtime::Context::Default(), *o.array, ranges, [](const Block&) -> Result<int> { return 1; },
+      *runtime::Context::Default(), *o.array, ranges,
+      [&](const Block&) -> Result<int> {
+        ++calls;
+        cancel = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(40));
+        return 1;
+      },
       [](int a, int b) -> Result<int> { return a + b; }, options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().ToString();
+  EXPECT_LT(calls.load(), 18);
 }
 
 // Reads array `name` of the dataset at `location` whole, as doubles.
