@@ -97,7 +97,9 @@ def run_side(side: str, store: str, threads: int) -> dict:
     cpu0, t0 = _cpu(), time.perf_counter()
     result = call()
     seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    return {"side": side, "seconds": seconds, "cpu_seconds": cpu, "result": result}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"side": side, "seconds": seconds, "cpu_seconds": cpu, "result": result,
+            "peak_rss_mib": rss}
 
 
 def drop_caches() -> bool:
@@ -177,23 +179,32 @@ def main() -> int:
             "numba_vs_dask": med["dask"] / med["lsio numba"],
             "numba_vs_stats": med["lsio.stats"] / med["lsio numba"],
             "numpy_vs_stats": med["lsio.stats"] / med["lsio numpy"],
+            "cpu_numpy_vs_dask": cpu["dask"] / cpu["lsio numpy"],
+            "cpu_numba_vs_stats": cpu["lsio.stats"] / cpu["lsio numba"],
         })
 
     lines = [f"map_reduce benchmark ({'cold' if args.cold else 'warm'} page cache, "
              f"{args.threads} threads, {args.rounds} rounds, medians; load average "
              f"{os.getloadavg()[0]:.1f})", "",
-             "| dataset | side | seconds | GB/s | CPU s |", "|---|---|---|---|---|"]
+             "| dataset | side | seconds | GB/s | CPU s | peak RSS MiB |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         for s in SIDES:
             t = r["median_seconds"][s]
+            rss = max(x["peak_rss_mib"] for x in r["runs"][s])
             lines.append(f"| {r['dataset']} | {s} | {t:.2f} | {r['bytes'] / t / 1e9:.2f} | "
-                         f"{r['median_cpu_seconds'][s]:.2f} |")
-    lines += ["", "| dataset | numpy vs dask (target 2x) | numba vs dask | numba vs lsio.stats "
+                         f"{r['median_cpu_seconds'][s]:.2f} | {rss:.0f} |")
+    lines += ["", "Ratios of median wall times (CPU seconds in brackets):", "",
+              "| dataset | numpy vs dask (target 2x) | numba vs dask | numba vs lsio.stats "
               "(target 0.8x) | numpy vs lsio.stats | counts agree |", "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['dataset']} | {r['numpy_vs_dask']:.2f}x | {r['numba_vs_dask']:.2f}x | "
-                     f"{r['numba_vs_stats']:.2f}x | {r['numpy_vs_stats']:.2f}x | "
-                     f"{'yes' if r['counts_agree'] else 'NO'} |")
+        c = r["median_cpu_seconds"]
+        lines.append(
+            f"| {r['dataset']} | {r['numpy_vs_dask']:.2f}x ({c['dask'] / c['lsio numpy']:.2f}x) | "
+            f"{r['numba_vs_dask']:.2f}x ({c['dask'] / c['lsio numba']:.2f}x) | "
+            f"{r['numba_vs_stats']:.2f}x ({c['lsio.stats'] / c['lsio numba']:.2f}x) | "
+            f"{r['numpy_vs_stats']:.2f}x ({c['lsio.stats'] / c['lsio numpy']:.2f}x) | "
+            f"{'yes' if r['counts_agree'] else 'NO'} |")
     text = "\n".join(lines)
     print(text)
     if args.markdown:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -217,8 +218,8 @@ Result<MapBlocksResult> MapBlocks(runtime::Context& context, const array::Datase
       if (from + esize > data->stored.size()) {
         return InternalError("coordinate '" + dim + "' is shorter than its dimension");
       }
-      std::copy_n(data->stored.begin() + static_cast<std::ptrdiff_t>(from), esize,
-                  values.begin() + static_cast<std::ptrdiff_t>(k) * static_cast<std::ptrdiff_t>(esize));
+      std::memcpy(values.data() + static_cast<size_t>(k) * esize, data->stored.data() + from,
+                  esize);
     }
     format::OutputArraySpec cs;
     cs.name = dim;

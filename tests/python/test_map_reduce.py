@@ -198,8 +198,9 @@ def test_map_blocks_equals_numpy_and_opens_in_xarray(tmp_path, data, chunks):
     p = str(tmp_path / "a.zarr")
     whole = _write(p, data, (4, 5, 7), fill_value=np.float32(-1.0), missing=[(1, 1, 1)])
     out = str(tmp_path / "out.zarr")
-    summary = lsio.map_blocks(p, "t", lambda b, r: np.sqrt(np.abs(b.astype("f8"))) + r.index[0].start,
-                              out=out, dtype="f8", chunks=chunks, threads=2)
+    summary = lsio.map_blocks(
+        p, "t", lambda b, r: np.sqrt(np.abs(b.astype("f8"))) + r.index[0].start, out=out,
+        dtype="f8", chunks=chunks, threads=2)
     assert summary["dims"] == ["time", "lat", "lon"]
     want = np.sqrt(np.abs(whole.astype("f8"))) + (np.arange(23) // 4 * 4)[:, None, None]
     got = zarr.open_array(os.path.join(out, "t"), mode="r")
