@@ -171,7 +171,9 @@ def map_reduce(source: Any, var: str | None, fn: Callable[[np.ndarray, Region], 
         where the block lies, with its coordinate values). Returns any value. Calls run on
         lsio's CPU workers, several at once, while reads and decodes continue: numpy releases
         the GIL inside its kernels, and a numba function compiled with ``nogil=True`` runs
-        without it, so such functions run truly in parallel. ``block`` may be kept.
+        without it, so such functions run truly in parallel. ``block`` may be kept. ``fn``
+        should not call lsio itself (it runs on the workers such a call would wait for); read
+        what it needs before the call (``region.coords`` has the block's coordinates).
     combine: ``combine(a, b)`` merges two results, ``a`` from earlier chunks than ``b``. It
         must be associative; results are combined as a balanced tree over the chunks in chunk
         order, so the answer is the same for any thread count and any order of completion.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "lsio/array/strided_copy.h"
+#include "lsio/codec/chain.h"
 
 namespace lsio::ops {
 
@@ -60,34 +61,22 @@ class BlockAggregator final : public Aggregator {
 
   Status Consume(uint64_t ordinal, const array::ChunkSelection& selection,
                  std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
-    Block block = MakeBlock(ordinal, selection);
-    const size_t esize = info_.element_size();
-    const size_t bytes = static_cast<size_t>(block.num_elements()) * esize;
-    bool whole = bytes == chunk.size();
-    for (const array::ChunkDimSlice& d : selection.dims) whole = whole && d.step == 1;
-    if (whole && !options_.owned_blocks) {
-      // The selection covers the decoded chunk: hand it over as it is.
-      block.data = chunk;
-      return Call(block);
-    }
-    LSIO_ASSIGN_OR_RETURN(Buffer buffer, pool_->Acquire(bytes));
-    if (whole) {
-      std::memcpy(buffer.mutable_data(), chunk.data(), bytes);
-    } else {
-      // The selected box, moved to the block's origin.
-      array::ChunkSelection local = selection;
-      std::vector<int64_t> out_shape(selection.dims.size());
-      for (size_t d = 0; d < local.dims.size(); ++d) {
-        local.dims[d].out_start = 0;
-        out_shape[d] = local.dims[d].count;
-      }
-      LSIO_RETURN_IF_ERROR(array::CopyChunkSelection(local, chunk, chunk_shape,
-                                                     buffer.mutable_span(), out_shape, esize)
-                               .WithContext(label_ + ": " + block.Describe()));
-    }
-    block.data = buffer.span();
-    if (options_.owned_blocks) block.owned = std::move(buffer);
-    return Call(block);
+    return ConsumeDecoded(ordinal, selection, chunk_shape, chunk, nullptr);
+  }
+
+  // Owned blocks: decode straight into a buffer the block can own, so that a block that is a
+  // whole chunk reaches the function without a copy.
+  bool ConsumesEncoded(const codec::CodecChain& /*chain*/) const override {
+    return options_.owned_blocks;
+  }
+  Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,
+                        std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,
+                        std::span<const std::byte> encoded) override {
+    size_t bytes = info_.element_size();
+    for (int64_t x : chunk_shape) bytes *= static_cast<size_t>(x);
+    LSIO_ASSIGN_OR_RETURN(Buffer decoded, pool_->Acquire(bytes));
+    LSIO_RETURN_IF_ERROR(chain.Decode(encoded, decoded.mutable_span(), *pool_));
+    return ConsumeDecoded(ordinal, selection, chunk_shape, decoded.span(), &decoded);
   }
 
   Status ConsumeFill(uint64_t ordinal, const array::ChunkSelection& selection,
@@ -115,6 +104,41 @@ class BlockAggregator final : public Aggregator {
   }
 
  private:
+  // `owned`: the buffer holding `chunk`, when the block may take it over.
+  Status ConsumeDecoded(uint64_t ordinal, const array::ChunkSelection& selection,
+                        std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk,
+                        Buffer* owned) {
+    Block block = MakeBlock(ordinal, selection);
+    const size_t esize = info_.element_size();
+    const size_t bytes = static_cast<size_t>(block.num_elements()) * esize;
+    bool whole = bytes == chunk.size();
+    for (const array::ChunkDimSlice& d : selection.dims) whole = whole && d.step == 1;
+    if (whole && (!options_.owned_blocks || owned != nullptr)) {
+      // The selection covers the decoded chunk: hand it over as it is.
+      block.data = chunk;
+      if (options_.owned_blocks) block.owned = std::move(*owned);
+      return Call(block);
+    }
+    LSIO_ASSIGN_OR_RETURN(Buffer buffer, pool_->Acquire(bytes));
+    if (whole) {
+      std::memcpy(buffer.mutable_data(), chunk.data(), bytes);
+    } else {
+      // The selected box, moved to the block's origin.
+      array::ChunkSelection local = selection;
+      std::vector<int64_t> out_shape(selection.dims.size());
+      for (size_t d = 0; d < local.dims.size(); ++d) {
+        local.dims[d].out_start = 0;
+        out_shape[d] = local.dims[d].count;
+      }
+      LSIO_RETURN_IF_ERROR(array::CopyChunkSelection(local, chunk, chunk_shape,
+                                                     buffer.mutable_span(), out_shape, esize)
+                               .WithContext(label_ + ": " + block.Describe()));
+    }
+    block.data = buffer.span();
+    if (options_.owned_blocks) block.owned = std::move(buffer);
+    return Call(block);
+  }
+
   Block MakeBlock(uint64_t ordinal, const array::ChunkSelection& selection) const {
     Block block;
     block.ordinal = ordinal;
