@@ -23,13 +23,16 @@ def _task_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def _write(path, data, chunks, *, zarr_format=3, fill_value=None, missing=(), coords=True):
+def _write(path, data, chunks, *, zarr_format=3, fill_value=None, missing=(), coords=True,
+           shards=None):
     """A dataset with variable "t" over (time, lat, lon) and coordinates, written by
     zarr-python; chunks listed in `missing` are deleted (their elements read as the fill)."""
     root = zarr.open_group(path, mode="w", zarr_format=zarr_format)
     root.attrs["title"] = "map_reduce test"
     dims = ("time", "lat", "lon")
     kw = {"dimension_names": dims} if zarr_format == 3 else {}
+    if shards is not None:
+        kw["shards"] = shards
     a = root.create_array("t", shape=data.shape, chunks=chunks, dtype=data.dtype,
                           fill_value=fill_value, **kw)
     a[...] = data
@@ -87,6 +90,21 @@ def test_numpy_and_numba_functions_equal_numpy_on_the_whole_array(tmp_path, data
         got_nb = lsio.map_reduce(p, "t", lambda b, r: _count_above_nb(b, np.float32(285.0)),
                                  operator.add, threads=threads)
         assert got_nb == want
+
+
+def test_sharded_arrays_give_one_block_per_inner_chunk(tmp_path, data):
+    p = str(tmp_path / "s.zarr")
+    whole = _write(p, data, (4, 17, 10), shards=(8, 17, 30))
+    blocks = lsio.map_reduce(p, "t", lambda b, r: [(r.index, b.shape)], operator.add,
+                             threads=2)
+    assert len(blocks) == 6 * 3 and all(shape[0] <= 4 and shape[2] == 10
+                                        for _, shape in blocks)
+    for threads in (1, 2):
+        assert lsio.map_reduce(p, "t", lambda b, r: int((b > 285.0).sum()), operator.add,
+                               threads=threads) == int((whole > 285.0).sum())
+    out = str(tmp_path / "o.zarr")
+    lsio.map_blocks(p, "t", lambda b, r: -b, out=out, isel={"time": slice(1, 22)})
+    np.testing.assert_array_equal(zarr.open_array(os.path.join(out, "t"))[...], -whole[1:22])
 
 
 def test_floating_result_independent_of_thread_count(tmp_path, data):
