@@ -7,13 +7,17 @@
     xr.open_dataset("data.zarr", engine="lsio")
     lsio.to_dask("data.zarr", "sst")           # dask array whose tasks read through lsio
     lsio.dask.stats("data.zarr", client=c)     # the same statistics on a dask cluster
+    lsio.map_reduce("data.zarr", "sst", lambda b, r: (b > 30).sum(), operator.add)
+    lsio.map_blocks("data.zarr", "sst", lambda b, r: b * 2, out="double.zarr")
 """
 
 from lsio._lsio import __version__
 from lsio import errors
 from lsio._api import Array, Group, open
+from lsio._map_reduce import Region, map_blocks, map_reduce
 from lsio._stats import stats
 from lsio.dask import to_dask
 from lsio.errors import Error
 
-__all__ = ["__version__", "open", "stats", "to_dask", "Array", "Group", "Error", "errors"]
+__all__ = ["__version__", "open", "stats", "map_reduce", "map_blocks", "Region", "to_dask",
+           "Array", "Group", "Error", "errors"]

@@ -116,3 +116,18 @@ def merge_partials(parts: Sequence[bytes]) -> dict:
     """
     Merges partial_stats results (in the order given) into a finished report.
     """
+
+def map_reduce(path: str, var: str, selectors: list, call: object, combine: object, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> tuple:
+    """
+    call(block, ordinal, index) on every block, combine(a, b) in chunk order; see lsio.map_reduce.
+    """
+
+def map_blocks(path: str, var: str, selectors: list, call: object, out: str, dtype: str, chunks: Sequence[int], name: str, zarr_format: int, codecs: str, replace: bool, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> dict:
+    """
+    call(block, ordinal, index) -> the block's output, written to a new Zarr store; see lsio.map_blocks.
+    """
+
+def describe_selection(path: str, var: str, selectors: list, io: str) -> tuple:
+    """
+    (variable path, dims, [(start, step, count, drop)], dtype) of a selection.
+    """

@@ -324,6 +324,10 @@ nb::dict MergePartials(const std::vector<nb::bytes>& parts) {
 
 }  // namespace
 
+std::vector<array::DimSelector> ToSelectorList(const nb::list& selectors) {
+  return ToSelectors(selectors);
+}
+
 }  // namespace lsio::python
 
 NB_MODULE(_lsio, m) {
@@ -338,6 +342,7 @@ NB_MODULE(_lsio, m) {
       .def("cancelled", &CancelToken::cancelled, "Whether cancel() was called.");
 
   RegisterArrayBindings(m);
+  RegisterOpsBindings(m);
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
         "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),

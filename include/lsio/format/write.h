@@ -15,6 +15,7 @@
 // Thread safety: a plain function; the store must not be written at the same root meanwhile.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -70,5 +71,50 @@ Status CheckDatasetWriteOptions(const DatasetWriteOptions& options);
 // naming the location.
 Status WriteDataset(kvstore::Store& store, const nlohmann::json& attributes,
                     std::span<const OutputArray> arrays, const DatasetWriteOptions& options);
+
+
+// A dataset written piece by piece, in bounded memory (what map_blocks and other streaming
+// operations use): arrays are declared first with their chunking, then filled chunk by chunk
+// from any number of threads, and the whole dataset appears at the store's root at Commit (as
+// WriteDataset's). Chunks equal to the fill value are not stored; chunks never written read as
+// the fill value. Floating-point arrays take NaN as their fill value, others none (as
+// WriteDataset).
+//
+// Thread safety: WriteChunk may run on many threads at once (each encodes on its own thread);
+// AddArray, WriteArray and Commit not concurrently with anything else.
+struct OutputArraySpec {
+  std::string name;
+  array::ElementType type;
+  std::vector<std::string> dims;
+  std::vector<int64_t> shape;
+  // Every extent >= 1; empty: chunked as WriteDataset chunks.
+  std::vector<int64_t> chunk_shape;
+  nlohmann::json attributes = nlohmann::json::object();
+};
+
+class DatasetWriter {
+ public:
+  // Begins writing at the root of `store` (which must outlive the writer). Errors:
+  // CheckDatasetWriteOptions'; kInvalidArgument "... already exists" when something is at the
+  // root and not options.replace.
+  static Result<std::unique_ptr<DatasetWriter>> Begin(kvstore::Store& store,
+                                                      const nlohmann::json& attributes,
+                                                      const DatasetWriteOptions& options);
+  // Without Commit, nothing appears at the root and what was written is removed.
+  virtual ~DatasetWriter() = default;
+
+  // Declares an array; returns its number for WriteChunk. Errors: an array the format cannot
+  // hold, naming it.
+  virtual Result<int> AddArray(const OutputArraySpec& spec) = 0;
+  // The whole array (C order over its shape, native byte order).
+  virtual Status WriteArray(int array, std::span<const std::byte> values) = 0;
+  // The chunk at `chunk` (grid coordinates) from its part inside the array: C order, the
+  // chunk's extent clipped to the array's shape. Errors: a chunk outside the grid or values of
+  // the wrong size (kInvalidArgument), encoding and IO errors naming the chunk's location.
+  virtual Status WriteChunk(int array, std::span<const int64_t> chunk,
+                            std::span<const std::byte> values) = 0;
+  // Writes the metadata and publishes the dataset.
+  virtual Status Commit() = 0;
+};
 
 }  // namespace lsio::format
