@@ -7,13 +7,15 @@
     xr.open_dataset("data.zarr", engine="lsio")
     lsio.to_dask("data.zarr", "sst")           # dask array whose tasks read through lsio
     lsio.dask.stats("data.zarr", client=c)     # the same statistics on a dask cluster
+    lsio.rechunk("data.zarr", "ts.zarr", {"time": 1024, "lat": 32, "lon": 32})
 """
 
 from lsio._lsio import __version__
 from lsio import errors
 from lsio._api import Array, Group, open
+from lsio._rechunk import rechunk
 from lsio._stats import stats
 from lsio.dask import to_dask
 from lsio.errors import Error
 
-__all__ = ["__version__", "open", "stats", "to_dask", "Array", "Group", "Error", "errors"]
+__all__ = ["__version__", "open", "rechunk", "stats", "to_dask", "Array", "Group", "Error", "errors"]
