@@ -407,7 +407,7 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
               "variable '{}': shard {} along '{}' is not a multiple of its chunk {}", info.path,
               s, info.dims[d], p.chunk[d]));
         }
-        p.shard[d] = std::min(s, whole);
+        p.shard[d] = s;
       }
       p.unit = p.shard;
     }
