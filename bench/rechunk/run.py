@@ -11,7 +11,7 @@ process. Every output is checked equal to the input (bit for bit) with zarr-pyth
 against lsio in the same run; the page cache is warm for every side (the input is read once
 before the first side), so the numbers compare CPU and write paths, not disk reads.
 
-    .venv/bin/python bench/rechunk/run.py --shape 256,512,512 --max-memory 256MiB
+    .venv/bin/python bench/rechunk/run.py --shape=256,512,512 --dst-chunks=-1,32,32
 """
 
 from __future__ import annotations
@@ -70,14 +70,11 @@ def side_dask(src, dst, chunks, max_mem, threads):
 
 def side_cubed(src, dst, chunks, max_mem, threads):
     import cubed
-    import zarr
 
     work = dst + ".cubed-work"
     spec = cubed.Spec(work_dir=work, allowed_mem=max_mem)
-    arr = cubed.from_zarr(zarr.open_group(src, mode="r")["t2m"], spec=spec)
-    out = zarr.open_group(dst, mode="w", zarr_format=3)
-    cubed.to_zarr(arr.rechunk(chunks), out.create_array(
-        "t2m", shape=arr.shape, dtype=arr.dtype, chunks=chunks), executor=_cubed_executor(threads))
+    arr = cubed.from_zarr(src, path="t2m", spec=spec)
+    cubed.to_zarr(arr.rechunk(chunks), dst, path="t2m", executor=_cubed_executor(threads))
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -102,16 +99,31 @@ def side_rechunker(src, dst, chunks, max_mem, threads):
 SIDES = {"dask": side_dask, "cubed": side_cubed, "rechunker": side_rechunker}
 
 
+# A lean launcher measures the side: a child's ru_maxrss starts from its parent's resident size
+# at fork (kept across exec), so the side must not be forked from this process, which holds
+# numpy, zarr and page-cache reads.
+LAUNCHER = """
+import os, sys, json, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "seconds": time.perf_counter() - start,
+                  "peak_rss": ru.ru_maxrss * 1024, "cpu_seconds": ru.ru_utime + ru.ru_stime}),
+      file=sys.stderr)
+"""
+
+
 def run_process(argv) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    out, err = proc.stdout.read(), proc.stderr.read()
-    code = os.waitstatus_to_exitcode(status)
-    return {"ok": code == 0, "seconds": seconds, "peak_rss": usage.ru_maxrss * 1024,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            "error": None if code == 0 else (err or out).strip()[-800:]}
+    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True,
+                          text=True)
+    lines = proc.stderr.strip().splitlines()
+    m = json.loads(lines[-1])
+    err = "\n".join(lines[:-1]) or proc.stdout
+    return {"ok": m["code"] == 0, "seconds": m["seconds"], "peak_rss": m["peak_rss"],
+            "cpu_seconds": m["cpu_seconds"],
+            "error": None if m["code"] == 0 else err.strip()[-800:]}
 
 
 def check_equal(src: str, dst: str, path: str) -> str:
@@ -176,9 +188,9 @@ def main() -> int:
     sides = [("lsio", [args.lsio, "rechunk", src, None, "--chunks", lsio_chunks, "--codec",
                        "blosc:zstd:5:shuffle", "--max-memory", args.max_memory, "--threads",
                        str(args.threads), "--quiet"], "t2m")]
-    me = [sys.executable, os.path.abspath(__file__), "--shape", args.shape, "--src-chunks",
-          args.src_chunks, "--dst-chunks", args.dst_chunks, "--max-memory", args.max_memory,
-          "--threads", str(args.threads)]
+    me = [sys.executable, os.path.abspath(__file__), f"--shape={args.shape}",
+          f"--src-chunks={args.src_chunks}", f"--dst-chunks={args.dst_chunks}",
+          f"--max-memory={args.max_memory}", f"--threads={args.threads}"]
     for peer in [p for p in args.peers.split(",") if p]:
         python = sys.executable
         if peer == "rechunker":
@@ -187,7 +199,7 @@ def main() -> int:
                       "rechunker and zarr<3)", file=sys.stderr)
                 continue
             python = args.rechunker_python
-        sides.append((peer, [python, *me[1:], "--side", peer, "--src", src, "--dst", None],
+        sides.append((peer, [python, *me[1:], f"--side={peer}", f"--src={src}", "--dst", None],
                       "t2m" if peer != "rechunker" else ""))
     for name, argv, path in sides:
         dst = os.path.join(args.data, f"out_{name}.zarr")
