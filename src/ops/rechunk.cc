@@ -309,6 +309,36 @@ Status PlanBlocks(RechunkArrayPlan& p, uint64_t block_budget) {
   return Status::OK();
 }
 
+// Units, blocks, decodes and memory of one array's pass given its source chunk, output chunk
+// and shard (set in `p`). Returns the workers the passes use.
+Result<int> PlanArrayBlocks(RechunkArrayPlan& p, uint64_t source_chunk_bytes,
+                            uint64_t max_memory, int threads) {
+  const size_t rank = p.shape.size();
+  p.units = 1;
+  p.source_chunks = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    p.units *= static_cast<uint64_t>(CeilDiv(p.shape[d], p.unit[d]));
+    p.source_chunks *= static_cast<uint64_t>(CeilDiv(p.shape[d], p.source_chunk[d]));
+  }
+  p.bytes = Product(p.shape) * p.element_size;
+  const uint64_t unit_bytes = Product(p.unit) * p.element_size;
+  LSIO_ASSIGN_OR_RETURN(Budget budget, SplitBudget(max_memory, threads, source_chunk_bytes,
+                                                   unit_bytes, p.path));
+  LSIO_RETURN_IF_ERROR(PlanBlocks(p, budget.block_budget));
+  if (p.units == 0) p.blocks = 0;
+  // What each pass plans (RunPass's PlanMemory): decoded chunks, the block and encode
+  // scratch, and reads in flight with the engine's pool of free buffers beside them.
+  const uint64_t chunk = std::max<uint64_t>(source_chunk_bytes, 4096);
+  const uint64_t fixed = 4 * static_cast<uint64_t>(budget.threads) * chunk + p.block_bytes +
+                         2 * static_cast<uint64_t>(budget.threads) * unit_bytes;
+  const uint64_t io = std::max<uint64_t>(
+      std::min<uint64_t>((max_memory - std::min(fixed, max_memory)) / 2, kMaxIoBudget),
+      2 * chunk);
+  p.peak_memory = fixed + 2 * io;
+  p.bytes_decoded = p.chunk_decodes * source_chunk_bytes;
+  return budget.threads;
+}
+
 Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const RechunkRequest& req,
                                        int threads, RechunkPlan* plan) {
   plan->source = req.source;
@@ -387,9 +417,15 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
     p.source_chunk = info.chunk_shape;
     const size_t rank = info.rank();
     p.chunk.resize(rank);
+    auto given = req.array_chunks.find(info.path);
+    if (given != req.array_chunks.end() && given->second.size() != rank) {
+      return InvalidArgumentError(fmt::format("variable '{}': {} chunk sizes for {} dimensions",
+                                              info.path, given->second.size(), rank));
+    }
     for (size_t d = 0; d < rank; ++d) {
       auto it = req.chunks.find(info.dims[d]);
       int64_t c = it != req.chunks.end() ? it->second : info.chunk_shape[d];
+      if (given != req.array_chunks.end()) c = given->second[d];
       if (c == -1) c = info.shape[d];
       p.chunk[d] = std::max<int64_t>(1, std::min(c, info.shape[d]));
       p.source_chunk[d] = std::max<int64_t>(1, p.source_chunk[d]);
@@ -411,25 +447,8 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
       }
       p.unit = p.shard;
     }
-    p.units = 1;
-    p.source_chunks = 1;
-    for (size_t d = 0; d < rank; ++d) {
-      p.units *= static_cast<uint64_t>(CeilDiv(info.shape[d], p.unit[d]));
-      p.source_chunks *= static_cast<uint64_t>(CeilDiv(info.shape[d], p.source_chunk[d]));
-    }
-    p.bytes = Product(info.shape) * p.element_size;
-    const uint64_t unit_bytes = Product(p.unit) * p.element_size;
-    LSIO_ASSIGN_OR_RETURN(Budget budget, SplitBudget(req.max_memory, threads, info.chunk_bytes(),
-                                                     unit_bytes, info.path));
-    job.threads = budget.threads;
-    LSIO_RETURN_IF_ERROR(PlanBlocks(p, budget.block_budget));
-    if (p.units == 0) p.blocks = 0;
-    const uint64_t chunk = std::max<uint64_t>(info.chunk_bytes(), 4096);
-    const uint64_t io = std::clamp<uint64_t>(req.max_memory / 8, 2 * chunk,
-                                             std::max<uint64_t>(2 * chunk, uint64_t{64} << 20));
-    p.peak_memory = 4 * budget.threads * chunk + 2 * io +
-                    2 * static_cast<uint64_t>(budget.threads) * unit_bytes + p.block_bytes;
-    p.peak_memory = std::min(p.peak_memory, req.max_memory);
+    LSIO_ASSIGN_OR_RETURN(job.threads,
+                          PlanArrayBlocks(p, info.chunk_bytes(), req.max_memory, threads));
 
     format::ArrayLayout& l = job.layout;
     l.name = info.path;
@@ -441,12 +460,102 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
     LSIO_RETURN_IF_ERROR(CarryFillValue(info, dataset.source().format_name(), format, &l));
     l.endian = info.element.endian;
     plan->bytes += p.bytes;
-    plan->bytes_decoded += p.chunk_decodes * info.chunk_bytes();
+    plan->bytes_decoded += p.bytes_decoded;
     plan->peak_memory = std::max(plan->peak_memory, p.peak_memory);
     plan->arrays.push_back(p);
     jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+// The chunks of a two-stage plan's intermediate store for one array: per dimension the
+// smaller of the source's chunk and the output's unit, so that each stage reads its source in
+// aligned blocks; then grown by doubling towards 2 MiB per chunk (fewer, larger keys) where the
+// larger of the two stays a multiple, while both stages' aligned blocks (per dimension the
+// larger of their source chunk and their unit) stay within `block_budget`.
+std::vector<int64_t> IntermediateChunk(const RechunkArrayPlan& p, uint64_t block_budget) {
+  const size_t rank = p.shape.size();
+  std::vector<int64_t> c(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    c[d] = std::max<int64_t>(1, std::min({p.source_chunk[d], p.unit[d], p.shape[d]}));
+  }
+  auto aligned_block = [&](const std::vector<int64_t>& chunk, const std::vector<int64_t>& other) {
+    uint64_t b = p.element_size;
+    for (size_t d = 0; d < rank; ++d) {
+      b *= static_cast<uint64_t>(std::min(std::max(chunk[d], other[d]), p.shape[d]));
+    }
+    return b;
+  };
+  constexpr uint64_t kTarget = uint64_t{2} << 20;
+  for (bool grew = true; grew && Product(c) * p.element_size < kTarget;) {
+    grew = false;
+    for (size_t d = 0; d < rank && Product(c) * p.element_size < kTarget; ++d) {
+      const int64_t larger = std::max(p.source_chunk[d], p.unit[d]);
+      if (c[d] >= p.shape[d] || larger % (2 * c[d]) != 0) continue;
+      std::vector<int64_t> t = c;
+      t[d] *= 2;
+      if (aligned_block(t, p.source_chunk) > block_budget ||
+          aligned_block(t, p.unit) > block_budget) {
+        continue;
+      }
+      c = std::move(t);
+      grew = true;
+    }
+  }
+  return c;
+}
+
+constexpr const char* kIntermediateCodecs = "zstd:1";
+
+// The plan, with a second stage when it moves fewer bytes: `jobs` are the single-pass jobs;
+// `intermediate` receives the intermediate chunks by array path when there are two stages.
+Status PlanStages(const std::vector<ArrayJob>& jobs, const RechunkRequest& req, int threads,
+                  RechunkPlan* plan, std::map<std::string, std::vector<int64_t>>* intermediate) {
+  if (!req.multi_stage) return Status::OK();
+  bool rereads = false;
+  for (const ArrayJob& j : jobs) rereads = rereads || j.plan.chunk_decodes > j.plan.source_chunks;
+  if (!rereads) return Status::OK();
+  std::vector<RechunkArrayPlan> first, second;
+  std::map<std::string, std::vector<int64_t>> chunks;
+  uint64_t single = 0, two = 0, peak = 0, decoded = 0;
+  for (const ArrayJob& j : jobs) {
+    const RechunkArrayPlan& p = j.plan;
+    single += p.bytes_decoded + p.bytes;
+    RechunkArrayPlan p1 = p;
+    p1.chunk = IntermediateChunk(p, req.max_memory / 4);
+    p1.shard.clear();
+    p1.unit = p1.chunk;
+    const uint64_t source_chunk_bytes = Product(p.source_chunk) * p.element_size;
+    Result<int> t1 = PlanArrayBlocks(p1, source_chunk_bytes, req.max_memory, threads);
+    RechunkArrayPlan p2 = p;
+    p2.source_chunk = p1.chunk;
+    Result<int> t2 = t1.ok() ? PlanArrayBlocks(p2, Product(p1.chunk) * p.element_size,
+                                               req.max_memory, threads)
+                             : t1;
+    if (!t2.ok()) return Status::OK();  // the single pass fits (it was planned): keep it
+    two += p1.bytes_decoded + p1.bytes + p2.bytes_decoded + p2.bytes;
+    peak = std::max({peak, p1.peak_memory, p2.peak_memory});
+    decoded += p1.bytes_decoded + p2.bytes_decoded;
+    chunks[p.path] = p1.chunk;
+    first.push_back(std::move(p1));
+    second.push_back(std::move(p2));
+  }
+  // Bytes through codecs and the store on each side (decoded source chunks, plus what is
+  // written); one pass when it is no more.
+  if (two >= single) return Status::OK();
+  plan->stages = 2;
+  plan->intermediate = req.temp;
+  if (plan->intermediate.empty()) {
+    std::string d = req.destination;
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    plan->intermediate = d + ".lsio-stage";
+  }
+  plan->first_stage = std::move(first);
+  plan->arrays = std::move(second);
+  plan->peak_memory = peak;
+  plan->bytes_decoded = decoded;
+  *intermediate = std::move(chunks);
+  return Status::OK();
 }
 
 // --- the journal of finished units ---
@@ -739,17 +848,22 @@ Result<std::map<std::string, int64_t>> ParseDimSizes(std::string_view text) {
 Result<RechunkPlan> PlanRechunk(const array::Dataset& dataset, const RechunkRequest& request,
                                 int threads) {
   RechunkPlan plan;
-  LSIO_RETURN_IF_ERROR(PlanJobs(dataset, request, std::max(threads, 1), &plan).status());
+  LSIO_ASSIGN_OR_RETURN(std::vector<ArrayJob> jobs,
+                        PlanJobs(dataset, request, std::max(threads, 1), &plan));
+  std::map<std::string, std::vector<int64_t>> intermediate;
+  LSIO_RETURN_IF_ERROR(PlanStages(jobs, request, std::max(threads, 1), &plan, &intermediate));
   return plan;
 }
 
-void WriteRechunkPlan(const RechunkPlan& plan, std::ostream& out) {
-  out << fmt::format("rechunk {} -> {} (Zarr v{}, {}), {} stage, --max-memory {}, {} workers\n",
-                     plan.source, plan.destination, plan.zarr_format, plan.codecs, plan.stages,
-                     Size(plan.max_memory), plan.threads);
-  for (const RechunkArrayPlan& p : plan.arrays) {
+namespace {
+
+void WriteArrayPlans(const std::vector<RechunkArrayPlan>& arrays, std::ostream& out) {
+  for (const RechunkArrayPlan& p : arrays) {
     std::string dims;
-    for (const std::string& d : p.dims) dims += (dims.empty() ? "" : ", ") + d;
+    for (const std::string& d : p.dims) {
+      if (!dims.empty()) dims += ", ";
+      dims += d;
+    }
     out << fmt::format("  {} ({}) {} {}\n", p.path, dims, Shape(p.shape), p.dtype);
     out << fmt::format("    chunks {} -> {}{}; {} write units\n", Shape(p.source_chunk),
                        Shape(p.chunk), p.shard.empty() ? "" : ", shards " + Shape(p.shard),
@@ -762,21 +876,34 @@ void WriteRechunkPlan(const RechunkPlan& plan, std::ostream& out) {
     out << fmt::format("    {} to read and write (decoded), projected peak memory {}\n",
                        Size(p.bytes), Size(p.peak_memory));
   }
+}
+
+}  // namespace
+
+void WriteRechunkPlan(const RechunkPlan& plan, std::ostream& out) {
+  out << fmt::format("rechunk {} -> {} (Zarr v{}, {}), {} stage{}, --max-memory {}, {} workers\n",
+                     plan.source, plan.destination, plan.zarr_format, plan.codecs, plan.stages,
+                     plan.stages > 1 ? "s" : "", Size(plan.max_memory), plan.threads);
+  if (plan.stages > 1) {
+    out << fmt::format("stage 1: {} -> {} (intermediate, {}, deleted at the end)\n",
+                       plan.source, plan.intermediate, kIntermediateCodecs);
+    WriteArrayPlans(plan.first_stage, out);
+    out << fmt::format("stage 2: {} -> {}\n", plan.intermediate, plan.destination);
+  }
+  WriteArrayPlans(plan.arrays, out);
   out << fmt::format("total: {} decoded bytes, {} of source chunks decoded, projected peak {}\n",
                      Size(plan.bytes), Size(plan.bytes_decoded), Size(plan.peak_memory));
 }
 
-Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& request) {
+namespace {
+
+// One stage: `jobs` (planned on `dataset`) from the source into request.destination.
+Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& request,
+                               const array::Dataset* dataset, std::vector<ArrayJob> jobs,
+                               RechunkPlan plan_in) {
   const auto start = Clock::now();
-  format::DatasetOptions open_options;
-  open_options.cancelled = request.cancelled;
-  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> dataset,
-                        format::OpenDataset(context, request.source, open_options));
-  const int threads =
-      request.threads > 0 ? std::min(request.threads, context.threads()) : context.threads();
   RechunkResult result;
-  LSIO_ASSIGN_OR_RETURN(std::vector<ArrayJob> jobs,
-                        PlanJobs(*dataset, request, threads, &result.plan));
+  result.plan = std::move(plan_in);
   const RechunkPlan& plan = result.plan;
   LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> dst,
                         context.OpenStore(request.destination));
@@ -928,6 +1055,73 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
   result.bytes_written += counters.bytes_written.load();
   result.units_written = counters.units_written.load();
   result.units_fill = counters.units_fill.load();
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace
+
+Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& request) {
+  const auto start = Clock::now();
+  format::DatasetOptions open_options;
+  open_options.cancelled = request.cancelled;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> dataset,
+                        format::OpenDataset(context, request.source, open_options));
+  const int threads =
+      request.threads > 0 ? std::min(request.threads, context.threads()) : context.threads();
+  RechunkPlan plan;
+  LSIO_ASSIGN_OR_RETURN(std::vector<ArrayJob> jobs, PlanJobs(*dataset, request, threads, &plan));
+  std::map<std::string, std::vector<int64_t>> intermediate;
+  LSIO_RETURN_IF_ERROR(PlanStages(jobs, request, threads, &plan, &intermediate));
+  if (plan.stages == 1) return RunStage(context, request, dataset.get(), std::move(jobs), plan);
+
+  // Two stages: source -> intermediate -> destination, each a resumable single pass.
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> dst,
+                        context.OpenStore(request.destination));
+  if (!request.resume) {
+    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                          dst->List("", kvstore::ListMode::kChildren));
+    if (!entries.empty()) return InvalidArgumentError(dst->url() + " already exists");
+  }
+  RechunkRequest first = request;
+  first.destination = plan.intermediate;
+  first.chunks.clear();
+  first.shards.clear();
+  first.array_chunks = intermediate;
+  first.codecs = kIntermediateCodecs;
+  first.zarr_format = plan.zarr_format;
+  first.multi_stage = false;
+  first.resume = true;  // an interrupted first stage is always finished, not redone
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> inter,
+                        context.OpenStore(plan.intermediate));
+  LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> pending, inter->Size(kPlanKey));
+  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> inter_entries,
+                        inter->List("", kvstore::ListMode::kChildren));
+  RechunkResult result;
+  if (pending || inter_entries.empty()) {
+    Result<RechunkResult> r1 = Rechunk(context, first);
+    if (!r1.ok()) return r1.status().WithContext("stage 1 of 2 (into " + inter->url() + ")");
+    result.bytes_read += r1->bytes_read;
+    result.bytes_written += r1->bytes_written;
+  }
+  RechunkRequest second = request;
+  second.source = plan.intermediate;
+  second.chunks.clear();
+  second.array_chunks.clear();
+  for (const RechunkArrayPlan& p : plan.arrays) second.array_chunks[p.path] = p.chunk;
+  second.zarr_format = plan.zarr_format;
+  second.multi_stage = false;
+  Result<RechunkResult> r2 = Rechunk(context, second);
+  if (!r2.ok()) return r2.status().WithContext("stage 2 of 2 (from " + inter->url() + ")");
+  if (Status s = inter->DeletePrefix(""); !s.ok()) {
+    return s.WithContext("removing the intermediate store " + inter->url());
+  }
+  result.plan = plan;
+  result.bytes_read += r2->bytes_read;
+  result.bytes_written += r2->bytes_written;
+  result.units_written = r2->units_written;
+  result.units_fill = r2->units_fill;
+  result.units_resumed = r2->units_resumed;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }

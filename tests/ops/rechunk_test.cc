@@ -177,8 +177,10 @@ TEST_F(RechunkTest, ShardedV3UnderSmallBudgetReDecodesBoundedly) {
   req.zarr_format = 3;
   req.max_memory = uint64_t{1} << 20;
   req.threads = 1;
+  req.multi_stage = false;
   auto r = Rechunk(*context_, req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->plan.stages, 1);
   const RechunkArrayPlan& v = r->plan.arrays[1];
   ASSERT_EQ(v.path, "v");
   EXPECT_EQ(v.unit, (std::vector<int64_t>{64, 8, 8}));
@@ -188,6 +190,41 @@ TEST_F(RechunkTest, ShardedV3UnderSmallBudgetReDecodesBoundedly) {
   // Each source chunk is decoded once per block it touches, never more.
   EXPECT_LE(v.chunk_decodes, v.source_chunks * v.blocks);
   EXPECT_TRUE(fs::exists(req.destination + "/v/c/0/7/7"));
+  ExpectSameAsSource(req.destination);
+}
+
+// The same job with two stages allowed: through an intermediate store whose chunks align with
+// both sides, every chunk of each stage's source is decoded once; the intermediate is gone.
+TEST_F(RechunkTest, TwoStagesDecodeEachChunkOncePerStage) {
+  src_ = root_ + "/src.zarr";
+  WriteSource(src_, {64, 64, 64}, {4, 64, 64}, zarr::ZarrFormat::kV2);
+  RechunkRequest req;
+  req.source = src_;
+  req.destination = root_ + "/dst.zarr";
+  req.chunks = {{"t", 64}, {"y", 4}, {"x", 4}};
+  req.shards = {{"y", 8}, {"x", 8}};
+  req.zarr_format = 3;
+  req.max_memory = uint64_t{1} << 20;
+  req.threads = 1;
+  auto plan_only = [&]() -> Result<RechunkPlan> {
+    LSIO_ASSIGN_OR_RETURN(auto ds, format::OpenDataset(*context_, src_));
+    return PlanRechunk(*ds, req, 1);
+  }();
+  ASSERT_TRUE(plan_only.ok()) << plan_only.status().ToString();
+  EXPECT_EQ(plan_only->stages, 2);
+  auto r = Rechunk(*context_, req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->plan.stages, 2);
+  ASSERT_EQ(r->plan.first_stage.size(), r->plan.arrays.size());
+  const RechunkArrayPlan& s1 = r->plan.first_stage[1];
+  const RechunkArrayPlan& s2 = r->plan.arrays[1];
+  ASSERT_EQ(s1.path, "v");
+  EXPECT_EQ(s1.chunk_decodes, s1.source_chunks);
+  EXPECT_EQ(s2.chunk_decodes, s2.source_chunks);
+  EXPECT_EQ(s2.source_chunk, s1.chunk);
+  EXPECT_EQ(s2.unit, (std::vector<int64_t>{64, 8, 8}));
+  EXPECT_EQ(r->plan.intermediate, req.destination + ".lsio-stage");
+  EXPECT_TRUE(!fs::exists(r->plan.intermediate) || fs::is_empty(r->plan.intermediate));
   ExpectSameAsSource(req.destination);
 }
 

@@ -13,7 +13,10 @@
 // budget cannot hold a block aligned to the input chunks, input chunks that straddle blocks
 // are decoded once per block they touch: the plan states that factor
 // (RechunkArrayPlan::decode_factor), which is bounded by the number of blocks one input chunk
-// touches. There is no multi-stage plan through an intermediate store yet.
+// touches. When that costs more than writing and reading the data once more, the plan has two
+// stages through an intermediate store whose chunks are aligned to both sides (the smaller of
+// the source's chunk and the output's unit per dimension, grown towards 1 MiB), so that each
+// stage decodes every chunk once (RechunkPlan::stages).
 //
 // Memory: the budget holds the block's unit buffers, the encode scratch of each worker, the
 // decoded chunks and the reads in flight (ops::PlanMemory's split); a budget too small for one
@@ -70,6 +73,15 @@ struct RechunkRequest {
   // 2 or 3; 0: the source's Zarr format, 3 for other formats.
   int zarr_format = 0;
   uint64_t max_memory = uint64_t{256} << 20;
+  // Chunk shapes by array path (one per dimension), overriding `chunks` for those arrays (what
+  // the stages of a two-stage plan are given).
+  std::map<std::string, std::vector<int64_t>> array_chunks;
+  // A two-stage plan through an intermediate store when it moves fewer bytes than one pass
+  // that re-decodes straddling source chunks. The intermediate is `temp`, or, when empty,
+  // "<destination>.lsio-stage" (Zarr in the output's format, lz4, chunks between the source's
+  // and the output's); it is resumed like the destination and deleted once used.
+  bool multi_stage = true;
+  std::string temp;
   // CPU workers; 0: the context's pool size.
   int threads = 0;
   bool resume = false;
@@ -100,8 +112,10 @@ struct RechunkArrayPlan {
   double decode_factor() const {
     return source_chunks == 0 ? 1.0 : static_cast<double>(chunk_decodes) / source_chunks;
   }
-  // Bytes of the array decoded (elements x size), and of one block's unit buffers.
+  // Bytes of the array decoded (elements x size), of the source chunks the plan decodes, and
+  // of one block's unit buffers.
   uint64_t bytes = 0;
+  uint64_t bytes_decoded = 0;
   uint64_t block_bytes = 0;
   // Memory this array's passes plan for (the largest over blocks).
   uint64_t peak_memory = 0;
@@ -118,7 +132,11 @@ struct RechunkPlan {
   uint64_t bytes = 0;          // decoded bytes of every array (read once each, written once)
   uint64_t bytes_decoded = 0;  // decoded bytes of the source chunks the plan decodes
   uint64_t peak_memory = 0;    // the largest pass's planned memory
+  // 2: `arrays` is the second stage (intermediate -> destination) and `first_stage` the first
+  // (source -> intermediate).
   int stages = 1;
+  std::string intermediate;
+  std::vector<RechunkArrayPlan> first_stage;
 };
 
 // Plans the rechunking of `dataset` (RechunkRequest::source opened). Errors: an unknown
