@@ -246,7 +246,7 @@ Result<Budget> SplitBudget(uint64_t max_memory, int threads, uint64_t chunk_byte
   return InvalidArgumentError(fmt::format(
       "--max-memory {} is too small: at least {} is needed for '{}' with one worker ({} for "
       "one write unit and its encoding, {} for decoded input chunks of {} and reads in "
-      "flight); a multi-stage plan through an intermediate store is not implemented",
+      "flight; more stages do not lower this: every stage holds a source chunk and a unit)",
       AtLeast(max_memory), AtLeast(need), path, AtLeast(3 * unit_bytes), AtLeast(8 * chunk),
       AtLeast(chunk)));
 }

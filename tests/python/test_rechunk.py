@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -224,6 +225,30 @@ def big(tmp_path_factory):
                        dimension_names=["time", "y", "x"], compressors=None, fill_value=0)
     a[...] = rng.standard_normal((128, 256, 256)).astype("float32")
     return path
+
+
+# The child's peak RSS measured from a lean parent (ru_maxrss starts from the parent's size at
+# fork), as bench/rechunk/run.py does.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024)
+"""
+
+
+@pytest.mark.parametrize("budget_mib", [24, 48])
+def test_peak_rss_stays_within_the_budget_plus_overhead(lsio_bin, big, tmp_path, budget_mib):
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, str(lsio_bin), "rechunk", str(big),
+         str(tmp_path / "o.zarr"), "--chunks", "time=128,y=16,x=16", "--max-memory",
+         f"{budget_mib}MiB", "--quiet"], capture_output=True, text=True, check=True).stdout
+    code, peak = map(int, out.split())
+    assert code == 0
+    # The stated fixed overhead: 32 MiB (the binary, its libraries and thread stacks: ~15 MiB).
+    assert peak <= (budget_mib + 32) << 20, f"peak RSS {peak / 2**20:.0f} MiB"
 
 
 def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin, big, tmp_path):
