@@ -103,6 +103,10 @@ struct StatsRequest {
   uint64_t max_memory = uint64_t{256} << 20;       // data buffers, accumulators and IO in flight
   io::Backend io_backend = io::Backend::kAuto;
   OnError on_error = OnError::kFail;
+  // Fused decode-and-reduce for whole-selection moments of chunks whose codecs stream
+  // (compute::DecodeAndConsume: bit-identical results); false decodes every chunk first (for
+  // A/B benchmarks).
+  bool fused_decode = true;
 
   // Called on the coordinating thread about 10 times a second, and at the end.
   std::function<void(const StatsProgress&)> progress;
@@ -157,6 +161,8 @@ struct StatsReport {
   uint64_t bytes_processed = 0;
   uint64_t chunks = 0;          // stored chunks (shards) touched
   uint64_t missing_chunks = 0;  // of which absent (fill value)
+  // Chunks reduced straight from their stored bytes (fused decode-and-reduce).
+  uint64_t fused_chunks = 0;
   double seconds = 0;
   std::string io_backend;
   int threads = 0;
