@@ -21,7 +21,7 @@ namespace {
 struct RechunkFlags {
   std::string source, destination;
   std::vector<std::string> chunks, shards, vars;
-  std::string codec = "zstd:3", max_memory = "256MiB", io = "auto";
+  std::string codec = "zstd:3", max_memory = "256MiB", io = "auto", temp;
   int format = 0, threads = 0;
   bool resume = false, dry_run = false, quiet = false;
 };
@@ -76,6 +76,7 @@ int RunRechunk(const RechunkFlags& f) {
   req.max_memory = *mem;
   req.threads = f.threads;
   req.resume = f.resume;
+  req.temp = f.temp;
   Result<io::Backend> backend = io::ParseBackend(f.io);
   if (!backend.ok()) return ReportStatus(backend.status().WithContext("--io"));
   runtime::ContextOptions co;
@@ -135,6 +136,8 @@ void AddRechunkCommand(CLI::App& app, int* exit_code) {
                   "blosc[:CNAME[:CLEVEL[:SHUFFLE]]], crc32c, none, or a comma-separated list");
   cmd->add_option("--format", f->format, "Zarr format 2 or 3 (default: the source's)");
   cmd->add_option("--max-memory", f->max_memory, "Memory budget (default 256MiB)");
+  cmd->add_option("--temp", f->temp,
+                  "Intermediate store of a two-stage plan (default: DESTINATION.lsio-stage)");
   cmd->add_option("--threads", f->threads, "CPU threads (default: one per core)");
   cmd->add_option("--io", f->io, "IO backend: auto, uring or posix");
   cmd->add_flag("--resume", f->resume, "Finish an interrupted rechunk into DESTINATION");

@@ -38,6 +38,7 @@ def rechunk(source: str | os.PathLike, destination: str | os.PathLike,
             threads: int = 0,
             resume: bool = False,
             dry_run: bool = False,
+            temp: str | os.PathLike | None = None,
             progress: Callable[[int, int, int, int], Any] | None = None,
             as_dataset: bool = True) -> Any:
     """Rechunks every variable of ``source`` (Zarr v2/v3, GRIB2) into a new Zarr store.
@@ -47,7 +48,9 @@ def rechunk(source: str | os.PathLike, destination: str | os.PathLike,
     chunks. ``var`` limits the variables (their dimensions' coordinates always come). Memory
     stays within ``max_memory``; each write unit is written atomically, and ``resume=True``
     finishes an interrupted run into the same ``destination`` without redoing finished units
-    (it refuses a destination that holds a different plan).
+    (it refuses a destination that holds a different plan). A two-stage plan keeps its
+    intermediate store at ``temp`` (default: ``destination + ".lsio-stage"``). ``progress`` is
+    called as ``progress(bytes_done, bytes_total, units_done, units_total)``.
 
     Returns the rechunked dataset opened with ``xarray.open_zarr`` (``as_dataset=False``: a dict
     with the plan and what was read and written); with ``dry_run=True`` the plan as text.
@@ -57,7 +60,7 @@ def rechunk(source: str | os.PathLike, destination: str | os.PathLike,
     result = run_cancellable(
         _lsio.rechunk, os.fspath(source), os.fspath(destination), _sizes(chunks, "chunks"),
         _sizes(shards, "shards"), variables, codec, fmt, parse_size(max_memory), int(threads),
-        bool(resume), bool(dry_run), progress)
+        bool(resume), bool(dry_run), os.fspath(temp) if temp is not None else "", progress)
     if dry_run:
         return result["plan"]
     if not as_dataset:

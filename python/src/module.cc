@@ -286,7 +286,7 @@ nb::dict Rechunk(const std::string& source, const std::string& destination,
                  const std::map<std::string, int64_t>& shards,
                  const std::vector<std::string>& vars, const std::string& codec, int zarr_format,
                  uint64_t max_memory, int threads, bool resume, bool dry_run,
-                 nb::object progress, CancelToken* cancel) {
+                 const std::string& temp, nb::object progress, CancelToken* cancel) {
   ops::RechunkRequest req;
   req.source = source;
   req.destination = destination;
@@ -298,6 +298,7 @@ nb::dict Rechunk(const std::string& source, const std::string& destination,
   if (max_memory != 0) req.max_memory = max_memory;
   req.threads = threads;
   req.resume = resume;
+  req.temp = temp;
   if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
   if (!progress.is_none()) {
     req.progress = [progress](const ops::RechunkProgress& p) {
@@ -410,7 +411,7 @@ NB_MODULE(_lsio, m) {
         "Summary statistics; see lsio.stats.");
   m.def("rechunk", &Rechunk, "source"_a, "destination"_a, "chunks"_a, "shards"_a, "variables"_a,
         "codec"_a, "zarr_format"_a, "max_memory"_a, "threads"_a, "resume"_a, "dry_run"_a,
-        "progress"_a.none(), "cancel"_a.none(), "Rechunks a dataset; see lsio.rechunk.");
+        "temp"_a, "progress"_a.none(), "cancel"_a.none(), "Rechunks a dataset; see lsio.rechunk.");
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
         "Partial statistics of a share of the work, as bytes for merge_partials.");

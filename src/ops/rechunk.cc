@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <numeric>
@@ -593,6 +594,9 @@ class Journal {
     return Status::OK();
   }
   bool Done(size_t array, uint64_t unit) const { return done_[array].count(unit) != 0; }
+  // The destination held this plan already (a resumed run).
+  bool resumed() const { return resumed_; }
+  void set_resumed() { resumed_ = true; }
   uint64_t done_count(size_t array) const { return done_[array].size(); }
 
   // Thread-safe. Written in batches (a unit finished but not yet journaled is redone by a
@@ -625,6 +629,7 @@ class Journal {
 
   kvstore::Store* store_;
   std::vector<std::set<uint64_t>> done_;
+  bool resumed_ = false;
   std::mutex mu_;
   std::string pending_;
   uint64_t pending_units_ = 0;
@@ -807,9 +812,9 @@ class BlockAssembler final : public Aggregator {
       counters_.bytes_written.fetch_add((*encoded)->size(), std::memory_order_relaxed);
       counters_.units_written.fetch_add(1, std::memory_order_relaxed);
     } else {
-      // An earlier run may have stored it before a crash (same plan: same bytes), but a unit of
-      // fill value is not stored: remove whatever is there.
-      LSIO_RETURN_IF_ERROR(dst_.Delete(key));
+      // A unit of fill value is not stored: on a resumed run, remove what an earlier run may
+      // have left there (only if the source changed in between; the plan is the same).
+      if (journal_.resumed()) LSIO_RETURN_IF_ERROR(dst_.Delete(key));
       counters_.units_fill.fetch_add(1, std::memory_order_relaxed);
     }
     counters_.units_done.fetch_add(1, std::memory_order_relaxed);
@@ -976,6 +981,7 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
     if (!s.ok()) return s.WithContext("starting the rechunk at " + dst->url());
   }
   Journal journal(*dst);
+  if (existing) journal.set_resumed();
   LSIO_RETURN_IF_ERROR(journal.Load(jobs.size()));
 
   Counters counters;

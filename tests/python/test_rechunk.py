@@ -302,3 +302,18 @@ def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin,
     assert _chunk_files(dst) == _chunk_files(ref)
     assert zarr.open_group(str(dst), mode="r")["v"][...].tobytes() == \
         zarr.open_group(str(big), mode="r")["v"][...].tobytes()
+
+
+def test_grib_source_equals_cfgrib(tmp_path):
+    """A GRIB2 file rechunked into Zarr: the values and coordinates cfgrib reads."""
+    from conftest import FIXTURES  # the shared fixtures' zarrs/ directory
+
+    grib = FIXTURES.parent / "grib" / "gfs_0p25_rh_constant.grib2"
+    want = xr.open_dataset(grib, engine="cfgrib", backend_kwargs={"indexpath": ""})
+    dst = tmp_path / "g.zarr"
+    lsio.rechunk(grib, dst, {"latitude": 100, "longitude": 128}, as_dataset=False)
+    got = xr.open_zarr(dst, group="isobaricInPa/instant")
+    assert got["r"].encoding["chunks"] == (100, 128)
+    assert got["r"].values.tobytes() == want["r"].values.tobytes()
+    for c in ("latitude", "longitude", "time", "step", "valid_time"):
+        np.testing.assert_array_equal(got[c].values, want[c].values)
