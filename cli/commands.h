@@ -18,6 +18,7 @@ namespace lsio::cli {
 void AddReadCommand(CLI::App& app, int* exit_code);
 void AddInfoCommand(CLI::App& app, int* exit_code);
 void AddStatsCommand(CLI::App& app, int* exit_code);
+void AddRechunkCommand(CLI::App& app, int* exit_code);
 
 // The one place where a Status becomes a message on stderr and an exit code: 0 for OK, 130 for
 // a cancellation (Ctrl-C), 1 otherwise.

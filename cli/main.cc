@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   lsio::cli::AddInfoCommand(app, &exit_code);
   lsio::cli::AddStatsCommand(app, &exit_code);
+  lsio::cli::AddRechunkCommand(app, &exit_code);
   lsio::cli::AddReadCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

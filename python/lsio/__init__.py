@@ -9,15 +9,17 @@
     lsio.dask.stats("data.zarr", client=c)     # the same statistics on a dask cluster
     lsio.map_reduce("data.zarr", "sst", lambda b, r: (b > 30).sum(), operator.add)
     lsio.map_blocks("data.zarr", "sst", lambda b, r: b * 2, out="double.zarr")
+    lsio.rechunk("data.zarr", "ts.zarr", {"time": 1024, "lat": 32, "lon": 32})
 """
 
 from lsio._lsio import __version__
 from lsio import errors
 from lsio._api import Array, Group, open
 from lsio._map_reduce import Region, map_blocks, map_reduce
+from lsio._rechunk import rechunk
 from lsio._stats import stats
 from lsio.dask import to_dask
 from lsio.errors import Error
 
-__all__ = ["__version__", "open", "stats", "map_reduce", "map_blocks", "Region", "to_dask",
-           "Array", "Group", "Error", "errors"]
+__all__ = ["__version__", "open", "stats", "rechunk", "map_reduce", "map_blocks", "Region",
+           "to_dask", "Array", "Group", "Error", "errors"]

@@ -107,6 +107,9 @@ def plan_partitions(path: str, variables: Sequence[str], over: Sequence[str], se
 def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ..., storage_options: Mapping[str, str] = ...) -> dict:
     """Summary statistics; see lsio.stats."""
 
+def rechunk(source: str, destination: str, chunks: Mapping[str, int], shards: Mapping[str, int], variables: Sequence[str], codec: str, zarr_format: int, max_memory: int, threads: int, resume: bool, dry_run: bool, temp: str, progress: object | None, cancel: CancelToken | None) -> dict:
+    """Rechunks a dataset; see lsio.rechunk."""
+
 def partial_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, cancel: CancelToken | None) -> bytes:
     """
     Partial statistics of a share of the work, as bytes for merge_partials.

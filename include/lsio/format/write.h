@@ -15,7 +15,9 @@
 // Thread safety: a plain function; the store must not be written at the same root meanwhile.
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lsio/array/element_type.h"
+#include "lsio/base/buffer.h"
 #include "lsio/base/result.h"
 #include "lsio/kvstore/store.h"
 
@@ -116,5 +119,70 @@ class DatasetWriter {
   // Writes the metadata and publishes the dataset.
   virtual Status Commit() = 0;
 };
+
+// --- Writing unit by unit (rechunk, map_blocks) ---
+//
+// For operations that produce an array piece by piece and write the store keys themselves
+// (each key atomically, so that a killed run can resume): the layout of one array, an encoder
+// of its write units (a chunk, or a whole shard when sharded), and the metadata documents of
+// the whole dataset, written last.
+
+// One array's layout: what OutputArray says plus its chunking and fill value.
+struct ArrayLayout {
+  std::string name;
+  array::ElementType type;
+  std::vector<std::string> dims;
+  std::vector<int64_t> shape;
+  nlohmann::json attributes = nlohmann::json::object();
+  // The encoded chunk (the inner chunk when sharded). Every extent >= 1.
+  std::vector<int64_t> chunk_shape;
+  // Empty: not sharded. Otherwise a multiple of chunk_shape (Zarr v3 only).
+  std::vector<int64_t> shard_shape;
+  // One element, native byte order (empty: the type's zero).
+  std::vector<std::byte> fill_value;
+  // No fill value declared (Zarr v2 null; Zarr v3 writes the type's zero).
+  bool fill_value_none = false;
+  // Byte order of the stored elements.
+  Endian endian = Endian::kLittle;
+};
+
+// Encodes the write units of one array. Keys are relative to the dataset's root.
+// Thread safety: immutable after Make; const methods may run on many threads at once.
+class UnitEncoder {
+ public:
+  // Errors: CheckDatasetWriteOptions'; a layout the format cannot hold (kInvalidArgument or
+  // kNotSupported naming `where` and the field).
+  static Result<std::unique_ptr<UnitEncoder>> Make(const ArrayLayout& layout,
+                                                   const DatasetWriteOptions& options,
+                                                   std::string where);
+  virtual ~UnitEncoder() = default;
+
+  virtual const ArrayLayout& layout() const = 0;
+  // The chunk shape, or the shard shape when sharded.
+  virtual const std::vector<int64_t>& unit_shape() const = 0;
+  // ceil(shape / unit_shape) per dimension.
+  virtual std::vector<int64_t> unit_grid_shape() const = 0;
+  // The key of the unit at `unit` (grid coordinates), relative to the dataset root
+  // ("t2m/c/0/1", "t2m/0.1").
+  virtual std::string UnitKey(std::span<const int64_t> unit) const = 0;
+  // The part of the unit inside the array: its first element and extent.
+  virtual std::vector<int64_t> UnitOrigin(std::span<const int64_t> unit) const = 0;
+  virtual std::vector<int64_t> UnitExtent(std::span<const int64_t> unit) const = 0;
+  // The stored bytes of the unit from UnitExtent(unit) elements in C order, native byte
+  // order; nullopt when every element equals the fill value (nothing is stored). Errors: a
+  // unit outside the grid, `decoded` of the wrong size, codec failures naming the key.
+  virtual Result<std::optional<Buffer>> EncodeUnit(std::span<const int64_t> unit,
+                                                   std::span<const std::byte> decoded) const = 0;
+  // The array's metadata documents: keys relative to the dataset root, serialised.
+  virtual std::vector<kvstore::KeyValue> MetadataValues() const = 0;
+};
+
+// The metadata of a whole dataset: every group of `groups` (path -> attributes; "" the root,
+// which is always written) and every array's documents, with consolidated metadata at the
+// root when options.consolidated. Keys are relative to the root; the root's own documents come
+// last, so that writing them in order makes the dataset visible only once all else is there.
+Result<std::vector<kvstore::KeyValue>> DatasetMetadataValues(
+    const std::map<std::string, nlohmann::json>& groups,
+    std::span<const UnitEncoder* const> arrays, const DatasetWriteOptions& options);
 
 }  // namespace lsio::format
