@@ -62,8 +62,15 @@ class LsioStore(AbstractDataStore):
 
     def __init__(self, path: str, group: str | None = None, *, consolidated: bool | None = None,
                  io: str = "auto", storage_options: dict | None = None,
-                 chunk_target_bytes: int = CHUNK_TARGET_BYTES):
+                 chunk_target_bytes: int = CHUNK_TARGET_BYTES,
+                 filter_by_keys: dict | None = None):
         root = _api.open(path, consolidated=consolidated, io=io, storage_options=storage_options)
+        self._only: set[str] | None = None
+        if not group and isinstance(root, _api.Group) and not root.arrays():
+            group, self._only = _hypercube(path, root, filter_by_keys or {})
+        elif filter_by_keys:
+            raise ValueError(f"{path}: filter_by_keys applies to GRIB datasets (a group per "
+                             "hypercube); this one has arrays at its root")
         node = root if not group else root[group.strip("/")]
         if isinstance(node, _api.Array):
             raise ValueError(f"{path}: the store is a single array; open it with lsio.open")
@@ -72,7 +79,11 @@ class LsioStore(AbstractDataStore):
 
     def get_variables(self):
         out = {}
-        for name, a in self._group.arrays().items():
+        arrays = self._group.arrays()
+        for name, a in arrays.items():
+            if self._only is not None and name not in self._only and \
+                    not _is_coordinate_of(name, self._only, arrays):
+                continue
             h = a._h
             if h.readable is not None:
                 continue  # types lsio cannot read (strings) are left out
@@ -107,12 +118,64 @@ class LsioStore(AbstractDataStore):
         pass
 
 
+# cfgrib's filter keys and where lsio's GRIB view keeps them: a group per hypercube named
+# "<typeOfLevel>/<stepType>", its variables named by cfgrib's variable name (shortName).
+_GRIB_KEYS = ("typeOfLevel", "stepType", "shortName", "cfVarName")
+
+
+def _leaf_groups(group: "_api.Group", prefix: str = "") -> list[tuple[str, "_api.Group"]]:
+    out = [(prefix.rstrip("/"), group)] if group.arrays() else []
+    for name, g in group.groups().items():
+        out += _leaf_groups(g, f"{prefix}{name}/")
+    return out
+
+
+def _hypercube(path: str, root: "_api.Group", keys: dict) -> tuple[str, set[str] | None]:
+    """The group (and, with shortName, the variables) that filter_by_keys selects, as cfgrib
+    selects a hypercube: one must remain."""
+    unknown = sorted(set(keys) - set(_GRIB_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: filter_by_keys: lsio selects on {', '.join(_GRIB_KEYS)}; "
+                         f"not on {', '.join(unknown)}")
+    names = keys.get("shortName", keys.get("cfVarName"))
+    names = None if names is None else ({names} if isinstance(names, str) else set(names))
+    found = []
+    for gpath, g in _leaf_groups(root):
+        parts = gpath.split("/")
+        if "typeOfLevel" in keys and parts[0] != keys["typeOfLevel"]:
+            continue
+        if "stepType" in keys and (len(parts) < 2 or parts[1] != keys["stepType"]):
+            continue
+        if names is not None and not names & set(g.arrays()):
+            continue
+        found.append(gpath)
+    if len(found) == 1:
+        return found[0], names
+    if not found:
+        raise ValueError(f"{path}: no hypercube matches filter_by_keys={keys!r}; it holds "
+                         f"{', '.join(p for p, _ in _leaf_groups(root)) or 'none'}")
+    raise ValueError(f"{path}: several hypercubes ({', '.join(found)}): pick one with "
+                     "filter_by_keys={'typeOfLevel': ..., 'stepType': ...} (as cfgrib) or "
+                     "group='<typeOfLevel>/<stepType>'")
+
+
+def _is_coordinate_of(name: str, variables: set[str], arrays: dict) -> bool:
+    """Kept beside the selected variables: the hypercube's coordinates (every array that is not
+    a GRIB parameter of its own)."""
+    return "GRIB_paramId" not in arrays[name]._h.attrs
+
+
 class LsioBackendEntrypoint(BackendEntrypoint):
     """Opens Zarr stores (v2, v3, sharded) with lsio: ``xr.open_dataset(p, engine="lsio")``.
 
     Beyond xarray's decoding arguments: ``group``, ``consolidated`` (False ignores consolidated
     metadata), ``io`` (``"auto"``, ``"uring"``, ``"posix"``), ``storage_options`` and
     ``chunk_target_bytes`` (the decoded bytes a dask task aims at with ``chunks={}``).
+
+    GRIB2 files (and directories and globs of them) open as cfgrib opens them: one hypercube,
+    chosen with ``filter_by_keys`` (``typeOfLevel``, ``stepType``, ``shortName``, as cfgrib's
+    ``backend_kwargs={"filter_by_keys": ...}``) when the file holds several; a file with one
+    hypercube opens without a filter.
     """
 
     description = "Open Zarr stores with lsio's io_uring engine"
@@ -120,7 +183,7 @@ class LsioBackendEntrypoint(BackendEntrypoint):
     open_dataset_parameters = ("filename_or_obj", "drop_variables", "mask_and_scale",
                                "decode_times", "concat_characters", "decode_coords",
                                "use_cftime", "decode_timedelta", "group", "consolidated", "io",
-                               "storage_options", "chunk_target_bytes")
+                               "storage_options", "chunk_target_bytes", "filter_by_keys")
 
     def open_dataset(self, filename_or_obj: Any, *,
                      drop_variables: str | Iterable[str] | None = None,
@@ -129,9 +192,11 @@ class LsioBackendEntrypoint(BackendEntrypoint):
                      use_cftime: bool | None = None, decode_timedelta: bool | None = None,
                      group: str | None = None, consolidated: bool | None = None,
                      io: str = "auto", storage_options: dict | None = None,
-                     chunk_target_bytes: int = CHUNK_TARGET_BYTES):
+                     chunk_target_bytes: int = CHUNK_TARGET_BYTES,
+                     filter_by_keys: dict | None = None):
         store = LsioStore(os.fspath(filename_or_obj), group, consolidated=consolidated, io=io,
-                          storage_options=storage_options, chunk_target_bytes=chunk_target_bytes)
+                          storage_options=storage_options, chunk_target_bytes=chunk_target_bytes,
+                          filter_by_keys=filter_by_keys)
         return StoreBackendEntrypoint().open_dataset(
             store, mask_and_scale=mask_and_scale, decode_times=decode_times,
             concat_characters=concat_characters, decode_coords=decode_coords,
@@ -143,4 +208,6 @@ class LsioBackendEntrypoint(BackendEntrypoint):
             path = os.fspath(filename_or_obj)
         except TypeError:
             return False
+        if path.lower().endswith((".grib", ".grib2", ".grb", ".grb2")):
+            return os.path.isfile(path)
         return os.path.isdir(path) and any(os.path.exists(os.path.join(path, m)) for m in _MARKERS)

@@ -33,7 +33,8 @@ std::string Block::Describe() const {
       const int64_t last = b.start + (b.count - 1) * b.step;
       const int64_t stop = last + (b.step > 0 ? 1 : -1);
       if (stop >= 0) out += std::to_string(stop);
-      out += ":" + std::to_string(b.step);
+      out += ':';
+      out += std::to_string(b.step);
     }
   }
   return out + ")";
