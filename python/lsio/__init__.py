@@ -7,6 +7,8 @@
     xr.open_dataset("data.zarr", engine="lsio")
     lsio.to_dask("data.zarr", "sst")           # dask array whose tasks read through lsio
     lsio.dask.stats("data.zarr", client=c)     # the same statistics on a dask cluster
+    lsio.store.open("s3://bucket").get_ranges(keys, starts, ends)   # bytes, zero copy
+    lsio.read_ranges([("/data/a.nc", 0, 4096), ("s3://b/x", -8, None)])
 """
 
 from lsio._lsio import __version__
@@ -15,5 +17,8 @@ from lsio._api import Array, Group, open
 from lsio._stats import stats
 from lsio.dask import to_dask
 from lsio.errors import Error
+from lsio import store
+from lsio.store import read_ranges
 
-__all__ = ["__version__", "open", "stats", "to_dask", "Array", "Group", "Error", "errors"]
+__all__ = ["__version__", "open", "stats", "to_dask", "Array", "Group", "Error", "errors",
+           "store", "read_ranges"]
