@@ -14,7 +14,8 @@ Every side gets the whole request list at once and returns every range's bytes:
   fsspec         fsspec.filesystem("file").cat_ranges(paths, starts, ends)
   pread-pool     concurrent.futures.ThreadPoolExecutor(32) of os.pread, files opened once
   pread-serial   a plain loop of os.pread
-Each side runs in its own process (CPU seconds = its user + sys from wait4), with the page cache
+Each side runs in its own process (CPU seconds: user + sys of all its threads during the call,
+from getrusage; peak RSS of the process), with the page cache
 of the 64 files dropped before it (posix_fadvise DONTNEED: no root needed, and the rest of the
 machine's cache is left alone; --warm keeps it). Sides take turns within each round; times are
 medians over rounds, ratios the medians of per-round ratios. Every side's results are checked
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -183,34 +185,33 @@ def side_pread_serial(data, reqs):
 def run_side(name, workload, data):
     reqs = requests(workload)
     fn = globals()["side_" + name.replace("-", "_")]
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     got = fn(data, reqs)
     seconds = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    peak = r1.ru_maxrss * 1024
     crc = 0
     total = 0
     for g in got:
         crc = zlib.crc32(g, crc)
         total += len(g)
-    print(json.dumps(dict(seconds=seconds, bytes=total, crc=crc, n=len(got))))
+    print(json.dumps(dict(seconds=seconds, cpu=cpu, peak_rss=peak, bytes=total, crc=crc,
+                          n=len(got))))
 
 
 # --------------------------------------------------------------------------------------------
 # Driver
 
 
-def measure_with_cpu(name, workload, data):
-    """As measure, with the child's CPU seconds (wait4 rusage)."""
+def measure(name, workload, data):
     cmd = [sys.executable, os.path.abspath(__file__), "--side", name, "--workload", workload,
            "--data", data]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"side {name} ({workload}) failed: {err}")
-    r = json.loads(out)
-    r["cpu"] = ru.ru_utime + ru.ru_stime
-    return r
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"side {name} ({workload}) failed: {proc.stderr}")
+    return json.loads(proc.stdout)
 
 
 def main():
@@ -243,7 +244,7 @@ def main():
             for s in order:
                 if not args.warm:
                     drop_cache(args.data)
-                r = measure_with_cpu(s, wl, args.data)
+                r = measure(s, wl, args.data)
                 runs[s].append(r)
                 log(f"  {wl} round {rnd + 1} {s:13s} {r['seconds']:7.3f} s  cpu {r['cpu']:6.2f} s"
                     f"  {r['bytes'] / r['seconds'] / 1e9:6.2f} GB/s")
@@ -270,8 +271,8 @@ def render(results, sides, warm):
     for wl, runs in results.items():
         lines.append(f"### {WORKLOADS[wl]['desc']}")
         lines.append("")
-        lines.append("| side | seconds | GB/s | CPU s | lsio faster by |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append("| side | seconds | GB/s | CPU s | peak RSS MiB | lsio faster by |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
         for s in sides:
             sec = statistics.median(r["seconds"] for r in runs[s])
             cpu = statistics.median(r["cpu"] for r in runs[s])
@@ -279,7 +280,9 @@ def render(results, sides, warm):
             ratio = statistics.median(p["seconds"] / q["seconds"]
                                       for p, q in zip(runs[s], runs["lsio"])) if "lsio" in runs \
                 else float("nan")
-            lines.append(f"| {s} | {sec:.3f} | {gbs:.2f} | {cpu:.2f} | {ratio:.2f}x |")
+            rss = statistics.median(r["peak_rss"] for r in runs[s]) / MiB
+            lines.append(f"| {s} | {sec:.3f} | {gbs:.2f} | {cpu:.2f} | {rss:.0f} | "
+                         f"{ratio:.2f}x |")
         lines.append("")
     return "\n".join(lines)
 

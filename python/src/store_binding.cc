@@ -736,6 +736,13 @@ class RangeStream {
   RangeStream& operator=(const RangeStream&) = delete;
 
   nb::list Next() {
+    // As a generator: one __next__ at a time (another thread could run while this one waits).
+    if (busy_) throw nb::value_error("iter_ranges: the stream is already being advanced");
+    busy_ = true;
+    struct Unbusy {
+      bool& b;
+      ~Unbusy() { b = false; }
+    } unbusy{busy_};
     if (!error_.ok()) throw StatusError(error_, ErrorSubject::kKey);
     if (broken_) throw StatusError(InvalidArgumentError("iter_ranges: the stream failed"));
     try {
@@ -929,6 +936,7 @@ class RangeStream {
   size_t outstanding_ = 0;
   bool exhausted_ = false;
   bool broken_ = false;
+  bool busy_ = false;
   Status error_;
 };
 
