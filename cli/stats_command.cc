@@ -25,7 +25,7 @@ struct StatsFlags {
   std::string groupby, resample;
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
   std::string out_codec = "zstd:3";
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, no_fused = false;
   int threads = 0, out_format = 3;
 };
 
@@ -101,6 +101,7 @@ int RunStats(const StatsFlags& f) {
   Result<std::shared_ptr<runtime::Context>> context = runtime::Context::Make(co);
   if (!context.ok()) return ReportStatus(context.status().WithContext("--threads"));
   req.context = context->get();
+  req.fused_decode = !f.no_fused;
   if (f.on_error == "skip") {
     req.on_error = ops::OnError::kSkip;
   } else if (f.on_error != "fail") {
@@ -193,6 +194,8 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--on-error", f->on_error,
                   "fail (default) or skip: continue past unreadable chunks and report them");
   cmd->add_flag("--quiet", f->quiet, "No progress bar or summary line on stderr");
+  cmd->add_flag("--no-fused", f->no_fused,
+                "Decode every chunk before reducing it (same results; for benchmarks)");
   cmd->callback([f, exit_code] { *exit_code = RunStats(*f); });
 }
 

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/base/json_util.h"
 #include "lsio/base/status.h"
 #include "lsio/base/version.h"
 #include "lsio/compute/stats.h"
@@ -154,7 +155,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
     d["name"] = v.name;
     d["dims"] = v.dims;
     d["shape"] = v.shape;
-    d["attributes"] = zarr::DumpMetadataJson(v.attributes);
+    d["attributes"] = internal::DumpJson(v.attributes, -1);
     d["elements"] = v.elements;
     if (v.dims.empty()) {
       nb::dict stats;
@@ -175,7 +176,7 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
         cd["name"] = c.name;
         cd["dtype"] = c.numpy_dtype;
         cd["values"] = nb::bytes(reinterpret_cast<const char*>(c.values.data()), c.values.size());
-        cd["attributes"] = zarr::DumpMetadataJson(c.attributes);
+        cd["attributes"] = internal::DumpJson(c.attributes, -1);
         coords.append(cd);
       }
       d["coords"] = coords;

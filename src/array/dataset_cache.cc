@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "lsio/base/json_util.h"
+
 namespace lsio::array {
 
 namespace {
@@ -164,7 +166,7 @@ Status CheckSameArray(const ArrayInfo& expected, const ArrayInfo& now, const std
   if (now.fill_value != expected.fill_value || now.mask_value != expected.mask_value) {
     return changed("fill value");
   }
-  if (now.attributes != expected.attributes) return changed("attributes");
+  if (!internal::SameJson(now.attributes, expected.attributes)) return changed("attributes");
   return Status::OK();
 }
 

@@ -190,6 +190,10 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file) {
   return InvalidArgumentError(std::move(msg));
 }
 
+bool SameJson(const nlohmann::json& a, const nlohmann::json& b) {
+  return a == b || DumpJson(a, -1) == DumpJson(b, -1);
+}
+
 std::string DumpJson(const nlohmann::json& j, int indent) {
   if (!HasNonFinite(j)) return Dump(j, indent);
   // Non-finite numbers go out as tagged strings whose quotes are then dropped. The tag is one

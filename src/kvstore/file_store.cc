@@ -10,7 +10,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
 
+#include "lsio/io/engine.h"
 #include "lsio/kvstore/key.h"
 
 namespace lsio::kvstore {
@@ -110,31 +114,85 @@ std::string TempSibling(const std::string& path) {
          "-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
 }
 
-Status WriteAll(int fd, std::span<const std::byte> value, const std::string& path) {
-  size_t done = 0;
-  while (done < value.size()) {
-    const ssize_t n = ::write(fd, value.data() + done, value.size() - done);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return ErrnoToStatus(errno, path);
-    }
-    done += static_cast<size_t>(n);
+// The IO engines a store writes through: a batch takes an idle engine (or creates one) and
+// gives it back, so that a write costs no ring set-up and concurrent writers do not queue on
+// one engine. At most kMaxIdle are kept.
+class WriteEngines {
+ public:
+  explicit WriteEngines(io::EngineOptions options) : options_(std::move(options)) {
+    // A write's bytes are the caller's and already in memory: the budget only bounds how many
+    // batches' bytes one engine holds, and each batch has an engine to itself.
+    options_.max_bytes_in_flight = uint64_t{1} << 40;
   }
-  return Status::OK();
-}
 
-// Writes `value` to a temporary file beside `path` and renames it over `path`: a reader sees
-// the old file or the new one, and a crash leaves at most a stray temporary.
-Status WriteFileAtomically(const std::string& path, std::span<const std::byte> value) {
-  LSIO_RETURN_IF_ERROR(MakeDirectories(ParentPath(path)));
-  const std::string temp = TempSibling(path);
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return ErrnoToStatus(errno, path);
-  Status st = WriteAll(fd.get(), value, path);
-  if (st.ok() && ::close(fd.release()) != 0) st = ErrnoToStatus(errno, path);
-  if (st.ok() && ::rename(temp.c_str(), path.c_str()) != 0) st = ErrnoToStatus(errno, path);
-  if (!st.ok()) ::unlink(temp.c_str());
-  return st;
+  Result<std::unique_ptr<io::Engine>> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<io::Engine> e = std::move(idle_.back());
+        idle_.pop_back();
+        return e;
+      }
+    }
+    return io::Engine::Create(options_);
+  }
+
+  void Give(std::unique_ptr<io::Engine> engine) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(engine));
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 4;
+  io::EngineOptions options_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<io::Engine>> idle_;
+};
+
+// Writes each value to a temporary sibling of its path (created exclusively, parents made as
+// needed) in one engine group, then renames each over its path: a reader sees the old file or
+// the new one, and a crash leaves at most stray temporaries (which listings skip). On an error
+// no temporary is left, and the values renamed before it stay written (each is atomic, the
+// batch is not).
+Status WriteFilesAtomically(WriteEngines& engines,
+                            std::vector<std::pair<std::string, Buffer>> files) {
+  if (files.empty()) return Status::OK();
+  LSIO_ASSIGN_OR_RETURN(std::unique_ptr<io::Engine> engine, engines.Take());
+  std::vector<std::string> temps;
+  std::vector<io::IoRequest> group;
+  temps.reserve(files.size());
+  group.reserve(files.size());
+  io::WriteOptions wo;
+  wo.exclusive = true;
+  for (size_t i = 0; i < files.size(); ++i) {
+    temps.push_back(TempSibling(files[i].first));
+    group.push_back(io::IoRequest::Write(temps.back(), std::move(files[i].second), i, wo));
+  }
+  Result<uint64_t> id = engine->Submit(std::move(group));
+  if (!id.ok()) return id.status();
+  std::vector<Status> outcome(files.size());
+  bool ended = false;
+  io::Completion c;
+  while (!ended && engine->Next(&c)) {
+    if (c.kind == io::Completion::Kind::kEndOfGroup) {
+      ended = true;
+    } else if (c.tag < outcome.size()) {
+      outcome[c.tag] = std::move(c.status);
+    }
+  }
+  if (!ended) return InternalError("IO engine stopped before finishing a write");
+  engines.Give(std::move(engine));
+  Status first;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (first.ok() && outcome[i].ok() &&
+        ::rename(temps[i].c_str(), files[i].first.c_str()) != 0) {
+      first = ErrnoToStatus(errno, files[i].first);
+    } else if (first.ok() && !outcome[i].ok()) {
+      first = outcome[i];
+    }
+    if (!first.ok()) ::unlink(temps[i].c_str());
+  }
+  return first;
 }
 
 Result<std::optional<std::vector<ListEntry>>> ListDirectory(const std::string& path) {
@@ -255,8 +313,12 @@ class FileStore;
 
 class FilePublication final : public Publication {
  public:
-  FilePublication(std::string target, std::string temp, bool replace)
-      : target_(std::move(target)), temp_(std::move(temp)), replace_(replace) {}
+  FilePublication(std::string target, std::string temp, bool replace,
+                  std::shared_ptr<WriteEngines> engines)
+      : target_(std::move(target)),
+        temp_(std::move(temp)),
+        replace_(replace),
+        engines_(std::move(engines)) {}
   ~FilePublication() override {
     if (!committed_) (void)RemoveTree(temp_);
   }
@@ -265,8 +327,24 @@ class FilePublication final : public Publication {
     LSIO_RETURN_IF_ERROR(ValidateKey(key));
     if (key.empty()) return InvalidArgumentError(target_ + ": cannot write the prefix itself");
     if (committed_) return InvalidArgumentError(target_ + ": already published");
-    return WriteFileAtomically(temp_ + "/" + std::string(key), value)
-        .WithContext("writing " + target_ + "/" + std::string(key));
+    std::vector<KeyValue> one;
+    one.push_back(KeyValue{std::string(key), Buffer::CopyOf(value)});
+    return WriteBatch(std::move(one));
+  }
+
+  Status WriteBatch(std::vector<KeyValue> values) override {
+    if (committed_) return InvalidArgumentError(target_ + ": already published");
+    std::vector<std::pair<std::string, Buffer>> files;
+    files.reserve(values.size());
+    for (KeyValue& kv : values) {
+      LSIO_RETURN_IF_ERROR(ValidateKey(kv.key));
+      if (kv.key.empty()) {
+        return InvalidArgumentError(target_ + ": cannot write the prefix itself");
+      }
+      files.emplace_back(temp_ + "/" + kv.key, std::move(kv.value));
+    }
+    return WriteFilesAtomically(*engines_, std::move(files))
+        .WithContext("publishing to " + target_);
   }
 
   Status Commit() override {
@@ -301,13 +379,16 @@ class FilePublication final : public Publication {
   std::string target_;
   std::string temp_;
   bool replace_;
+  std::shared_ptr<WriteEngines> engines_;
   bool committed_ = false;
 };
 
 class FileStore final : public Store {
  public:
   FileStore(std::string root, FileStoreOptions options)
-      : root_(std::move(root)), options_(std::move(options)) {
+      : root_(std::move(root)),
+        options_(std::move(options)),
+        engines_(std::make_shared<WriteEngines>(options_.engine)) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   }
 
@@ -446,7 +527,24 @@ class FileStore final : public Store {
   Status Write(std::string_view key, std::span<const std::byte> value) override {
     LSIO_RETURN_IF_ERROR(ValidateKey(key));
     if (key.empty()) return InvalidArgumentError(root_ + ": the store's root is not a value");
-    return WriteFileAtomically(Describe(key), value);
+    std::vector<KeyValue> one;
+    one.push_back(KeyValue{std::string(key), Buffer::CopyOf(value)});
+    return WriteBatch(std::move(one));
+  }
+
+  // Every value through one group of the IO engine (io_uring writes, O_DIRECT for the aligned
+  // part), each to a temporary name and renamed.
+  Status WriteBatch(std::vector<KeyValue> values) override {
+    std::vector<std::pair<std::string, Buffer>> files;
+    files.reserve(values.size());
+    for (KeyValue& kv : values) {
+      LSIO_RETURN_IF_ERROR(ValidateKey(kv.key));
+      if (kv.key.empty()) {
+        return InvalidArgumentError(root_ + ": the store's root is not a value");
+      }
+      files.emplace_back(Describe(kv.key), std::move(kv.value));
+    }
+    return WriteFilesAtomically(*engines_, std::move(files));
   }
 
   Status Delete(std::string_view key) override {
@@ -475,8 +573,8 @@ class FileStore final : public Store {
       }
     }
     std::string temp = TempSibling(target);
-    return std::unique_ptr<Publication>(new FilePublication(target, std::move(temp),
-                                                            options.replace));
+    return std::unique_ptr<Publication>(
+        new FilePublication(target, std::move(temp), options.replace, engines_));
   }
 
  private:
@@ -507,6 +605,7 @@ class FileStore final : public Store {
 
   std::string root_;
   FileStoreOptions options_;
+  std::shared_ptr<WriteEngines> engines_;
 };
 
 }  // namespace

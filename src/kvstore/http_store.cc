@@ -33,7 +33,7 @@ class HttpEndpoint final : public internal::ObjectEndpoint {
     return Status::OK();
   }
 
-  http::Verdict ErrorVerdict(int status, const http::HeaderMap&, std::string_view body,
+  http::Verdict ErrorVerdict(int status, const http::HeaderMap& headers, std::string_view body,
                              std::string_view what) const override {
     std::string text(body.substr(0, 200));
     for (char& c : text) {
@@ -41,6 +41,21 @@ class HttpEndpoint final : public internal::ObjectEndpoint {
     }
     const std::string server = "HTTP " + std::to_string(status) + (text.empty() ? "" : ": " + text);
     const std::string w(what);
+    if (status >= 300 && status < 400) {
+      // Web servers redirect "dir" to "dir/": a directory is not a value (as for FileStore).
+      // Other redirects are not followed (they could leave the store's origin).
+      auto it = headers.find("location");
+      const std::string location = it == headers.end() ? "" : it->second;
+      std::string last(what.substr(what.rfind('/') == std::string_view::npos ? 0 : what.rfind('/') + 1));
+      if (!last.empty() && location.size() > last.size() && location.back() == '/' &&
+          location.compare(location.size() - last.size() - 1, last.size(), last) == 0) {
+        return http::Verdict::Fail(NotFoundError(w + ": a directory, not a value (HTTP " +
+                                                 std::to_string(status) + ")"));
+      }
+      return http::Verdict::Fail(IOError(w + ": HTTP " + std::to_string(status) +
+                                         " redirect to '" + location.substr(0, 200) +
+                                         "' (lsio does not follow redirects)"));
+    }
     if (status == 404 || status == 410) {
       return http::Verdict::Fail(NotFoundError(w + ": not found (HTTP " + std::to_string(status) + ")"));
     }

@@ -16,7 +16,9 @@
 
 #include "lsio/array/cf.h"
 #include "lsio/array/dataset.h"
+#include "lsio/codec/chain.h"
 #include "lsio/compute/axis_reduction.h"
+#include "lsio/compute/fused_decode.h"
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
 #include "lsio/compute/quantile.h"
@@ -186,6 +188,7 @@ class VariableJob final : public Aggregator {
   size_t element_size = 1;
   BufferPool* pool = nullptr;
   bool skip_errors = false;
+  bool fused_decode = true;
   uint64_t elements = 0;
   nlohmann::json attributes;
 
@@ -302,6 +305,29 @@ class VariableJob final : public Aggregator {
       LSIO_RETURN_IF_ERROR(global->Add(ordinal, std::move(part)));
     }
     return Status::OK();
+  }
+
+  // Whole-selection moments take chunks whose codecs stream straight from their stored bytes.
+  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
+    return fused_decode && global && !qpass && !histogram && !grid && chain.can_stream() &&
+           chain.decoded_spec().dtype == dtype;
+  }
+
+  Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& sel,
+                        std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,
+                        std::span<const std::byte> encoded) override {
+    const size_t rank = sel.dims.size();
+    if (rank > compute::kMaxRank) return NotSupportedError("rank above 32");
+    std::array<int64_t, compute::kMaxRank> start{}, stop{};
+    for (size_t d = 0; d < rank; ++d) {
+      start[d] = sel.dims[d].start;
+      stop[d] = sel.dims[d].start + sel.dims[d].count;
+    }
+    (void)chunk_shape;  // the chain's decoded shape is the chunk's
+    const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
+    compute::StatsAccumulator part = *empty_stats;
+    LSIO_RETURN_IF_ERROR(compute::DecodeAndConsume(chain, encoded, box, part, *pool));
+    return global->Add(ordinal, std::move(part));
   }
 
   Status ConsumeFill(uint64_t ordinal, const array::ChunkSelection& sel,
@@ -627,6 +653,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     job->compute_threads = run_threads;
     job->histogram_bins = request.statistics.histogram_bins;
     job->skip_errors = request.on_error == OnError::kSkip;
+    job->fused_decode = request.fused_decode;
     job->attributes = nlohmann::json::object();
     for (const char* key : {"units", "long_name", "standard_name"}) {
       auto it = info.attributes.find(key);

@@ -1226,12 +1226,17 @@ TEST_P(EngineTest, WriteToFullFileSystemIsEnospc) {
     const std::string big = RandomBytes(1 << 20, 2);
     WriteOptions sync;
     sync.sync = true;
-    // The small file first (its own group), then one that cannot fit.
-    std::vector<std::vector<IoRequest>> groups = {
-        {IoRequest::Write(mnt + "/small", Buffer::CopyOf(small), 0)},
+    // The small file first (its own group, finished before the next starts: with two rings
+    // groups run side by side, and the big writes could fill the file system first), then
+    // writes that cannot fit.
+    std::vector<std::vector<IoRequest>> first = {
+        {IoRequest::Write(mnt + "/small", Buffer::CopyOf(small), 0)}};
+    std::vector<std::vector<IoRequest>> second = {
         {IoRequest::Write(mnt + "/big", Buffer::CopyOf(big), 1),
          IoRequest::Write(mnt + "/big-synced", Buffer::CopyOf(big), 2, sync)}};
-    auto stream = RunGroups(**engine, groups);
+    auto stream = RunGroups(**engine, first);
+    auto rest = RunGroups(**engine, second, /*first_group=*/1);
+    stream.insert(stream.end(), rest.begin(), rest.end());
     auto got = ByTag(stream);
     if (got.size() != 3) ::_exit(12);
     if (!got[0].status.ok() || Contents(mnt + "/small") != small) ::_exit(13);

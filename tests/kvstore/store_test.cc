@@ -34,9 +34,12 @@ std::shared_ptr<Store> FileStoreWith(io::Backend backend) {
 
 INSTANTIATE_TEST_SUITE_P(
     Stores, StoreConformanceTest,
-    ::testing::Values(StoreFactory{"FileUring", [] { return FileStoreWith(io::Backend::kAuto); }},
-                      StoreFactory{"FilePosix", [] { return FileStoreWith(io::Backend::kPosix); }},
-                      StoreFactory{"Memory", [] { return MakeMemoryStore(); }}),
+    ::testing::Values(StoreFactory{"FileUring", [] { return FileStoreWith(io::Backend::kAuto); },
+                                   true, true, nullptr},
+                      StoreFactory{"FilePosix", [] { return FileStoreWith(io::Backend::kPosix); },
+                                   true, true, nullptr},
+                      StoreFactory{"Memory", [] { return MakeMemoryStore(); }, true, true,
+                                   nullptr}),
     StoreFactoryName);
 
 std::span<const std::byte> Bytes(std::string_view s) {

@@ -100,10 +100,12 @@ def test_oldest_pins_are_the_lower_bounds():
 # Libraries the wheel takes from the system: glibc's parts, libstdc++, libgcc_s and the dynamic
 # loader; and zlib's libz.so.1 (needed by c-blosc only), which auditwheel's manylinux policies
 # count as a system library and does not bundle, and which every Debian or Ubuntu system has
-# (dpkg itself pre-depends on zlib1g). Everything else must resolve inside the installed wheel.
+# (dpkg itself pre-depends on zlib1g); and expat's libexpat.so.1 (S3's XML), also on the
+# manylinux whitelist and not bundled by auditwheel, which Python itself needs (pyexpat), so
+# every system with a Python has it. Everything else must resolve inside the installed wheel.
 SYSTEM_LIBS = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6",
                "libpthread.so.0", "libdl.so.2", "librt.so.1", "libstdc++.so.6", "libgcc_s.so.1",
-               "libz.so.1"}
+               "libresolv.so.2", "libz.so.1", "libexpat.so.1"}
 
 wheel_test = pytest.mark.skipif(os.environ.get("LSIO_SKIP_WHEEL_TEST") == "1",
                                 reason="LSIO_SKIP_WHEEL_TEST=1")
@@ -179,7 +181,8 @@ def test_installed_extension_and_cli_need_nothing_outside_the_wheel_but_the_syst
             else:
                 assert Path(soname).name in SYSTEM_LIBS, f"{elf} loads {soname} from {path}"
     # The libraries that are not glibc/libstdc++ come from the wheel (names get a hash suffix).
-    for lib in ("liburing", "libtbb", "libblosc", "libzstd", "libdeflate", "libisal", "libhwy"):
+    for lib in ("liburing", "libtbb", "libblosc", "libzstd", "libdeflate", "libisal", "libhwy",
+                "libcurl", "libcrypto"):
         assert any(b.startswith(lib) for b in bundled), (lib, bundled)
 
 

@@ -411,3 +411,30 @@ def test_small_reads_reuse_the_engine(tmp_path):
     # Generous for a loaded 2-core machine: a read of a 16 KiB chunk from the page cache.
     print(f"{per_read * 1e6:.0f} us per single-element read")
     assert per_read < 2e-3, f"{per_read * 1e6:.0f} us per single-element read"
+
+
+def test_ctrl_c_interrupts_a_long_read(tmp_path):
+    import signal
+    import threading
+
+    p = tmp_path / "big.zarr"
+    z = zarr.create_array(p, shape=(3000, 8192), chunks=(10, 8192), dtype="f8",
+                          compressors=None, zarr_format=2)
+    z[...] = 1.5
+    a = lsio.open(p, io="posix")
+    a[0:20]  # warm up: the CPU pool and a reader exist from here on
+    main = threading.main_thread().ident
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.05, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(100):  # until the interrupt lands during a read
+                a[...]
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - start < 30
+    # The handle still reads afterwards.
+    assert float(a[5, 7]) == 1.5

@@ -30,6 +30,10 @@
 #include "lsio/kvstore/store.h"
 #include "lsio/sched/scheduler.h"
 
+namespace lsio::codec {
+class CodecChain;
+}  // namespace lsio::codec
+
 namespace lsio::array {
 
 // Receives the decoded chunks of one array. Called concurrently from CPU workers, once per
@@ -53,6 +57,18 @@ class ChunkConsumer {
   // `chunk_shape` is the shape of the missing chunk `selection` is relative to.
   virtual Status ConsumeFill(uint64_t ordinal, const ChunkSelection& selection,
                              std::span<const int64_t> chunk_shape) = 0;
+  // Fused decode-and-reduce (optional). A consumer that can reduce a chunk straight from its
+  // stored bytes (compute::DecodeAndConsume) returns true here for chains it takes; the source
+  // then calls ConsumeEncoded with the stored bytes and `chain` (which decodes them into one
+  // chunk of `chunk_shape`) instead of decoding the chunk itself and calling Consume. Any error
+  // ConsumeEncoded returns is handed to OnError with the chunk named, as a decode error is.
+  virtual bool ConsumesEncoded(const codec::CodecChain& /*chain*/) const { return false; }
+  virtual Status ConsumeEncoded(uint64_t /*ordinal*/, const ChunkSelection& /*selection*/,
+                                std::span<const int64_t> /*chunk_shape*/,
+                                const codec::CodecChain& /*chain*/,
+                                std::span<const std::byte> /*encoded*/) {
+    return InternalError("this consumer takes decoded chunks only");
+  }
   // The chunk could not be read or decoded. Returning the error stops the run; returning OK
   // skips the chunk (`--on-error skip`), and the consumer accounts for what it skipped.
   virtual Status OnError(uint64_t /*ordinal*/, const ChunkSelection& /*selection*/,

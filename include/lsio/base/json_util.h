@@ -29,6 +29,10 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view file);
 // (nlohmann's dump() writes null); invalid UTF-8 in strings is replaced.
 std::string DumpJson(const nlohmann::json& j, int indent);
 
+// a == b, except that NaN equals NaN (metadata and attributes that hold NaN, as zarr-python and
+// xarray write them, are the same document as themselves).
+bool SameJson(const nlohmann::json& a, const nlohmann::json& b);
+
 // Compact one-line rendering for messages, cut to `max_chars`.
 std::string Abbreviate(const nlohmann::json& j, size_t max_chars = 80);
 

@@ -103,6 +103,10 @@ struct StatsRequest {
   uint64_t max_memory = uint64_t{256} << 20;       // data buffers, accumulators and IO in flight
   io::Backend io_backend = io::Backend::kAuto;
   OnError on_error = OnError::kFail;
+  // Fused decode-and-reduce for whole-selection moments of chunks whose codecs stream
+  // (compute::DecodeAndConsume: bit-identical results); false decodes every chunk first (for
+  // A/B benchmarks).
+  bool fused_decode = true;
 
   // Called on the coordinating thread about 10 times a second, and at the end.
   std::function<void(const StatsProgress&)> progress;

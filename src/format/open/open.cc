@@ -184,9 +184,7 @@ Result<std::shared_ptr<const array::Dataset>> OpenDataset(runtime::Context& cont
     LSIO_ASSIGN_OR_RETURN(GribFiles files, ExpandGlob(context, location, options));
     return OpenGrib(context, std::move(files), options);
   }
-  LSIO_ASSIGN_OR_RETURN(std::optional<GribFiles> file, AsGribFile(context, location, options));
-  if (file) return OpenGrib(context, std::move(*file), options);
-
+  // Zarr first (its metadata documents decide), then a GRIB file, then a directory of them.
   LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> store,
                         context.OpenStore(location, StoreOptions(options)));
   zarr::OpenOptions zo;
@@ -194,6 +192,8 @@ Result<std::shared_ptr<const array::Dataset>> OpenDataset(runtime::Context& cont
   Result<std::shared_ptr<const zarr::ZarrDatasetSource>> zarr = zarr::OpenDataset(store, zo);
   if (zarr.ok()) return std::make_shared<const array::Dataset>(std::move(*zarr));
   if (zarr.status().code() != StatusCode::kNotFound) return zarr.status();
+  LSIO_ASSIGN_OR_RETURN(std::optional<GribFiles> file, AsGribFile(context, location, options));
+  if (file) return OpenGrib(context, std::move(*file), options);
   // Not Zarr: a directory of GRIB files?
   LSIO_ASSIGN_OR_RETURN(std::vector<grib::FileEntry> grib_files, ListGribFiles(*store));
   if (grib_files.empty()) {

@@ -1,3 +1,4 @@
+#include "lsio/base/json_util.h"
 #include "lsio/format/zarr/source.h"
 
 #include <algorithm>
@@ -205,6 +206,13 @@ Status ReadState::DecodeAndConsume(uint64_t ordinal,
     // Uncompressed, native byte order: the bytes read are the chunk.
     return consumer->Consume(ordinal, selection, read_chunk_shape, bytes.span())
         .WithContext(where);
+  }
+  if (chain && consumer->ConsumesEncoded(*chain)) {
+    // Fused: the consumer decodes and reduces in cache-sized pieces.
+    Status fused = consumer->ConsumeEncoded(ordinal, selection, read_chunk_shape, *chain,
+                                            bytes.span());
+    if (!fused.ok()) return consumer->OnError(ordinal, selection, fused.WithContext(where));
+    return Status::OK();
   }
   LSIO_ASSIGN_OR_RETURN(Buffer decoded, decode_pool->Acquire(read_chunk_bytes));
   Status decode;
@@ -607,7 +615,8 @@ class ZarrArraySource final : public array::ArraySource {
                       info.element.item_size == info_.element.item_size &&
                       info.element.time_unit == info_.element.time_unit &&
                       info.element.time_scale == info_.element.time_scale &&
-                      info.dims == info_.dims && info.attributes == info_.attributes &&
+                      info.dims == info_.dims &&
+                      internal::SameJson(info.attributes, info_.attributes) &&
                       info.fill_value == info_.fill_value &&
                       info.mask_value == info_.mask_value &&
                       info.chunk_shape == info_.chunk_shape &&
