@@ -27,7 +27,6 @@
 #include "lsio/base/status.h"
 #include "lsio/base/version.h"
 #include "lsio/compute/stats.h"
-#include "lsio/format/zarr/metadata.h"
 #include "lsio/io/engine.h"
 #include "lsio/ops/stats.h"
 #include "lsio/ops/stats_partial.h"
