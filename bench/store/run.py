@@ -14,14 +14,21 @@ Every side gets the whole request list at once and returns every range's bytes:
   fsspec         fsspec.filesystem("file").cat_ranges(paths, starts, ends)
   pread-pool     concurrent.futures.ThreadPoolExecutor(32) of os.pread, files opened once
   pread-serial   a plain loop of os.pread
-Each side runs in its own process (CPU seconds: user + sys of all its threads during the call,
-from getrusage; peak RSS of the process), with the page cache
-of the 64 files dropped before it (posix_fadvise DONTNEED: no root needed, and the rest of the
-machine's cache is left alone; --warm keeps it). Sides take turns within each round; times are
-medians over rounds, ratios the medians of per-round ratios. Every side's results are checked
-(CRC-32 of all bytes in request order) against the serial pread loop's.
+Each side runs in its own process and makes --calls calls (default 3): the first call pays for
+set-up and for first-touching the memory its results live in, later calls are what a
+long-running reader sees (lsio reuses its pooled buffers then). CPU seconds: user + sys of all
+the process's threads during the call (getrusage); peak RSS of the process. The page cache of
+the 64 files is dropped before every call (posix_fadvise DONTNEED: no root needed, and the rest
+of the machine's cache is left alone; --warm keeps it). Sides take turns within each round;
+times are medians over rounds, ratios the medians of per-round ratios. Every side's results are
+checked (CRC-32 of all bytes in request order) against the serial pread loop's.
 
-Usage: bench/store/run.py [--rounds 3] [--only 64k,4m] [--sides lsio,obstore,...] [--warm]
+With --s3 the same requests also go to `rclone serve s3` (127.0.0.1, SigV4 checked) serving the
+same files as bucket "bkt": lsio.store over s3://, obstore's S3Store (get_ranges_async per file,
+gathered) and s3fs cat_ranges; their ratios are against lsio over S3.
+
+Usage: bench/store/run.py [--rounds 3] [--calls 3] [--only 64k,4m] [--sides lsio,...] [--warm]
+                          [--s3]
                           [--markdown FILE] [--json FILE]
 """
 
@@ -47,6 +54,7 @@ WORKLOADS = {
     "4m": dict(n=1_000, size=4 * MiB, desc="1,000 random 4 MiB ranges over 64 files"),
 }
 SIDES = ["lsio", "lsio-paths", "obstore", "obstore-sync", "fsspec", "pread-pool", "pread-serial"]
+S3_SIDES = ["s3-lsio", "s3-obstore", "s3-fsspec"]
 REFERENCE = "pread-serial"
 
 
@@ -165,6 +173,58 @@ def side_fsspec(data, reqs):
                          [b for _, _, b in reqs])
 
 
+# Over S3 (--s3: rclone serve s3 on 127.0.0.1 serving the same files as bucket "bkt"; the
+# endpoint and credentials come in LSIO_BENCH_S3 as endpoint,key,secret).
+
+
+def _s3():
+    endpoint, key, secret = os.environ["LSIO_BENCH_S3"].split(",", 2)
+    return endpoint, key, secret
+
+
+def side_s3_lsio(data, reqs):
+    import lsio.store
+
+    endpoint, key, secret = _s3()
+    s = lsio.store.open("s3://bkt", endpoint_url=endpoint, key=key, secret=secret,
+                        region="us-east-1")
+    return s.get_ranges([k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs])
+
+
+def side_s3_obstore(data, reqs):
+    import asyncio
+
+    import obstore
+    from obstore.store import S3Store
+
+    endpoint, key, secret = _s3()
+    store = S3Store("bkt", endpoint=endpoint, access_key_id=key, secret_access_key=secret,
+                    region="us-east-1", client_options={"allow_http": True})
+    out = [None] * len(reqs)
+
+    async def one(k, items):
+        parts = await obstore.get_ranges_async(store, k, starts=[a for _, a, _ in items],
+                                               ends=[b for _, _, b in items])
+        for (i, _, _), p in zip(items, parts):
+            out[i] = p
+
+    async def main():
+        await asyncio.gather(*(one(k, items) for k, items in _by_file(reqs).items()))
+
+    asyncio.run(main())
+    return out
+
+
+def side_s3_fsspec(data, reqs):
+    import s3fs
+
+    endpoint, key, secret = _s3()
+    fs = s3fs.S3FileSystem(key=key, secret=secret,
+                           client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"})
+    return fs.cat_ranges([f"bkt/{k}" for k, _, _ in reqs], [a for _, a, _ in reqs],
+                         [b for _, _, b in reqs])
+
+
 def _fds(data):
     return {n: os.open(os.path.join(data, n), os.O_RDONLY) for n in names()}
 
@@ -182,33 +242,41 @@ def side_pread_serial(data, reqs):
     return [os.pread(fds[k], b - a, a) for k, a, b in reqs]
 
 
-def run_side(name, workload, data):
+def run_side(name, workload, data, calls, warm):
+    """`calls` calls in one process: the first pays for fresh memory and set-up, the later ones
+    are what a long-running reader (a data loader) sees. The page cache of the files is dropped
+    before each call unless `warm`."""
     reqs = requests(workload)
     fn = globals()["side_" + name.replace("-", "_")]
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
-    t = time.perf_counter()
-    got = fn(data, reqs)
-    seconds = time.perf_counter() - t
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    peak = r1.ru_maxrss * 1024
-    crc = 0
-    total = 0
-    for g in got:
-        crc = zlib.crc32(g, crc)
-        total += len(g)
-    print(json.dumps(dict(seconds=seconds, cpu=cpu, peak_rss=peak, bytes=total, crc=crc,
-                          n=len(got))))
+    out = []
+    for _ in range(calls):
+        if not warm:
+            drop_cache(data)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        got = fn(data, reqs)
+        seconds = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        crc = 0
+        total = 0
+        for g in got:
+            crc = zlib.crc32(g, crc)
+            total += len(g)
+        out.append(dict(seconds=seconds, cpu=cpu, bytes=total, crc=crc, n=len(got)))
+        del got
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(dict(calls=out, peak_rss=peak)))
 
 
 # --------------------------------------------------------------------------------------------
 # Driver
 
 
-def measure(name, workload, data):
+def measure(name, workload, data, calls, warm, env=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--side", name, "--workload", workload,
-           "--data", data]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+           "--data", data, "--calls", str(calls)] + (["--warm"] if warm else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"side {name} ({workload}) failed: {proc.stderr}")
     return json.loads(proc.stdout)
@@ -220,40 +288,33 @@ def main():
     ap.add_argument("--workload", default="64k")
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--calls", type=int, default=3, help="calls per side process")
     ap.add_argument("--only", default="64k,4m")
     ap.add_argument("--sides", default=",".join(SIDES))
     ap.add_argument("--warm", action="store_true", help="keep the page cache")
+    ap.add_argument("--s3", action="store_true",
+                    help="also the S3 sides (rclone serve s3 on 127.0.0.1, same files)")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     args = ap.parse_args()
     if args.side:
-        run_side(args.side, args.workload, args.data)
+        run_side(args.side, args.workload, args.data, args.calls, args.warm)
         return
     ensure_data(args.data)
     sides = args.sides.split(",")
     if REFERENCE not in sides:
         sides.append(REFERENCE)
-    log(f"machine: {os.cpu_count()} cores, load average "
-        f"{' '.join(open('/proc/loadavg').read().split()[:3])}; "
-        f"{'warm' if args.warm else 'cold (fadvise DONTNEED per file)'} cache")
-    results = {}
-    for wl in args.only.split(","):
-        runs = {s: [] for s in sides}
-        for rnd in range(args.rounds):
-            order = sides[rnd % len(sides):] + sides[:rnd % len(sides)]
-            for s in order:
-                if not args.warm:
-                    drop_cache(args.data)
-                r = measure(s, wl, args.data)
-                runs[s].append(r)
-                log(f"  {wl} round {rnd + 1} {s:13s} {r['seconds']:7.3f} s  cpu {r['cpu']:6.2f} s"
-                    f"  {r['bytes'] / r['seconds'] / 1e9:6.2f} GB/s")
-        ref_crc = runs[REFERENCE][0]["crc"]
-        for s in sides:
-            for r in runs[s]:
-                if r["crc"] != ref_crc or r["n"] != WORKLOADS[wl]["n"]:
-                    raise RuntimeError(f"{s} returned other bytes than {REFERENCE} ({wl})")
-        results[wl] = runs
+    env = None
+    server = None
+    if args.s3:
+        sides += [s for s in S3_SIDES if s not in sides]
+        server, env = start_s3(args.data)
+    try:
+        results = run_all(args, sides, env)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
     table = render(results, sides, args.warm)
     print(table)
     if args.markdown:
@@ -264,25 +325,109 @@ def main():
             json.dump(results, f, indent=1)
 
 
+def start_s3(data):
+    import socket
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="lsio-bench-store-")
+    os.makedirs(os.path.join(base, "root"))
+    os.symlink(os.path.abspath(data), os.path.join(base, "root", "bkt"))
+    open(os.path.join(base, "rclone.conf"), "w").close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    key, secret = "AKIDLSIOBENCH", "bench/secret+KEY=0123456789"
+    rclone = os.path.join(ROOT, ".venv", "bin", "rclone")
+    proc = subprocess.Popen([rclone, "serve", "s3", "--config", os.path.join(base, "rclone.conf"),
+                             "--addr", f"127.0.0.1:{port}", "--auth-key", f"{key},{secret}",
+                             "--no-checksum", "-L", os.path.join(base, "root")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        proc.terminate()
+        raise RuntimeError("rclone serve s3 did not start")
+    env = {**os.environ, "LSIO_BENCH_S3": f"http://127.0.0.1:{port},{key},{secret}"}
+    return proc, env
+
+
+def run_all(args, sides, env):
+    log(f"machine: {os.cpu_count()} cores, load average "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])}; "
+        f"{'warm' if args.warm else 'cold (fadvise DONTNEED per file)'} cache")
+    results = {}
+    for wl in args.only.split(","):
+        runs = {s: [] for s in sides}
+        for rnd in range(args.rounds):
+            order = sides[rnd % len(sides):] + sides[:rnd % len(sides)]
+            for s in order:
+                r = measure(s, wl, args.data, args.calls, args.warm, env)
+                runs[s].append(r)
+                first, later = r["calls"][0], r["calls"][1:]
+                log(f"  {wl} round {rnd + 1} {s:13s} first {first['seconds']:7.3f} s "
+                    f"(cpu {first['cpu']:5.2f} s)  later "
+                    + " ".join(f"{c['seconds']:.3f}" for c in later)
+                    + f"  peak RSS {r['peak_rss'] / MiB:.0f} MiB")
+        ref_crc = runs[REFERENCE][0]["calls"][0]["crc"]
+        for s in sides:
+            for r in runs[s]:
+                for c in r["calls"]:
+                    if c["crc"] != ref_crc or c["n"] != WORKLOADS[wl]["n"]:
+                        raise RuntimeError(f"{s} returned other bytes than {REFERENCE} ({wl})")
+        results[wl] = runs
+    return results
+
+
+def _med(xs):
+    return statistics.median(xs)
+
+
 def render(results, sides, warm):
-    lines = [f"lsio.store vs Python peers, {'warm' if warm else 'cold'} page cache "
-             f"(median seconds; ratio = peer time / lsio time, median of per-round ratios; "
-             f"results equal: CRC-32 over all bytes)", ""]
+    """First call (fresh process: set-up and first-touch of the result memory) and later calls
+    (median over calls 2.. of every round) side by side; ratios are medians of per-round
+    ratios to lsio."""
+    lines = [f"lsio.store vs Python peers, {'warm' if warm else 'cold'} page cache. Seconds are "
+             f"medians over rounds; 'x lsio' = the side's time / lsio's time in the same round "
+             f"(median; s3-* sides against s3-lsio); CPU = user + sys of the side's process during "
+             f"the call (the S3 server's not counted); results equal (CRC-32 over all bytes in "
+             f"request order).", ""]
     for wl, runs in results.items():
         lines.append(f"### {WORKLOADS[wl]['desc']}")
         lines.append("")
-        lines.append("| side | seconds | GB/s | CPU s | peak RSS MiB | lsio faster by |")
-        lines.append("|---|---:|---:|---:|---:|---:|")
+        lines.append("| side | first call s | x lsio | GB/s | CPU s | later calls s | x lsio "
+                     "| GB/s | CPU s | peak RSS MiB |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        nbytes = runs["lsio"][0]["calls"][0]["bytes"] if "lsio" in runs else 1
+
+        def first(r):
+            return r["calls"][0]
+
+        def later_sec(r):
+            return _med([c["seconds"] for c in r["calls"][1:]] or [float("nan")])
+
+        def later_cpu(r):
+            return _med([c["cpu"] for c in r["calls"][1:]] or [float("nan")])
+
         for s in sides:
-            sec = statistics.median(r["seconds"] for r in runs[s])
-            cpu = statistics.median(r["cpu"] for r in runs[s])
-            gbs = runs[s][0]["bytes"] / sec / 1e9
-            ratio = statistics.median(p["seconds"] / q["seconds"]
-                                      for p, q in zip(runs[s], runs["lsio"])) if "lsio" in runs \
-                else float("nan")
-            rss = statistics.median(r["peak_rss"] for r in runs[s]) / MiB
-            lines.append(f"| {s} | {sec:.3f} | {gbs:.2f} | {cpu:.2f} | {rss:.0f} | "
-                         f"{ratio:.2f}x |")
+            rs = runs[s]
+            f_sec = _med([first(r)["seconds"] for r in rs])
+            f_cpu = _med([first(r)["cpu"] for r in rs])
+            l_sec = _med([later_sec(r) for r in rs])
+            l_cpu = _med([later_cpu(r) for r in rs])
+            base = "s3-lsio" if s.startswith("s3-") else "lsio"  # S3 sides against lsio on S3
+            if base in runs:
+                f_x = _med([first(r)["seconds"] / first(q)["seconds"]
+                            for r, q in zip(rs, runs[base])])
+                l_x = _med([later_sec(r) / later_sec(q) for r, q in zip(rs, runs[base])])
+            else:
+                f_x = l_x = float("nan")
+            rss = _med([r["peak_rss"] for r in rs]) / MiB
+            lines.append(f"| {s} | {f_sec:.3f} | {f_x:.2f} | {nbytes / f_sec / 1e9:.2f} | "
+                         f"{f_cpu:.2f} | {l_sec:.3f} | {l_x:.2f} | {nbytes / l_sec / 1e9:.2f} | "
+                         f"{l_cpu:.2f} | {rss:.0f} |")
         lines.append("")
     return "\n".join(lines)
 
