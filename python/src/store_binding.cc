@@ -57,8 +57,10 @@ constexpr uint64_t kUnbounded = uint64_t{1} << 62;
 // Idle readers kept per store and in all.
 constexpr size_t kIdlePerStore = 2;
 constexpr size_t kIdleTotal = 8;
-// Freed blocks an idle reader's pool may keep for the next call; beyond this it is trimmed
-// when next used (an unbounded reader's pool caches everything released into it).
+// Freed blocks an idle reader's pool may keep for the next call: an unbounded reader's pool
+// caches everything released into it, so when the next call on it needs less than what is
+// cached (and more than this is cached) the cache is given back to the OS first. Repeated calls
+// of one size reuse their memory; a small call after a big one does not keep the big one's.
 constexpr uint64_t kKeepCached = uint64_t{256} << 20;
 // How long a wait blocks before polling for Ctrl-C.
 constexpr int kPollMs = 50;
@@ -119,7 +121,9 @@ class ReaderCache {
     return *cache;
   }
 
-  Result<std::unique_ptr<Reader>> Acquire(const std::shared_ptr<Store>& store) {
+  // A reader of `store` for a call expected to read about `expected_bytes`.
+  Result<std::unique_ptr<Reader>> Acquire(const std::shared_ptr<Store>& store,
+                                          uint64_t expected_bytes) {
     std::unique_ptr<Reader> reader;
     {
       std::lock_guard lock(mu_);
@@ -132,7 +136,8 @@ class ReaderCache {
       }
     }
     if (reader) {
-      if (reader->pool().stats().bytes_cached > kKeepCached) reader->pool().Trim();
+      const uint64_t cached = reader->pool().stats().bytes_cached;
+      if (cached > kKeepCached && cached > 2 * expected_bytes) reader->pool().Trim();
       return reader;
     }
     kvstore::ReaderOptions options;
@@ -184,9 +189,9 @@ class ReaderCache {
 // early (an error, Ctrl-C) with reads still in flight.
 class ReaderLoan {
  public:
-  static Result<ReaderLoan> Make(std::shared_ptr<Store> store) {
+  static Result<ReaderLoan> Make(std::shared_ptr<Store> store, uint64_t expected_bytes) {
     ReaderLoan loan;
-    LSIO_ASSIGN_OR_RETURN(loan.reader_, ReaderCache::Default().Acquire(store));
+    LSIO_ASSIGN_OR_RETURN(loan.reader_, ReaderCache::Default().Acquire(store, expected_bytes));
     loan.store_ = std::move(store);
     return loan;
   }
@@ -238,6 +243,15 @@ Result<ByteRange> ToByteRange(int64_t start, std::optional<int64_t> end) {
                                 "): end is before start");
   }
   return ByteRange{start, *end - start};
+}
+
+// Bytes a range will read: its length, a suffix's length, or (to the end of a value of unknown
+// size) kUnknownLength.
+constexpr uint64_t kUnknownLength = uint64_t{1} << 20;
+uint64_t ExpectedBytes(const ByteRange& r) {
+  if (r.length >= 0) return static_cast<uint64_t>(r.length);
+  if (r.offset < 0) return static_cast<uint64_t>(-r.offset);
+  return kUnknownLength;
 }
 
 int64_t ToInt(PyObject* o, const char* what, size_t index) {
@@ -362,7 +376,9 @@ Status ReadAll(const std::vector<StoreShare>& shares, std::vector<Buffer>& resul
   };
   for (const StoreShare& share : shares) {
     if (share.requests.empty()) continue;
-    Result<ReaderLoan> loan = ReaderLoan::Make(share.store);
+    uint64_t expected = 0;
+    for (const ReadRequest& q : share.requests) expected += ExpectedBytes(q.range);
+    Result<ReaderLoan> loan = ReaderLoan::Make(share.store, expected);
     if (!loan.ok()) {
       abort();
       return loan.status().WithContext("reading from " + share.store->url());
@@ -720,7 +736,6 @@ nb::list ReadRanges(nb::handle requests, const std::string& io,
 // Results the consumer keeps are its own memory and never hold the stream back.
 class RangeStream {
  public:
-  static constexpr uint64_t kUnknownLength = uint64_t{1} << 20;
   // Requests taken from the iterator per submitted group, at most.
   static constexpr size_t kGroupMax = 4096;
 
@@ -830,10 +845,7 @@ class RangeStream {
         nb::gil_scoped_release release;
         active = ValueOrThrow(ActiveFor(location));
       }
-      // Known: a range's length, or a suffix's; unknown: to the end of a value.
-      const uint64_t charge = r.range.length >= 0 ? static_cast<uint64_t>(r.range.length)
-                              : r.range.offset < 0 ? static_cast<uint64_t>(-r.range.offset)
-                                                   : kUnknownLength;
+      const uint64_t charge = ExpectedBytes(r.range);
       charged_ += charge;
       in_flight_.emplace(index, InFlight{charge, active, r.key, r.range});
       active->pending.push_back(std::move(r));
@@ -861,7 +873,7 @@ class RangeStream {
     if (!store) {
       LSIO_ASSIGN_OR_RETURN(store, resolver_.Open(location));
     }
-    LSIO_ASSIGN_OR_RETURN(ReaderLoan loan, ReaderLoan::Make(store));
+    LSIO_ASSIGN_OR_RETURN(ReaderLoan loan, ReaderLoan::Make(store, window_));
     auto a = std::make_unique<Active>();
     a->reader = std::move(loan);
     Active* raw = a.get();
