@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -731,8 +732,8 @@ nb::list ReadRanges(nb::handle requests, const std::string& io,
 }
 
 // The streaming form: pulls requests from an iterator, keeps at most `window` bytes submitted
-// and not yet delivered (a request of unknown length, to the end or a suffix of a value, counts
-// as kUnknownLength until it is delivered), and hands out whatever has completed, in groups.
+// and not yet delivered (ExpectedBytes: a read to the end of a value counts as kUnknownLength
+// until it is delivered), and hands out whatever has completed, in groups.
 // Results the consumer keeps are its own memory and never hold the stream back.
 class RangeStream {
  public:
