@@ -30,6 +30,16 @@ class CountingConsumer final : public array::ChunkConsumer {
     Count(selection);
     return Status::OK();
   }
+  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
+    return inner_->ConsumesEncoded(chain);
+  }
+  Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,
+                        std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,
+                        std::span<const std::byte> encoded) override {
+    LSIO_RETURN_IF_ERROR(inner_->ConsumeEncoded(ordinal, selection, chunk_shape, chain, encoded));
+    Count(selection);
+    return Status::OK();
+  }
   Status OnError(uint64_t ordinal, const array::ChunkSelection& selection,
                  const Status& error) override {
     return inner_->OnError(ordinal, selection, error);

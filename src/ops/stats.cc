@@ -189,6 +189,7 @@ class VariableJob final : public Aggregator {
   BufferPool* pool = nullptr;
   bool skip_errors = false;
   bool fused_decode = true;
+  std::atomic<uint64_t> fused_chunks{0};  // chunks reduced straight from their stored bytes
   uint64_t elements = 0;
   nlohmann::json attributes;
 
@@ -327,6 +328,7 @@ class VariableJob final : public Aggregator {
     const compute::Box box{std::span(start.data(), rank), std::span(stop.data(), rank)};
     compute::StatsAccumulator part = *empty_stats;
     LSIO_RETURN_IF_ERROR(compute::DecodeAndConsume(chain, encoded, box, part, *pool));
+    fused_chunks.fetch_add(1, std::memory_order_relaxed);
     return global->Add(ordinal, std::move(part));
   }
 
@@ -774,6 +776,9 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     if (pass == 1) {
       report.chunks = pr.chunks;
       report.missing_chunks = pr.missing_chunks;
+      for (const auto& job : jobs) {
+        report.fused_chunks += job->fused_chunks.load(std::memory_order_relaxed);
+      }
     }
     report.io_backend = pr.io_backend;
     report.threads = pr.threads;

@@ -186,6 +186,7 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
   root["seconds"] = report.seconds;
   root["chunks"] = report.chunks;
   root["missing_chunks"] = report.missing_chunks;
+  root["fused_chunks"] = report.fused_chunks;
   root["io_backend"] = report.io_backend;
   root["threads"] = report.threads;
   if (!report.notes.empty()) root["notes"] = report.notes;

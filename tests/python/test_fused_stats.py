@@ -27,6 +27,10 @@ def _write(path, data, chunks, compressor):
 def _stats(cli, path, *extra):
     out = cli.json("stats", path, "--quiet", *extra)
     (var,) = out["variables"].values()
+    # The fused path ran for every stored chunk, and only when asked to.
+    want = 0 if "--no-fused" in extra else out["chunks"] - out["missing_chunks"] - \
+        (1 if "skip" in extra else 0)
+    assert out["fused_chunks"] == want, out
     return var
 
 

@@ -161,6 +161,8 @@ struct StatsReport {
   uint64_t bytes_processed = 0;
   uint64_t chunks = 0;          // stored chunks (shards) touched
   uint64_t missing_chunks = 0;  // of which absent (fill value)
+  // Chunks reduced straight from their stored bytes (fused decode-and-reduce).
+  uint64_t fused_chunks = 0;
   double seconds = 0;
   std::string io_backend;
   int threads = 0;
