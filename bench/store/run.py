@@ -39,6 +39,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -308,13 +309,14 @@ def main():
     server = None
     if args.s3:
         sides += [s for s in S3_SIDES if s not in sides]
-        server, env = start_s3(args.data)
+        server, env, base = start_s3(args.data)
     try:
         results = run_all(args, sides, env)
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
+            shutil.rmtree(base, ignore_errors=True)
     table = render(results, sides, args.warm)
     print(table)
     if args.markdown:
@@ -349,9 +351,10 @@ def start_s3(data):
         time.sleep(0.1)
     else:
         proc.terminate()
+        shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError("rclone serve s3 did not start")
     env = {**os.environ, "LSIO_BENCH_S3": f"http://127.0.0.1:{port},{key},{secret}"}
-    return proc, env
+    return proc, env, base
 
 
 def run_all(args, sides, env):
