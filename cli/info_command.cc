@@ -19,6 +19,7 @@ namespace {
 
 struct InfoFlags {
   std::vector<std::string> paths;
+  std::shared_ptr<StorageFlags> storage = std::make_shared<StorageFlags>();
   bool json = false;
   bool no_stored_bytes = false;
 };
@@ -29,6 +30,9 @@ int RunInfo(const InfoFlags& f) {
   InstallInterruptHandler();
   format::DatasetOptions open;
   open.cancelled = [] { return Interrupted(); };
+  Result<std::map<std::string, std::string>> storage = StorageOptions(*f.storage);
+  if (!storage.ok()) return ReportStatus(storage.status());
+  open.storage_options = *std::move(storage);
   Result<std::shared_ptr<const array::Dataset>> dataset =
       format::OpenDataset(**context, f.paths, open);
   if (!dataset.ok()) return ReportStatus(dataset.status());
@@ -57,6 +61,7 @@ void AddInfoCommand(CLI::App& app, int* exit_code) {
                   "GRIB locations open as one dataset)")
       ->required();
   cmd->add_flag("--json", f->json, "Print one JSON document");
+  AddStorageFlags(cmd, f->storage);
   cmd->add_flag("--no-stored-bytes", f->no_stored_bytes,
                 "Zarr: skip the directory walk that sums the chunk files' sizes");
   cmd->callback([f, exit_code] { *exit_code = RunInfo(*f); });

@@ -29,6 +29,27 @@ int ReportStatus(const Status& status) {
   return 1;
 }
 
+void AddStorageFlags(CLI::App* cmd, const std::shared_ptr<StorageFlags>& flags) {
+  cmd->add_flag("--anon", flags->anon,
+                "Object storage: unsigned requests (public buckets; as AWS_NO_SIGN_REQUEST=YES)");
+  cmd->add_option("--storage-option", flags->options,
+                  "Object storage setting KEY=VALUE (repeatable): endpoint_url, region, profile, "
+                  "requests, retry_timeout, ... (docs/object-storage.md)");
+}
+
+Result<std::map<std::string, std::string>> StorageOptions(const StorageFlags& flags) {
+  std::map<std::string, std::string> out;
+  if (flags.anon) out["anon"] = "true";
+  for (const std::string& o : flags.options) {
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgumentError("--storage-option: expected KEY=VALUE, got '" + o + "'");
+    }
+    out[o.substr(0, eq)] = o.substr(eq + 1);
+  }
+  return out;
+}
+
 bool Interrupted() { return g_interrupted != 0; }
 
 void InstallInterruptHandler() { std::signal(SIGINT, OnInterrupt); }
@@ -42,6 +63,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   lsio::cli::AddInfoCommand(app, &exit_code);
   lsio::cli::AddStatsCommand(app, &exit_code);
+  lsio::cli::AddRechunkCommand(app, &exit_code);
   lsio::cli::AddReadCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -26,6 +26,7 @@ struct StatsFlags {
   std::string stats, out, io = "auto", max_memory = "256MiB", on_error = "fail";
   std::string out_codec = "zstd:3";
   bool json = false, quiet = false, no_fused = false;
+  std::shared_ptr<StorageFlags> storage = std::make_shared<StorageFlags>();
   int threads = 0, out_format = 3;
 };
 
@@ -102,6 +103,9 @@ int RunStats(const StatsFlags& f) {
   if (!context.ok()) return ReportStatus(context.status().WithContext("--threads"));
   req.context = context->get();
   req.fused_decode = !f.no_fused;
+  Result<std::map<std::string, std::string>> storage = StorageOptions(*f.storage);
+  if (!storage.ok()) return ReportStatus(storage.status());
+  req.storage_options = *std::move(storage);
   if (f.on_error == "skip") {
     req.on_error = ops::OnError::kSkip;
   } else if (f.on_error != "fail") {
@@ -194,6 +198,7 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--on-error", f->on_error,
                   "fail (default) or skip: continue past unreadable chunks and report them");
   cmd->add_flag("--quiet", f->quiet, "No progress bar or summary line on stderr");
+  AddStorageFlags(cmd, f->storage);
   cmd->add_flag("--no-fused", f->no_fused,
                 "Decode every chunk before reducing it (same results; for benchmarks)");
   cmd->callback([f, exit_code] { *exit_code = RunStats(*f); });

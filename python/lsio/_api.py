@@ -43,9 +43,21 @@ def open(path: str | os.PathLike, *, consolidated: bool | None = None, io: str =
     return Group(ds, "")
 
 
+def _storage_options(storage_options, prefix: str = "") -> dict:
+    """storage_options as the extension takes them: text keys and values, fsspec's nesting
+    (``client_kwargs={"region_name": ...}``) flattened to ``client_kwargs.region_name``."""
+    out = {}
+    for k, v in (storage_options or {}).items():
+        if isinstance(v, Mapping):
+            out.update(_storage_options(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = _option_text(v)
+    return out
+
+
 def _open_handle(path, *, consolidated=None, io="auto", storage_options=None):
     location = os.fspath(path)
-    opts = {str(k): _option_text(v) for k, v in (storage_options or {}).items()}
+    opts = _storage_options(storage_options)
     return _lsio.open_dataset(location, io=io, consolidated=consolidated is not False,
                               storage_options=opts)
 

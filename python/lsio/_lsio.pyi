@@ -104,8 +104,11 @@ def plan_partitions(path: str, variables: Sequence[str], over: Sequence[str], se
     The shares of a statistics request for lsio.dask.stats: (variables, split_dim, [(start, stop), ...]) along split_dim, aligned to storage chunks.
     """
 
-def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ...) -> dict:
+def compute_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, on_error: str, progress: object | None, cancel: CancelToken | None, group: str = '', more_paths: Sequence[str] = ..., storage_options: Mapping[str, str] = ...) -> dict:
     """Summary statistics; see lsio.stats."""
+
+def rechunk(source: str, destination: str, chunks: Mapping[str, int], shards: Mapping[str, int], variables: Sequence[str], codec: str, zarr_format: int, max_memory: int, threads: int, resume: bool, dry_run: bool, temp: str, progress: object | None, cancel: CancelToken | None) -> dict:
+    """Rechunks a dataset; see lsio.rechunk."""
 
 def partial_stats(path: str, variables: Sequence[str], over: Sequence[str], selectors: list, stats: str, threads: int, max_memory: int, io: str, cancel: CancelToken | None) -> bytes:
     """
@@ -115,6 +118,21 @@ def partial_stats(path: str, variables: Sequence[str], over: Sequence[str], sele
 def merge_partials(parts: Sequence[bytes]) -> dict:
     """
     Merges partial_stats results (in the order given) into a finished report.
+    """
+
+def map_reduce(path: str, var: str, selectors: list, call: object, combine: object, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> tuple:
+    """
+    call(block, ordinal, index) on every block, combine(a, b) in chunk order; see lsio.map_reduce.
+    """
+
+def map_blocks(path: str, var: str, selectors: list, call: object, out: str, dtype: str, chunks: Sequence[int], name: str, zarr_format: int, codecs: str, replace: bool, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> dict:
+    """
+    call(block, ordinal, index) -> the block's output, written to a new Zarr store; see lsio.map_blocks.
+    """
+
+def describe_selection(path: str, var: str, selectors: list, io: str) -> tuple:
+    """
+    (variable path, dims, [(start, step, count, drop)], dtype) of a selection.
     """
 
 class Buffer:

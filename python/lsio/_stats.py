@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from . import _lsio
+from . import _api, _lsio
 from ._run import run_cancellable
 from ._selection import selectors
 from .errors import InvalidArgumentError
@@ -128,7 +128,8 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
           io: str = "auto",
           on_error: str = "fail",
           groupby: str | None = None,
-          resample: Mapping[str, str] | None = None):
+          resample: Mapping[str, str] | None = None,
+          storage_options: Mapping[str, Any] | None = None):
     """Summary statistics of Zarr variables, whole or along named dimensions.
 
     Parameters
@@ -156,6 +157,9 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
         dimension is kept; the result is over the group dimension ("month", ...).
     resample: ``{"time": "1MS"}`` as xarray's ``ds.resample``: a pandas frequency (h, min, s,
         D, W, MS, ME, YS, YE with a multiple); the result is over the resampled ``time``.
+    storage_options: object-storage settings for s3:// and http(s):// locations, with fsspec's
+        names (``{"anon": True}``, ``key``, ``secret``, ``token``, ``endpoint_url``,
+        ``region``, ...; docs/object-storage.md), as for :func:`lsio.open`.
     on_error: "fail", or "skip" to continue past unreadable chunks (listed in
         ``attrs["skipped_chunks"]``, and the elements the statistics therefore exclude in
         ``attrs["skipped_elements"]``; both JSON objects by variable name, present with "skip"
@@ -211,7 +215,7 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
             _lsio.compute_stats, paths[0], _as_list(var), _as_list(over),
             selectors(isel=isel, sel=sel), _stats_text(stats), int(threads or 0),
             parse_size(max_memory), io, on_error, callback, group=group,
-            more_paths=paths[1:])
+            more_paths=paths[1:], storage_options=_api._storage_options(storage_options))
     finally:
         if bar is not None:
             bar.close()

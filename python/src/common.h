@@ -11,9 +11,11 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lsio/array/selection.h"
 #include "lsio/base/result.h"
 #include "lsio/base/status.h"
 
@@ -92,8 +94,13 @@ class MainThreadInterrupt {
 // A JSON value as the Python value json.loads would give.
 nb::object JsonToPython(const nlohmann::json& j);
 
+// Python selector tuples (built by lsio._selection) -> selectors (module.cc).
+std::vector<array::DimSelector> ToSelectorList(const nb::list& selectors);
+
 // The array-layer bindings (array_binding.cc): native dataset and array handles.
 void RegisterArrayBindings(nb::module_& m);
+// The operations on user functions (ops_binding.cc): map_reduce, map_blocks.
+void RegisterOpsBindings(nb::module_& m);
 
 // The store-layer bindings (store_binding.cc): lsio.store, lsio.read_ranges.
 void RegisterStoreBindings(nb::module_& m);

@@ -8,6 +8,7 @@
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
@@ -17,7 +18,9 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,10 +30,13 @@
 #include "lsio/base/status.h"
 #include "lsio/base/version.h"
 #include "lsio/compute/stats.h"
+#include "lsio/format/open.h"
 #include "lsio/io/engine.h"
+#include "lsio/ops/rechunk.h"
 #include "lsio/ops/stats.h"
 #include "lsio/ops/stats_partial.h"
 #include "lsio/ops/stats_partition.h"
+#include "lsio/runtime/context.h"
 #include "common.h"
 
 namespace nb = nanobind;
@@ -253,9 +259,11 @@ nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& v
                       const std::string& stats, int threads, uint64_t max_memory,
                       const std::string& io, const std::string& on_error,
                       nb::object progress, CancelToken* cancel, const std::string& group,
-                      const std::vector<std::string>& more_paths) {
+                      const std::vector<std::string>& more_paths,
+                      const std::map<std::string, std::string>& storage_options) {
   ops::StatsRequest req = MakeRequest(path, vars, over, selectors, stats, threads, max_memory, io,
                                       on_error, group, more_paths);
+  req.storage_options = storage_options;
   if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
   if (!progress.is_none()) {
     // Called on this (the calling) thread, which holds no GIL while the run goes on.
@@ -273,6 +281,70 @@ nb::dict ComputeStats(const std::string& path, const std::vector<std::string>& v
     return ops::ComputeStats(req);
   }();
   return ReportToDict(ValueOrThrow(std::move(report)));
+}
+
+// lsio.rechunk: the whole job on the process-wide context, GIL released; the summary as a dict.
+nb::dict Rechunk(const std::string& source, const std::string& destination,
+                 const std::map<std::string, int64_t>& chunks,
+                 const std::map<std::string, int64_t>& shards,
+                 const std::vector<std::string>& vars, const std::string& codec, int zarr_format,
+                 uint64_t max_memory, int threads, bool resume, bool dry_run,
+                 const std::string& temp, nb::object progress, CancelToken* cancel) {
+  ops::RechunkRequest req;
+  req.source = source;
+  req.destination = destination;
+  req.chunks = chunks;
+  req.shards = shards;
+  req.variables = vars;
+  req.codecs = codec;
+  req.zarr_format = zarr_format;
+  if (max_memory != 0) req.max_memory = max_memory;
+  req.threads = threads;
+  req.resume = resume;
+  req.temp = temp;
+  if (cancel) req.cancelled = [cancel] { return cancel->cancelled(); };
+  if (!progress.is_none()) {
+    req.progress = [progress](const ops::RechunkProgress& p) {
+      nb::gil_scoped_acquire gil;
+      try {
+        progress(p.bytes_done, p.bytes_total, p.units_done, p.units_total);
+      } catch (nb::python_error& e) {
+        e.discard_as_unraisable("lsio progress callback");
+      }
+    };
+  }
+  std::shared_ptr<runtime::Context> context = runtime::Context::Default();
+  nb::dict d;
+  if (dry_run) {
+    std::string text;
+    {
+      nb::gil_scoped_release release;
+      Result<std::shared_ptr<const array::Dataset>> ds = format::OpenDataset(*context, source);
+      if (!ds.ok()) throw StatusError(ds.status());
+      ops::RechunkPlan plan = ValueOrThrow(ops::PlanRechunk(
+          **ds, req, threads > 0 ? std::min(threads, context->threads()) : context->threads()));
+      std::ostringstream out;
+      ops::WriteRechunkPlan(plan, out);
+      text = out.str();
+    }
+    d["plan"] = text;
+    return d;
+  }
+  Result<ops::RechunkResult> r = [&] {
+    nb::gil_scoped_release release;
+    return ops::Rechunk(*context, req);
+  }();
+  ops::RechunkResult result = ValueOrThrow(std::move(r));
+  std::ostringstream out;
+  ops::WriteRechunkPlan(result.plan, out);
+  d["plan"] = out.str();
+  d["bytes_read"] = result.bytes_read;
+  d["bytes_written"] = result.bytes_written;
+  d["units_written"] = result.units_written;
+  d["units_fill"] = result.units_fill;
+  d["units_resumed"] = result.units_resumed;
+  d["seconds"] = result.seconds;
+  return d;
 }
 
 // Partial statistics of a share of the work, for lsio.dask: an opaque byte string that
@@ -322,6 +394,10 @@ nb::dict MergePartials(const std::vector<nb::bytes>& parts) {
 
 }  // namespace
 
+std::vector<array::DimSelector> ToSelectorList(const nb::list& selectors) {
+  return ToSelectors(selectors);
+}
+
 }  // namespace lsio::python
 
 NB_MODULE(_lsio, m) {
@@ -336,11 +412,16 @@ NB_MODULE(_lsio, m) {
       .def("cancelled", &CancelToken::cancelled, "Whether cancel() was called.");
 
   RegisterArrayBindings(m);
+  RegisterOpsBindings(m);
   RegisterStoreBindings(m);
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
         "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),
+        "storage_options"_a = std::map<std::string, std::string>(),
         "Summary statistics; see lsio.stats.");
+  m.def("rechunk", &Rechunk, "source"_a, "destination"_a, "chunks"_a, "shards"_a, "variables"_a,
+        "codec"_a, "zarr_format"_a, "max_memory"_a, "threads"_a, "resume"_a, "dry_run"_a,
+        "temp"_a, "progress"_a.none(), "cancel"_a.none(), "Rechunks a dataset; see lsio.rechunk.");
   m.def("partial_stats", &PartialStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "cancel"_a.none(),
         "Partial statistics of a share of the work, as bytes for merge_partials.");

@@ -186,3 +186,41 @@ def test_python_api_on_s3_and_http(servers, monkeypatch):
         assert int(got["t2m_count"].sum()) == int(want["t2m_count"].sum())
         arr = lsio.open(remote)["t2m"]
         np.testing.assert_array_equal(arr[3:30, 2:25, :], expected[3:30, 2:25, :])
+
+
+def test_storage_options_from_flags_and_python_without_environment(lsio_bin, servers,
+                                                                    monkeypatch):
+    """The settings the environment gives can come from --storage-option / storage_options;
+    --anon sends unsigned requests (which this server, checking signatures, refuses)."""
+    import lsio
+
+    env = servers["env"]
+    bare = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    endpoint = env["AWS_ENDPOINT_URL"]
+    local = json.loads(_run(lsio_bin, env, "stats", str(servers["local"] / "v2.zarr"),
+                            "--json").stdout)
+    flags = ["--storage-option", f"endpoint_url={endpoint}", "--storage-option", f"key={KEY}",
+             "--storage-option", f"secret={SECRET}", "--storage-option", "region=us-east-1"]
+    got = json.loads(_run(lsio_bin, bare, "stats", f"{servers['s3']}/v2.zarr", *flags,
+                          "--json").stdout)
+    assert _drop_timing(got) == _drop_timing(local)
+    info = _run(lsio_bin, bare, "info", f"{servers['s3']}/v2.zarr", *flags, "--json")
+    assert json.loads(info.stdout)
+    # Unsigned: refused by a server that checks signatures, and nothing secret in the message.
+    p = _run(lsio_bin, bare, "stats", f"{servers['s3']}/v2.zarr", "--anon",
+             "--storage-option", f"endpoint_url={endpoint}", check=False)
+    assert p.returncode == 1 and "s3://bkt/v2.zarr" in p.stderr, p.stderr
+    p = _run(lsio_bin, bare, "stats", f"{servers['s3']}/v2.zarr", "--storage-option", "oops",
+             check=False)
+    assert p.returncode == 1 and "KEY=VALUE" in p.stderr
+
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            monkeypatch.delenv(k)
+    want = lsio.stats(str(servers["local"] / "v2.zarr"))
+    got = lsio.stats(f"{servers['s3']}/v2.zarr", storage_options={
+        "key": KEY, "secret": SECRET, "client_kwargs": {"endpoint_url": endpoint,
+                                                         "region_name": "us-east-1"}})
+    xr.testing.assert_equal(got, want)  # attrs differ in timing and io_backend only
+    assert got.attrs["io_backend"] == "http"
+    assert SECRET not in repr(got.attrs)

@@ -1,0 +1,1165 @@
+#include "lsio/ops/rechunk.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <numeric>
+#include <set>
+
+#include <sys/mman.h>
+
+#include <fmt/format.h>
+
+#include "lsio/array/strided_copy.h"
+#include "lsio/base/json_util.h"
+#include "lsio/format/open.h"
+#include "lsio/format/write.h"
+#include "lsio/ops/memory_plan.h"
+#include "lsio/ops/pass.h"
+
+namespace lsio::ops {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr const char* kStateDir = ".lsio-rechunk";
+constexpr const char* kPlanKey = ".lsio-rechunk/plan.json";
+constexpr const char* kJournalPrefix = ".lsio-rechunk/journal";
+// Blocks grow (fewer passes, less draining between them) up to this size when the budget
+// allows; beyond it a pass's start-up cost is negligible.
+constexpr uint64_t kBlockTarget = uint64_t{256} << 20;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return b == 0 ? 0 : (a + b - 1) / b; }
+
+uint64_t Product(std::span<const int64_t> v) {
+  uint64_t p = 1;
+  for (int64_t x : v) p *= static_cast<uint64_t>(x);
+  return p;
+}
+
+std::string Shape(std::span<const int64_t> v) {
+  if (v.empty()) return "()";
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i != 0) s += 'x';
+    s += std::to_string(v[i]);
+  }
+  return s;
+}
+
+std::string Size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+// Rounded up to a tenth of a MiB, so that a minimum printed is enough.
+std::string AtLeast(uint64_t bytes) {
+  const uint64_t tenths = (bytes * 10 + (uint64_t{1} << 20) - 1) >> 20;
+  return fmt::format("{}.{} MiB", tenths / 10, tenths % 10);
+}
+
+std::vector<int64_t> Unravel(uint64_t i, std::span<const int64_t> shape) {
+  std::vector<int64_t> out(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    out[d] = static_cast<int64_t>(i % static_cast<uint64_t>(shape[d]));
+    i /= static_cast<uint64_t>(shape[d]);
+  }
+  return out;
+}
+
+uint64_t Ravel(std::span<const int64_t> index, std::span<const int64_t> shape) {
+  uint64_t i = 0;
+  for (size_t d = 0; d < shape.size(); ++d) i = i * static_cast<uint64_t>(shape[d]) + index[d];
+  return i;
+}
+
+std::string Base64(std::span<const std::byte> data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    const uint32_t v = (std::to_integer<uint32_t>(data[i]) << 16) |
+                       (std::to_integer<uint32_t>(data[i + 1]) << 8) |
+                       std::to_integer<uint32_t>(data[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+  }
+  if (i < data.size()) {
+    uint32_t v = std::to_integer<uint32_t>(data[i]) << 16;
+    if (i + 1 < data.size()) v |= std::to_integer<uint32_t>(data[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < data.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// One element of `t` holding `d` (numbers only; false for other types or values it cannot
+// hold exactly enough to be a fill value).
+bool ElementFromDouble(double d, DataType t, std::vector<std::byte>* out) {
+  auto store = [&](auto v) {
+    out->resize(sizeof v);
+    std::memcpy(out->data(), &v, sizeof v);
+    return true;
+  };
+  switch (t) {
+    case DataType::kInt8: return store(static_cast<int8_t>(d));
+    case DataType::kInt16: return store(static_cast<int16_t>(d));
+    case DataType::kInt32: return store(static_cast<int32_t>(d));
+    case DataType::kInt64: return store(static_cast<int64_t>(d));
+    case DataType::kUInt8: return store(static_cast<uint8_t>(d));
+    case DataType::kUInt16: return store(static_cast<uint16_t>(d));
+    case DataType::kUInt32: return store(static_cast<uint32_t>(d));
+    case DataType::kUInt64: return store(static_cast<uint64_t>(d));
+    case DataType::kFloat32: return store(static_cast<float>(d));
+    case DataType::kFloat64: return store(d);
+    default: return false;
+  }
+}
+
+std::optional<double> ElementToDouble(std::span<const std::byte> b, DataType t) {
+  auto load = [&](auto tag) -> std::optional<double> {
+    decltype(tag) v;
+    if (b.size() != sizeof v) return std::nullopt;
+    std::memcpy(&v, b.data(), sizeof v);
+    return static_cast<double>(v);
+  };
+  switch (t) {
+    case DataType::kInt8: return load(int8_t{});
+    case DataType::kInt16: return load(int16_t{});
+    case DataType::kInt32: return load(int32_t{});
+    case DataType::kInt64: return load(int64_t{});
+    case DataType::kUInt8: return load(uint8_t{});
+    case DataType::kUInt16: return load(uint16_t{});
+    case DataType::kUInt32: return load(uint32_t{});
+    case DataType::kUInt64: return load(uint64_t{});
+    case DataType::kFloat32: return load(float{});
+    case DataType::kFloat64: return load(double{});
+    default: return std::nullopt;
+  }
+}
+
+// How xarray reads a missing value differs between the formats: in Zarr v2 the array's
+// fill_value is the mask (_FillValue), in Zarr v3 only a `_FillValue` attribute is (base64 of
+// a float64 for floats, the number otherwise). Moving between formats carries the mask over so
+// that xr.open_zarr gives the same dataset; within one format everything stays as it is.
+Status CarryFillValue(const array::ArrayInfo& info, std::string_view src_format, int to_format,
+                      format::ArrayLayout* l) {
+  l->fill_value = info.fill_value;
+  l->attributes = info.attributes.is_object() ? info.attributes : json::object();
+  const bool from_v2 = src_format == "Zarr v2";
+  const bool from_v3 = src_format == "Zarr v3";
+  l->fill_value_none = from_v2 && !info.mask_value.has_value();
+  const DataType t = info.element.storage;
+  const bool number = info.element.is_numeric() && (IsFloat(t) || IsInteger(t));
+  if (from_v3 && to_format == 2) {
+    // The v2 fill_value becomes the mask xarray applies: the attribute's value, or none.
+    l->fill_value_none = true;
+    auto it = l->attributes.find("_FillValue");
+    if (it == l->attributes.end() || !number) return Status::OK();
+    std::optional<double> d;
+    if (IsFloat(t) && it->is_string()) {
+      std::optional<std::string> raw = lsio::internal::DecodeBase64(it->get<std::string>());
+      if (raw && raw->size() == 8) {
+        double v;
+        std::memcpy(&v, raw->data(), 8);
+        d = v;
+      }
+    } else if (it->is_number()) {
+      d = it->get<double>();
+    }
+    std::vector<std::byte> bytes;
+    if (d && ElementFromDouble(*d, t, &bytes)) {
+      l->fill_value = bytes;
+      l->fill_value_none = false;
+      l->attributes.erase("_FillValue");
+    }
+  } else if (from_v2 && to_format == 3 && info.mask_value && number &&
+             !l->attributes.contains("_FillValue")) {
+    std::optional<double> d = ElementToDouble(*info.mask_value, t);
+    if (d) {
+      if (IsFloat(t)) {
+        std::byte b[8];
+        std::memcpy(b, &*d, 8);
+        l->attributes["_FillValue"] = Base64(b);
+      } else {
+        l->attributes["_FillValue"] = IsSignedInteger(t) ? json(static_cast<int64_t>(*d))
+                                                  : json(static_cast<uint64_t>(*d));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+// --- planning ---
+
+// Decodes of input chunks of size `c` along one dimension of `n` elements when blocks of `b`
+// elements (a multiple of the unit) tile it.
+uint64_t DimDecodes(int64_t n, int64_t b, int64_t c) {
+  uint64_t total = 0;
+  for (int64_t start = 0; start < n; start += b) {
+    const int64_t end = std::min(n, start + b);
+    total += static_cast<uint64_t>(CeilDiv(end, c) - start / c);
+  }
+  return total;
+}
+
+struct ArrayJob {
+  const array::ArraySource* source = nullptr;
+  RechunkArrayPlan plan;
+  format::ArrayLayout layout;
+  int threads = 1;
+};
+
+struct Budget {
+  int threads = 1;
+  uint64_t block_budget = 0;
+};
+
+// The split of `max_memory` for one array: decoded chunks and reads in flight (PlanMemory's
+// shape, with the IO budget an eighth of the total, between two chunks and 64 MiB), two write
+// units per worker for encoding, and the rest for a block's unit buffers.
+Result<Budget> SplitBudget(uint64_t max_memory, int threads, uint64_t chunk_bytes,
+                           uint64_t unit_bytes, const std::string& path) {
+  const uint64_t chunk = std::max<uint64_t>(chunk_bytes, 4096);
+  const uint64_t io = std::clamp<uint64_t>(max_memory / 8, 2 * chunk,
+                                           std::max<uint64_t>(2 * chunk, uint64_t{64} << 20));
+  for (int t = threads; t >= 1; --t) {
+    const uint64_t fixed = 4 * static_cast<uint64_t>(t) * chunk + 2 * io +
+                           2 * static_cast<uint64_t>(t) * unit_bytes;
+    if (fixed + unit_bytes <= max_memory) return Budget{t, max_memory - fixed};
+  }
+  const uint64_t need = 4 * chunk + 4 * chunk + 2 * unit_bytes + unit_bytes;
+  return InvalidArgumentError(fmt::format(
+      "--max-memory {} is too small: at least {} is needed for '{}' with one worker ({} for "
+      "one write unit and its encoding, {} for decoded input chunks of {} and reads in "
+      "flight; more stages do not lower this: every stage holds a source chunk and a unit)",
+      AtLeast(max_memory), AtLeast(need), path, AtLeast(3 * unit_bytes), AtLeast(8 * chunk),
+      AtLeast(chunk)));
+}
+
+Status PlanBlocks(RechunkArrayPlan& p, uint64_t block_budget) {
+  const size_t rank = p.shape.size();
+  std::vector<int64_t> grid(rank);
+  for (size_t d = 0; d < rank; ++d) grid[d] = CeilDiv(p.shape[d], p.unit[d]);
+  auto block_bytes = [&](const std::vector<int64_t>& k) {
+    uint64_t b = p.element_size;
+    for (size_t d = 0; d < rank; ++d) b *= static_cast<uint64_t>(std::min(k[d] * p.unit[d], p.shape[d]));
+    return b;
+  };
+  auto decodes = [&](const std::vector<int64_t>& k) {
+    uint64_t n = 1;
+    for (size_t d = 0; d < rank; ++d) n *= DimDecodes(p.shape[d], k[d] * p.unit[d], p.source_chunk[d]);
+    return n;
+  };
+  // Aligned to the input chunks: each is decoded once.
+  std::vector<int64_t> k(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t l = std::lcm(p.unit[d], p.source_chunk[d]);
+    k[d] = std::clamp<int64_t>(l / p.unit[d], 1, std::max<int64_t>(grid[d], 1));
+  }
+  // Shrink: halve the dimension whose halving costs the fewest extra decodes.
+  while (block_bytes(k) > block_budget) {
+    size_t best = rank;
+    uint64_t best_decodes = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      if (k[d] <= 1) continue;
+      std::vector<int64_t> t = k;
+      t[d] = CeilDiv(k[d], 2);
+      const uint64_t n = decodes(t);
+      if (best == rank || n < best_decodes) {
+        best = d;
+        best_decodes = n;
+      }
+    }
+    if (best == rank) break;  // one unit: SplitBudget guaranteed it fits
+    k[best] = CeilDiv(k[best], 2);
+  }
+  // Grow the outermost dimensions first while the budget and kBlockTarget allow (fewer
+  // passes), by whole multiples so that alignment is kept.
+  for (size_t d = 0; d < rank; ++d) {
+    while (k[d] < grid[d]) {
+      std::vector<int64_t> t = k;
+      t[d] = std::min(grid[d], k[d] * 2);
+      const uint64_t b = block_bytes(t);
+      if (b > block_budget || b > kBlockTarget || decodes(t) > decodes(k)) break;
+      k = t;
+    }
+  }
+  p.block_units = k;
+  p.block_shape.resize(rank);
+  p.blocks = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    p.block_shape[d] = std::min(k[d] * p.unit[d], p.shape[d]);
+    p.blocks *= static_cast<uint64_t>(CeilDiv(grid[d], k[d]));
+  }
+  p.block_bytes = block_bytes(k);
+  p.chunk_decodes = decodes(k);
+  return Status::OK();
+}
+
+// Units, blocks, decodes and memory of one array's pass given its source chunk, output chunk
+// and shard (set in `p`). Returns the workers the passes use.
+Result<int> PlanArrayBlocks(RechunkArrayPlan& p, uint64_t source_chunk_bytes,
+                            uint64_t max_memory, int threads) {
+  const size_t rank = p.shape.size();
+  p.units = 1;
+  p.source_chunks = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    p.units *= static_cast<uint64_t>(CeilDiv(p.shape[d], p.unit[d]));
+    p.source_chunks *= static_cast<uint64_t>(CeilDiv(p.shape[d], p.source_chunk[d]));
+  }
+  p.bytes = Product(p.shape) * p.element_size;
+  const uint64_t unit_bytes = Product(p.unit) * p.element_size;
+  LSIO_ASSIGN_OR_RETURN(Budget budget, SplitBudget(max_memory, threads, source_chunk_bytes,
+                                                   unit_bytes, p.path));
+  LSIO_RETURN_IF_ERROR(PlanBlocks(p, budget.block_budget));
+  if (p.units == 0) p.blocks = 0;
+  // What each pass plans (RunPass's PlanMemory): decoded chunks, the block and encode
+  // scratch, and reads in flight with the engine's pool of free buffers beside them.
+  const uint64_t chunk = std::max<uint64_t>(source_chunk_bytes, 4096);
+  const uint64_t fixed = 4 * static_cast<uint64_t>(budget.threads) * chunk + p.block_bytes +
+                         2 * static_cast<uint64_t>(budget.threads) * unit_bytes;
+  const uint64_t io = std::max<uint64_t>(
+      std::min<uint64_t>((max_memory - std::min(fixed, max_memory)) / 2, kMaxIoBudget),
+      2 * chunk);
+  p.peak_memory = fixed + 2 * io;
+  p.bytes_decoded = p.chunk_decodes * source_chunk_bytes;
+  return budget.threads;
+}
+
+Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const RechunkRequest& req,
+                                       int threads, RechunkPlan* plan) {
+  plan->source = req.source;
+  plan->destination = req.destination;
+  plan->codecs = req.codecs;
+  plan->max_memory = req.max_memory;
+  plan->threads = threads;
+  int format = req.zarr_format;
+  if (format == 0) format = dataset.source().format_name() == "Zarr v2" ? 2 : 3;
+  if (format != 2 && format != 3) {
+    return InvalidArgumentError(fmt::format("--format must be 2 or 3, got {}", format));
+  }
+  plan->zarr_format = format;
+  if (format == 2 && !req.shards.empty()) {
+    return InvalidArgumentError("--shards needs Zarr v3 (--format 3): Zarr v2 has no shards");
+  }
+  format::DatasetWriteOptions wo;
+  wo.zarr_format = format;
+  wo.codecs = req.codecs;
+  LSIO_RETURN_IF_ERROR(format::CheckDatasetWriteOptions(wo));
+
+  // The arrays: the variables asked for and the coordinates of their dimensions.
+  std::vector<const array::ArraySource*> chosen;
+  if (req.variables.empty()) {
+    chosen = dataset.Arrays();
+  } else {
+    std::set<const array::ArraySource*> set;
+    for (const std::string& name : req.variables) {
+      LSIO_ASSIGN_OR_RETURN(const array::ArraySource* a, dataset.FindArray(name));
+      set.insert(a);
+      for (const std::string& dim : a->info().dims) {
+        const array::ArraySource* c =
+            dataset.CoordinateOf(array::Dataset::GroupOf(a->info().path), dim);
+        if (c != nullptr) set.insert(c);
+      }
+    }
+    for (const array::ArraySource* a : dataset.Arrays()) {
+      if (set.count(a) != 0) chosen.push_back(a);
+    }
+  }
+  std::set<std::string> all_dims;
+  for (const array::ArraySource* a : chosen) {
+    for (const std::string& d : a->info().dims) all_dims.insert(d);
+  }
+  for (const auto* m : {&req.chunks, &req.shards}) {
+    for (const auto& [dim, n] : *m) {
+      if (all_dims.count(dim) == 0) {
+        std::string known;
+        for (const std::string& d : all_dims) known += (known.empty() ? "" : ", ") + d;
+        return InvalidArgumentError(fmt::format(
+            "{} {}={}: no variable has a dimension '{}' (dimensions: {})",
+            m == &req.chunks ? "--chunks" : "--shards", dim, n, dim, known));
+      }
+      if (n < 1 && n != -1) {
+        return InvalidArgumentError(fmt::format("{} {}={}: a size must be >= 1, or -1 for the "
+                                                "full length",
+                                                m == &req.chunks ? "--chunks" : "--shards", dim,
+                                                n));
+      }
+    }
+  }
+
+  std::vector<ArrayJob> jobs;
+  for (const array::ArraySource* a : chosen) {
+    const array::ArrayInfo& info = a->info();
+    Status support = info.element.DecodeSupport();
+    if (!support.ok()) return support.WithContext("variable '" + info.path + "'");
+    ArrayJob job;
+    job.source = a;
+    RechunkArrayPlan& p = job.plan;
+    p.path = info.path;
+    p.dtype = info.element.name;
+    p.dims = info.dims;
+    p.shape = info.shape;
+    p.element_size = info.element_size();
+    p.source_chunk = info.chunk_shape;
+    const size_t rank = info.rank();
+    p.chunk.resize(rank);
+    auto given = req.array_chunks.find(info.path);
+    if (given != req.array_chunks.end() && given->second.size() != rank) {
+      return InvalidArgumentError(fmt::format("variable '{}': {} chunk sizes for {} dimensions",
+                                              info.path, given->second.size(), rank));
+    }
+    for (size_t d = 0; d < rank; ++d) {
+      auto it = req.chunks.find(info.dims[d]);
+      int64_t c = it != req.chunks.end() ? it->second : info.chunk_shape[d];
+      if (given != req.array_chunks.end()) c = given->second[d];
+      if (c == -1) c = info.shape[d];
+      p.chunk[d] = std::max<int64_t>(1, std::min(c, info.shape[d]));
+      p.source_chunk[d] = std::max<int64_t>(1, p.source_chunk[d]);
+    }
+    p.unit = p.chunk;
+    if (!req.shards.empty() && rank > 0) {
+      p.shard.resize(rank);
+      for (size_t d = 0; d < rank; ++d) {
+        auto it = req.shards.find(info.dims[d]);
+        const int64_t whole = std::max<int64_t>(1, CeilDiv(info.shape[d], p.chunk[d])) * p.chunk[d];
+        int64_t s = it != req.shards.end() ? it->second : p.chunk[d];
+        if (s == -1) s = whole;
+        if (s % p.chunk[d] != 0) {
+          return InvalidArgumentError(fmt::format(
+              "variable '{}': shard {} along '{}' is not a multiple of its chunk {}", info.path,
+              s, info.dims[d], p.chunk[d]));
+        }
+        p.shard[d] = s;
+      }
+      p.unit = p.shard;
+    }
+    LSIO_ASSIGN_OR_RETURN(job.threads,
+                          PlanArrayBlocks(p, info.chunk_bytes(), req.max_memory, threads));
+
+    format::ArrayLayout& l = job.layout;
+    l.name = info.path;
+    l.type = info.element;
+    l.dims = info.dims;
+    l.shape = info.shape;
+    l.chunk_shape = p.chunk;
+    l.shard_shape = p.shard;
+    LSIO_RETURN_IF_ERROR(CarryFillValue(info, dataset.source().format_name(), format, &l));
+    l.endian = info.element.endian;
+    plan->bytes += p.bytes;
+    plan->bytes_decoded += p.bytes_decoded;
+    plan->peak_memory = std::max(plan->peak_memory, p.peak_memory);
+    plan->arrays.push_back(p);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+// The chunks of a two-stage plan's intermediate store for one array: per dimension the
+// smaller of the source's chunk and the output's unit, so that each stage reads its source in
+// aligned blocks; then grown by doubling towards 2 MiB per chunk (fewer, larger keys) where the
+// larger of the two stays a multiple, while both stages' aligned blocks (per dimension the
+// larger of their source chunk and their unit) stay within `block_budget`.
+std::vector<int64_t> IntermediateChunk(const RechunkArrayPlan& p, uint64_t block_budget) {
+  const size_t rank = p.shape.size();
+  std::vector<int64_t> c(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    c[d] = std::max<int64_t>(1, std::min({p.source_chunk[d], p.unit[d], p.shape[d]}));
+  }
+  auto aligned_block = [&](const std::vector<int64_t>& chunk, const std::vector<int64_t>& other) {
+    uint64_t b = p.element_size;
+    for (size_t d = 0; d < rank; ++d) {
+      b *= static_cast<uint64_t>(std::min(std::max(chunk[d], other[d]), p.shape[d]));
+    }
+    return b;
+  };
+  constexpr uint64_t kTarget = uint64_t{2} << 20;
+  for (bool grew = true; grew && Product(c) * p.element_size < kTarget;) {
+    grew = false;
+    for (size_t d = 0; d < rank && Product(c) * p.element_size < kTarget; ++d) {
+      const int64_t larger = std::max(p.source_chunk[d], p.unit[d]);
+      if (c[d] >= p.shape[d] || larger % (2 * c[d]) != 0) continue;
+      std::vector<int64_t> t = c;
+      t[d] *= 2;
+      if (aligned_block(t, p.source_chunk) > block_budget ||
+          aligned_block(t, p.unit) > block_budget) {
+        continue;
+      }
+      c = std::move(t);
+      grew = true;
+    }
+  }
+  return c;
+}
+
+constexpr const char* kIntermediateCodecs = "zstd:1";
+
+// The plan, with a second stage when it moves fewer bytes: `jobs` are the single-pass jobs;
+// `intermediate` receives the intermediate chunks by array path when there are two stages.
+Status PlanStages(const std::vector<ArrayJob>& jobs, const RechunkRequest& req, int threads,
+                  RechunkPlan* plan, std::map<std::string, std::vector<int64_t>>* intermediate) {
+  if (!req.multi_stage) return Status::OK();
+  bool rereads = false;
+  for (const ArrayJob& j : jobs) rereads = rereads || j.plan.chunk_decodes > j.plan.source_chunks;
+  if (!rereads) return Status::OK();
+  std::vector<RechunkArrayPlan> first, second;
+  std::map<std::string, std::vector<int64_t>> chunks;
+  uint64_t single = 0, two = 0, peak = 0, decoded = 0;
+  for (const ArrayJob& j : jobs) {
+    const RechunkArrayPlan& p = j.plan;
+    single += p.bytes_decoded + p.bytes;
+    RechunkArrayPlan p1 = p;
+    p1.chunk = IntermediateChunk(p, req.max_memory / 4);
+    p1.shard.clear();
+    p1.unit = p1.chunk;
+    const uint64_t source_chunk_bytes = Product(p.source_chunk) * p.element_size;
+    Result<int> t1 = PlanArrayBlocks(p1, source_chunk_bytes, req.max_memory, threads);
+    RechunkArrayPlan p2 = p;
+    p2.source_chunk = p1.chunk;
+    Result<int> t2 = t1.ok() ? PlanArrayBlocks(p2, Product(p1.chunk) * p.element_size,
+                                               req.max_memory, threads)
+                             : t1;
+    if (!t2.ok()) return Status::OK();  // the single pass fits (it was planned): keep it
+    two += p1.bytes_decoded + p1.bytes + p2.bytes_decoded + p2.bytes;
+    peak = std::max({peak, p1.peak_memory, p2.peak_memory});
+    decoded += p1.bytes_decoded + p2.bytes_decoded;
+    chunks[p.path] = p1.chunk;
+    first.push_back(std::move(p1));
+    second.push_back(std::move(p2));
+  }
+  // Bytes through codecs and the store on each side (decoded source chunks, plus what is
+  // written); one pass when it is no more.
+  if (two >= single) return Status::OK();
+  plan->stages = 2;
+  plan->intermediate = req.temp;
+  if (plan->intermediate.empty()) {
+    std::string d = req.destination;
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    plan->intermediate = d + ".lsio-stage";
+  }
+  plan->first_stage = std::move(first);
+  plan->arrays = std::move(second);
+  plan->peak_memory = peak;
+  plan->bytes_decoded = decoded;
+  *intermediate = std::move(chunks);
+  return Status::OK();
+}
+
+// --- the journal of finished units ---
+
+class Journal {
+ public:
+  explicit Journal(kvstore::Store& store) : store_(&store) {}
+
+  // Units recorded by earlier runs, per array index.
+  Status Load(size_t arrays) {
+    done_.assign(arrays, {});
+    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                          store_->List(kJournalPrefix, kvstore::ListMode::kChildren));
+    for (const kvstore::ListEntry& e : entries) {
+      if (e.is_prefix) continue;
+      const std::string key = std::string(kJournalPrefix) + "/" + e.key;
+      LSIO_ASSIGN_OR_RETURN(std::optional<Buffer> value, store_->Read(key));
+      if (!value) continue;
+      const std::string text(reinterpret_cast<const char*>(value->data()), value->size());
+      size_t pos = 0;
+      while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        unsigned long long a = 0, u = 0;
+        if (std::sscanf(text.c_str() + pos, "%llu %llu", &a, &u) != 2 || a >= arrays) {
+          return CorruptDataError(store_->Describe(key) + ": not a rechunk journal entry");
+        }
+        done_[a].insert(u);
+        pos = end + 1;
+      }
+      seq_ = std::max<uint64_t>(seq_, std::strtoull(e.key.c_str(), nullptr, 10) + 1);
+    }
+    return Status::OK();
+  }
+  bool Done(size_t array, uint64_t unit) const { return done_[array].count(unit) != 0; }
+  // The destination held this plan already (a resumed run).
+  bool resumed() const { return resumed_; }
+  void set_resumed() { resumed_ = true; }
+  uint64_t done_count(size_t array) const { return done_[array].size(); }
+
+  // Thread-safe. Written in batches (a unit finished but not yet journaled is redone by a
+  // resumed run, writing the same bytes again).
+  Status Record(size_t array, uint64_t unit) {
+    std::lock_guard lock(mu_);
+    pending_ += fmt::format("{} {}\n", array, unit);
+    ++pending_units_;
+    if (pending_units_ >= 256 || Clock::now() - last_flush_ > std::chrono::milliseconds(500)) {
+      return FlushLocked();
+    }
+    return Status::OK();
+  }
+  Status Flush() {
+    std::lock_guard lock(mu_);
+    return FlushLocked();
+  }
+
+ private:
+  Status FlushLocked() {
+    last_flush_ = Clock::now();
+    if (pending_.empty()) return Status::OK();
+    const std::string key = fmt::format("{}/{:010d}", kJournalPrefix, seq_++);
+    Status s = store_->Write(key, std::as_bytes(std::span(pending_.data(), pending_.size())));
+    if (!s.ok()) return s.WithContext("writing the rechunk journal " + store_->Describe(key));
+    pending_.clear();
+    pending_units_ = 0;
+    return Status::OK();
+  }
+
+  kvstore::Store* store_;
+  std::vector<std::set<uint64_t>> done_;
+  bool resumed_ = false;
+  std::mutex mu_;
+  std::string pending_;
+  uint64_t pending_units_ = 0;
+  uint64_t seq_ = 0;
+  Clock::time_point last_flush_ = Clock::now();
+};
+
+// --- one block: decoded input chunks scattered into the block's write units ---
+
+// A unit's assembly buffer, mapped from the kernel and unmapped when done: the block's buffers
+// are the bulk of the budget, and malloc's dynamic mmap threshold would keep freed ones in its
+// heap (measured: peak RSS 440 MiB under a 256 MiB budget), so they bypass it.
+class UnitBytes {
+ public:
+  UnitBytes() = default;
+  UnitBytes(const UnitBytes&) = delete;
+  UnitBytes& operator=(const UnitBytes&) = delete;
+  ~UnitBytes() { Release(); }
+
+  Status Map(size_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      return ResourceExhaustedError(fmt::format("out of memory mapping {} bytes for a unit", size));
+    }
+    data_ = static_cast<std::byte*>(p);
+    size_ = size;
+    return Status::OK();
+  }
+  void Release() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+  size_t size() const { return size_; }
+  std::span<std::byte> span() { return {data_, size_}; }
+
+ private:
+  std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct Counters {
+  std::atomic<uint64_t> bytes_written{0};
+  std::atomic<uint64_t> units_written{0};
+  std::atomic<uint64_t> units_fill{0};
+  std::atomic<uint64_t> units_done{0};
+};
+
+class BlockAssembler final : public Aggregator {
+ public:
+  struct Unit {
+    std::vector<int64_t> index;   // in the unit grid
+    std::vector<int64_t> origin;  // relative to the block
+    std::vector<int64_t> extent;
+    uint64_t linear = 0;
+    bool skip = false;  // finished by an earlier run
+    std::mutex mu;
+    UnitBytes buffer;
+    std::atomic<int64_t> remaining{0};
+  };
+
+  BlockAssembler(const array::ArrayInfo& info, const format::UnitEncoder& encoder,
+                 kvstore::Store& dst, Journal& journal, size_t array_index,
+                 std::vector<int64_t> block_start, std::vector<int64_t> block_units_start,
+                 std::vector<int64_t> block_units_count, uint64_t state_bytes, Counters& counters)
+      : info_(info),
+        encoder_(encoder),
+        dst_(dst),
+        journal_(journal),
+        array_index_(array_index),
+        block_start_(std::move(block_start)),
+        units_start_(std::move(block_units_start)),
+        units_count_(std::move(block_units_count)),
+        state_bytes_(state_bytes),
+        counters_(counters) {
+    const std::vector<int64_t> grid = encoder_.unit_grid_shape();
+    const uint64_t n = Product(units_count_);
+    units_ = std::vector<Unit>(n);
+    const size_t rank = grid.size();
+    for (uint64_t i = 0; i < n; ++i) {
+      Unit& u = units_[i];
+      u.index = Unravel(i, units_count_);
+      for (size_t d = 0; d < rank; ++d) u.index[d] += units_start_[d];
+      u.origin = encoder_.UnitOrigin(u.index);
+      for (size_t d = 0; d < rank; ++d) u.origin[d] -= block_start_[d];
+      u.extent = encoder_.UnitExtent(u.index);
+      u.linear = Ravel(u.index, grid);
+      u.skip = journal_.Done(array_index_, u.linear);
+      u.remaining.store(static_cast<int64_t>(Product(u.extent)));
+    }
+  }
+
+  uint64_t state_bytes() const override { return state_bytes_; }
+  Status BeginPass(BufferPool&, uint64_t) override { return Status::OK(); }
+  Status EndPass() override {
+    for (const Unit& u : units_) {
+      if (!u.skip && u.remaining.load() != 0) {
+        return InternalError(fmt::format("variable '{}': unit {} was not completed",
+                                         info_.path, encoder_.UnitKey(u.index)));
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Consume(uint64_t, const array::ChunkSelection& selection,
+                 std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
+    return Scatter(selection, [&](Unit& u, std::span<const array::CopyBoxDim> box) {
+      return array::CopyBox(chunk, chunk_shape, u.buffer.span(), u.extent, box,
+                            info_.element_size());
+    });
+  }
+  Status ConsumeFill(uint64_t, const array::ChunkSelection& selection,
+                     std::span<const int64_t>) override {
+    return Scatter(selection, [&](Unit& u, std::span<const array::CopyBoxDim> box) {
+      return array::FillBox(u.buffer.span(), u.extent, box, info_.fill_value);
+    });
+  }
+
+ private:
+  template <typename Fn>
+  Status Scatter(const array::ChunkSelection& selection, Fn&& place) {
+    const size_t rank = units_count_.size();
+    const std::vector<int64_t>& us = encoder_.unit_shape();
+    // The units of the block this piece overlaps, per dimension (block-relative unit index).
+    std::vector<int64_t> lo(rank), hi(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const array::ChunkDimSlice& s = selection.dims[d];
+      if (s.count == 0) return Status::OK();
+      lo[d] = s.out_start / us[d];
+      hi[d] = (s.out_start + s.count - 1) / us[d] + 1;
+    }
+    std::vector<int64_t> span(rank);
+    for (size_t d = 0; d < rank; ++d) span[d] = hi[d] - lo[d];
+    const uint64_t n = Product(span);
+    std::vector<array::CopyBoxDim> box(rank);
+    for (uint64_t i = 0; i < n; ++i) {
+      std::vector<int64_t> at = Unravel(i, span);
+      for (size_t d = 0; d < rank; ++d) at[d] += lo[d];
+      Unit& u = units_[Ravel(at, units_count_)];
+      if (u.skip) continue;
+      int64_t elements = 1;
+      for (size_t d = 0; d < rank; ++d) {
+        const array::ChunkDimSlice& s = selection.dims[d];
+        const int64_t a = std::max(s.out_start, u.origin[d]);
+        const int64_t b = std::min(s.out_start + s.count, u.origin[d] + u.extent[d]);
+        box[d] = array::CopyBoxDim{s.start + (a - s.out_start) * s.step, s.step, a - u.origin[d],
+                                   b - a};
+        elements *= b - a;
+      }
+      if (elements <= 0) continue;
+      {
+        std::lock_guard lock(u.mu);
+        if (u.buffer.size() == 0) {
+          LSIO_RETURN_IF_ERROR(
+              u.buffer.Map(std::max<size_t>(1, Product(u.extent) * info_.element_size())));
+        }
+      }
+      LSIO_RETURN_IF_ERROR(place(u, std::span<const array::CopyBoxDim>(box)));
+      if (u.remaining.fetch_sub(elements) == elements) LSIO_RETURN_IF_ERROR(Finish(u));
+    }
+    return Status::OK();
+  }
+
+  // The unit's last element arrived: encode, write (atomically), journal, free.
+  Status Finish(Unit& u) {
+    const size_t bytes = Product(u.extent) * info_.element_size();
+    Result<std::optional<Buffer>> encoded =
+        encoder_.EncodeUnit(u.index, u.buffer.span().subspan(0, bytes));
+    u.buffer.Release();
+    if (!encoded.ok()) {
+      return encoded.status().WithContext("variable '" + info_.path + "'");
+    }
+    const std::string key = encoder_.UnitKey(u.index);
+    if (encoded->has_value()) {
+      Status s = dst_.Write(key, (*encoded)->span());
+      if (!s.ok()) {
+        return s.WithContext(fmt::format("variable '{}': writing unit {} ({})", info_.path, key,
+                                         dst_.Describe(key)));
+      }
+      counters_.bytes_written.fetch_add((*encoded)->size(), std::memory_order_relaxed);
+      counters_.units_written.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      // A unit of fill value is not stored: on a resumed run, remove what an earlier run may
+      // have left there (only if the source changed in between; the plan is the same).
+      if (journal_.resumed()) LSIO_RETURN_IF_ERROR(dst_.Delete(key));
+      counters_.units_fill.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters_.units_done.fetch_add(1, std::memory_order_relaxed);
+    return journal_.Record(array_index_, u.linear);
+  }
+
+  const array::ArrayInfo& info_;
+  const format::UnitEncoder& encoder_;
+  kvstore::Store& dst_;
+  Journal& journal_;
+  size_t array_index_;
+  std::vector<int64_t> block_start_;
+  std::vector<int64_t> units_start_;
+  std::vector<int64_t> units_count_;
+  uint64_t state_bytes_;
+  Counters& counters_;
+  std::vector<Unit> units_;
+};
+
+json PlanIdentity(const RechunkPlan& plan,
+                  const std::vector<std::unique_ptr<format::UnitEncoder>>& encoders) {
+  json arrays = json::object();
+  for (size_t i = 0; i < encoders.size(); ++i) {
+    json docs = json::object();
+    for (const kvstore::KeyValue& kv : encoders[i]->MetadataValues()) {
+      docs[kv.key] = std::string(reinterpret_cast<const char*>(kv.value.data()), kv.value.size());
+    }
+    const RechunkArrayPlan& p = plan.arrays[i];
+    arrays[p.path] = {{"source_shape", p.shape}, {"source_dtype", p.dtype}, {"metadata", docs}};
+  }
+  return json{{"lsio_rechunk", 1}, {"source", plan.source}, {"arrays", arrays}};
+}
+
+}  // namespace
+
+Result<std::map<std::string, int64_t>> ParseDimSizes(std::string_view text) {
+  std::map<std::string, int64_t> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string item(text.substr(pos, end - pos));
+    pos = end + 1;
+    if (item.empty()) {
+      if (end == text.size()) break;
+      continue;
+    }
+    const size_t eq = item.find('=');
+    int64_t n = 0;
+    bool ok = eq != std::string::npos && eq > 0 && eq + 1 < item.size();
+    if (ok) {
+      const char* first = item.data() + eq + 1;
+      const char* last = item.data() + item.size();
+      const auto [ptr, ec] = std::from_chars(first, last, n);
+      ok = ec == std::errc() && ptr == last && (n >= 1 || n == -1);
+    }
+    if (!ok) {
+      return InvalidArgumentError("expected DIM=N (N >= 1, or -1 for the full length), got '" +
+                                  item + "'");
+    }
+    out[item.substr(0, eq)] = n;
+  }
+  return out;
+}
+
+Result<RechunkPlan> PlanRechunk(const array::Dataset& dataset, const RechunkRequest& request,
+                                int threads) {
+  RechunkPlan plan;
+  LSIO_ASSIGN_OR_RETURN(std::vector<ArrayJob> jobs,
+                        PlanJobs(dataset, request, std::max(threads, 1), &plan));
+  std::map<std::string, std::vector<int64_t>> intermediate;
+  LSIO_RETURN_IF_ERROR(PlanStages(jobs, request, std::max(threads, 1), &plan, &intermediate));
+  return plan;
+}
+
+namespace {
+
+void WriteArrayPlans(const std::vector<RechunkArrayPlan>& arrays, std::ostream& out) {
+  for (const RechunkArrayPlan& p : arrays) {
+    std::string dims;
+    for (const std::string& d : p.dims) {
+      if (!dims.empty()) dims += ", ";
+      dims += d;
+    }
+    out << fmt::format("  {} ({}) {} {}\n", p.path, dims, Shape(p.shape), p.dtype);
+    out << fmt::format("    chunks {} -> {}{}; {} write units\n", Shape(p.source_chunk),
+                       Shape(p.chunk), p.shard.empty() ? "" : ", shards " + Shape(p.shard),
+                       p.units);
+    out << fmt::format(
+        "    {} blocks of {} units ({}, {}); source chunks decoded {} times for {} chunks "
+        "({:.2f}x)\n",
+        p.blocks, Shape(p.block_units), Shape(p.block_shape), Size(p.block_bytes),
+        p.chunk_decodes, p.source_chunks, p.decode_factor());
+    out << fmt::format("    {} to read and write (decoded), projected peak memory {}\n",
+                       Size(p.bytes), Size(p.peak_memory));
+  }
+}
+
+}  // namespace
+
+void WriteRechunkPlan(const RechunkPlan& plan, std::ostream& out) {
+  out << fmt::format("rechunk {} -> {} (Zarr v{}, {}), {} stage{}, --max-memory {}, {} workers\n",
+                     plan.source, plan.destination, plan.zarr_format, plan.codecs, plan.stages,
+                     plan.stages > 1 ? "s" : "", Size(plan.max_memory), plan.threads);
+  if (plan.stages > 1) {
+    out << fmt::format("stage 1: {} -> {} (intermediate, {}, deleted at the end)\n",
+                       plan.source, plan.intermediate, kIntermediateCodecs);
+    WriteArrayPlans(plan.first_stage, out);
+    out << fmt::format("stage 2: {} -> {}\n", plan.intermediate, plan.destination);
+  }
+  WriteArrayPlans(plan.arrays, out);
+  out << fmt::format("total: {} decoded bytes, {} of source chunks decoded, projected peak {}\n",
+                     Size(plan.bytes), Size(plan.bytes_decoded), Size(plan.peak_memory));
+}
+
+namespace {
+
+// One stage: `jobs` (planned on `dataset`) from the source into request.destination.
+Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& request,
+                               const array::Dataset* dataset, std::vector<ArrayJob> jobs,
+                               RechunkPlan plan_in) {
+  const auto start = Clock::now();
+  RechunkResult result;
+  result.plan = std::move(plan_in);
+  const RechunkPlan& plan = result.plan;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> dst,
+                        context.OpenStore(request.destination));
+  if (dst->url() == dataset->store()->url()) {
+    return InvalidArgumentError(request.destination + ": the destination is the source");
+  }
+  format::DatasetWriteOptions wo;
+  wo.zarr_format = plan.zarr_format;
+  wo.codecs = request.codecs;
+  std::vector<std::unique_ptr<format::UnitEncoder>> encoders;
+  for (const ArrayJob& job : jobs) {
+    LSIO_ASSIGN_OR_RETURN(std::unique_ptr<format::UnitEncoder> e,
+                          format::UnitEncoder::Make(job.layout, wo, dst->Describe(job.plan.path)));
+    encoders.push_back(std::move(e));
+  }
+
+  // The destination: empty (a new run) or holding this plan (a resumed one).
+  const std::string identity = PlanIdentity(plan, encoders).dump(1);
+  LSIO_ASSIGN_OR_RETURN(std::optional<Buffer> existing, dst->Read(kPlanKey));
+  if (existing) {
+    const std::string text(reinterpret_cast<const char*>(existing->data()), existing->size());
+    if (!request.resume) {
+      return InvalidArgumentError(dst->url() +
+                                  " already exists (an interrupted rechunk: --resume finishes it)");
+    }
+    if (text != identity) {
+      return InvalidArgumentError(
+          dst->url() + " holds an interrupted rechunk with a different plan (other source, "
+                       "variables, chunks, shards, codecs or format): --resume refuses it; "
+                       "remove it or choose another destination");
+    }
+  } else {
+    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                          dst->List("", kvstore::ListMode::kChildren));
+    if (!entries.empty()) {
+      return InvalidArgumentError(dst->url() + " already exists" +
+                                  (request.resume ? " and is not an interrupted rechunk" : ""));
+    }
+    Status s = dst->Write(kPlanKey, std::as_bytes(std::span(identity.data(), identity.size())));
+    if (!s.ok()) return s.WithContext("starting the rechunk at " + dst->url());
+  }
+  Journal journal(*dst);
+  if (existing) journal.set_resumed();
+  LSIO_RETURN_IF_ERROR(journal.Load(jobs.size()));
+
+  Counters counters;
+  uint64_t units_total = 0;
+  for (const ArrayJob& job : jobs) units_total += job.plan.units;
+  uint64_t bytes_base = 0;
+  for (size_t ai = 0; ai < jobs.size(); ++ai) {
+    const ArrayJob& job = jobs[ai];
+    const RechunkArrayPlan& p = job.plan;
+    const format::UnitEncoder& encoder = *encoders[ai];
+    const array::ArrayInfo& info = job.source->info();
+    const size_t rank = p.shape.size();
+    result.units_resumed += journal.done_count(ai);
+    counters.units_done.fetch_add(journal.done_count(ai));
+    const std::vector<int64_t> grid = encoder.unit_grid_shape();
+    std::vector<int64_t> block_grid(rank);
+    for (size_t d = 0; d < rank; ++d) block_grid[d] = CeilDiv(grid[d], p.block_units[d]);
+    const uint64_t unit_bytes = Product(p.unit) * p.element_size;
+    for (uint64_t b = 0; b < p.blocks; ++b) {
+      const std::vector<int64_t> bi = Unravel(b, block_grid);
+      std::vector<int64_t> ustart(rank), ucount(rank), bstart(rank);
+      std::vector<array::DimRange> ranges(rank);
+      uint64_t block_elements = 1;
+      for (size_t d = 0; d < rank; ++d) {
+        ustart[d] = bi[d] * p.block_units[d];
+        ucount[d] = std::min(p.block_units[d], grid[d] - ustart[d]);
+        bstart[d] = ustart[d] * p.unit[d];
+        const int64_t end = std::min(p.shape[d], (ustart[d] + ucount[d]) * p.unit[d]);
+        ranges[d] = array::DimRange{bstart[d], 1, end - bstart[d], false};
+        block_elements *= static_cast<uint64_t>(end - bstart[d]);
+      }
+      bool all_done = true;
+      for (uint64_t i = 0, n = Product(ucount); i < n && all_done; ++i) {
+        std::vector<int64_t> u = Unravel(i, ucount);
+        for (size_t d = 0; d < rank; ++d) u[d] += ustart[d];
+        all_done = journal.Done(ai, Ravel(u, grid));
+      }
+      if (all_done) {
+        bytes_base += block_elements * p.element_size;
+        continue;
+      }
+      BlockAssembler assembler(info, encoder, *dst, journal, ai, bstart, ustart, ucount,
+                               block_elements * p.element_size +
+                                   2 * static_cast<uint64_t>(job.threads) * unit_bytes,
+                               counters);
+      std::vector<PassInput> inputs(1);
+      inputs[0].array = job.source;
+      inputs[0].ranges = ranges;
+      inputs[0].aggregator = &assembler;
+      inputs[0].label = "variable '" + p.path + "'";
+      PassOptions po;
+      po.max_memory = request.max_memory;
+      po.threads = job.threads;
+      po.cancelled = request.cancelled;
+      if (request.progress) {
+        po.progress = [&](const PassProgress& pp) {
+          RechunkProgress rp;
+          rp.bytes_done = bytes_base + pp.bytes_done;
+          rp.bytes_total = plan.bytes;
+          rp.units_done = counters.units_done.load(std::memory_order_relaxed);
+          rp.units_total = units_total;
+          rp.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+          request.progress(rp);
+        };
+      }
+      Result<PassResult> pass = RunPass(context, inputs, po);
+      if (!pass.ok()) {
+        (void)journal.Flush();  // what finished stays finished for --resume
+        return pass.status();
+      }
+      result.bytes_read += pass->bytes_read;
+      bytes_base += block_elements * p.element_size;
+      LSIO_RETURN_IF_ERROR(journal.Flush());
+    }
+  }
+
+  // Every unit is there: the metadata, the root's last, then the rechunk's own state goes.
+  std::vector<const format::UnitEncoder*> arrays;
+  for (const auto& e : encoders) arrays.push_back(e.get());
+  std::map<std::string, json> groups;
+  for (const std::string& g : dataset->source().groups()) {
+    bool used = g.empty();
+    for (const auto& e : encoders) {
+      const std::string& name = e->layout().name;
+      used = used || name.rfind(g + "/", 0) == 0;
+    }
+    if (used) groups[g] = dataset->source().group_attributes(g);
+  }
+  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::KeyValue> metadata,
+                        format::DatasetMetadataValues(groups, arrays, wo));
+  for (const kvstore::KeyValue& kv : metadata) {
+    Status s = dst->Write(kv.key, kv.value.span());
+    if (!s.ok()) return s.WithContext("writing metadata " + dst->Describe(kv.key));
+    result.bytes_written += kv.value.size();
+  }
+  Status s = dst->DeletePrefix(kStateDir);
+  if (!s.ok()) return s.WithContext("removing the rechunk journal at " + dst->url());
+  if (request.progress) {
+    RechunkProgress rp;
+    rp.bytes_done = plan.bytes;
+    rp.bytes_total = plan.bytes;
+    rp.units_done = units_total;
+    rp.units_total = units_total;
+    rp.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    request.progress(rp);
+  }
+  result.bytes_written += counters.bytes_written.load();
+  result.units_written = counters.units_written.load();
+  result.units_fill = counters.units_fill.load();
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace
+
+Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& request) {
+  const auto start = Clock::now();
+  format::DatasetOptions open_options;
+  open_options.cancelled = request.cancelled;
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> dataset,
+                        format::OpenDataset(context, request.source, open_options));
+  const int threads =
+      request.threads > 0 ? std::min(request.threads, context.threads()) : context.threads();
+  RechunkPlan plan;
+  LSIO_ASSIGN_OR_RETURN(std::vector<ArrayJob> jobs, PlanJobs(*dataset, request, threads, &plan));
+  std::map<std::string, std::vector<int64_t>> intermediate;
+  LSIO_RETURN_IF_ERROR(PlanStages(jobs, request, threads, &plan, &intermediate));
+  if (plan.stages == 1) return RunStage(context, request, dataset.get(), std::move(jobs), plan);
+
+  // Two stages: source -> intermediate -> destination, each a resumable single pass.
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> dst,
+                        context.OpenStore(request.destination));
+  if (!request.resume) {
+    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                          dst->List("", kvstore::ListMode::kChildren));
+    if (!entries.empty()) return InvalidArgumentError(dst->url() + " already exists");
+  }
+  RechunkRequest first = request;
+  first.destination = plan.intermediate;
+  first.chunks.clear();
+  first.shards.clear();
+  first.array_chunks = intermediate;
+  first.codecs = kIntermediateCodecs;
+  first.zarr_format = plan.zarr_format;
+  first.multi_stage = false;
+  first.resume = true;  // an interrupted first stage is always finished, not redone
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> inter,
+                        context.OpenStore(plan.intermediate));
+  LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> pending, inter->Size(kPlanKey));
+  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> inter_entries,
+                        inter->List("", kvstore::ListMode::kChildren));
+  RechunkResult result;
+  if (pending || inter_entries.empty()) {
+    Result<RechunkResult> r1 = Rechunk(context, first);
+    if (!r1.ok()) return r1.status().WithContext("stage 1 of 2 (into " + inter->url() + ")");
+    result.bytes_read += r1->bytes_read;
+    result.bytes_written += r1->bytes_written;
+  }
+  RechunkRequest second = request;
+  second.source = plan.intermediate;
+  second.chunks.clear();
+  second.array_chunks.clear();
+  for (const RechunkArrayPlan& p : plan.arrays) second.array_chunks[p.path] = p.chunk;
+  second.zarr_format = plan.zarr_format;
+  second.multi_stage = false;
+  Result<RechunkResult> r2 = Rechunk(context, second);
+  if (!r2.ok()) return r2.status().WithContext("stage 2 of 2 (from " + inter->url() + ")");
+  if (Status s = inter->DeletePrefix(""); !s.ok()) {
+    return s.WithContext("removing the intermediate store " + inter->url());
+  }
+  result.plan = plan;
+  result.bytes_read += r2->bytes_read;
+  result.bytes_written += r2->bytes_written;
+  result.units_written = r2->units_written;
+  result.units_fill = r2->units_fill;
+  result.units_resumed = r2->units_resumed;
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace lsio::ops

@@ -1,0 +1,319 @@
+"""`lsio rechunk` / lsio.rechunk against zarr-python 3 and xarray: random shapes, dtypes, chunks,
+shards and formats (hypothesis), CF attributes and coordinates, fill-value chunks, SIGKILL and
+--resume, refusals and write errors. References: the numpy data written by zarr-python, and
+what zarr-python and xarray read back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lsio
+
+
+def _chunk_files(root: Path) -> dict[str, bytes]:
+    """Every stored value below `root` except metadata, by relative key."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs", ".zgroup",
+                                          ".zmetadata"):
+            out[str(p.relative_to(root))] = p.read_bytes()
+    return out
+
+
+# --- random arrays: zarr-python writes, lsio rechunks, zarr-python reads ---
+
+DTYPES = ["float32", "float64", "int16", "uint8", "int64", "bool", "complex64"]
+
+
+@st.composite
+def cases(draw):
+    rank = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 13)) for _ in range(rank))
+    src_chunks = tuple(draw(st.integers(1, s)) for s in shape)
+    out_chunks = tuple(draw(st.integers(1, s)) for s in shape)
+    src_fmt = draw(st.sampled_from([2, 3]))
+    out_fmt = draw(st.sampled_from([2, 3]))
+    src_shards = None
+    if src_fmt == 3 and draw(st.booleans()):
+        src_shards = tuple(c * draw(st.integers(1, 3)) for c in src_chunks)
+    out_shards = None
+    if out_fmt == 3 and draw(st.booleans()):
+        out_shards = tuple(c * draw(st.integers(1, 3)) for c in out_chunks)
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**31))
+    # A box of the array left as fill value (whole source chunks of it are then not stored).
+    hole = tuple(sorted((draw(st.integers(0, s)), draw(st.integers(0, s)))) for s in shape)
+    codec = draw(st.sampled_from(["zstd:1", "none", "blosc:lz4:5:shuffle", "gzip:1"]))
+    return dict(shape=shape, src_chunks=src_chunks, out_chunks=out_chunks, src_fmt=src_fmt,
+                out_fmt=out_fmt, src_shards=src_shards, out_shards=out_shards, dtype=dtype,
+                seed=seed, hole=hole, codec=codec)
+
+
+def _data(shape, dtype, seed, hole):
+    rng = np.random.default_rng(seed)
+    if dtype == "bool":
+        a = rng.integers(0, 2, shape).astype(bool)
+    elif dtype.startswith("complex"):
+        a = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    elif dtype.startswith("float"):
+        a = rng.standard_normal(shape).astype(dtype)
+        a.flat[:: 7] = np.nan
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    a[tuple(slice(lo, hi) for lo, hi in hole)] = 0
+    return a
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(c=cases())
+def test_random_arrays_equal_bit_for_bit(tmp_path_factory, c):
+    tmp = tmp_path_factory.mktemp("rc")
+    data = _data(c["shape"], c["dtype"], c["seed"], c["hole"])
+    src = tmp / "src.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=c["src_fmt"])
+    kwargs = dict(shape=data.shape, dtype=data.dtype, chunks=c["src_chunks"], fill_value=0)
+    if c["src_shards"]:
+        kwargs["shards"] = c["src_shards"]
+    if c["src_fmt"] == 3:
+        kwargs["dimension_names"] = [f"d{i}" for i in range(data.ndim)]
+    a = g.create_array("a", **kwargs)
+    a[...] = data
+    if c["src_fmt"] == 2:
+        a.attrs["_ARRAY_DIMENSIONS"] = [f"d{i}" for i in range(data.ndim)]
+    a.attrs["note"] = "kept"
+    dst = tmp / "dst.zarr"
+    chunks = {f"d{i}": n for i, n in enumerate(c["out_chunks"])}
+    shards = {f"d{i}": n for i, n in enumerate(c["out_shards"])} if c["out_shards"] else None
+    result = lsio.rechunk(src, dst, chunks, shards=shards, zarr_format=c["out_fmt"],
+                          codec=c["codec"], max_memory="64MiB", as_dataset=False)
+    assert result["units_resumed"] == 0
+    out = zarr.open_group(str(dst), mode="r")["a"]
+    assert out.metadata.zarr_format == c["out_fmt"]
+    assert out.chunks == c["out_chunks"]
+    if c["out_shards"]:
+        assert out.shards == c["out_shards"]
+    assert out.dtype == data.dtype
+    assert out.attrs["note"] == "kept"
+    got = out[...]
+    assert got.tobytes() == data.tobytes()
+    assert not (dst / ".lsio-rechunk").exists()
+
+
+# --- an xarray dataset with CF encoding, coordinates and attributes ---
+
+@pytest.fixture(scope="module")
+def climate(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("climate")
+    rng = np.random.default_rng(1)
+    t = np.arange(40)
+    ds = xr.Dataset(
+        {
+            "t2m": (("time", "lat", "lon"), (rng.standard_normal((40, 18, 24)) * 10 + 280)
+                    .astype("float32"), {"units": "K", "long_name": "temperature"}),
+            "pr": (("time", "lat", "lon"), rng.random((40, 18, 24)), {"units": "mm"}),
+            "mask": (("lat", "lon"), rng.integers(0, 2, (18, 24)).astype("int8")),
+        },
+        coords={
+            "time": ("time", np.datetime64("2000-01-01") + t.astype("timedelta64[D]")),
+            "lat": ("lat", np.linspace(-85, 85, 18)),
+            "lon": ("lon", np.linspace(0, 345, 24)),
+        },
+        attrs={"title": "rechunk test", "source": "numpy"},
+    )
+    ds["t2m"][3:9, 2:5, :] = np.nan
+    ds["pr"][0, 0, :5] = np.nan
+    out = {}
+    for fmt in (2, 3):
+        path = tmp / f"v{fmt}.zarr"
+        ds.to_zarr(path, zarr_format=fmt, consolidated=True,
+                   encoding={"t2m": {"chunks": (4, 18, 24)},
+                             "pr": {"chunks": (4, 18, 24), "scale_factor": 0.001,
+                                    "add_offset": 0.0, "dtype": "int16", "_FillValue": -9999}})
+        out[fmt] = path
+    return out
+
+
+@pytest.mark.parametrize("src_fmt,out_fmt", [(3, 3), (2, 2), (2, 3), (3, 2)])
+def test_xarray_dataset_identical_with_new_chunks(climate, tmp_path, src_fmt, out_fmt):
+    src = climate[src_fmt]
+    dst = tmp_path / "ts.zarr"
+    got = lsio.rechunk(src, dst, {"time": 40, "lat": 6, "lon": 8}, zarr_format=out_fmt)
+    want = xr.open_zarr(src)
+    xr.testing.assert_identical(got.load(), want.load())
+    assert got["t2m"].encoding["chunks"] == (40, 6, 8)
+    assert got["pr"].encoding["chunks"] == (40, 6, 8)
+    assert got["pr"].encoding["dtype"] == np.dtype("int16")
+    assert got["mask"].encoding["chunks"] == (6, 8)
+    # The raw stored integers too: CF encoding is kept, not decoded and re-encoded.
+    raw_src = xr.open_zarr(src, mask_and_scale=False)["pr"].values
+    raw_dst = xr.open_zarr(dst, mask_and_scale=False)["pr"].values
+    assert raw_src.tobytes() == raw_dst.tobytes()
+
+
+def test_cli_dry_run_var_and_shards(cli, climate, tmp_path):
+    dst = tmp_path / "s.zarr"
+    proc = cli.run("rechunk", climate[3], dst, "--chunks", "time=40,lat=3,lon=4", "--shards",
+                   "lat=6,lon=8", "--var", "t2m", "--dry-run")
+    assert "t2m" in proc.stdout and "40x3x4" in proc.stdout and "shards 40x6x8" in proc.stdout
+    assert "  pr (" not in proc.stdout
+    assert not dst.exists()
+    cli.run("rechunk", climate[3], dst, "--chunks", "time=40,lat=3,lon=4", "--shards",
+            "lat=6,lon=8", "--var", "t2m", "--quiet")
+    got = xr.open_zarr(dst)
+    assert set(got.data_vars) == {"t2m"}
+    assert set(got.coords) == {"time", "lat", "lon"}
+    a = zarr.open_group(str(dst), mode="r")["t2m"]
+    assert a.chunks == (40, 3, 4) and a.shards == (40, 6, 8)
+    xr.testing.assert_identical(got["t2m"].load(), xr.open_zarr(climate[3])["t2m"].load())
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--chunks", "time=40", "--max-memory", "64KiB"], "too small: at least"),
+    (["--chunks", "height=3"], "no variable has a dimension 'height'"),
+    (["--chunks", "time=0"], "expected DIM=N"),
+    (["--chunks", "time=40", "--shards", "lat=5"], "not a multiple"),
+    (["--chunks", "time=40", "--format", "2", "--shards", "lat=18"], "Zarr v2 has no shards"),
+    (["--chunks", "time=40", "--codec", "snappy"], "snappy"),
+])
+def test_cli_refusals(cli, climate, tmp_path, args, message):
+    dst = tmp_path / "x.zarr"
+    proc = cli.run("rechunk", climate[3], dst, *args, "--quiet", check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr, proc.stderr
+    assert not dst.exists()
+
+
+def test_cli_write_error_is_clear(cli, climate, tmp_path):
+    (tmp_path / "file").write_text("x")
+    dst = tmp_path / "file" / "x.zarr"
+    proc = cli.run("rechunk", climate[3], dst, "--chunks", "time=40", "--quiet", check=False)
+    assert proc.returncode == 1
+    assert str(tmp_path / "file") in proc.stderr, proc.stderr
+
+
+def test_existing_destination_is_refused_untouched(cli, climate, tmp_path):
+    dst = tmp_path / "x.zarr"
+    dst.mkdir()
+    (dst / "keep").write_text("mine")
+    proc = cli.run("rechunk", climate[3], dst, "--chunks", "time=40", "--quiet", check=False)
+    assert proc.returncode == 1 and "already exists" in proc.stderr
+    assert [p.name for p in dst.iterdir()] == ["keep"]
+
+
+# --- SIGKILL, then --resume ---
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """32 MiB of float32 in time chunks: a run long enough to be killed midway."""
+    path = tmp_path_factory.mktemp("big") / "big.zarr"
+    rng = np.random.default_rng(5)
+    g = zarr.open_group(str(path), mode="w", zarr_format=3)
+    a = g.create_array("v", shape=(128, 256, 256), dtype="float32", chunks=(8, 256, 256),
+                       dimension_names=["time", "y", "x"], compressors=None, fill_value=0)
+    a[...] = rng.standard_normal((128, 256, 256)).astype("float32")
+    return path
+
+
+# The child's peak RSS measured from a lean parent (ru_maxrss starts from the parent's size at
+# fork), as bench/rechunk/run.py does.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024)
+"""
+
+
+@pytest.mark.parametrize("budget_mib", [24, 48])
+def test_peak_rss_stays_within_the_budget_plus_overhead(lsio_bin, big, tmp_path, budget_mib):
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, str(lsio_bin), "rechunk", str(big),
+         str(tmp_path / "o.zarr"), "--chunks", "time=128,y=16,x=16", "--max-memory",
+         f"{budget_mib}MiB", "--quiet"], capture_output=True, text=True, check=True).stdout
+    code, peak = map(int, out.split())
+    assert code == 0
+    # The stated fixed overhead: 32 MiB (the binary, its libraries and thread stacks: ~15 MiB).
+    assert peak <= (budget_mib + 32) << 20, f"peak RSS {peak / 2**20:.0f} MiB"
+
+
+def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin, big, tmp_path):
+    args = ["rechunk", str(big), "--chunks", "time=128,y=16,x=16", "--codec", "zstd:1",
+            "--threads", "1", "--max-memory", "24MiB", "--quiet"]
+    plan = subprocess.run([str(lsio_bin), *args[:2], str(tmp_path / "x"), *args[2:], "--dry-run"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "2 stages" in plan  # both stages are interrupted and resumed
+    ref = tmp_path / "ref.zarr"
+    subprocess.run([str(lsio_bin), *args[:2], str(ref), *args[2:]], check=True, timeout=300)
+    dst = tmp_path / "dst.zarr"
+    journal = dst / ".lsio-rechunk" / "journal"
+    killed = 0
+    finished = {}  # units the journal recorded when a run was killed -> their inode
+    done = False
+    for attempt in range(3):
+        extra = ["--resume"] if attempt > 0 else []
+        seen = len(list(journal.glob("*"))) if journal.exists() else 0
+        proc = subprocess.Popen([str(lsio_bin), *args[:2], str(dst), *args[2:], *extra])
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if journal.exists() and len(list(journal.glob("*"))) > seen:
+                break
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            assert proc.returncode == 0
+            done = True
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += 1
+        # Never a store that looks complete.
+        assert not (dst / "zarr.json").exists()
+        with pytest.raises(Exception):
+            xr.open_zarr(dst)
+        for entry in journal.glob("*"):
+            for line in entry.read_text().splitlines():
+                _, u = map(int, line.split())
+                key = dst / "v" / "c" / str(u // 256) / str(u // 16 % 16) / str(u % 16)
+                finished.setdefault(key, key.stat().st_ino)
+    assert killed >= 1, "the run ended before it could be killed"
+    assert finished
+    if not done:
+        proc = subprocess.run([str(lsio_bin), *args[:2], str(dst), *args[2:], "--resume"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    # Units the journal recorded as finished were not written again.
+    for key, ino in finished.items():
+        assert key.stat().st_ino == ino, f"{key} was rewritten"
+    assert not (dst / ".lsio-rechunk").exists()
+    assert _chunk_files(dst) == _chunk_files(ref)
+    assert zarr.open_group(str(dst), mode="r")["v"][...].tobytes() == \
+        zarr.open_group(str(big), mode="r")["v"][...].tobytes()
+
+
+def test_grib_source_equals_cfgrib(tmp_path):
+    """A GRIB2 file rechunked into Zarr: the values and coordinates cfgrib reads."""
+    from conftest import FIXTURES  # the shared fixtures' zarrs/ directory
+
+    grib = FIXTURES.parent / "grib" / "gfs_0p25_rh_constant.grib2"
+    want = xr.open_dataset(grib, engine="cfgrib", backend_kwargs={"indexpath": ""})
+    dst = tmp_path / "g.zarr"
+    lsio.rechunk(grib, dst, {"latitude": 100, "longitude": 128}, as_dataset=False)
+    got = xr.open_zarr(dst, group="isobaricInPa/instant")
+    assert got["r"].encoding["chunks"] == (100, 128)
+    assert got["r"].values.tobytes() == want["r"].values.tobytes()
+    for c in ("latitude", "longitude", "time", "step", "valid_time"):
+        np.testing.assert_array_equal(got[c].values, want[c].values)
