@@ -10,6 +10,8 @@
     lsio.map_reduce("data.zarr", "sst", lambda b, r: (b > 30).sum(), operator.add)
     lsio.map_blocks("data.zarr", "sst", lambda b, r: b * 2, out="double.zarr")
     lsio.rechunk("data.zarr", "ts.zarr", {"time": 1024, "lat": 32, "lon": 32})
+    lsio.store.open("s3://bucket").get_ranges(keys, starts, ends)   # bytes, zero copy
+    lsio.read_ranges([("/data/a.nc", 0, 4096), ("s3://b/x", -8, None)])
 """
 
 from lsio._lsio import __version__
@@ -20,6 +22,8 @@ from lsio._rechunk import rechunk
 from lsio._stats import stats
 from lsio.dask import to_dask
 from lsio.errors import Error
+from lsio import store
+from lsio.store import read_ranges
 
 __all__ = ["__version__", "open", "stats", "rechunk", "map_reduce", "map_blocks", "Region",
-           "to_dask", "Array", "Group", "Error", "errors"]
+           "to_dask", "Array", "Group", "Error", "errors", "store", "read_ranges"]

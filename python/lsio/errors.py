@@ -9,6 +9,8 @@ lsio class                  also a                                 raised for
 ==========================  =====================================  ==========================
 ``NotFoundError``           ``KeyError``                           unknown variable, dimension
 ``StoreNotFoundError``      ``NotFoundError``, ``FileNotFoundError`` no Zarr store at the path
+``KeyNotFoundError``        ``NotFoundError``, ``FileNotFoundError`` a key (file, object) that
+                                                                   a store does not hold
 ``InvalidArgumentError``    ``ValueError``                         malformed selection/option
 ``OutOfRangeError``         ``InvalidArgumentError``, ``IndexError`` index past a dimension
 ``NotSupportedError``       ``NotImplementedError``                codec, dtype, grid lsio lacks
@@ -30,6 +32,7 @@ __all__ = [
     "Error",
     "NotFoundError",
     "StoreNotFoundError",
+    "KeyNotFoundError",
     "InvalidArgumentError",
     "OutOfRangeError",
     "NotSupportedError",
@@ -54,6 +57,10 @@ class NotFoundError(Error, KeyError):
 
 class StoreNotFoundError(NotFoundError, FileNotFoundError):
     """No Zarr store at the given path."""
+
+
+class KeyNotFoundError(NotFoundError, FileNotFoundError):
+    """A key (a file or an object) that a store does not hold (:mod:`lsio.store`)."""
 
 
 class InvalidArgumentError(Error, ValueError):
@@ -103,10 +110,19 @@ _BY_CODE = {
 }
 
 
-def from_status(code: str, message: str, sys_errno: int = 0) -> BaseException:
-    """The exception for a C++ Status (used by the extension; not part of the API)."""
+def from_status(code: str, message: str, sys_errno: int = 0, subject: str = "") -> BaseException:
+    """The exception for a C++ Status (used by the extension; not part of the API).
+
+    ``subject`` is "key" when the status is about a key of a store (lsio.store): a missing one
+    is then a :class:`KeyNotFoundError` (a ``FileNotFoundError``, errno ENOENT).
+    """
     if code == "Cancelled":
         return KeyboardInterrupt(message)
+    if code == "NotFound" and subject == "key":
+        exc = KeyNotFoundError(message)
+        exc.errno = _errno.ENOENT
+        exc.strerror = "ENOENT"
+        return exc
     if code == "NotFound" and "no Zarr metadata" in message:
         return StoreNotFoundError(message)
     cls = _BY_CODE.get(code, Error)

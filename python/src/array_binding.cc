@@ -116,37 +116,6 @@ struct OpenSpec {
   }
 };
 
-// Ctrl-C during a long read on the main thread: the scheduler polls this about every 20 ms from
-// the calling thread, which briefly takes the GIL to let Python run its signal handlers. The
-// KeyboardInterrupt they raise stays set and is re-raised when the read returns. Reads on other
-// threads (dask workers) are not interruptible, as numpy's are not.
-class MainThreadInterrupt {
- public:
-  MainThreadInterrupt() {
-    static const unsigned long main_ident = [] {
-      nb::object threading = nb::module_::import_("threading");
-      return nb::cast<unsigned long>(threading.attr("main_thread")().attr("ident"));
-    }();
-    on_main_ = PyThread_get_thread_ident() == main_ident;
-  }
-  std::function<bool()> Poll() {
-    if (!on_main_) return {};
-    return [this] {
-      nb::gil_scoped_acquire gil;
-      if (PyErr_CheckSignals() != 0) interrupted_ = true;
-      return interrupted_;
-    };
-  }
-  // Call with the GIL held after the read.
-  void RaiseIfInterrupted() const {
-    if (interrupted_) throw nb::python_error();
-  }
-
- private:
-  bool on_main_ = false;
-  bool interrupted_ = false;
-};
-
 // Bytes in flight of a handle's read. Enough to keep a local disk busy; small, because a reader
 // keeps this much of freed buffers for its next run and dask runs a read per worker thread at
 // once. One value for every read, so that idle readers are reused.

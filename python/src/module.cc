@@ -53,8 +53,10 @@ void TranslateStatus(const std::exception_ptr& p, void*) {
     std::rethrow_exception(p);
   } catch (const StatusError& e) {
     nb::object errors = nb::module_::import_("lsio.errors");
+    const char* subject = e.subject() == ErrorSubject::kKey ? "key" : "";
     nb::object exc = errors.attr("from_status")(std::string(StatusCodeName(e.status().code())),
-                                                e.status().message(), e.status().sys_errno());
+                                                e.status().message(), e.status().sys_errno(),
+                                                subject);
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   }
 }
@@ -411,6 +413,7 @@ NB_MODULE(_lsio, m) {
 
   RegisterArrayBindings(m);
   RegisterOpsBindings(m);
+  RegisterStoreBindings(m);
   m.def("compute_stats", &ComputeStats, "path"_a, "variables"_a, "over"_a, "selectors"_a,
         "stats"_a, "threads"_a, "max_memory"_a, "io"_a, "on_error"_a, "progress"_a.none(),
         "cancel"_a.none(), "group"_a = "", "more_paths"_a = std::vector<std::string>(),

@@ -293,7 +293,7 @@ class FileReader final : public Reader {
       io::ReadRequest q;
       q.path.reserve(root_.size() + 1 + r.key.size());
       q.path = root_;
-      q.path += '/';
+      if (q.path.back() != '/') q.path += '/';  // the root "/"
       q.path += r.key;
       q.offset = r.range.offset;
       q.length = r.range.length;
@@ -394,6 +394,7 @@ class FileStore final : public Store {
 
   std::string Describe(std::string_view key) const override {
     if (key.empty()) return root_;
+    if (root_ == "/") return "/" + std::string(key);
     return root_ + "/" + std::string(key);
   }
 
@@ -583,8 +584,8 @@ class FileStore final : public Store {
     int64_t offset = range.offset;
     if (offset < 0) {
       if (static_cast<uint64_t>(-offset) > size) {
-        return OutOfRangeError(path + ": " + range.ToString() + " of a " + std::to_string(size) +
-                               "-byte file");
+        return OutOfRangeError(path + ": " + range.ToString() + " reach before the start of a " +
+                               std::to_string(size) + "-byte file");
       }
       offset += static_cast<int64_t>(size);
     }

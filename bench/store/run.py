@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""lsio.store benchmark: many byte ranges from many files, from Python, against the other ways
+Python code reads them.
+
+Workloads (64 files of 64 MiB of random bytes, 4 GiB, in data/bench-store, written once):
+  64k: 10,000 random 64 KiB ranges (distinct 64 KiB-aligned slots, so no range is read twice)
+  4m:   1,000 random 4 MiB ranges (distinct 4 MiB-aligned slots)
+Every side gets the whole request list at once and returns every range's bytes:
+  lsio           lsio.store.open(dir).get_ranges(keys, starts, ends): one call
+  lsio-paths     lsio.read_ranges([(path, start, end), ...]): one call
+  obstore        obstore.get_ranges_async per file, the 64 calls gathered by asyncio (obstore's
+                 own parallelism; default coalescing)
+  obstore-sync   obstore.get_ranges per file, one file after the other (the obvious use)
+  fsspec         fsspec.filesystem("file").cat_ranges(paths, starts, ends)
+  pread-pool     concurrent.futures.ThreadPoolExecutor(32) of os.pread, files opened once
+  pread-serial   a plain loop of os.pread
+Each side runs in its own process and makes --calls calls (default 3): the first call pays for
+set-up and for first-touching the memory its results live in, later calls are what a
+long-running reader sees (lsio reuses its pooled buffers then). CPU seconds: user + sys of all
+the process's threads during the call (getrusage); peak RSS of the process. The page cache of
+the 64 files is dropped before every call (posix_fadvise DONTNEED: no root needed, and the rest
+of the machine's cache is left alone; --warm keeps it). Sides take turns within each round;
+times are medians over rounds, ratios the medians of per-round ratios. Every side's results are
+checked (CRC-32 of all bytes in request order) against the serial pread loop's.
+
+With --s3 the same requests also go to `rclone serve s3` (127.0.0.1, SigV4 checked) serving the
+same files as bucket "bkt": lsio.store over s3://, obstore's S3Store (get_ranges_async per file,
+gathered) and s3fs cat_ranges; their ratios are against lsio over S3.
+
+Usage: bench/store/run.py [--rounds 3] [--calls 3] [--only 64k,4m] [--sides lsio,...] [--warm]
+                          [--s3]
+                          [--markdown FILE] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "data", "bench-store")
+KiB, MiB = 1 << 10, 1 << 20
+FILES, FILE_SIZE = 64, 64 * MiB
+WORKLOADS = {
+    "64k": dict(n=10_000, size=64 * KiB, desc="10,000 random 64 KiB ranges over 64 files"),
+    "4m": dict(n=1_000, size=4 * MiB, desc="1,000 random 4 MiB ranges over 64 files"),
+}
+SIDES = ["lsio", "lsio-paths", "obstore", "obstore-sync", "fsspec", "pread-pool", "pread-serial"]
+S3_SIDES = ["s3-lsio", "s3-obstore", "s3-fsspec"]
+REFERENCE = "pread-serial"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def names():
+    return ["f%02d" % i for i in range(FILES)]
+
+
+def ensure_data(data):
+    marker = os.path.join(data, ".complete")
+    if os.path.exists(marker):
+        return
+    log(f"writing {FILES} x {FILE_SIZE // MiB} MiB under {data} (once)")
+    os.makedirs(data, exist_ok=True)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for n in names():
+        with open(os.path.join(data, n), "wb") as f:
+            for _ in range(FILE_SIZE // (8 * MiB)):
+                f.write(rng.integers(0, 256, 8 * MiB, dtype=np.uint8).tobytes())
+    os.sync()
+    with open(marker, "w") as f:
+        f.write("ok\n")
+
+
+def requests(workload, seed=42):
+    """(file name, start, end) in a random order; distinct aligned slots."""
+    w = WORKLOADS[workload]
+    per_file = FILE_SIZE // w["size"]
+    slots = random.Random(seed).sample(range(FILES * per_file), w["n"])
+    out = []
+    for s in slots:
+        f, i = divmod(s, per_file)
+        out.append(("f%02d" % f, i * w["size"], (i + 1) * w["size"]))
+    return out
+
+
+def drop_cache(data):
+    for n in names():
+        fd = os.open(os.path.join(data, n), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# Sides (run in a child process: `run.py --side NAME --workload W --data DIR`)
+
+
+def side_lsio(data, reqs):
+    import lsio.store
+
+    s = lsio.store.open(data)
+    return s.get_ranges([k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs])
+
+
+def side_lsio_paths(data, reqs):
+    import lsio
+
+    return lsio.read_ranges([(os.path.join(data, k), a, b) for k, a, b in reqs])
+
+
+def _by_file(reqs):
+    by = {}
+    for i, (k, a, b) in enumerate(reqs):
+        by.setdefault(k, []).append((i, a, b))
+    return by
+
+
+def side_obstore(data, reqs):
+    import asyncio
+
+    import obstore
+    from obstore.store import LocalStore
+
+    store = LocalStore(data)
+    out = [None] * len(reqs)
+
+    async def one(k, items):
+        parts = await obstore.get_ranges_async(store, k, starts=[a for _, a, _ in items],
+                                               ends=[b for _, _, b in items])
+        for (i, _, _), p in zip(items, parts):
+            out[i] = p
+
+    async def main():
+        await asyncio.gather(*(one(k, items) for k, items in _by_file(reqs).items()))
+
+    asyncio.run(main())
+    return out
+
+
+def side_obstore_sync(data, reqs):
+    import obstore
+    from obstore.store import LocalStore
+
+    store = LocalStore(data)
+    out = [None] * len(reqs)
+    for k, items in _by_file(reqs).items():
+        parts = obstore.get_ranges(store, k, starts=[a for _, a, _ in items],
+                                   ends=[b for _, _, b in items])
+        for (i, _, _), p in zip(items, parts):
+            out[i] = p
+    return out
+
+
+def side_fsspec(data, reqs):
+    import fsspec
+
+    fs = fsspec.filesystem("file")
+    return fs.cat_ranges([os.path.join(data, k) for k, _, _ in reqs], [a for _, a, _ in reqs],
+                         [b for _, _, b in reqs])
+
+
+# Over S3 (--s3: rclone serve s3 on 127.0.0.1 serving the same files as bucket "bkt"; the
+# endpoint and credentials come in LSIO_BENCH_S3 as endpoint,key,secret).
+
+
+def _s3():
+    endpoint, key, secret = os.environ["LSIO_BENCH_S3"].split(",", 2)
+    return endpoint, key, secret
+
+
+def side_s3_lsio(data, reqs):
+    import lsio.store
+
+    endpoint, key, secret = _s3()
+    s = lsio.store.open("s3://bkt", endpoint_url=endpoint, key=key, secret=secret,
+                        region="us-east-1")
+    return s.get_ranges([k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs])
+
+
+def side_s3_obstore(data, reqs):
+    import asyncio
+
+    import obstore
+    from obstore.store import S3Store
+
+    endpoint, key, secret = _s3()
+    store = S3Store("bkt", endpoint=endpoint, access_key_id=key, secret_access_key=secret,
+                    region="us-east-1", client_options={"allow_http": True})
+    out = [None] * len(reqs)
+
+    async def one(k, items):
+        parts = await obstore.get_ranges_async(store, k, starts=[a for _, a, _ in items],
+                                               ends=[b for _, _, b in items])
+        for (i, _, _), p in zip(items, parts):
+            out[i] = p
+
+    async def main():
+        await asyncio.gather(*(one(k, items) for k, items in _by_file(reqs).items()))
+
+    asyncio.run(main())
+    return out
+
+
+def side_s3_fsspec(data, reqs):
+    import s3fs
+
+    endpoint, key, secret = _s3()
+    fs = s3fs.S3FileSystem(key=key, secret=secret,
+                           client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"})
+    return fs.cat_ranges([f"bkt/{k}" for k, _, _ in reqs], [a for _, a, _ in reqs],
+                         [b for _, _, b in reqs])
+
+
+def _fds(data):
+    return {n: os.open(os.path.join(data, n), os.O_RDONLY) for n in names()}
+
+
+def side_pread_pool(data, reqs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fds = _fds(data)
+    with ThreadPoolExecutor(32) as pool:
+        return list(pool.map(lambda r: os.pread(fds[r[0]], r[2] - r[1], r[1]), reqs))
+
+
+def side_pread_serial(data, reqs):
+    fds = _fds(data)
+    return [os.pread(fds[k], b - a, a) for k, a, b in reqs]
+
+
+def run_side(name, workload, data, calls, warm):
+    """`calls` calls in one process: the first pays for fresh memory and set-up, the later ones
+    are what a long-running reader (a data loader) sees. The page cache of the files is dropped
+    before each call unless `warm`."""
+    reqs = requests(workload)
+    fn = globals()["side_" + name.replace("-", "_")]
+    out = []
+    for _ in range(calls):
+        if not warm:
+            drop_cache(data)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        got = fn(data, reqs)
+        seconds = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        crc = 0
+        total = 0
+        for g in got:
+            crc = zlib.crc32(g, crc)
+            total += len(g)
+        out.append(dict(seconds=seconds, cpu=cpu, bytes=total, crc=crc, n=len(got)))
+        del got
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(dict(calls=out, peak_rss=peak)))
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+
+
+def measure(name, workload, data, calls, warm, env=None):
+    cmd = [sys.executable, os.path.abspath(__file__), "--side", name, "--workload", workload,
+           "--data", data, "--calls", str(calls)] + (["--warm"] if warm else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"side {name} ({workload}) failed: {proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--side")
+    ap.add_argument("--workload", default="64k")
+    ap.add_argument("--data", default=DATA)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--calls", type=int, default=3, help="calls per side process")
+    ap.add_argument("--only", default="64k,4m")
+    ap.add_argument("--sides", default=",".join(SIDES))
+    ap.add_argument("--warm", action="store_true", help="keep the page cache")
+    ap.add_argument("--s3", action="store_true",
+                    help="also the S3 sides (rclone serve s3 on 127.0.0.1, same files)")
+    ap.add_argument("--markdown")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if args.side:
+        run_side(args.side, args.workload, args.data, args.calls, args.warm)
+        return
+    ensure_data(args.data)
+    sides = args.sides.split(",")
+    if REFERENCE not in sides:
+        sides.append(REFERENCE)
+    env = None
+    server = None
+    if args.s3:
+        sides += [s for s in S3_SIDES if s not in sides]
+        server, env, base = start_s3(args.data)
+    try:
+        results = run_all(args, sides, env)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+            shutil.rmtree(base, ignore_errors=True)
+    table = render(results, sides, args.warm)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def start_s3(data):
+    import socket
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="lsio-bench-store-")
+    os.makedirs(os.path.join(base, "root"))
+    os.symlink(os.path.abspath(data), os.path.join(base, "root", "bkt"))
+    open(os.path.join(base, "rclone.conf"), "w").close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    key, secret = "AKIDLSIOBENCH", "bench/secret+KEY=0123456789"
+    rclone = os.path.join(ROOT, ".venv", "bin", "rclone")
+    proc = subprocess.Popen([rclone, "serve", "s3", "--config", os.path.join(base, "rclone.conf"),
+                             "--addr", f"127.0.0.1:{port}", "--auth-key", f"{key},{secret}",
+                             "--no-checksum", "-L", os.path.join(base, "root")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        proc.terminate()
+        shutil.rmtree(base, ignore_errors=True)
+        raise RuntimeError("rclone serve s3 did not start")
+    env = {**os.environ, "LSIO_BENCH_S3": f"http://127.0.0.1:{port},{key},{secret}"}
+    return proc, env, base
+
+
+def run_all(args, sides, env):
+    log(f"machine: {os.cpu_count()} cores, load average "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])}; "
+        f"{'warm' if args.warm else 'cold (fadvise DONTNEED per file)'} cache")
+    results = {}
+    for wl in args.only.split(","):
+        runs = {s: [] for s in sides}
+        for rnd in range(args.rounds):
+            order = sides[rnd % len(sides):] + sides[:rnd % len(sides)]
+            for s in order:
+                r = measure(s, wl, args.data, args.calls, args.warm, env)
+                runs[s].append(r)
+                first, later = r["calls"][0], r["calls"][1:]
+                log(f"  {wl} round {rnd + 1} {s:13s} first {first['seconds']:7.3f} s "
+                    f"(cpu {first['cpu']:5.2f} s)  later "
+                    + " ".join(f"{c['seconds']:.3f}" for c in later)
+                    + f"  peak RSS {r['peak_rss'] / MiB:.0f} MiB")
+        ref_crc = runs[REFERENCE][0]["calls"][0]["crc"]
+        for s in sides:
+            for r in runs[s]:
+                for c in r["calls"]:
+                    if c["crc"] != ref_crc or c["n"] != WORKLOADS[wl]["n"]:
+                        raise RuntimeError(f"{s} returned other bytes than {REFERENCE} ({wl})")
+        results[wl] = runs
+    return results
+
+
+def _med(xs):
+    return statistics.median(xs)
+
+
+def render(results, sides, warm):
+    """First call (fresh process: set-up and first-touch of the result memory) and later calls
+    (median over calls 2.. of every round) side by side; ratios are medians of per-round
+    ratios to lsio."""
+    lines = [f"lsio.store vs Python peers, {'warm' if warm else 'cold'} page cache. Seconds are "
+             f"medians over rounds; 'x lsio' = the side's time / lsio's time in the same round "
+             f"(median; s3-* sides against s3-lsio); CPU = user + sys of the side's process during "
+             f"the call (the S3 server's not counted); results equal (CRC-32 over all bytes in "
+             f"request order).", ""]
+    for wl, runs in results.items():
+        lines.append(f"### {WORKLOADS[wl]['desc']}")
+        lines.append("")
+        lines.append("| side | first call s | x lsio | GB/s | CPU s | later calls s | x lsio "
+                     "| GB/s | CPU s | peak RSS MiB |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        nbytes = runs["lsio"][0]["calls"][0]["bytes"] if "lsio" in runs else 1
+
+        def first(r):
+            return r["calls"][0]
+
+        def later_sec(r):
+            return _med([c["seconds"] for c in r["calls"][1:]] or [float("nan")])
+
+        def later_cpu(r):
+            return _med([c["cpu"] for c in r["calls"][1:]] or [float("nan")])
+
+        for s in sides:
+            rs = runs[s]
+            f_sec = _med([first(r)["seconds"] for r in rs])
+            f_cpu = _med([first(r)["cpu"] for r in rs])
+            l_sec = _med([later_sec(r) for r in rs])
+            l_cpu = _med([later_cpu(r) for r in rs])
+            base = "s3-lsio" if s.startswith("s3-") else "lsio"  # S3 sides against lsio on S3
+            if base in runs:
+                f_x = _med([first(r)["seconds"] / first(q)["seconds"]
+                            for r, q in zip(rs, runs[base])])
+                l_x = _med([later_sec(r) / later_sec(q) for r, q in zip(rs, runs[base])])
+            else:
+                f_x = l_x = float("nan")
+            rss = _med([r["peak_rss"] for r in rs]) / MiB
+            lines.append(f"| {s} | {f_sec:.3f} | {f_x:.2f} | {nbytes / f_sec / 1e9:.2f} | "
+                         f"{f_cpu:.2f} | {l_sec:.3f} | {l_x:.2f} | {nbytes / l_sec / 1e9:.2f} | "
+                         f"{l_cpu:.2f} | {rss:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
