@@ -394,8 +394,10 @@ class FileStore final : public Store {
 
   std::string Describe(std::string_view key) const override {
     if (key.empty()) return root_;
-    if (root_ == "/") return "/" + std::string(key);
-    return root_ + "/" + std::string(key);
+    std::string out = root_ == "/" ? std::string() : root_;
+    out += '/';
+    out.append(key);
+    return out;
   }
 
   CoalesceOptions coalescing() const override { return options_.coalesce; }
