@@ -10,13 +10,15 @@ import signal
 import threading
 import time
 
-import numba
 import numpy as np
 import pytest
 import xarray as xr
 import zarr
 
 import lsio
+
+# numba is a development tool (requirements/dev.txt), not in the oldest-versions environment.
+numba = pytest.importorskip("numba")
 
 
 def _task_count() -> int:

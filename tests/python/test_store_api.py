@@ -375,8 +375,7 @@ def servers(tmp_path_factory, local):
 
 @pytest.fixture(scope="module")
 def boto(servers):
-    import boto3
-
+    boto3 = pytest.importorskip("boto3")  # a development tool (requirements/dev.txt)
     return boto3.client("s3", endpoint_url=servers["endpoint"], aws_access_key_id=KEY,
                         aws_secret_access_key=SECRET, region_name="us-east-1")
 
