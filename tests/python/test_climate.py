@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr
+from packaging.version import Version
 
 import lsio
 
@@ -95,8 +97,13 @@ def test_packed_and_selection(tmp_path):
 def test_cli_and_out(tmp_path):
     path = _write(tmp_path, _times(), fmt=3)
     out = tmp_path / "monthly.zarr"
+    # The season labels are strings: in Zarr v3 (the default) lsio writes them as the
+    # fixed_length_utf32 data type, which zarr-python reads from 3.1 on; with an older zarr
+    # (scripts/test-oldest's 3.0.10) the output is asked for as Zarr v2.
+    old_zarr = Version(zarr.__version__) < Version("3.1")
     r = subprocess.run([LSIO, "stats", str(path), "--var", "t2m", "--groupby", "time.season",
-                        "--stats", "mean,std", "--out", str(out), "--quiet"],
+                        "--stats", "mean,std", "--out", str(out), "--quiet",
+                        *(["--out-format", "2"] if old_zarr else [])],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     got = xr.open_zarr(out)

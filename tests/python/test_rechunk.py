@@ -306,6 +306,7 @@ def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin,
 
 def test_grib_source_equals_cfgrib(tmp_path):
     """A GRIB2 file rechunked into Zarr: the values and coordinates cfgrib reads."""
+    pytest.importorskip("cfgrib")  # a development tool (requirements/dev.txt)
     from conftest import FIXTURES  # the shared fixtures' zarrs/ directory
 
     grib = FIXTURES.parent / "grib" / "gfs_0p25_rh_constant.grib2"

@@ -26,6 +26,9 @@ from lsio.errors import NotSupportedError
 
 warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
 
+# Their references are zarr-python >= 3.1 / numpy 2 / current xarray (see pyproject.toml).
+pytestmark = pytest.mark.dev_references
+
 
 # ---------------------------------------------------------------------- 1. nested sharding
 

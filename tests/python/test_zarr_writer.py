@@ -26,6 +26,9 @@ warnings.filterwarnings("ignore", category=UserWarning)  # zarr-python's v3 cons
 DTYPES = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
           "float16", "float32", "float64", "complex64", "complex128"]
 
+# Their references are zarr-python >= 3.1 / numpy 2 / current xarray (see pyproject.toml).
+pytestmark = pytest.mark.dev_references
+
 
 @pytest.fixture(scope="session")
 def tool() -> Path:
