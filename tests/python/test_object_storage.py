@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +15,7 @@ import xarray as xr
 import pytest
 import zarr
 
-ROOT = Path(__file__).resolve().parents[2]
-KEY, SECRET = "AKIDLSIOE2E", "e2e/secret+KEY=0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int, proc: subprocess.Popen, what: str) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
+from object_servers import KEY, SECRET, object_servers
 
 
 def _write_stores(root: Path) -> list[str]:
@@ -69,33 +49,10 @@ def servers(tmp_path_factory):
     for n in names:
         shutil.copytree(local / n, base / "data" / "bkt" / n)
         shutil.copytree(local / n, base / "www" / n)
-    (base / "rclone.conf").write_text("")
-    s3_port, http_port = _free_port(), _free_port()
-    rclone = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "rclone"), "serve", "s3", "--config",
-         str(base / "rclone.conf"), "--addr", f"127.0.0.1:{s3_port}", "--auth-key",
-         f"{KEY},{SECRET}", "--no-checksum", str(base / "data")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    (base / "nginx.conf").write_text(
-        f"daemon off; master_process off; worker_processes 1; pid {base}/nginx.pid;\n"
-        f"error_log {base}/nginx.err warn; events {{ worker_connections 256; }}\n"
-        f"http {{ access_log off; client_body_temp_path {base}; proxy_temp_path {base};\n"
-        f"fastcgi_temp_path {base}; uwsgi_temp_path {base}; scgi_temp_path {base};\n"
-        f"server {{ listen 127.0.0.1:{http_port}; root {base}/www; }} }}\n")
-    nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", str(base), "-c", str(base / "nginx.conf")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait(s3_port, rclone, "rclone serve s3")
-        _wait(http_port, nginx, "nginx")
-        yield {"local": local, "s3": f"s3://bkt", "http": f"http://127.0.0.1:{http_port}",
+    with object_servers(base, base / "data", base / "www") as (endpoint, http):
+        yield {"local": local, "s3": "s3://bkt", "http": http,
                "env": {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
-                       "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
-                       "AWS_REGION": "us-east-1"}}
-    finally:
-        rclone.terminate()
-        nginx.terminate()
-        rclone.wait(10)
-        nginx.wait(10)
+                       "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1"}}
 
 
 def _run(lsio_bin, env, *args, check=True):

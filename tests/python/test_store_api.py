@@ -10,7 +10,6 @@ import gc
 import os
 import random
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import lsio
 import lsio.store
 from lsio import errors
 
-from test_object_storage import KEY, ROOT, SECRET, _free_port, _wait
+from object_servers import KEY, SECRET, object_servers
 
 KiB, MiB = 1 << 10, 1 << 20
 # name -> size: empty, tiny, unaligned, a few pages, > 1 MiB; one nested key.
@@ -344,33 +343,10 @@ def servers(tmp_path_factory, local):
     base = tmp_path_factory.mktemp("store_servers")
     shutil.copytree(root, base / "data" / "bkt")
     shutil.copytree(root, base / "www")
-    (base / "rclone.conf").write_text("")
-    s3_port, http_port = _free_port(), _free_port()
-    rclone = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "rclone"), "serve", "s3", "--config",
-         str(base / "rclone.conf"), "--addr", f"127.0.0.1:{s3_port}", "--auth-key",
-         f"{KEY},{SECRET}", "--no-checksum", str(base / "data")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    (base / "nginx.conf").write_text(
-        f"daemon off; master_process off; worker_processes 1; pid {base}/nginx.pid;\n"
-        f"error_log {base}/nginx.err warn; events {{ worker_connections 256; }}\n"
-        f"http {{ access_log off; client_body_temp_path {base}; proxy_temp_path {base};\n"
-        f"fastcgi_temp_path {base}; uwsgi_temp_path {base}; scgi_temp_path {base};\n"
-        f"server {{ listen 127.0.0.1:{http_port}; root {base}/www; }} }}\n")
-    nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", str(base), "-c", str(base / "nginx.conf")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait(s3_port, rclone, "rclone serve s3")
-        _wait(http_port, nginx, "nginx")
-        endpoint = f"http://127.0.0.1:{s3_port}"
+    with object_servers(base, base / "data", base / "www") as (endpoint, http):
         yield {"s3_options": dict(endpoint_url=endpoint, key=KEY, secret=SECRET,
                                   region="us-east-1"),
-               "endpoint": endpoint, "http": f"http://127.0.0.1:{http_port}", "data": data}
-    finally:
-        rclone.terminate()
-        nginx.terminate()
-        rclone.wait(10)
-        nginx.wait(10)
+               "endpoint": endpoint, "http": http, "data": data}
 
 
 @pytest.fixture(scope="module")
