@@ -111,6 +111,10 @@ int RunRechunk(const RechunkFlags& f) {
                  static_cast<unsigned long long>(r->units_fill),
                  static_cast<unsigned long long>(r->units_resumed), r->seconds,
                  r->plan.bytes / 1e9 / s);
+    if (r->temporaries_removed > 0) {
+      std::fprintf(stderr, "removed %llu temporaries an interrupted run left\n",
+                   static_cast<unsigned long long>(r->temporaries_removed));
+    }
   }
   return 0;
 }

@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
-"""Rechunk benchmark: `lsio rechunk` against dask (`da.from_zarr(...).rechunk(...).to_zarr`,
-threaded scheduler) and Cubed (`cubed.from_zarr(...).rechunk(...)` + `cubed.to_zarr`, same
-allowed_mem as lsio's --max-memory), on one generated dataset. (pangeo rechunker is not here:
-it needs zarr-python < 3, which this project's environment does not have.)
+"""Rechunk benchmark: `lsio rechunk` against its peers on one dataset, in one run:
 
-The dataset is float32 (T, Y, X) in time chunks (default 8 x Y x X, Zarr v3, blosc zstd:5
-shuffle), rechunked to time-series chunks (default T x 32 x 32). Each side runs in its own
-process; its peak RSS is that process's ru_maxrss (os.wait4), its time the wall time of the
-process. Every output is checked equal to the input (bit for bit) with zarr-python. Ratios are
-against lsio in the same run; the page cache is warm for every side (the input is read once
-before the first side), so the numbers compare CPU and write paths, not disk reads.
+  dask       da.from_zarr(...).rechunk(...).to_zarr (threaded scheduler, `--threads` workers)
+  cubed      cubed.from_zarr(...).rechunk(...) + cubed.to_zarr, allowed_mem = --max-memory
+  rechunker  pangeo rechunker (rechunker.rechunk(..., max_mem=--max-memory) executed with dask's
+             threaded scheduler), run from bench/.venv-rechunker (zarr-python 2, which
+             rechunker needs): bench/rechunk/make-venv makes it; when it cannot, the peer is
+             skipped with that message. It reads Zarr v2 only: with a v3 source it is skipped.
+  fio        (--fio) the disk limit: fio reading the source's chunk files, and fio writing as
+             many bytes as lsio's output holds, in files of its unit size, on the same disk.
 
+The source is --source (a Zarr store holding `--var`, e.g. bench/make_dataset.py's dataset 2:
+Zarr v2, 8x512x512 blosc-zstd chunks), or a generated float32 (T, Y, X) array in time chunks
+(--shape, Zarr v3, blosc zstd:5 shuffle). It is rechunked to --dst-chunks (default T x 32 x 32),
+every output written with blosc(zstd, --clevel, shuffle) where the side lets one choose.
+
+Each side runs in its own process, with the page cache dropped before it (`sync; echo 3 >
+/proc/sys/vm/drop_caches`, when this process may: else the cache is warmed for all alike, and
+the table says so). Its peak RSS is that process's ru_maxrss (os.wait4, its waited-for children
+included), its bytes read and written the block IO the kernel charged to it (ru_inblock,
+ru_oublock x 512: with the cache dropped, what came from the disk), its time the wall time of
+the process. Every output is checked equal to the input (bit for bit) with zarr-python. Ratios
+are against lsio in the same run.
+
+    .venv/bin/python bench/rechunk/run.py --source data/bench/2q.zarr --max-memory 256MiB
     .venv/bin/python bench/rechunk/run.py --shape=256,512,512 --dst-chunks=-1,32,32
 """
 
@@ -23,6 +36,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -59,23 +74,43 @@ def make_dataset(path: str, shape, chunks) -> None:
 
 # --- the sides, each run as `run.py --side NAME ...` in its own process ---
 
-def side_dask(src, dst, chunks, max_mem, threads):
+def side_dask(src, dst, chunks, max_mem, threads, var, clevel):
     import dask
     import dask.array as da
+    from zarr.codecs import BloscCodec, BloscShuffle
 
     with dask.config.set(scheduler="threads", num_workers=threads):
-        arr = da.from_zarr(src, component="t2m")
-        arr.rechunk(chunks).to_zarr(dst, component="t2m", overwrite=True)
+        arr = da.from_zarr(src, component=var)
+        arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=[
+            BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)])
 
 
-def side_cubed(src, dst, chunks, max_mem, threads):
+def side_cubed(src, dst, chunks, max_mem, threads, var, clevel):
     import cubed
 
     work = dst + ".cubed-work"
     spec = cubed.Spec(work_dir=work, allowed_mem=max_mem)
-    arr = cubed.from_zarr(src, path="t2m", spec=spec)
-    cubed.to_zarr(arr.rechunk(chunks), dst, path="t2m", executor=_cubed_executor(threads))
+    arr = cubed.from_zarr(src, path=var, spec=spec)
+    cubed.to_zarr(arr.rechunk(chunks), dst, path=var, executor=_cubed_executor(threads))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def side_rechunker(src, dst, chunks, max_mem, threads, var, clevel):
+    # Runs in bench/.venv-rechunker (zarr-python 2).
+    import dask
+    import numcodecs
+    import zarr
+    from rechunker import rechunk
+
+    source = zarr.open_group(src, mode="r")[var]
+    tmp = dst + ".rechunker-tmp"
+    compressor = numcodecs.Blosc(cname="zstd", clevel=clevel, shuffle=numcodecs.Blosc.SHUFFLE)
+    plan = rechunk(source, target_chunks=chunks, max_mem=max_mem, target_store=dst,
+                   temp_store=tmp, target_options={"compressor": compressor},
+                   temp_options={"compressor": compressor})
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        plan.execute()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _cubed_executor(threads):
@@ -84,7 +119,7 @@ def _cubed_executor(threads):
     return ThreadsExecutor(max_workers=threads)
 
 
-SIDES = {"dask": side_dask, "cubed": side_cubed}
+SIDES = {"dask": side_dask, "cubed": side_cubed, "rechunker": side_rechunker}
 
 
 # A lean launcher measures the side: a child's ru_maxrss starts from its parent's resident size
@@ -98,9 +133,71 @@ if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, ru = os.wait4(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "seconds": time.perf_counter() - start,
-                  "peak_rss": ru.ru_maxrss * 1024, "cpu_seconds": ru.ru_utime + ru.ru_stime}),
+                  "peak_rss": ru.ru_maxrss * 1024, "cpu_seconds": ru.ru_utime + ru.ru_stime,
+                  "bytes_read": ru.ru_inblock * 512, "bytes_written": ru.ru_oublock * 512}),
       file=sys.stderr)
 """
+
+
+def drop_caches() -> bool:
+    """sync; echo 3 > /proc/sys/vm/drop_caches. False when this process may not."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+RECHUNKER_VENV = os.path.join(ROOT, "bench", ".venv-rechunker")
+
+
+def rechunker_python() -> tuple[str | None, str]:
+    """The rechunker venv's python (made by make-venv if needed), or None and why not."""
+    proc = subprocess.run([os.path.join(ROOT, "bench", "rechunk", "make-venv")],
+                          capture_output=True, text=True)
+    py = os.path.join(RECHUNKER_VENV, "bin", "python")
+    if proc.returncode != 0 or not os.path.exists(py):
+        return None, (proc.stderr.strip().splitlines() or ["make-venv failed"])[-1]
+    return py, ""
+
+
+def fio_disk_limit(src: str, out_bytes: int, unit_bytes: int, work: str) -> dict:
+    """fio sequential read of the source's chunk files, and sequential write of `out_bytes` in
+    files of `unit_bytes`, on the disk of `work`: GB/s each (fio's own clock), the page cache
+    dropped before each, O_DIRECT."""
+    files = []
+    for root, _, names in os.walk(src):
+        files += [os.path.join(root, n) for n in names if not n.startswith(".z")]
+    files = [f for f in files if os.path.getsize(f) > 0]
+    size = sum(os.path.getsize(f) for f in files)
+    out = {}
+    # One job over every chunk file (fio's --filename takes ':'-separated names).
+    drop_caches()
+    read = subprocess.run(["fio", "--name=read", "--rw=read", "--bs=1M", "--direct=1",
+                           "--ioengine=io_uring", "--iodepth=16", "--output-format=json",
+                           "--filename=" + ":".join(files), f"--size={size}"],
+                          capture_output=True, text=True)
+    if read.returncode == 0:
+        j = json.loads(read.stdout)["jobs"][0]["read"]
+        out["read_gb_per_s"] = j["io_bytes"] / 1e9 / (j["runtime"] / 1e3)
+        out["read_bytes"] = size
+    wdir = os.path.join(work, "fio-write")
+    os.makedirs(wdir, exist_ok=True)
+    nfiles = max(1, min(4096, out_bytes // max(unit_bytes, 1)))
+    drop_caches()
+    write = subprocess.run(["fio", "--name=write", "--rw=write", "--bs=1M", "--direct=1",
+                            "--ioengine=io_uring", "--iodepth=16", "--output-format=json",
+                            f"--directory={wdir}", f"--nrfiles={nfiles}",
+                            f"--size={max(out_bytes, nfiles << 20)}", "--end_fsync=1"],
+                           capture_output=True, text=True)
+    if write.returncode == 0:
+        j = json.loads(write.stdout)["jobs"][0]["write"]
+        out["write_gb_per_s"] = j["io_bytes"] / 1e9 / (j["runtime"] / 1e3)
+        out["write_bytes"] = j["io_bytes"]
+    shutil.rmtree(wdir, ignore_errors=True)
+    return out
 
 
 def run_process(argv) -> dict:
@@ -110,15 +207,16 @@ def run_process(argv) -> dict:
     m = json.loads(lines[-1])
     err = "\n".join(lines[:-1]) or proc.stdout
     return {"ok": m["code"] == 0, "seconds": m["seconds"], "peak_rss": m["peak_rss"],
-            "cpu_seconds": m["cpu_seconds"],
+            "cpu_seconds": m["cpu_seconds"], "bytes_read": m["bytes_read"],
+            "bytes_written": m["bytes_written"],
             "error": None if m["code"] == 0 else err.strip()[-800:]}
 
 
-def check_equal(src: str, dst: str, path: str) -> str:
+def check_equal(src: str, dst: str, path: str, var: str) -> str:
     import numpy as np
     import zarr
 
-    a = zarr.open_group(src, mode="r")["t2m"]
+    a = zarr.open_group(src, mode="r")[var]
     try:
         b = zarr.open(dst, mode="r")
         b = b[path] if path else b
@@ -137,12 +235,17 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lsio", default=os.path.join(ROOT, "build", "bin", "lsio"))
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "bench-rechunk"))
+    ap.add_argument("--source", help="an existing Zarr store (else one is generated)")
+    ap.add_argument("--var", default="t2m")
     ap.add_argument("--shape", default="256,512,512")
     ap.add_argument("--src-chunks", default="8,-1,-1")
     ap.add_argument("--dst-chunks", default="-1,32,32")
+    ap.add_argument("--shards", help="lsio only: --shards for a sharded v3 output (T,Y,X)")
+    ap.add_argument("--clevel", type=int, default=1)
     ap.add_argument("--max-memory", default="256MiB")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--peers", default="dask,cubed")
+    ap.add_argument("--peers", default="dask,cubed,rechunker")
+    ap.add_argument("--fio", action="store_true", help="measure the disk limit with fio")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     ap.add_argument("--side", help=argparse.SUPPRESS)
@@ -150,59 +253,123 @@ def main() -> int:
     ap.add_argument("--dst", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    shape = [int(x) for x in args.shape.split(",")]
-    src_chunks = [s if int(c) == -1 else int(c) for c, s in zip(args.src_chunks.split(","), shape)]
-    dst_chunks = [s if int(c) == -1 else int(c) for c, s in zip(args.dst_chunks.split(","), shape)]
     max_mem = parse_size(args.max_memory)
     if args.side:
-        SIDES[args.side](args.src, args.dst, tuple(dst_chunks), max_mem, args.threads)
+        chunks = tuple(int(c) for c in args.dst_chunks.split(","))
+        SIDES[args.side](args.src, args.dst, chunks, max_mem, args.threads, args.var, args.clevel)
         return 0
 
+    import zarr
+
     os.makedirs(args.data, exist_ok=True)
-    src = os.path.join(args.data, "src_{}.zarr".format("x".join(map(str, shape))))
-    make_dataset(src, shape, src_chunks)
-    nbytes = 4 * shape[0] * shape[1] * shape[2]
-    # Warm the page cache for everyone alike.
-    for root, _, files in os.walk(src):
-        for f in files:
-            with open(os.path.join(root, f), "rb") as fh:
-                while fh.read(1 << 24):
-                    pass
+    if args.source:
+        src = os.path.abspath(args.source)
+    else:
+        shape = [int(x) for x in args.shape.split(",")]
+        src_chunks = [s if int(c) == -1 else int(c)
+                      for c, s in zip(args.src_chunks.split(","), shape)]
+        src = os.path.join(args.data, "src_{}.zarr".format("x".join(map(str, shape))))
+        make_dataset(src, shape, src_chunks)
+    a = zarr.open_group(src, mode="r")[args.var]
+    shape, src_chunks, v2 = list(a.shape), list(a.chunks), a.metadata.zarr_format == 2
+    dims = list(a.metadata.dimension_names or []) if not v2 else \
+        list(a.attrs.get("_ARRAY_DIMENSIONS", []))
+    nbytes = a.dtype.itemsize * int(np.prod(shape))
+    dst_chunks = [s if int(c) == -1 else int(c) for c, s in zip(args.dst_chunks.split(","), shape)]
+    dropped = drop_caches()
+    if not dropped:  # warm the page cache for everyone alike
+        for root, _, files in os.walk(src):
+            for f in files:
+                with open(os.path.join(root, f), "rb") as fh:
+                    while fh.read(1 << 24):
+                        pass
     results = []
-    dims = ["time", "y", "x"]
     lsio_chunks = ",".join(f"{d}={c}" for d, c in zip(dims, dst_chunks))
-    sides = [("lsio", [args.lsio, "rechunk", src, None, "--chunks", lsio_chunks, "--codec",
-                       "blosc:zstd:5:shuffle", "--max-memory", args.max_memory, "--threads",
-                       str(args.threads), "--quiet"], "t2m")]
-    me = [sys.executable, os.path.abspath(__file__), f"--shape={args.shape}",
-          f"--src-chunks={args.src_chunks}", f"--dst-chunks={args.dst_chunks}",
-          f"--max-memory={args.max_memory}", f"--threads={args.threads}"]
+    lsio_argv = [args.lsio, "rechunk", src, None, "--var", args.var, "--chunks", lsio_chunks,
+                 "--codec", f"blosc:zstd:{args.clevel}:shuffle", "--max-memory", args.max_memory,
+                 "--threads", str(args.threads), "--quiet"]
+    if args.shards:
+        shards = [s if int(c) == -1 else int(c) for c, s in zip(args.shards.split(","), shape)]
+        lsio_argv += ["--format", "3", "--shards",
+                      ",".join(f"{d}={c}" for d, c in zip(dims, shards))]
+    sides = [("lsio", lsio_argv, args.var)]
+    side_args = [f"--dst-chunks={','.join(map(str, dst_chunks))}", f"--var={args.var}",
+                 f"--max-memory={args.max_memory}", f"--threads={args.threads}",
+                 f"--clevel={args.clevel}", f"--src={src}", "--dst", None]
+    skipped = []
     for peer in [p for p in args.peers.split(",") if p]:
-        sides.append((peer, [*me, f"--side={peer}", f"--src={src}", "--dst", None], "t2m"))
+        python = sys.executable
+        if peer == "rechunker":
+            if not v2:
+                skipped.append(f"rechunker: needs a Zarr v2 source (zarr-python 2)")
+                continue
+            python, why = rechunker_python()
+            if python is None:
+                skipped.append(f"rechunker: {why}")
+                continue
+        sides.append((peer, [python, os.path.abspath(__file__), f"--side={peer}", *side_args],
+                      args.var if peer != "rechunker" else ""))
+    for line in skipped:
+        print("skipped " + line, file=sys.stderr)
+    lsio_out = None
     for name, argv, path in sides:
         dst = os.path.join(args.data, f"out_{name}.zarr")
         shutil.rmtree(dst, ignore_errors=True)
-        argv = [dst if a is None else a for a in argv]
+        argv = [dst if x is None else x for x in argv]
+        if dropped:
+            drop_caches()
         r = run_process(argv)
         r["side"] = name
-        r["check"] = check_equal(src, dst, path) if r["ok"] else "failed"
+        r["check"] = check_equal(src, dst, path, args.var) if r["ok"] else "failed"
         r["gb_per_s"] = nbytes / 1e9 / r["seconds"]
+        r["stored_bytes"] = sum(os.path.getsize(os.path.join(d, f))
+                                for d, _, fs in os.walk(dst) for f in fs)
         results.append(r)
         print(f"{name}: {r['seconds']:.2f} s, peak RSS {r['peak_rss'] / 2**20:.0f} MiB, "
-              f"{r['check']}" + (f" ({r['error']})" if r["error"] else ""), file=sys.stderr)
+              f"read {r['bytes_read'] / 2**20:.0f} MiB, {r['check']}" +
+              (f" ({r['error']})" if r["error"] else ""), file=sys.stderr)
+        if name == "lsio":
+            lsio_out = r["stored_bytes"]
         shutil.rmtree(dst, ignore_errors=True)
+    disk = {}
+    if args.fio and shutil.which("fio"):
+        unit = a.dtype.itemsize * int(np.prod(dst_chunks))
+        disk = fio_disk_limit(src, lsio_out or nbytes, unit * (lsio_out or nbytes) // nbytes,
+                              args.data)
+        print(f"fio: {disk}", file=sys.stderr)
     ref = results[0]
-    lines = [f"Rechunk {args.shape} float32 ({nbytes / 2**20:.0f} MiB) chunks "
-             f"{'x'.join(map(str, src_chunks))} -> {'x'.join(map(str, dst_chunks))}, "
-             f"--max-memory {args.max_memory}, {args.threads} threads, warm cache",
+    src_stored = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(src) for f in fs)
+    fmt = f"Zarr v{2 if v2 else 3}"
+    lines = [f"Rechunk {os.path.basename(src)} ({fmt}, {'x'.join(map(str, shape))} "
+             f"{a.dtype}, {nbytes / 2**30:.2f} GiB decoded, {src_stored / 2**30:.2f} GiB stored) "
+             f"chunks {'x'.join(map(str, src_chunks))} -> {'x'.join(map(str, dst_chunks))}"
+             + (f" (lsio: shards {args.shards})" if args.shards else "")
+             + f", --max-memory {args.max_memory}, {args.threads} threads, "
+             + ("page cache dropped before each side" if dropped else "warm page cache"),
              "",
-             "| side | seconds | GB/s | peak RSS MiB | CPU s | time vs lsio | output |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "| side | seconds | GB/s (decoded) | peak RSS MiB | RSS / budget | CPU s | "
+             "read MiB | written MiB | time vs lsio | output |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         ratio = r["seconds"] / ref["seconds"] if ref["ok"] and r["ok"] else float("nan")
         lines.append(f"| {r['side']} | {r['seconds']:.2f} | {r['gb_per_s']:.3f} | "
-                     f"{r['peak_rss'] / 2**20:.0f} | {r['cpu_seconds']:.1f} | {ratio:.2f}x | "
-                     f"{r['check']} |")
+                     f"{r['peak_rss'] / 2**20:.0f} | {r['peak_rss'] / max_mem:.2f} | "
+                     f"{r['cpu_seconds']:.1f} | {r['bytes_read'] / 2**20:.0f} | "
+                     f"{r['bytes_written'] / 2**20:.0f} | {ratio:.2f}x | {r['check']} |")
+    if disk:
+        t = 0.0
+        if "read_gb_per_s" in disk:
+            t += src_stored / 1e9 / disk["read_gb_per_s"]
+        if "write_gb_per_s" in disk:
+            t += (lsio_out or nbytes) / 1e9 / disk["write_gb_per_s"]
+        lines += ["", f"Disk limit (fio, O_DIRECT, 1 MiB blocks, same disk): read "
+                  f"{disk.get('read_gb_per_s', float('nan')):.3f} GB/s over the source's "
+                  f"{src_stored / 2**20:.0f} MiB, write "
+                  f"{disk.get('write_gb_per_s', float('nan')):.3f} GB/s; reading the input plus writing lsio's {(lsio_out or 0) / 2**20:.0f} MiB"
+                  f" output: {t:.2f} s ({nbytes / 1e9 / t if t else float('nan'):.3f} GB/s "
+                  f"decoded); lsio at {t / ref['seconds'] if t else float('nan'):.2f}x of it"]
+    for line in skipped:
+        lines.append(f"\nSkipped {line}")
     text = "\n".join(lines)
     print(text)
     if args.markdown:
@@ -210,7 +377,7 @@ def main() -> int:
             f.write(text + "\n")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"results": results, "disk": disk, "skipped": skipped}, f, indent=1)
     return 0 if all(r["check"] == "identical" for r in results if r["ok"]) else 1
 
 

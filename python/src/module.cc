@@ -343,6 +343,7 @@ nb::dict Rechunk(const std::string& source, const std::string& destination,
   d["units_written"] = result.units_written;
   d["units_fill"] = result.units_fill;
   d["units_resumed"] = result.units_resumed;
+  d["temporaries_removed"] = result.temporaries_removed;
   d["seconds"] = result.seconds;
   return d;
 }

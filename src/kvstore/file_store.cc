@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -112,6 +118,92 @@ std::string TempSibling(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   return ParentPath(path) + "/." + BaseName(path) + ".lsio-tmp-" + std::to_string(::getpid()) +
          "-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+// The writer's PID when `name` is a temporary TempSibling made (".NAME.lsio-tmp-PID-N").
+std::optional<pid_t> TempOwner(std::string_view name) {
+  constexpr std::string_view kMark = ".lsio-tmp-";
+  if (name.size() < 2 || name.front() != '.') return std::nullopt;
+  const size_t mark = name.rfind(kMark);
+  if (mark == std::string_view::npos || mark < 2) return std::nullopt;
+  const std::string_view tail = name.substr(mark + kMark.size());
+  const size_t dash = tail.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == tail.size()) return std::nullopt;
+  const auto digits = [](std::string_view t) {
+    return t.size() <= 19 &&
+           std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(tail.substr(0, dash)) || !digits(tail.substr(dash + 1))) return std::nullopt;
+  const long long pid = std::strtoll(std::string(tail.substr(0, dash)).c_str(), nullptr, 10);
+  if (pid <= 0 || pid > INT32_MAX) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+// When process `pid` started (seconds since the epoch), from /proc; nullopt when unknown.
+std::optional<double> ProcessStartTime(pid_t pid) {
+  std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat_file, line)) return std::nullopt;
+  const size_t paren = line.rfind(')');  // the command name may hold spaces and parentheses
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(paren + 1));
+  std::string field;
+  unsigned long long start_ticks = 0;
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {  // field 22: starttime, in clock ticks
+    if (i == 22) start_ticks = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  std::ifstream proc_stat("/proc/stat");
+  long long boot = -1;
+  while (std::getline(proc_stat, line)) {
+    if (line.rfind("btime ", 0) == 0) boot = std::strtoll(line.c_str() + 6, nullptr, 10);
+  }
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  if (boot < 0 || ticks <= 0 || start_ticks == 0) return std::nullopt;
+  return static_cast<double>(boot) + static_cast<double>(start_ticks) / static_cast<double>(ticks);
+}
+
+// Whether the temporary `st` (named with `pid`) may still be written by a running process:
+// `pid` exists and started before the temporary was last modified (else the PID was reused).
+bool WriterMayBeRunning(pid_t pid, const struct stat& st) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  const std::optional<double> started = ProcessStartTime(pid);
+  if (!started) return true;  // cannot tell: keep it
+  const double modified = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec * 1e-9;
+  return *started <= modified + 2.0;  // /proc/stat's boot time is whole seconds
+}
+
+// RemoveAbandonedTemporaries below the directory `path`.
+Status RemoveAbandoned(const std::string& path, int depth, uint64_t* removed) {
+  if (depth > kMaxWalkDepth) return Status::OK();
+  std::vector<std::string> names;
+  {
+    Dir dir(::opendir(path.c_str()));
+    if (dir.get() == nullptr) {
+      if (errno == ENOENT || errno == ENOTDIR) return Status::OK();
+      return ErrnoToStatus(errno, path);
+    }
+    while (const dirent* e = ::readdir(dir.get())) {
+      const std::string_view name = e->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+  }
+  for (const std::string& name : names) {
+    const std::string child = path + "/" + name;
+    struct stat st;
+    if (::lstat(child.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoToStatus(errno, child);
+    }
+    if (const std::optional<pid_t> pid = TempOwner(name)) {
+      if (!WriterMayBeRunning(*pid, st)) {
+        LSIO_RETURN_IF_ERROR(RemoveTree(child).WithContext("removing an abandoned temporary"));
+        ++*removed;
+      }
+    } else if (S_ISDIR(st.st_mode)) {  // not through symlinks: only the store's own tree
+      LSIO_RETURN_IF_ERROR(RemoveAbandoned(child, depth + 1, removed));
+    }
+  }
+  return Status::OK();
 }
 
 // The IO engines a store writes through: a batch takes an idle engine (or creates one) and
@@ -562,6 +654,13 @@ class FileStore final : public Store {
   Status DeletePrefix(std::string_view prefix) override {
     LSIO_RETURN_IF_ERROR(ValidateKey(prefix));
     return RemoveTree(Describe(prefix));
+  }
+
+  Result<uint64_t> RemoveAbandonedTemporaries(std::string_view prefix) override {
+    LSIO_RETURN_IF_ERROR(ValidateKey(prefix));
+    uint64_t removed = 0;
+    LSIO_RETURN_IF_ERROR(RemoveAbandoned(Describe(prefix), 0, &removed));
+    return removed;
   }
 
   Result<std::unique_ptr<Publication>> BeginPublish(std::string_view prefix,

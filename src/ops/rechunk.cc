@@ -31,6 +31,8 @@ using nlohmann::json;
 
 constexpr const char* kStateDir = ".lsio-rechunk";
 constexpr const char* kPlanKey = ".lsio-rechunk/plan.json";
+// A two-stage run's second stage has landed in full; only removing the intermediate remains.
+constexpr const char* kStagesDoneKey = ".lsio-rechunk/stages-done";
 constexpr const char* kJournalPrefix = ".lsio-rechunk/journal";
 // Blocks grow (fewer passes, less draining between them) up to this size when the budget
 // allows; beyond it a pass's start-up cost is negligible.
@@ -932,6 +934,22 @@ void WriteRechunkPlan(const RechunkPlan& plan, std::ostream& out) {
 
 namespace {
 
+// Whether `store` holds no key (listings skip temporaries): what a run killed before its plan
+// landed leaves (directories and temporaries). Only a few top-level prefixes are walked: a
+// larger tree is taken as holding something.
+Result<bool> HoldsNothing(kvstore::Store& store) {
+  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
+                        store.List("", kvstore::ListMode::kChildren));
+  if (entries.size() > 8) return false;
+  for (const kvstore::ListEntry& e : entries) {
+    if (!e.is_prefix) return false;
+    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> below,
+                          store.List(e.key, kvstore::ListMode::kRecursive));
+    if (!below.empty()) return false;
+  }
+  return true;
+}
+
 // One stage: `jobs` (planned on `dataset`) from the source into request.destination.
 Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& request,
                                const array::Dataset* dataset, std::vector<ArrayJob> jobs,
@@ -971,15 +989,19 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
                        "remove it or choose another destination");
     }
   } else {
-    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
-                          dst->List("", kvstore::ListMode::kChildren));
-    if (!entries.empty()) {
+    LSIO_ASSIGN_OR_RETURN(bool empty, HoldsNothing(*dst));
+    if (!empty) {
       return InvalidArgumentError(dst->url() + " already exists" +
                                   (request.resume ? " and is not an interrupted rechunk" : ""));
     }
     Status s = dst->Write(kPlanKey, std::as_bytes(std::span(identity.data(), identity.size())));
     if (!s.ok()) return s.WithContext("starting the rechunk at " + dst->url());
   }
+  // Temporaries of units a killed run was writing (it lists as empty when that is all it
+  // holds): removed, so that the finished store holds none.
+  Result<uint64_t> swept = dst->RemoveAbandonedTemporaries("");
+  if (!swept.ok()) return swept.status().WithContext("cleaning up " + dst->url());
+  result.temporaries_removed = *swept;
   Journal journal(*dst);
   if (existing) journal.set_resumed();
   LSIO_RETURN_IF_ERROR(journal.Load(jobs.size()));
@@ -1077,8 +1099,13 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
     if (!s.ok()) return s.WithContext("writing metadata " + dst->Describe(kv.key));
     result.bytes_written += kv.value.size();
   }
-  Status s = dst->DeletePrefix(kStateDir);
-  if (!s.ok()) return s.WithContext("removing the rechunk journal at " + dst->url());
+  if (request.keep_state) {
+    Status s = dst->Write(kStagesDoneKey, {});
+    if (!s.ok()) return s.WithContext("writing " + dst->Describe(kStagesDoneKey));
+  } else {
+    Status s = dst->DeletePrefix(kStateDir);
+    if (!s.ok()) return s.WithContext("removing the rechunk journal at " + dst->url());
+  }
   if (request.progress) {
     RechunkProgress rp;
     rp.bytes_done = plan.bytes;
@@ -1115,9 +1142,24 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
   LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> dst,
                         context.OpenStore(request.destination));
   if (!request.resume) {
-    LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> entries,
-                          dst->List("", kvstore::ListMode::kChildren));
-    if (!entries.empty()) return InvalidArgumentError(dst->url() + " already exists");
+    LSIO_ASSIGN_OR_RETURN(bool empty, HoldsNothing(*dst));
+    if (!empty) return InvalidArgumentError(dst->url() + " already exists");
+  }
+  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> inter,
+                        context.OpenStore(plan.intermediate));
+  RechunkResult result;
+  // Both stages landed; a run was killed while removing the intermediate: finish that.
+  LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> stages_done, dst->Size(kStagesDoneKey));
+  if (request.resume && stages_done) {
+    if (Status s = inter->DeletePrefix(""); !s.ok()) {
+      return s.WithContext("removing the intermediate store " + inter->url());
+    }
+    if (Status s = dst->DeletePrefix(kStateDir); !s.ok()) {
+      return s.WithContext("removing the rechunk journal at " + dst->url());
+    }
+    result.plan = plan;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
   }
   RechunkRequest first = request;
   first.destination = plan.intermediate;
@@ -1128,17 +1170,14 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
   first.zarr_format = plan.zarr_format;
   first.multi_stage = false;
   first.resume = true;  // an interrupted first stage is always finished, not redone
-  LSIO_ASSIGN_OR_RETURN(std::shared_ptr<kvstore::Store> inter,
-                        context.OpenStore(plan.intermediate));
   LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> pending, inter->Size(kPlanKey));
-  LSIO_ASSIGN_OR_RETURN(std::vector<kvstore::ListEntry> inter_entries,
-                        inter->List("", kvstore::ListMode::kChildren));
-  RechunkResult result;
-  if (pending || inter_entries.empty()) {
+  LSIO_ASSIGN_OR_RETURN(bool inter_empty, HoldsNothing(*inter));
+  if (pending || inter_empty) {
     Result<RechunkResult> r1 = Rechunk(context, first);
     if (!r1.ok()) return r1.status().WithContext("stage 1 of 2 (into " + inter->url() + ")");
     result.bytes_read += r1->bytes_read;
     result.bytes_written += r1->bytes_written;
+    result.temporaries_removed += r1->temporaries_removed;
   }
   RechunkRequest second = request;
   second.source = plan.intermediate;
@@ -1147,10 +1186,14 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
   for (const RechunkArrayPlan& p : plan.arrays) second.array_chunks[p.path] = p.chunk;
   second.zarr_format = plan.zarr_format;
   second.multi_stage = false;
+  second.keep_state = true;  // until the intermediate is gone (kStagesDoneKey marks that)
   Result<RechunkResult> r2 = Rechunk(context, second);
   if (!r2.ok()) return r2.status().WithContext("stage 2 of 2 (from " + inter->url() + ")");
   if (Status s = inter->DeletePrefix(""); !s.ok()) {
     return s.WithContext("removing the intermediate store " + inter->url());
+  }
+  if (Status s = dst->DeletePrefix(kStateDir); !s.ok()) {
+    return s.WithContext("removing the rechunk journal at " + dst->url());
   }
   result.plan = plan;
   result.bytes_read += r2->bytes_read;
@@ -1158,6 +1201,7 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
   result.units_written = r2->units_written;
   result.units_fill = r2->units_fill;
   result.units_resumed = r2->units_resumed;
+  result.temporaries_removed += r2->temporaries_removed;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }

@@ -1,7 +1,9 @@
 // FileStore (both IO backends) and MemoryStore through the conformance suite, plus what is
 // particular to each.
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -94,6 +96,61 @@ TEST(FileStore, ListingSkipsWritersTemporaries) {
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), 1u);
   EXPECT_EQ((*entries)[0].key, "x");
+}
+
+// A PID no process has now: a child that has exited and been reaped.
+pid_t DeadPid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
+TEST(FileStore, RemovesOnlyAbandonedTemporaries) {
+  const std::string root = FreshDir();
+  std::shared_ptr<Store> store = MakeFileStore(root);
+  ASSERT_TRUE(store->Write("a/c/0", Bytes("1")).ok());
+  const std::string dead = std::to_string(DeadPid());
+  const std::string mine = std::to_string(::getpid());
+  // Abandoned: a dead writer's file and publication directory, at any depth.
+  std::ofstream(root + "/a/c/.0.lsio-tmp-" + dead + "-7") << "partial";
+  std::ofstream(root + "/.zarr.json.lsio-tmp-" + dead + "-0") << "partial";
+  fs::create_directories(root + "/.pub.lsio-tmp-" + dead + "-3/x");
+  std::ofstream(root + "/.pub.lsio-tmp-" + dead + "-3/x/y") << "partial";
+  // Kept: this process's own (a write in flight), one of a running process that started before
+  // it (PID 1), and names that only look alike.
+  std::ofstream(root + "/a/.1.lsio-tmp-" + mine + "-0") << "in flight";
+  std::ofstream(root + "/a/.2.lsio-tmp-1-0") << "in flight";
+  const std::vector<std::string> lookalikes = {
+      "a/.3.lsio-tmp-x-1", "a/.4.lsio-tmp-" + dead, "a/5.lsio-tmp-" + dead + "-1",
+      "a/.lsio-tmp-" + dead + "-1", "a/.6.lsio-tmp-" + dead + "-1x", "a/.7.lsio-tmp--1"};
+  for (const std::string& k : lookalikes) std::ofstream(root + "/" + k) << "mine";
+  Result<uint64_t> removed = store->RemoveAbandonedTemporaries("");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 3u);
+  EXPECT_FALSE(fs::exists(root + "/a/c/.0.lsio-tmp-" + dead + "-7"));
+  EXPECT_FALSE(fs::exists(root + "/.zarr.json.lsio-tmp-" + dead + "-0"));
+  EXPECT_FALSE(fs::exists(root + "/.pub.lsio-tmp-" + dead + "-3"));
+  EXPECT_TRUE(fs::exists(root + "/a/.1.lsio-tmp-" + mine + "-0"));
+  EXPECT_TRUE(fs::exists(root + "/a/c/0"));
+  for (const std::string& k : lookalikes) EXPECT_TRUE(fs::exists(root + "/" + k)) << k;
+  // PID 1 started long before a temporary dated now, but not before one dated in 1990: that
+  // PID was reused since, so that one is abandoned.
+  EXPECT_TRUE(fs::exists(root + "/a/.2.lsio-tmp-1-0"));
+  const std::string old = root + "/a/.8.lsio-tmp-1-0";
+  std::ofstream(old) << "partial";
+  const struct timespec times[2] = {{631152000, 0}, {631152000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, old.c_str(), times, 0), 0);
+  removed = store->RemoveAbandonedTemporaries("a");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(old));
+  EXPECT_TRUE(fs::exists(root + "/a/.2.lsio-tmp-1-0"));
+  // A prefix that does not exist: nothing to do.
+  removed = store->RemoveAbandonedTemporaries("nothing/here");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 0u);
 }
 
 TEST(FileStore, ErrorsNameThePath) {

@@ -6,6 +6,11 @@
 // renamed over the key, so a value is complete or absent; a publication writes a temporary
 // sibling directory that is renamed into place at Commit (renameat2 RENAME_NOREPLACE).
 // Symlinks are followed; listings stop at a depth of 64.
+//
+// Temporaries are named ".NAME.lsio-tmp-PID-N" beside NAME (PID the writing process, N a
+// counter), are never listed, and are removed on error. A process killed mid-write leaves its
+// temporaries behind; RemoveAbandonedTemporaries removes those whose process is gone (no
+// process PID, or one started after the temporary was last modified: the PID was reused).
 
 #include <memory>
 #include <string>

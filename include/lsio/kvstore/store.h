@@ -185,6 +185,15 @@ class Store {
   // Starts writes under `prefix` that become visible together at Commit.
   virtual Result<std::unique_ptr<Publication>> BeginPublish(std::string_view prefix,
                                                             const PublishOptions& options) = 0;
+  // Removes what writers that were killed mid-write left below `prefix` ("" = the whole store):
+  // the store's own temporaries (a write or publication not yet renamed into place) whose
+  // writer is gone, and nothing else. Temporaries of writers still running are kept. Returns
+  // how many were removed. Stores that write in one request (object storage, memory) leave no
+  // temporaries: the default removes nothing.
+  virtual Result<uint64_t> RemoveAbandonedTemporaries(std::string_view prefix) {
+    (void)prefix;
+    return uint64_t{0};
+  }
 };
 
 // The values of `keys` (nullopt for missing ones), read through one Reader group: what a

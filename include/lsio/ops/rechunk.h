@@ -26,7 +26,9 @@
 // rename on local files). The destination holds no metadata document until every unit has
 // landed (it does not open as a dataset before that), only `.lsio-rechunk/plan.json` (what is
 // being done) and `.lsio-rechunk/journal/*` (units finished). The metadata is written last, the
-// root's document last of all, and then `.lsio-rechunk/` is removed. With `resume`, a
+// root's document last of all, and then `.lsio-rechunk/` is removed. A run killed mid-write
+// leaves temporaries (kvstore::Store::RemoveAbandonedTemporaries); the next run over the same
+// destination (resumed, or new when they are all it holds) removes them first. With `resume`, a
 // destination holding the same plan skips the units in its journal; a different plan is
 // refused. Without `resume`, a destination that is not empty is refused.
 //
@@ -85,6 +87,9 @@ struct RechunkRequest {
   // CPU workers; 0: the context's pool size.
   int threads = 0;
   bool resume = false;
+  // Internal (a two-stage run's second stage): keep `.lsio-rechunk/` when done, marked
+  // finished, until the intermediate is removed.
+  bool keep_state = false;
   std::function<bool()> cancelled;
   // Called about 10 times a second from the coordinating thread.
   std::function<void(const RechunkProgress&)> progress;
@@ -158,6 +163,8 @@ struct RechunkResult {
   uint64_t units_written = 0;   // units stored
   uint64_t units_fill = 0;      // units equal to the fill value (not stored)
   uint64_t units_resumed = 0;   // units found finished in the journal (not redone)
+  // Temporaries a killed run left in the destination (or intermediate), removed at the start.
+  uint64_t temporaries_removed = 0;
   double seconds = 0;
 };
 
