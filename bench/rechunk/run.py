@@ -278,7 +278,10 @@ def main() -> int:
     dims = list(a.metadata.dimension_names or []) if not v2 else \
         list(a.attrs.get("_ARRAY_DIMENSIONS", []))
     nbytes = a.dtype.itemsize * int(np.prod(shape))
-    dst_chunks = [s if int(c) == -1 else int(c) for c, s in zip(args.dst_chunks.split(","), shape)]
+    # -1, or more than the dimension's length: the whole dimension (1024 time steps on the
+    # quarter-size dataset's 256).
+    dst_chunks = [s if int(c) == -1 else min(int(c), s)
+                  for c, s in zip(args.dst_chunks.split(","), shape)]
     dropped = drop_caches()
     if not dropped:  # warm the page cache for everyone alike
         for root, _, files in os.walk(src):
@@ -292,7 +295,8 @@ def main() -> int:
                  "--codec", f"blosc:zstd:{args.clevel}:shuffle", "--max-memory", args.max_memory,
                  "--threads", str(args.threads), "--quiet"]
     if args.shards:
-        shards = [s if int(c) == -1 else int(c) for c, s in zip(args.shards.split(","), shape)]
+        shards = [s if int(c) == -1 else min(int(c), s)
+                  for c, s in zip(args.shards.split(","), shape)]
         lsio_argv += ["--format", "3", "--shards",
                       ",".join(f"{d}={c}" for d, c in zip(dims, shards))]
     sides = [("lsio", lsio_argv, args.var)]
