@@ -1161,6 +1161,14 @@ Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& r
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
   }
+  if (request.resume) {  // refused before stage 1 is redone into a store nobody will read
+    LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> dst_plan, dst->Size(kPlanKey));
+    LSIO_ASSIGN_OR_RETURN(bool empty, HoldsNothing(*dst));
+    if (!dst_plan && !empty) {
+      return InvalidArgumentError(dst->url() +
+                                  " already exists and is not an interrupted rechunk");
+    }
+  }
   RechunkRequest first = request;
   first.destination = plan.intermediate;
   first.chunks.clear();

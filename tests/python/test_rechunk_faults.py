@@ -271,3 +271,16 @@ def test_disk_full_from_the_start_then_resume(lsio_bin, medium, small_tmpfs):
     assert proc.returncode == 0, proc.stderr
     assert _temporaries(dst) == []
     _equal_to_source(medium, dst)
+
+
+def test_resume_of_a_finished_two_stage_run_is_refused_at_once(cli, medium, tmp_path):
+    dst = tmp_path / "dst.zarr"
+    args = ["rechunk", medium, dst, "--chunks", "time=64,y=16,x=16", "--max-memory", "40MiB",
+            "--quiet"]
+    cli.run(*args)
+    before = {p: p.stat().st_mtime_ns for p in dst.rglob("*")}
+    proc = cli.run(*args, "--resume", check=False)
+    assert proc.returncode == 1
+    assert "already exists and is not an interrupted rechunk" in proc.stderr, proc.stderr
+    assert not (tmp_path / "dst.zarr.lsio-stage").exists()  # stage 1 was not redone
+    assert {p: p.stat().st_mtime_ns for p in dst.rglob("*")} == before
