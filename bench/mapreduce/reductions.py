@@ -51,6 +51,7 @@ def run_side(side: str, store: str, threads: int, out: str) -> dict:
     extra: dict = {}
     if side == "clim lsio":
         import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
 
         def call():
             ds = lsio.stats(store, var="t2m", groupby="time.month", stats=["mean", "std"],
@@ -70,6 +71,7 @@ def run_side(side: str, store: str, threads: int, out: str) -> dict:
             return mean.values, std.values
     elif side == "quant lsio":
         import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
 
         def call():
             ds = lsio.stats(store, var="t2m", stats=[f"quantile:{','.join(map(str, Q))}"],
