@@ -26,7 +26,9 @@ checked (CRC-32 of all bytes in request order) against the serial pread loop's.
 
 With --s3 the same requests also go to `rclone serve s3` (127.0.0.1, SigV4 checked) serving the
 same files as bucket "bkt": lsio.store over s3://, obstore's S3Store (get_ranges_async per file,
-gathered) and s3fs cat_ranges; their ratios are against lsio over S3.
+gathered) and s3fs cat_ranges; their ratios are against lsio over S3. rclone runs with
+--etag-hash '' (its local backend would otherwise MD5 the whole 64 MiB file for every GET's
+ETag, which real S3 stores; that made every range request cost a full file read).
 
 Usage: bench/store/run.py [--rounds 3] [--calls 3] [--only 64k,4m] [--sides lsio,...] [--warm]
                           [--s3]
@@ -288,8 +290,11 @@ def measure(name, workload, data, calls, warm, env=None):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         # A side that fails is reported as failed (its last line of error), not the whole run.
-        lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
-        return dict(error=(lines[-1] if lines else f"exit status {proc.returncode}")[:300])
+        lines = [x.strip() for x in proc.stderr.strip().splitlines() if x.strip()]
+        # The exception's line (a Rust error's debug dump may follow it).
+        named = [x for x in lines if x.split(":", 1)[0].endswith(("Error", "Exception"))]
+        error = named[-1] if named else lines[-1] if lines else f"exit {proc.returncode}"
+        return dict(error=error[:300])
     return json.loads(proc.stdout)
 
 
@@ -352,7 +357,9 @@ def start_s3(data):
     rclone = os.path.join(ROOT, ".venv", "bin", "rclone")
     proc = subprocess.Popen([rclone, "serve", "s3", "--config", os.path.join(base, "rclone.conf"),
                              "--addr", f"127.0.0.1:{port}", "--auth-key", f"{key},{secret}",
-                             "--no-checksum", "-L", os.path.join(base, "root")],
+                             # No ETag: rclone's local backend would hash the whole file
+                             # (64 MiB) for every GET's ETag, which S3 stores instead.
+                             "--no-checksum", "--etag-hash", "", "-L", os.path.join(base, "root")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         with socket.socket() as sock:
