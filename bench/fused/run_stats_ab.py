@@ -3,7 +3,9 @@
 the reference (each process times its own loop of reading and decoding the chunk files; the
 interpreter's start-up and imports are left out): CPU seconds and wall seconds per GB of decoded
 data, sides alternated, best of --rounds. Arrays: blosc-zstd (shuffle), blosc-lz4 (shuffle), plain zstd, float32, 8 MiB chunks
-(the stats benchmark's shape), written with zarr-python.
+(the stats benchmark's shape), written with zarr-python. The peers reading the array alone
+(zarr-python with the zarrs codec pipeline, TensorStore; all threads they want) give the issue's
+second reference: lsio stats should need at most 0.75x the CPU of the fastest of them.
 
     python bench/fused/run_stats_ab.py --lsio build/bin/lsio [--gb 1] [--rounds 3]
 """
@@ -30,6 +32,29 @@ codec = numcodecs.get_codec(__import__("json").loads(sys.argv[1]))
 t0, c0 = time.perf_counter(), time.process_time()
 for f in files:  # read (from tmpfs) and decode each chunk, as a numcodecs user does
     codec.decode(Path(f).read_bytes())
+print(time.perf_counter() - t0, time.process_time() - c0)
+"""
+
+# A peer reading the whole array (decoded into numpy, 8 time steps = one chunk row at a time, as
+# a reduction over it would), timed inside the process (imports excluded); prints wall and the
+# process's CPU seconds (all its threads).
+PEER_READ = r"""
+import sys, time
+path, side = sys.argv[1], sys.argv[2]
+if side == "zarrs":
+    import zarr, zarrs  # noqa: F401
+    zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"})
+    a = zarr.open_array(path, mode="r")
+    read = lambda i: a[i:i + 8]
+else:
+    import tensorstore as ts
+    a = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}}).result()
+    read = lambda i: a[i:i + 8].read().result()
+n = a.shape[0]
+t0, c0 = time.perf_counter(), time.process_time()
+total = 0.0
+for i in range(0, n, 8):
+    total += float(read(i)[0, 0, 0])
 print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
@@ -116,6 +141,17 @@ def main() -> int:
                 return {"wall": max(walls), "out": "", "inner_cpu": sum(cpus)}
 
             sides[f"numcodecs decode only ({args.threads} processes)"] = numcodecs_side
+
+            def peer_side(which):
+                def go():
+                    out = subprocess.run([sys.executable, "-c", PEER_READ, str(p), which],
+                                         check=True, capture_output=True, text=True).stdout
+                    w, c = map(float, out.split())
+                    return {"wall": w, "out": "", "inner_cpu": c}
+                return go
+
+            sides["zarr-python + zarrs read only"] = peer_side("zarrs")
+            sides["TensorStore read only"] = peer_side("tensorstore")
             best = {}
             outs = {}
             for _ in range(args.rounds):
@@ -135,7 +171,7 @@ def main() -> int:
                 rows.append(f"| {codec} | {name} | {b['cpu'] / gb:.3f} | {b['wall'] / gb:.3f} | "
                             f"{b['cpu'] / ref['cpu']:.2f}x | "
                             f"{'yes' if identical or not name.startswith('lsio') else 'NO'} |")
-            print(rows[-3], rows[-2], rows[-1], sep="\n", file=sys.stderr, flush=True)
+            print(*rows[-len(best):], sep="\n", file=sys.stderr, flush=True)
             shutil.rmtree(p)
     finally:
         shutil.rmtree(root, ignore_errors=True)

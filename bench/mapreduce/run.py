@@ -9,6 +9,8 @@ one run, the count of values above a threshold (15 degC, about half the values):
   lsio numpy   lsio.map_reduce(store, "t2m", lambda b, r: np.count_nonzero(b > T), add)
   lsio numba   the same with a numba function compiled with nogil=True (compiled before the
                timed region)
+  lsio cfunc   the same as a numba @cfunc pair (map and combine, lsio.C_MAP_SIGNATURE), called
+               from lsio's C++ workers with no GIL at all
   dask         da.from_zarr(store, component="t2m").map_blocks(count per block).sum()
                .compute() (threaded scheduler, as many workers as lsio's threads)
   lsio.stats   lsio.stats(store, var="t2m") (count, nan_count, min, max, sum, mean, std): the
@@ -37,7 +39,7 @@ import sys
 import time
 
 THRESHOLD = 15.0  # degC: about half the values of the benchmark data
-SIDES = ["lsio numpy", "lsio numba", "dask", "lsio.stats"]
+SIDES = ["lsio numpy", "lsio numba", "lsio cfunc", "dask", "lsio.stats"]
 
 
 def _cpu() -> float:
@@ -74,6 +76,33 @@ def run_side(side: str, store: str, threads: int) -> dict:
         def call():
             return lsio.map_reduce(store, "t2m", lambda b, r: count(b, threshold), operator.add,
                                    threads=threads)
+    elif side == "lsio cfunc":
+        import numba
+
+        import lsio
+
+        t = float(threshold)
+
+        @numba.cfunc(lsio.C_MAP_SIGNATURE, nogil=True)
+        def count_c(data, shape, origin, ndim, dtype, out):
+            n = 1
+            for d in range(ndim):
+                n *= shape[d]
+            v = numba.carray(data, (n,), np.float32)
+            c = 0
+            for x in v:
+                c += x > t
+            numba.carray(out, (1,), np.int64)[0] = c
+            return 0
+
+        @numba.cfunc(lsio.C_COMBINE_SIGNATURE, nogil=True)
+        def add_c(a, b):
+            numba.carray(a, (1,), np.int64)[0] += numba.carray(b, (1,), np.int64)[0]
+            return 0
+
+        def call():
+            return int(lsio.map_reduce(store, "t2m", count_c, add_c, result="i8",
+                                       threads=threads))
     elif side == "dask":
         import dask
         import dask.array as da
@@ -87,6 +116,7 @@ def run_side(side: str, store: str, threads: int) -> dict:
                 return int(counts.sum().compute())
     elif side == "lsio.stats":
         import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
 
         def call():
             ds = lsio.stats(store, var="t2m", threads=threads)
@@ -168,7 +198,8 @@ def main() -> int:
                 print(f"  {which} round {rnd + 1} {side:11s} {r['seconds']:7.2f} s "
                       f"{nbytes / r['seconds'] / 1e9:6.2f} GB/s  cpu {r['cpu_seconds']:6.2f} s  "
                       f"result {r['result']}", flush=True)
-        counts = {r["result"] for s in ("lsio numpy", "lsio numba", "dask") for r in runs[s]}
+        counts = {r["result"] for s in ("lsio numpy", "lsio numba", "lsio cfunc", "dask")
+                  for r in runs[s]}
         med = {s: statistics.median(r["seconds"] for r in runs[s]) for s in SIDES}
         cpu = {s: statistics.median(r["cpu_seconds"] for r in runs[s]) for s in SIDES}
         results.append({
@@ -177,6 +208,8 @@ def main() -> int:
             "numpy_vs_dask": med["dask"] / med["lsio numpy"],
             "numba_vs_dask": med["dask"] / med["lsio numba"],
             "numba_vs_stats": med["lsio.stats"] / med["lsio numba"],
+            "cfunc_vs_dask": med["dask"] / med["lsio cfunc"],
+            "cfunc_vs_stats": med["lsio.stats"] / med["lsio cfunc"],
             "numpy_vs_stats": med["lsio.stats"] / med["lsio numpy"],
             "cpu_numpy_vs_dask": cpu["dask"] / cpu["lsio numpy"],
             "cpu_numba_vs_stats": cpu["lsio.stats"] / cpu["lsio numba"],
@@ -195,13 +228,16 @@ def main() -> int:
                          f"{r['median_cpu_seconds'][s]:.2f} | {rss:.0f} |")
     lines += ["", "Ratios of median wall times (CPU seconds in brackets):", "",
               "| dataset | numpy vs dask (target 2x) | numba vs dask | numba vs lsio.stats "
-              "(target 0.8x) | numpy vs lsio.stats | counts agree |", "|---|---|---|---|---|---|"]
+              "(target 0.8x) | cfunc vs dask | cfunc vs lsio.stats (target 0.8x) | "
+              "numpy vs lsio.stats | counts agree |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r["median_cpu_seconds"]
         lines.append(
             f"| {r['dataset']} | {r['numpy_vs_dask']:.2f}x ({c['dask'] / c['lsio numpy']:.2f}x) | "
             f"{r['numba_vs_dask']:.2f}x ({c['dask'] / c['lsio numba']:.2f}x) | "
             f"{r['numba_vs_stats']:.2f}x ({c['lsio.stats'] / c['lsio numba']:.2f}x) | "
+            f"{r['cfunc_vs_dask']:.2f}x ({c['dask'] / c['lsio cfunc']:.2f}x) | "
+            f"{r['cfunc_vs_stats']:.2f}x ({c['lsio.stats'] / c['lsio cfunc']:.2f}x) | "
             f"{r['numpy_vs_stats']:.2f}x ({c['lsio.stats'] / c['lsio numpy']:.2f}x) | "
             f"{'yes' if r['counts_agree'] else 'NO'} |")
     text = "\n".join(lines)

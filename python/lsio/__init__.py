@@ -17,7 +17,7 @@
 from lsio._lsio import __version__
 from lsio import errors
 from lsio._api import Array, Group, open
-from lsio._map_reduce import Region, map_blocks, map_reduce
+from lsio._map_reduce import C_COMBINE_SIGNATURE, C_MAP_SIGNATURE, Region, map_blocks, map_reduce
 from lsio._rechunk import rechunk
 from lsio._stats import stats
 from lsio.dask import to_dask
@@ -26,4 +26,5 @@ from lsio import store
 from lsio.store import read_ranges
 
 __all__ = ["__version__", "open", "stats", "rechunk", "map_reduce", "map_blocks", "Region",
+           "C_MAP_SIGNATURE", "C_COMBINE_SIGNATURE",
            "to_dask", "Array", "Group", "Error", "errors", "store", "read_ranges"]

@@ -125,6 +125,11 @@ def map_reduce(path: str, var: str, selectors: list, call: object, combine: obje
     call(block, ordinal, index) on every block, combine(a, b) in chunk order; see lsio.map_reduce.
     """
 
+def map_reduce_c(path: str, var: str, selectors: list, map: int, combine: int, result_bytes: int, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> object:
+    """
+    C functions (addresses; lsio/ops/c_map_reduce.h) on every block without the GIL; the result's bytes or None. See lsio.map_reduce.
+    """
+
 def map_blocks(path: str, var: str, selectors: list, call: object, out: str, dtype: str, chunks: Sequence[int], name: str, zarr_format: int, codecs: str, replace: bool, threads: int, max_memory: int, io: str, progress: object | None, cancel: CancelToken | None) -> dict:
     """
     call(block, ordinal, index) -> the block's output, written to a new Zarr store; see lsio.map_blocks.

@@ -4,6 +4,7 @@ while the reads and decodes of later chunks go on."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -13,7 +14,7 @@ from ._run import run_cancellable
 from ._selection import selectors
 from ._stats import parse_size
 
-__all__ = ["map_reduce", "map_blocks", "Region"]
+__all__ = ["map_reduce", "map_blocks", "Region", "C_MAP_SIGNATURE", "C_COMBINE_SIGNATURE"]
 
 
 class Region:
@@ -104,6 +105,61 @@ def _coordinates(path: str, var_path: str, dims: Sequence[str], io: str) -> dict
     return out
 
 
+# The C ABI of map_reduce's C functions (include/lsio/ops/c_map_reduce.h), as numba signatures
+# would spell them; used to check a numba cfunc's signature before its address is called.
+C_MAP_SIGNATURE = "int32(voidptr, CPointer(int64), CPointer(int64), int32, int32, voidptr)"
+C_COMBINE_SIGNATURE = "int32(voidptr, voidptr)"
+
+
+def _c_address(fn: Any, what: str, nargs: int) -> int | None:
+    """The address of a C function given as a numba ``cfunc``, a ctypes function pointer or a
+    cffi function; None for anything else (a Python callable). Checks the signature where the
+    object declares one."""
+    import ctypes
+
+    if isinstance(fn, ctypes._CFuncPtr):
+        argtypes = getattr(fn, "argtypes", None)
+        if argtypes is not None and len(argtypes) != nargs:
+            raise TypeError(f"map_reduce: the C {what} function takes {len(argtypes)} arguments; "
+                            f"the signature is {_signature(what)}")
+        if fn.restype not in (ctypes.c_int32, ctypes.c_int):
+            raise TypeError(f"map_reduce: the C {what} function must return int32 (set "
+                            f"restype = ctypes.c_int32); the signature is {_signature(what)}")
+        return ctypes.cast(fn, ctypes.c_void_p).value
+    if "_cffi_backend" in sys.modules and type(fn).__module__ == "_cffi_backend":
+        import cffi
+
+        ffi = cffi.FFI()
+        if not isinstance(fn, ffi.CData):
+            return None
+        ctype = ffi.typeof(fn)
+        if ctype.kind != "function":
+            raise TypeError(f"map_reduce: {what}: a cffi {ctype.cname}, not a function")
+        if len(ctype.args) != nargs or ctype.result.cname not in ("int32_t", "int"):
+            raise TypeError(f"map_reduce: the C {what} function is {ctype.cname}; the signature "
+                            f"is {_signature(what)}")
+        return int(ffi.cast("uintptr_t", fn))
+    address = getattr(fn, "address", None)
+    sig = getattr(fn, "_sig", None)
+    if isinstance(address, int) and sig is not None and hasattr(fn, "native_name"):  # numba
+        from numba.core import sigutils
+
+        want = C_MAP_SIGNATURE if what == "map" else C_COMBINE_SIGNATURE
+        args, ret = sigutils.normalize_signature(want)
+        if tuple(sig.args) != tuple(args) or sig.return_type != ret:
+            raise TypeError(f"map_reduce: the numba cfunc for {what} has the signature {sig}; "
+                            f"lsio calls it as {want}")
+        return address
+    return None
+
+
+def _signature(what: str) -> str:
+    if what == "map":
+        return ("int32_t map(const void* data, const int64_t* shape, const int64_t* origin, "
+                "int32_t ndim, int32_t dtype, void* result)")
+    return "int32_t combine(void* earlier, const void* later)"
+
+
 class _Calls:
     """The function as the extension calls it, remembering the first exception it raised (the
     caller re-raises that one, not the extension's summary of it)."""
@@ -153,6 +209,7 @@ def _progress_bar(progress: bool, what: str):
 
 def map_reduce(source: Any, var: str | None, fn: Callable[[np.ndarray, Region], Any],
                combine: Callable[[Any, Any], Any], *,
+               result: Any = None,
                sel: Mapping[str, Any] | None = None,
                isel: Mapping[str, Any] | None = None,
                threads: int | None = None,
@@ -178,15 +235,58 @@ def map_reduce(source: Any, var: str | None, fn: Callable[[np.ndarray, Region], 
         must be associative; results are combined as a balanced tree over the chunks in chunk
         order, so the answer is the same for any thread count and any order of completion.
         Calls are serialised.
+    result: with C functions only: the numpy dtype of the result (``"i8"``, ``("f8", 2)``,
+        a structured dtype, ...; anything ``numpy.dtype`` takes).
     sel, isel: selections as ``lsio.stats`` takes them.
     threads: CPU workers (default: one per core).
     progress: a tqdm progress bar.
     max_memory: budget for data in flight and decoded chunks (default "256MiB"); results
         waiting for an earlier chunk's are held in memory on top of it.
 
+    C functions
+    -----------
+    ``fn`` and ``combine`` may instead both be C functions: numba ``cfunc`` objects, ctypes
+    function pointers or cffi functions, with these signatures (``lsio.C_MAP_SIGNATURE`` and
+    ``lsio.C_COMBINE_SIGNATURE`` in numba's spelling)::
+
+        int32_t map(const void* data, const int64_t* shape, const int64_t* origin,
+                    int32_t ndim, int32_t dtype, void* result);
+        int32_t combine(void* earlier, const void* later);
+
+    They are called straight from lsio's C++ workers, with no GIL at all and nothing
+    allocated per call but the result. ``map`` gets the block's values (``prod(shape)``
+    elements, C order, contiguous, the storage type in native byte order), its shape and its
+    origin (the position of its first element in the selection) over ``ndim`` dimensions,
+    ``dtype`` as numpy's type number (``numpy.dtype(...).num``: 11 float32, 12 float64, 7
+    int64, ...) and ``result``: ``result.itemsize`` zeroed bytes to write this block's result
+    into. ``combine`` merges ``later`` into ``earlier`` in place, in chunk order as above.
+    Either returns 0, or an error code that stops the run: the call raises
+    :class:`lsio.errors.InvalidArgumentError` naming the variable, the chunk and the code.
+    The pointers are valid only during the call. In numba::
+
+        @numba.cfunc(lsio.C_MAP_SIGNATURE, nogil=True)
+        def count(data, shape, origin, ndim, dtype, out):
+            n = 1
+            for d in range(ndim):
+                n *= shape[d]
+            v = numba.carray(data, (n,), np.float32)
+            c = numba.carray(out, (1,), np.int64)
+            for x in v:
+                c[0] += x > 15
+            return 0
+
+        @numba.cfunc(lsio.C_COMBINE_SIGNATURE, nogil=True)
+        def add(a, b):
+            numba.carray(a, (1,), np.int64)[0] += numba.carray(b, (1,), np.int64)[0]
+            return 0
+
+        lsio.map_reduce("data.zarr", "t2m", count, add, result="i8")
+
     Returns
     -------
-    The combination of every chunk's result; None when the selection is empty.
+    The combination of every chunk's result; None when the selection is empty. With C
+    functions: a numpy scalar of ``result``'s dtype (an array for a subarray dtype, a record
+    for a structured one).
 
     Raises
     ------
@@ -198,6 +298,31 @@ def map_reduce(source: Any, var: str | None, fn: Callable[[np.ndarray, Region], 
     path = _location(source)
     io_name = io
     sels = selectors(isel=isel, sel=sel)
+    c_map = _c_address(fn, "map", 6)
+    c_combine = _c_address(combine, "combine", 2)
+    if c_map is not None or c_combine is not None:
+        if c_map is None or c_combine is None:
+            raise TypeError("map_reduce: fn and combine must both be C functions (numba cfunc, "
+                            "ctypes or cffi) or both Python callables")
+        if result is None:
+            raise TypeError("map_reduce: with C functions, give result= (the numpy dtype of "
+                            "the result the functions write)")
+        rdtype = np.dtype(result)
+        if rdtype.itemsize == 0 or rdtype.hasobject:
+            raise TypeError(f"map_reduce: result dtype {rdtype} has no fixed-size bytes")
+        bar, callback = _progress_bar(progress, "map_reduce")
+        try:
+            raw = run_cancellable(_lsio.map_reduce_c, path, var or "", sels, c_map, c_combine,
+                                  rdtype.itemsize, int(threads or 0), parse_size(max_memory),
+                                  io_name, callback)
+        finally:
+            if bar is not None:
+                bar.close()
+        if raw is None:
+            return None
+        return np.frombuffer(raw, dtype=rdtype)[0].copy()
+    if result is not None:
+        raise TypeError("map_reduce: result= is for C functions only")
     var_path, dims, _, _ = _lsio.describe_selection(path, var or "", sels, io_name)
     coords = _coordinates(path, var_path, dims, io_name)
     calls = _Calls(fn, dims, coords)

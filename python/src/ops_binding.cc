@@ -15,9 +15,11 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +30,7 @@
 #include "lsio/format/open.h"
 #include "lsio/format/write.h"
 #include "lsio/io/engine.h"
+#include "lsio/ops/c_map_reduce.h"
 #include "lsio/ops/map_blocks.h"
 #include "lsio/ops/map_reduce.h"
 #include "lsio/runtime/context.h"
@@ -223,6 +226,38 @@ nb::tuple MapReduce(const std::string& path, const std::string& var, const nb::l
   return nb::make_tuple(out, nb::none());
 }
 
+// lsio.map_reduce with C functions (ops::CMapReduce): the addresses of `map` and `combine`
+// (c_map_reduce.h's signatures) and the result's size; the run holds no GIL (only the progress
+// callback takes it, on the coordinating thread). The result's bytes, or None.
+nb::object MapReduceC(const std::string& path, const std::string& var, const nb::list& selectors,
+                      uintptr_t map, uintptr_t combine, size_t result_bytes, int threads,
+                      uint64_t max_memory, const std::string& io, nb::object progress,
+                      CancelToken* cancel) {
+  std::vector<array::DimSelector> sel = ToSelectorList(selectors);
+  std::function<bool()> cancelled;
+  if (cancel) cancelled = [cancel] { return cancel->cancelled(); };
+  runtime::Context& context = *runtime::Context::Default();
+  ops::BlockPassOptions options;
+  options.threads = threads;
+  if (max_memory > 0) options.max_memory = max_memory;
+  options.cancelled = cancelled;
+  options.progress = ProgressCallback(progress);
+  ops::CMapReduceFunctions fns;
+  fns.map = reinterpret_cast<lsio_block_map_fn>(map);
+  fns.combine = reinterpret_cast<lsio_combine_fn>(combine);
+  fns.result_bytes = result_bytes;
+  Result<std::optional<std::vector<std::byte>>> result = [&] {
+    nb::gil_scoped_release release;
+    Result<OpenedArray> a = Open(context, path, var, sel, io, cancelled);
+    if (!a.ok()) return Result<std::optional<std::vector<std::byte>>>(a.status());
+    return ops::CMapReduce(context, *a->array, a->ranges, fns, options);
+  }();
+  std::optional<std::vector<std::byte>> value = ValueOrThrow(std::move(result));
+  if (!value) return nb::none();
+  return nb::steal(PyBytes_FromStringAndSize(reinterpret_cast<const char*>(value->data()),
+                                             static_cast<Py_ssize_t>(value->size())));
+}
+
 // lsio.map_blocks: call(block, ordinal, index) returns the block's output values (a
 // C-contiguous numpy array of the output dtype and the block's shape, checked by the Python
 // side); written to `out`.
@@ -329,6 +364,11 @@ void RegisterOpsBindings(nb::module_& m) {
         "threads"_a, "max_memory"_a, "io"_a, "progress"_a.none(), "cancel"_a.none(),
         "call(block, ordinal, index) on every block, combine(a, b) in chunk order; see "
         "lsio.map_reduce.");
+  m.def("map_reduce_c", &MapReduceC, "path"_a, "var"_a, "selectors"_a, "map"_a, "combine"_a,
+        "result_bytes"_a, "threads"_a, "max_memory"_a, "io"_a, "progress"_a.none(),
+        "cancel"_a.none(),
+        "C functions (addresses; lsio/ops/c_map_reduce.h) on every block without the GIL; the "
+        "result's bytes or None. See lsio.map_reduce.");
   m.def("map_blocks", &MapBlocks, "path"_a, "var"_a, "selectors"_a, "call"_a, "out"_a,
         "dtype"_a, "chunks"_a, "name"_a, "zarr_format"_a, "codecs"_a, "replace"_a, "threads"_a,
         "max_memory"_a, "io"_a, "progress"_a.none(), "cancel"_a.none(),

@@ -20,7 +20,16 @@ class CopyIntoBuffer final : public ChunkConsumer {
 
   Status Consume(uint64_t, const ChunkSelection& selection, std::span<const int64_t> chunk_shape,
                  std::span<const std::byte> chunk) override {
+    const std::span<std::byte> place = Contiguous(selection, chunk_shape);
+    if (!place.empty() && chunk.data() == place.data() && chunk.size() == place.size()) {
+      return Status::OK();  // decoded in place
+    }
     return CopyChunkSelection(selection, chunk, chunk_shape, out_, out_shape_, element_size_);
+  }
+
+  std::span<std::byte> DecodeDestination(const ChunkSelection& selection,
+                                         std::span<const int64_t> chunk_shape) override {
+    return Contiguous(selection, chunk_shape);
   }
 
   Status ConsumeFill(uint64_t, const ChunkSelection& selection,
@@ -34,6 +43,29 @@ class CopyIntoBuffer final : public ChunkConsumer {
   }
 
  private:
+  // Where the chunk lies in the output when the selection takes all of it and its elements are
+  // contiguous there (leading dimensions of extent 1, then one that may be partial, then
+  // dimensions the chunk spans in full); else empty.
+  std::span<std::byte> Contiguous(const ChunkSelection& selection,
+                                  std::span<const int64_t> chunk_shape) const {
+    const size_t rank = out_shape_.size();
+    if (selection.dims.size() != rank || chunk_shape.size() != rank) return {};
+    uint64_t elements = 1, offset = 0;
+    bool inner_full = true;  // every dimension after this one spans the output in full
+    for (size_t i = rank; i-- > 0;) {
+      const ChunkDimSlice& s = selection.dims[i];
+      const bool whole = s.start == 0 && s.count == chunk_shape[i] && (s.step == 1 || s.count == 1);
+      if (!whole) return {};
+      if (s.count != 1 && !inner_full) return {};
+      if (s.count != out_shape_[i]) inner_full = false;
+      offset += static_cast<uint64_t>(s.out_start) * elements;
+      elements *= static_cast<uint64_t>(out_shape_[i]);
+    }
+    uint64_t chunk_elements = 1;
+    for (int64_t n : chunk_shape) chunk_elements *= static_cast<uint64_t>(n);
+    return out_.subspan(offset * element_size_, chunk_elements * element_size_);
+  }
+
   std::span<std::byte> out_;
   std::vector<int64_t> out_shape_;
   size_t element_size_;

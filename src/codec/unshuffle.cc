@@ -265,6 +265,9 @@ void UnshuffleStreams(const std::byte* const* streams, size_t typesize, size_t f
     std::memcpy(dst, streams[0] + first, count);
     return;
   }
+  // Non-temporal stores need an aligned destination; a chunk decoded straight into a caller's
+  // array (array::ChunkConsumer::DecodeDestination) may start anywhere.
+  stream_out = stream_out && reinterpret_cast<uintptr_t>(dst) % 64 == 0;
   HWY_DYNAMIC_DISPATCH(UnshuffleImpl)(reinterpret_cast<const uint8_t* const*>(streams), typesize,
                                       first, count, reinterpret_cast<uint8_t*>(dst), stream_out);
 }

@@ -290,29 +290,58 @@ bool QuantileSearch::done() const {
   return true;
 }
 
-Result<QuantilePass> QuantileSearch::NextPass() const {
-  std::vector<QuantilePass::Window> windows;
+std::vector<size_t> QuantileSearch::PassWindows(
+    std::vector<QuantilePass::Window>* windows) const {
+  std::vector<size_t> window_of;
   for (const Rank& r : ranks_) {
     if (r.value) continue;
-    windows.push_back({r.lo, r.hi, r.inside <= options_.max_collect});
+    const QuantilePass::Window w{r.lo, r.hi, r.inside <= options_.max_collect};
+    size_t i = 0;
+    while (i < windows->size() && !((*windows)[i].lo == w.lo && (*windows)[i].hi == w.hi &&
+                                     (*windows)[i].collect == w.collect)) {
+      ++i;
+    }
+    if (i == windows->size()) windows->push_back(w);
+    window_of.push_back(i);
   }
+  return window_of;
+}
+
+Result<QuantilePass> QuantileSearch::NextPass() const {
+  std::vector<QuantilePass::Window> windows;
+  PassWindows(&windows);
   return QuantilePass::Make(dtype_, missing_, std::move(windows), options_.bins);
 }
 
 uint64_t QuantileSearch::pass_bytes() const {
-  uint64_t bytes = 0;
+  std::vector<QuantilePass::Window> windows;
+  const std::vector<size_t> window_of = PassWindows(&windows);
+  // A collected window holds the values inside it (Rank::inside: the same for every rank in
+  // it); a histogram, `bins` cells of 24 bytes.
+  std::vector<uint64_t> bytes(windows.size(), static_cast<uint64_t>(options_.bins) * 24);
+  size_t next = 0;
   for (const Rank& r : ranks_) {
     if (r.value) continue;
-    bytes += r.inside <= options_.max_collect ? r.inside * 8
-                                              : static_cast<uint64_t>(options_.bins) * 24;
+    const size_t w = window_of[next++];
+    if (windows[w].collect) bytes[w] = r.inside * 8;
   }
-  return bytes;
+  uint64_t total = 0;
+  for (uint64_t b : bytes) total += b;
+  return total;
 }
 
 Status QuantileSearch::Absorb(const QuantilePass& pass) {
-  size_t w = 0;
+  std::vector<QuantilePass::Window> windows;
+  const std::vector<size_t> window_of = PassWindows(&windows);
+  if (windows.size() != pass.windows().size()) {
+    return InternalError("quantile search: a pass of " + std::to_string(pass.windows().size()) +
+                         " windows absorbed where " + std::to_string(windows.size()) +
+                         " were planned");
+  }
+  size_t next = 0;
   for (Rank& r : ranks_) {
     if (r.value) continue;
+    const size_t w = window_of[next++];
     const uint64_t below = pass.below(w);
     if (pass.windows()[w].collect) {
       std::vector<double> values = pass.collected(w);
@@ -348,7 +377,6 @@ Status QuantileSearch::Absorb(const QuantilePass& pass) {
                              " beyond the values counted (the data changed between passes?)");
       }
     }
-    ++w;
   }
   return Status::OK();
 }

@@ -696,6 +696,36 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
           return NotFoundError(label + " has no dimension '" + o + "' to reduce over");
         }
       }
+      // The per-cell accumulators must fit the budget: say what they need and how to get it.
+      {
+        uint64_t cells = 1;
+        std::string grid_dims;
+        for (size_t j = 0; j < grid_shape.size(); ++j) {
+          cells *= static_cast<uint64_t>(std::max<int64_t>(grid_shape[j], 0));
+          const size_t axis = job->kept_axes[j];
+          const std::string dim_name = job->group_axis && *job->group_axis == axis
+                                           ? job->grouping.dim
+                                           : job->dims[axis];
+          grid_dims += (j ? " x " : "") + std::to_string(grid_shape[j]) + " " + dim_name;
+        }
+        const uint64_t need = cells * compute::ReductionGrid::kBytesPerCell;
+        if (need > request.max_memory) {
+          auto size = [](uint64_t bytes) {
+            const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+            int u = 0;
+            double v = static_cast<double>(bytes);
+            while (u < 4 && v >= 1024) {
+              v /= 1024;
+              ++u;
+            }
+            return u == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+          };
+          return ResourceExhaustedError(fmt::format(
+              "{}: per-cell statistics over {} ({} cells) need {} of accumulators, more than the "
+              "memory budget ({}): raise --max-memory (max_memory=) or select fewer cells",
+              label, grid_dims, cells, size(need), size(request.max_memory)));
+        }
+      }
       compute::ReductionGridOptions options;
       options.missing = job->missing;
       options.max_bytes = request.max_memory;

@@ -89,6 +89,21 @@ TEST(QuantileSearch, AllEqualEmptyAndOne) {
   EXPECT_EQ(Search({7.0}, {0.0, 0.5, 1.0}, 16, 8, &passes), (std::vector<double>{7, 7, 7}));
 }
 
+TEST(QuantileSearch, RanksInTheSameWindowShareIt) {
+  // Every rank starts in [min, max]: the first pass histograms each value once, not once per
+  // rank; the quantiles still equal sorting (checked above with ten quantiles).
+  QuantileSearch::Options o;
+  o.bins = 16;
+  o.max_collect = 8;
+  Result<QuantileSearch> s =
+      QuantileSearch::Make(DataType::kFloat64, {}, {0.01, 0.5, 0.99}, 1000, 0.0, 1.0, o);
+  ASSERT_TRUE(s.ok());
+  Result<QuantilePass> pass = s->NextPass();
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->windows().size(), 1u);
+  EXPECT_EQ(s->pass_bytes(), 16u * 24);
+}
+
 TEST(NumpyLerp, DifferenceInTheValuesType) {
   // int16: b - a wraps as numpy's does (-30000, 30000 at 0.5 gives 32768, numpy's answer).
   EXPECT_EQ(NumpyLerp(DataType::kInt16, -30000, 30000, 0.5), 32768.0);

@@ -18,6 +18,7 @@
 #include "lsio/array/read.h"
 #include "lsio/format/open.h"
 #include "lsio/kvstore/open.h"
+#include "lsio/ops/c_map_reduce.h"
 #include "lsio/ops/map_blocks.h"
 #include "lsio/ops/map_reduce.h"
 
@@ -253,6 +254,96 @@ TEST(MapReduce, CancelStopsPartWay) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().ToString();
   EXPECT_LT(calls.load(), 18);
+}
+
+// C functions for CMapReduce: the count of values above 200, their sum, and the sum of their
+// positions in the selection weighted 1, 100, 10000 (last dimension first), which checks
+// shape and origin; result: 3 int64 + the dtype number.
+extern "C" int32_t CountAbove(const void* data, const int64_t* shape, const int64_t* origin,
+                              int32_t ndim, int32_t dtype, void* result) {
+  if (dtype != 11) return 2;
+  int64_t n = 1;
+  for (int32_t d = 0; d < ndim; ++d) n *= shape[d];
+  const float* v = static_cast<const float*>(data);
+  int64_t* r = static_cast<int64_t*>(result);
+  for (int64_t i = 0; i < n; ++i) {
+    if (v[i] > 200.0f) {
+      ++r[0];
+      r[1] += static_cast<int64_t>(v[i] * 4);  // exact: values are multiples of 0.25
+      int64_t rem = i, w = 1;
+      for (int32_t d = ndim - 1; d >= 0; --d) {
+        r[2] += (origin[d] + rem % shape[d]) * w;
+        rem /= shape[d];
+        w *= 100;
+      }
+    }
+  }
+  return 0;
+}
+extern "C" int32_t AddThree(void* earlier, const void* later) {
+  int64_t* a = static_cast<int64_t*>(earlier);
+  const int64_t* b = static_cast<const int64_t*>(later);
+  for (int i = 0; i < 3; ++i) a[i] += b[i];
+  return 0;
+}
+extern "C" int32_t FailAtTime3(const void*, const int64_t*, const int64_t* origin, int32_t,
+                               int32_t, void*) {
+  return origin[0] == 3 && origin[1] == 0 && origin[2] == 0 ? 5 : 0;
+}
+
+TEST(CMapReduce, EqualsTheFormulaForAnyThreadCountAndSelection) {
+  Opened o = Open(MakeStore("cmapreduce"));
+  for (const std::vector<array::DimRange>& ranges :
+       {std::vector<array::DimRange>{array::FullRange(kT), array::FullRange(kY),
+                                     array::FullRange(kX)},
+        Selection()}) {
+    int64_t want[3] = {0, 0, 0};
+    const bool dropped_y = ranges[1].drop;
+    for (int64_t i = 0; i < ranges[0].count; ++i) {
+      for (int64_t j = 0; j < ranges[1].count; ++j) {
+        for (int64_t k = 0; k < ranges[2].count; ++k) {
+          const float v = Expected(ranges[0].index(i), ranges[1].index(j), ranges[2].index(k));
+          if (v <= 200.0f) continue;
+          ++want[0];
+          want[1] += static_cast<int64_t>(v * 4);
+          want[2] += dropped_y ? i * 100 + k : i * 10000 + j * 100 + k;
+        }
+      }
+    }
+    for (int threads : {1, 2}) {
+      BlockPassOptions options;
+      options.threads = threads;
+      CMapReduceFunctions fns{&CountAbove, &AddThree, 3 * sizeof(int64_t)};
+      Result<std::optional<std::vector<std::byte>>> r =
+          CMapReduce(*runtime::Context::Default(), *o.array, ranges, fns, options);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_TRUE(r->has_value());
+      ASSERT_EQ((*r)->size(), 3 * sizeof(int64_t));
+      const int64_t* got = reinterpret_cast<const int64_t*>((*r)->data());
+      EXPECT_EQ(got[0], want[0]);
+      EXPECT_EQ(got[1], want[1]);
+      EXPECT_EQ(got[2], want[2]);
+    }
+  }
+}
+
+TEST(CMapReduce, AnErrorCodeStopsTheRunNamingTheChunk) {
+  Opened o = Open(MakeStore("cmapreduce-error"));
+  const std::vector<array::DimRange> ranges = {array::FullRange(kT), array::FullRange(kY),
+                                               array::FullRange(kX)};
+  CMapReduceFunctions fns{&FailAtTime3, &AddThree, 8};
+  Result<std::optional<std::vector<std::byte>>> r =
+      CMapReduce(*runtime::Context::Default(), *o.array, ranges, fns);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  // The block at (3, 0, 0) is chunk 6 of the (3, 3, 2) grid: (1, 0, 0).
+  EXPECT_NE(r.status().message().find(
+                "variable 'v': chunk 6 (time 3:6, y 0:2, x 0:4): the C map function returned 5"),
+            std::string::npos)
+      << r.status().ToString();
+  fns.result_bytes = 0;
+  EXPECT_EQ(CMapReduce(*runtime::Context::Default(), *o.array, ranges, fns).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 // Reads array `name` of the dataset at `location` whole, as doubles.

@@ -125,3 +125,15 @@ def test_errors(tmp_path, args, message):
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert message in r.stderr, r.stderr
+
+
+def test_accumulators_beyond_the_budget_are_an_error_naming_the_memory(tmp_path):
+    # 4 months x 5 x 7 cells of 64 bytes: 8960 bytes of accumulators.
+    path = _write(tmp_path, _times(), fmt=3)
+    assert len(np.unique(pd.DatetimeIndex(_times()).month)) == 4
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "t2m", "--quiet", "--groupby",
+                        "time.month", "--max-memory", "8KiB"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert ("variable 't2m': per-cell statistics over 4 month x 5 lat x 7 lon (140 cells) "
+            "need 8.8 KiB of accumulators, more than the memory budget (8.0 KiB)") in r.stderr, \
+        r.stderr

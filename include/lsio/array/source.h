@@ -69,6 +69,17 @@ class ChunkConsumer {
                                 std::span<const std::byte> /*encoded*/) {
     return InternalError("this consumer takes decoded chunks only");
   }
+  // Decoding in place (optional). When a consumer's output holds the whole of a chunk
+  // contiguously (the selection takes every element of `chunk_shape`, in C order, and they land
+  // next to each other in the output), it may return exactly that part of its output, of the
+  // decoded chunk's size in bytes. The source then decodes the chunk straight into it and calls
+  // Consume with `chunk` pointing there, so the consumer can skip its copy: no decoded buffer,
+  // no second trip through memory. An empty span (the default): decode into a buffer. If the
+  // decode fails, the span holds garbage and OnError is called as usual.
+  virtual std::span<std::byte> DecodeDestination(const ChunkSelection& /*selection*/,
+                                                 std::span<const int64_t> /*chunk_shape*/) {
+    return {};
+  }
   // The chunk could not be read or decoded. Returning the error stops the run; returning OK
   // skips the chunk (`--on-error skip`), and the consumer accounts for what it skipped.
   virtual Status OnError(uint64_t /*ordinal*/, const ChunkSelection& /*selection*/,

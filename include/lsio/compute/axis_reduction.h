@@ -58,6 +58,9 @@ struct ReductionGridOptions {
 
 class ReductionGrid {
  public:
+  // Bytes of accumulators a cell takes.
+  static constexpr uint64_t kBytesPerCell = 8 * sizeof(double);
+
   // A grid for chunks of `dtype` and `rank`, reducing `reduced_axes` (strictly increasing, each
   // < rank). `grid_shape` holds the extents of the kept axes in axis order
   // (rank - reduced_axes.size() entries, all >= 0). InvalidArgument for malformed axes or
@@ -99,6 +102,7 @@ class ReductionGrid {
   // The cell arrays, in this order, each cells_ long; see internal::GridCells.
   enum Field { kCountField, kNanCountField, kSumField, kMeanHiField, kMeanLoField, kM2Field,
                kMinField, kMaxField, kNumFields };
+  static_assert(kNumFields * sizeof(double) == kBytesPerCell);
   double* field(Field f) { return state_.data() + static_cast<size_t>(f) * cells_; }
   const double* field(Field f) const { return state_.data() + static_cast<size_t>(f) * cells_; }
 

@@ -115,6 +115,11 @@ class QuantileSearch {
  private:
   QuantileSearch() = default;
 
+  // The next pass's windows, one per distinct window of the unresolved ranks (ranks searched
+  // in the same window, as every rank is at first, share it: each value is visited once per
+  // window), and for each unresolved rank in order the index of its window.
+  std::vector<size_t> PassWindows(std::vector<QuantilePass::Window>* windows) const;
+
   // An order statistic being searched: rank k among the sorted valid values.
   struct Rank {
     uint64_t k = 0;

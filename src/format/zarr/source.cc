@@ -214,18 +214,25 @@ Status ReadState::DecodeAndConsume(uint64_t ordinal,
     if (!fused.ok()) return consumer->OnError(ordinal, selection, fused.WithContext(where));
     return Status::OK();
   }
-  LSIO_ASSIGN_OR_RETURN(Buffer decoded, decode_pool->Acquire(read_chunk_bytes));
+  // Straight into the consumer's output when the chunk lands there contiguously, else into a
+  // pooled buffer.
+  Buffer decoded;
+  std::span<std::byte> into = consumer->DecodeDestination(selection, read_chunk_shape);
+  if (into.size() != read_chunk_bytes ||
+      reinterpret_cast<uintptr_t>(into.data()) % element_size != 0) {
+    LSIO_ASSIGN_OR_RETURN(decoded, decode_pool->Acquire(read_chunk_bytes));
+    into = decoded.mutable_span();
+  }
   Status decode;
   if (chain) {
-    decode = chain->Decode(bytes.span(), decoded.mutable_span(), *decode_pool);
+    decode = chain->Decode(bytes.span(), into, *decode_pool);
   } else {
     // Nested sharding: the inner chunk is itself a shard.
-    decode = DecodeShard(bytes.span(), *sharding->nested, dtype, meta->fill_value.bytes,
-                               decoded.mutable_span(), where);
+    decode = DecodeShard(bytes.span(), *sharding->nested, dtype, meta->fill_value.bytes, into,
+                         where);
   }
   if (!decode.ok()) return consumer->OnError(ordinal, selection, decode.WithContext(where));
-  return consumer->Consume(ordinal, selection, read_chunk_shape, decoded.span())
-      .WithContext(where);
+  return consumer->Consume(ordinal, selection, read_chunk_shape, into).WithContext(where);
 }
 
 Status ReadState::HandleChunk(uint64_t ordinal,

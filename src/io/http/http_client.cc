@@ -59,6 +59,25 @@ void RequestLimit::OnThrottle() {
   throttled_windows_ = 2;
 }
 
+HedgeBudget::HedgeBudget(const ClientOptions& options, double now)
+    : burst_(options.hedge_burst),
+      per_attempt_(options.hedge_max_fraction),
+      per_second_(options.hedge_refill_per_second),
+      tokens_(options.hedge_burst),
+      refilled_(now) {}
+
+void HedgeBudget::OnFirstAttempt() { tokens_ = std::min(burst_, tokens_ + per_attempt_); }
+
+bool HedgeBudget::TryTake(double now) {
+  if (now > refilled_) {
+    tokens_ = std::min(burst_, tokens_ + (now - refilled_) * per_second_);
+    refilled_ = now;
+  }
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
 HedgePolicy::HedgePolicy(const ClientOptions& options)
     : factor_(options.hedge_factor), min_delay_(options.hedge_min_delay) {}
 
@@ -450,7 +469,11 @@ class ClientImpl final : public std::enable_shared_from_this<ClientImpl> {
       if (hedge) ++stats_.hedges;
       if (s->attempts > 1 && !hedge) ++stats_.retries;
     }
-    if (hedge) s->hedged = true;
+    if (hedge) {
+      s->hedged = true;
+    } else if (s->attempts == 1) {
+      hedge_budget_.OnFirstAttempt();
+    }
     s->transfers.push_back(t.get());
     ++running_;
     curl_multi_add_handle(multi_, easy);
@@ -483,14 +506,7 @@ class ClientImpl final : public std::enable_shared_from_this<ClientImpl> {
       stragglers.push_back(ptr);
     }
     for (ExchangeState* s : stragglers) {
-      uint64_t attempts, hedges;
-      {
-        std::lock_guard lock(stats_mu_);
-        attempts = stats_.attempts;
-        hedges = stats_.hedges;
-      }
-      // A floor of 16 lets a short run hedge its first stragglers too.
-      if (static_cast<double>(hedges + 1) > options_.hedge_max_fraction * attempts + 16) return;
+      if (!hedge_budget_.TryTake(Seconds(now - epoch_))) return;
       Launch(s, /*hedge=*/true);
     }
   }
@@ -653,6 +669,8 @@ class ClientImpl final : public std::enable_shared_from_this<ClientImpl> {
   int running_ = 0;
   RequestLimit limit_;
   HedgePolicy hedge_;
+  const Clock::time_point epoch_ = Clock::now();
+  HedgeBudget hedge_budget_{options_, 0};
   std::vector<double> recent_;  // durations of the last 64 successful attempts
   size_t recent_next_ = 0;
   std::mt19937_64 rng_;

@@ -58,8 +58,14 @@ struct ClientOptions {
   // peers took for its size).
   double hedge_factor = 4;
   double hedge_min_delay = 0.25;
-  // At most this fraction of attempts (plus 16) are hedges.
+  // Hedges draw on a budget (HedgeBudget) so that duplicate load stays small: at most
+  // hedge_burst at once, refilled by hedge_max_fraction per first attempt and by
+  // hedge_refill_per_second with time. The time refill matters after a burst of hedges (a
+  // slow start on a loaded server) used the budget up: a straggler found later still gets its
+  // twin within a second or so instead of being waited for.
   double hedge_max_fraction = 0.05;
+  double hedge_burst = 16;
+  double hedge_refill_per_second = 1;
   // libcurl's receive buffer per transfer.
   long receive_buffer = 256 << 10;
 };
@@ -139,6 +145,21 @@ class RequestLimit {
   double best_rate_ = 0;
   int best_limit_ = 0;
   int throttled_windows_ = 0;
+};
+
+// How many hedges may go out: a token bucket of ClientOptions::hedge_burst tokens, refilled by
+// hedge_max_fraction per first attempt and hedge_refill_per_second with time. Times are
+// seconds on any monotonic clock.
+class HedgeBudget {
+ public:
+  HedgeBudget(const ClientOptions& options, double now);
+  void OnFirstAttempt();
+  // Takes a token if there is one (after refilling up to `now`).
+  bool TryTake(double now);
+
+ private:
+  double burst_, per_attempt_, per_second_;
+  double tokens_, refilled_;
 };
 
 // When an attempt is a straggler: a model of attempt time = first-byte latency + size / rate,

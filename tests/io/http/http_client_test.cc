@@ -65,6 +65,31 @@ TEST(HedgePolicy, NeedsHistoryThenScalesWithSize) {
   EXPECT_DOUBLE_EQ(slow.HedgeAfter(10), 5);
 }
 
+TEST(HedgeBudget, BurstThenAFractionOfAttemptsAndARefillWithTime) {
+  ClientOptions o;
+  o.hedge_burst = 3;
+  o.hedge_max_fraction = 0.25;  // exact in binary, like the sums below
+  o.hedge_refill_per_second = 1;
+  HedgeBudget b(o, 100.0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.TryTake(100.0)) << i;
+  EXPECT_FALSE(b.TryTake(100.0)) << "the burst is used up";
+  // Four first attempts earn one hedge.
+  for (int i = 0; i < 3; ++i) b.OnFirstAttempt();
+  EXPECT_FALSE(b.TryTake(100.0));
+  b.OnFirstAttempt();
+  EXPECT_TRUE(b.TryTake(100.0));
+  EXPECT_FALSE(b.TryTake(100.0));
+  // A straggler found later is not left waiting: the budget refills with time...
+  EXPECT_FALSE(b.TryTake(100.5));
+  EXPECT_TRUE(b.TryTake(101.0));
+  // ...up to the burst, no further.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.TryTake(1000.0)) << i;
+  EXPECT_FALSE(b.TryTake(1000.0));
+  for (int i = 0; i < 1000; ++i) b.OnFirstAttempt();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(b.TryTake(1000.0)) << i;
+  EXPECT_FALSE(b.TryTake(1000.0));
+}
+
 TEST(RetryAfter, SecondsAndDates) {
   EXPECT_DOUBLE_EQ(ParseRetryAfter("3", 0), 3);
   EXPECT_DOUBLE_EQ(ParseRetryAfter(" 12 ", 0), 12);

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Climate reductions benchmark (issue 17): monthly climatology and exact global quantiles
+through lsio, against xarray + dask (+ flox) and dask.array.percentile / numpy.
+
+On a dataset written by bench/make_dataset.py (default 2q: 1 GiB float32, Zarr v2,
+blosc(zstd, 1, shuffle) in 8x512x512 chunks, daily time steps from 2000-01-01), in one run:
+
+  climatology, lsio      lsio.stats(store, var="t2m", groupby="time.month",
+                         stats=["mean", "std"], max_memory=--clim-max-memory (default 1GiB:
+                         the per-cell accumulators must fit the budget))
+  climatology, xarray    xr.open_zarr(store) then dask.compute(t2m.groupby("time.month").mean(),
+                         .std()) with flox (xarray's use_flox, threaded scheduler)
+  quantiles, lsio        lsio.stats(store, var="t2m", stats=["quantile:0.01,0.5,0.99"]) (exact)
+  quantiles, dask        dask.array.percentile(da.from_zarr(...).ravel(), [1, 50, 99])
+                         (approximate)
+  quantiles, numpy       numpy.nanquantile(copy, [0.01, 0.5, 0.99], method="linear") on an
+                         in-memory copy read with zarr-python (the read is timed apart)
+
+Each side runs in its own process (this script with --side), timing the call only; peak RSS
+is the process's (interpreter and imports included). With --cold (needs root) the page cache is
+dropped before every side. The climatologies must agree (1e-5 relative, float32 results vs
+float64) and lsio's quantiles must equal numpy's exactly; dask's error is reported.
+
+Usage: bench/mapreduce/reductions.py [--data data/bench] [--which 2q] [--threads 2]
+                                     [--rounds 1] [--cold] [--markdown FILE] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+Q = [0.01, 0.5, 0.99]
+SIDES = ["clim lsio", "clim xarray+flox", "quant lsio", "quant dask", "quant numpy"]
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_side(side: str, store: str, threads: int, out: str, clim_memory: str) -> dict:
+    import numpy as np
+
+    extra: dict = {}
+    if side == "clim lsio":
+        import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
+
+        def call():
+            ds = lsio.stats(store, var="t2m", groupby="time.month", stats=["mean", "std"],
+                            threads=threads, max_memory=clim_memory)
+            return ds["t2m_mean"].values, ds["t2m_std"].values
+    elif side == "clim xarray+flox":
+        import dask
+        import flox  # noqa: F401  (xarray uses it when installed; fail loudly if it is not)
+        import xarray as xr
+
+        def call():
+            with xr.set_options(use_flox=True), \
+                    dask.config.set(scheduler="threads", num_workers=threads):
+                ds = xr.open_zarr(store)
+                g = ds["t2m"].groupby("time.month")
+                mean, std = dask.compute(g.mean(), g.std())
+            return mean.values, std.values
+    elif side == "quant lsio":
+        import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
+
+        def call():
+            ds = lsio.stats(store, var="t2m", stats=[f"quantile:{','.join(map(str, Q))}"],
+                            threads=threads)
+            return ds["t2m_quantile"].values
+    elif side == "quant dask":
+        import dask
+        import dask.array as da
+
+        def call():
+            a = da.from_zarr(store, component="t2m")
+            with dask.config.set(scheduler="threads", num_workers=threads):
+                return da.percentile(a.ravel(), [100 * q for q in Q]).compute()
+    elif side == "quant numpy":
+        import zarr
+
+        t0 = time.perf_counter()
+        copy = zarr.open_array(os.path.join(store, "t2m"), mode="r")[...]
+        extra["read_seconds"] = time.perf_counter() - t0
+
+        def call():
+            return np.nanquantile(copy, Q, method="linear")
+    else:
+        raise SystemExit(f"unknown side {side!r}")
+    cpu0, t0 = _cpu(), time.perf_counter()
+    result = call()
+    seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if isinstance(result, tuple):
+        np.save(os.path.join(out, side.replace(" ", "_").replace("+", "_") + "_mean.npy"),
+                result[0].astype("f8"))
+        np.save(os.path.join(out, side.replace(" ", "_").replace("+", "_") + "_std.npy"),
+                result[1].astype("f8"))
+        value = None
+    else:
+        value = [float(x) for x in result]
+    return {"side": side, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": rss,
+            "result": value, **extra}
+
+
+def drop_caches() -> bool:
+    try:
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def warm(store: str) -> None:
+    for root, _, files in os.walk(store):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                while fh.read(16 << 20):
+                    pass
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--side", help=argparse.SUPPRESS)
+    ap.add_argument("--store", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--data", default="data/bench")
+    ap.add_argument("--which", default="2q")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--cold", action="store_true", help="drop the page cache before each side")
+    ap.add_argument("--clim-max-memory", default="1GiB",
+                    help="lsio's max_memory for the climatology: its per-cell accumulators "
+                         "(64 bytes a cell: 9 x 720 x 1440 cells on 2q) must fit it")
+    ap.add_argument("--markdown")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args.side, args.store, args.threads, args.out,
+                                  args.clim_max_memory)))
+        return 0
+
+    import numpy as np
+
+    results = []
+    ok = True
+    for which in args.which.split(","):
+        store = os.path.join(args.data, f"{which}.zarr")
+        if not os.path.isdir(store):
+            subprocess.run([sys.executable, "bench/make_dataset.py", "--which", which, "--out",
+                            args.data], check=True)
+        if not args.cold:
+            warm(store)
+        runs: dict[str, list[dict]] = {s: [] for s in SIDES}
+        with tempfile.TemporaryDirectory(prefix="lsio-bench-reductions-") as out:
+            for rnd in range(args.rounds):
+                order = SIDES[rnd % len(SIDES):] + SIDES[:rnd % len(SIDES)]
+                for side in order:
+                    if args.cold:
+                        drop_caches()
+                    proc = subprocess.run(
+                        [sys.executable, __file__, "--side", side, "--store", store,
+                         "--threads", str(args.threads), "--out", out,
+                         "--clim-max-memory", args.clim_max_memory],
+                        capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        print(proc.stderr, file=sys.stderr)
+                        raise SystemExit(f"{side} failed on {store}")
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    runs[side].append(r)
+                    print(f"  {which} round {rnd + 1} {side:17s} {r['seconds']:7.2f} s  "
+                          f"cpu {r['cpu_seconds']:6.2f} s  RSS {r['peak_rss_mib']:5.0f} MiB  "
+                          f"{r['result'] if r['result'] is not None else ''}", flush=True)
+            clim = {}
+            for stat in ("mean", "std"):
+                a = np.load(os.path.join(out, f"clim_lsio_{stat}.npy"))
+                b = np.load(os.path.join(out, f"clim_xarray_flox_{stat}.npy"))
+                scale = float(np.nanmax(np.abs(b)))
+                clim[stat] = {"shape_equal": a.shape == b.shape,
+                              "max_abs_diff": float(np.nanmax(np.abs(a - b)))
+                              if a.shape == b.shape else None,
+                              "scale": scale,
+                              "nan_equal": bool((np.isnan(a) == np.isnan(b)).all())
+                              if a.shape == b.shape else False}
+        clim_agree = all(c["shape_equal"] and c["nan_equal"]
+                         and c["max_abs_diff"] <= 1e-5 * max(c["scale"], 1.0)
+                         for c in clim.values())
+        lsio_q = runs["quant lsio"][0]["result"]
+        numpy_q = runs["quant numpy"][0]["result"]
+        dask_q = runs["quant dask"][0]["result"]
+        exact = lsio_q == numpy_q
+        ok = ok and clim_agree and exact
+        med = {s: statistics.median(r["seconds"] for r in runs[s]) for s in SIDES}
+        cpu = {s: statistics.median(r["cpu_seconds"] for r in runs[s]) for s in SIDES}
+        rss = {s: max(r["peak_rss_mib"] for r in runs[s]) for s in SIDES}
+        results.append({
+            "dataset": which, "median_seconds": med, "median_cpu_seconds": cpu,
+            "peak_rss_mib": rss, "runs": runs, "climatology": clim,
+            "climatology_agrees": clim_agree, "quantiles": {"lsio": lsio_q, "numpy": numpy_q,
+                                                            "dask": dask_q},
+            "quantiles_exact": exact,
+            "numpy_read_seconds": runs["quant numpy"][0].get("read_seconds"),
+            "clim_vs_xarray": med["clim xarray+flox"] / med["clim lsio"],
+            "quant_vs_dask": med["quant dask"] / med["quant lsio"],
+            "quant_vs_numpy": med["quant numpy"] / med["quant lsio"],
+        })
+
+    lines = [f"climate reductions benchmark ({'cold' if args.cold else 'warm'} page cache, "
+             f"{args.threads} threads, {args.rounds} round(s), medians; lsio climatology "
+             f"max_memory {args.clim_max_memory}; load average "
+             f"{os.getloadavg()[0]:.1f})", "",
+             "| dataset | side | seconds | CPU s | peak RSS MiB |", "|---|---|---|---|---|"]
+    for r in results:
+        for s in SIDES:
+            lines.append(f"| {r['dataset']} | {s} | {r['median_seconds'][s]:.2f} | "
+                         f"{r['median_cpu_seconds'][s]:.2f} | {r['peak_rss_mib'][s]:.0f} |")
+    lines += ["", "| dataset | climatology vs xarray+flox (target 3x) | lsio climatology RSS "
+              "(target <= 300 MiB) | climatology agrees | quantiles vs dask (target > 1x) | "
+              "quantiles vs numpy in RAM | quantiles exact | dask's relative error |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        q = r["quantiles"]
+        err = max(abs(d - n) / max(abs(n), 1e-30) for d, n in zip(q["dask"], q["numpy"]))
+        c = r["median_cpu_seconds"]
+        lines.append(
+            f"| {r['dataset']} | {r['clim_vs_xarray']:.2f}x "
+            f"({c['clim xarray+flox'] / c['clim lsio']:.2f}x CPU) | "
+            f"{r['peak_rss_mib']['clim lsio']:.0f} MiB | "
+            f"{'yes' if r['climatology_agrees'] else 'NO'} "
+            f"(max diff mean {r['climatology']['mean']['max_abs_diff']:.2g}, "
+            f"std {r['climatology']['std']['max_abs_diff']:.2g}) | "
+            f"{r['quant_vs_dask']:.2f}x ({c['quant dask'] / c['quant lsio']:.2f}x CPU) | "
+            f"{r['quant_vs_numpy']:.2f}x (numpy's read {r['numpy_read_seconds']:.1f} s apart) | "
+            f"{'yes' if r['quantiles_exact'] else 'NO'} {q['lsio']} | {err:.2g} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
