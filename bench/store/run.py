@@ -6,7 +6,8 @@ Workloads (64 files of 64 MiB of random bytes, 4 GiB, in data/bench-store, writt
   64k: 10,000 random 64 KiB ranges (distinct 64 KiB-aligned slots, so no range is read twice)
   4m:   1,000 random 4 MiB ranges (distinct 4 MiB-aligned slots)
 Every side gets the whole request list at once and returns every range's bytes:
-  lsio           lsio.store.open(dir).get_ranges(keys, starts, ends): one call
+  lsio           lsio.store.open(dir).get_ranges(keys, starts, ends): one call (O_DIRECT)
+  lsio-buffered  the same with direct_io=False (through the page cache)
   lsio-paths     lsio.read_ranges([(path, start, end), ...]): one call
   obstore        obstore.get_ranges_async per file, the 64 calls gathered by asyncio (obstore's
                  own parallelism; default coalescing)
@@ -25,7 +26,9 @@ checked (CRC-32 of all bytes in request order) against the serial pread loop's.
 
 With --s3 the same requests also go to `rclone serve s3` (127.0.0.1, SigV4 checked) serving the
 same files as bucket "bkt": lsio.store over s3://, obstore's S3Store (get_ranges_async per file,
-gathered) and s3fs cat_ranges; their ratios are against lsio over S3.
+gathered) and s3fs cat_ranges; their ratios are against lsio over S3. rclone runs with
+--etag-hash '' (its local backend would otherwise MD5 the whole 64 MiB file for every GET's
+ETag, which real S3 stores; that made every range request cost a full file read).
 
 Usage: bench/store/run.py [--rounds 3] [--calls 3] [--only 64k,4m] [--sides lsio,...] [--warm]
                           [--s3]
@@ -54,7 +57,7 @@ WORKLOADS = {
     "64k": dict(n=10_000, size=64 * KiB, desc="10,000 random 64 KiB ranges over 64 files"),
     "4m": dict(n=1_000, size=4 * MiB, desc="1,000 random 4 MiB ranges over 64 files"),
 }
-SIDES = ["lsio", "lsio-paths", "obstore", "obstore-sync", "fsspec", "pread-pool", "pread-serial"]
+SIDES = ["lsio", "lsio-buffered", "lsio-paths", "obstore", "obstore-sync", "fsspec", "pread-pool", "pread-serial"]
 S3_SIDES = ["s3-lsio", "s3-obstore", "s3-fsspec"]
 REFERENCE = "pread-serial"
 
@@ -114,6 +117,13 @@ def side_lsio(data, reqs):
     import lsio.store
 
     s = lsio.store.open(data)
+    return s.get_ranges([k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs])
+
+
+def side_lsio_buffered(data, reqs):
+    import lsio.store
+
+    s = lsio.store.open(data, direct_io=False)
     return s.get_ranges([k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs])
 
 
@@ -279,7 +289,12 @@ def measure(name, workload, data, calls, warm, env=None):
            "--data", data, "--calls", str(calls)] + (["--warm"] if warm else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"side {name} ({workload}) failed: {proc.stderr}")
+        # A side that fails is reported as failed (its last line of error), not the whole run.
+        lines = [x.strip() for x in proc.stderr.strip().splitlines() if x.strip()]
+        # The exception's line (a Rust error's debug dump may follow it).
+        named = [x for x in lines if x.split(":", 1)[0].endswith(("Error", "Exception"))]
+        error = named[-1] if named else lines[-1] if lines else f"exit {proc.returncode}"
+        return dict(error=error[:300])
     return json.loads(proc.stdout)
 
 
@@ -342,7 +357,9 @@ def start_s3(data):
     rclone = os.path.join(ROOT, ".venv", "bin", "rclone")
     proc = subprocess.Popen([rclone, "serve", "s3", "--config", os.path.join(base, "rclone.conf"),
                              "--addr", f"127.0.0.1:{port}", "--auth-key", f"{key},{secret}",
-                             "--no-checksum", "-L", os.path.join(base, "root")],
+                             # No ETag: rclone's local backend would hash the whole file
+                             # (64 MiB) for every GET's ETag, which S3 stores instead.
+                             "--no-checksum", "--etag-hash", "", "-L", os.path.join(base, "root")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         with socket.socket() as sock:
@@ -357,11 +374,15 @@ def start_s3(data):
     return proc, env, base
 
 
+def _load():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
 def run_all(args, sides, env):
-    log(f"machine: {os.cpu_count()} cores, load average "
-        f"{' '.join(open('/proc/loadavg').read().split()[:3])}; "
+    log(f"machine: {os.cpu_count()} cores, load average {_load()}; "
         f"{'warm' if args.warm else 'cold (fadvise DONTNEED per file)'} cache")
-    results = {}
+    results = {"_meta": dict(start=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                             load_start=_load(), cores=os.cpu_count())}
     for wl in args.only.split(","):
         runs = {s: [] for s in sides}
         for rnd in range(args.rounds):
@@ -369,6 +390,9 @@ def run_all(args, sides, env):
             for s in order:
                 r = measure(s, wl, args.data, args.calls, args.warm, env)
                 runs[s].append(r)
+                if "error" in r:
+                    log(f"  {wl} round {rnd + 1} {s:13s} FAILED: {r['error']}")
+                    continue
                 first, later = r["calls"][0], r["calls"][1:]
                 log(f"  {wl} round {rnd + 1} {s:13s} first {first['seconds']:7.3f} s "
                     f"(cpu {first['cpu']:5.2f} s)  later "
@@ -377,10 +401,12 @@ def run_all(args, sides, env):
         ref_crc = runs[REFERENCE][0]["calls"][0]["crc"]
         for s in sides:
             for r in runs[s]:
-                for c in r["calls"]:
+                for c in r.get("calls", []):
                     if c["crc"] != ref_crc or c["n"] != WORKLOADS[wl]["n"]:
                         raise RuntimeError(f"{s} returned other bytes than {REFERENCE} ({wl})")
         results[wl] = runs
+    results["_meta"].update(end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                            load_end=_load())
     return results
 
 
@@ -391,46 +417,67 @@ def _med(xs):
 def render(results, sides, warm):
     """First call (fresh process: set-up and first-touch of the result memory) and later calls
     (median over calls 2.. of every round) side by side; ratios are medians of per-round
-    ratios to lsio."""
-    lines = [f"lsio.store vs Python peers, {'warm' if warm else 'cold'} page cache. Seconds are "
-             f"medians over rounds; 'x lsio' = the side's time / lsio's time in the same round "
-             f"(median; s3-* sides against s3-lsio); CPU = user + sys of the side's process during "
-             f"the call (the S3 server's not counted); results equal (CRC-32 over all bytes in "
-             f"request order).", ""]
+    ratios to lsio (s3-* sides: to s3-lsio). A side that failed in a round is left out of that
+    round's ratio and its error shown."""
+    meta = results.get("_meta", {})
+    lines = [f"lsio.store vs Python peers, {'warm' if warm else 'cold'} page cache; "
+             f"{meta.get('start', '?')} to {meta.get('end', '?')}, {meta.get('cores', '?')} "
+             f"cores, load average {meta.get('load_start', '?')} at the start, "
+             f"{meta.get('load_end', '?')} at the end. Seconds are medians over rounds; "
+             f"'x lsio' = the side's time / lsio's time in the same round (median; s3-* sides "
+             f"against s3-lsio): above 1, lsio is faster; CPU = user + sys of the side's process "
+             f"during the call (the S3 server's not counted); results equal (CRC-32 over all "
+             f"bytes in request order).", ""]
+    nan = float("nan")
     for wl, runs in results.items():
+        if wl == "_meta":
+            continue
         lines.append(f"### {WORKLOADS[wl]['desc']}")
         lines.append("")
         lines.append("| side | first call s | x lsio | GB/s | CPU s | later calls s | x lsio "
                      "| GB/s | CPU s | peak RSS MiB |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        nbytes = runs["lsio"][0]["calls"][0]["bytes"] if "lsio" in runs else 1
+        nbytes = WORKLOADS[wl]["n"] * WORKLOADS[wl]["size"]
+
+        def ok(r):
+            return "calls" in r
 
         def first(r):
-            return r["calls"][0]
+            return r["calls"][0]["seconds"] if ok(r) else nan
 
         def later_sec(r):
-            return _med([c["seconds"] for c in r["calls"][1:]] or [float("nan")])
+            return _med([c["seconds"] for c in r["calls"][1:]] or [nan]) if ok(r) else nan
 
-        def later_cpu(r):
-            return _med([c["cpu"] for c in r["calls"][1:]] or [float("nan")])
+        def med(xs):
+            xs = [x for x in xs if x == x]
+            return _med(xs) if xs else nan
 
         for s in sides:
             rs = runs[s]
-            f_sec = _med([first(r)["seconds"] for r in rs])
-            f_cpu = _med([first(r)["cpu"] for r in rs])
-            l_sec = _med([later_sec(r) for r in rs])
-            l_cpu = _med([later_cpu(r) for r in rs])
-            base = "s3-lsio" if s.startswith("s3-") else "lsio"  # S3 sides against lsio on S3
+            good = [r for r in rs if ok(r)]
+            if not good:
+                lines.append(f"| {s} | failed: {rs[0]['error'].replace('|', '/')} "
+                             f"| | | | | | | | |")
+                continue
+            f_sec = med([first(r) for r in rs])
+            f_cpu = med([r["calls"][0]["cpu"] for r in good])
+            l_sec = med([later_sec(r) for r in rs])
+            l_cpu = med([_med([c["cpu"] for c in r["calls"][1:]] or [nan]) for r in good])
+            base = "s3-lsio" if s.startswith("s3-") else "lsio"
+            f_x = l_x = nan
             if base in runs:
-                f_x = _med([first(r)["seconds"] / first(q)["seconds"]
-                            for r, q in zip(rs, runs[base])])
-                l_x = _med([later_sec(r) / later_sec(q) for r, q in zip(rs, runs[base])])
-            else:
-                f_x = l_x = float("nan")
-            rss = _med([r["peak_rss"] for r in rs]) / MiB
-            lines.append(f"| {s} | {f_sec:.3f} | {f_x:.2f} | {nbytes / f_sec / 1e9:.2f} | "
+                f_x = med([first(r) / first(q) for r, q in zip(rs, runs[base])])
+                l_x = med([later_sec(r) / later_sec(q) for r, q in zip(rs, runs[base])])
+            rss = _med([r["peak_rss"] for r in good]) / MiB
+            note = "" if len(good) == len(rs) else f" ({len(rs) - len(good)} round(s) failed)"
+            lines.append(f"| {s}{note} | {f_sec:.3f} | {f_x:.2f} | {nbytes / f_sec / 1e9:.2f} | "
                          f"{f_cpu:.2f} | {l_sec:.3f} | {l_x:.2f} | {nbytes / l_sec / 1e9:.2f} | "
                          f"{l_cpu:.2f} | {rss:.0f} |")
+        failures = {s: r["error"] for s in sides for r in runs[s] if not ok(r)}
+        if failures:
+            lines.append("")
+            for s, e in failures.items():
+                lines.append(f"- {s} failed: {e}")
         lines.append("")
     return "\n".join(lines)
 

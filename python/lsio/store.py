@@ -36,6 +36,16 @@ the pool when the last of them is released.
 Reads run with the GIL released, on io_uring (or a pread pool) for local files and on libcurl's
 multi interface for object storage; Ctrl-C interrupts a long call on the main thread.
 
+Local files are read with O_DIRECT (``direct_io=True``, the default): from the device straight
+into lsio's buffers, neither copied nor filling the page cache -- right for data read once,
+larger than memory, or not cached. ``direct_io=False`` reads through the page cache instead:
+right when the files are cached (a working set smaller than memory read repeatedly, files just
+written), where O_DIRECT would go to the device every time. Results are identical.
+
+Object stores read the ranges of one object in one call that lie at most 8 KiB apart with one
+GET (``coalesce_max_gap``, bytes; ``coalesce_max_size``, 16 MiB, bounds such a GET): sparse
+ranges fetch what they ask for, neighbouring ones share a request.
+
 Errors: a missing key raises :class:`lsio.errors.KeyNotFoundError` (a ``FileNotFoundError``),
 other failures the :mod:`lsio.errors` classes; messages name the file or URL and the byte range.
 When several requests of a call fail, the first in request order is raised.
@@ -85,10 +95,13 @@ def open(url_or_path: PathOrUrl, *, io: str = "auto",  # noqa: A001
     ``http(s)://host[/path]``: keys are paths below it.
 
     ``storage_options`` configure object storage as fsspec's do (``anon``, ``key``, ``secret``,
-    ``token``, ``endpoint_url``, ``region``, ``requests``, ``retry_timeout``, ...; unknown names
-    are an error); credentials otherwise come from the environment and ``~/.aws`` as the AWS CLI
-    finds them. ``io`` picks the local IO backend (``"auto"``, ``"uring"``, ``"posix"``). Opening
-    checks nothing remotely; a store is opened once per process and location, and shared.
+    ``token``, ``endpoint_url``, ``region``, ``requests``, ``retry_timeout``,
+    ``coalesce_max_gap``, ...; unknown names are an error); credentials otherwise come from the
+    environment and ``~/.aws`` as the AWS CLI finds them. Local stores take ``direct_io``
+    (default True: O_DIRECT; False: through the page cache, for cached files; see
+    :mod:`lsio.store`). ``io`` picks the local IO backend (``"auto"``, ``"uring"``,
+    ``"posix"``). Opening checks nothing remotely; a store is opened once per process, location
+    and options, and shared.
     """
     return Store(_lsio.StoreHandle(_location(url_or_path), io, _options(storage_options)))
 
@@ -175,7 +188,8 @@ def read_ranges(requests: Sequence[RangeRequest], *, io: str = "auto",
 
     Local paths (relative ones against the current directory) are all read through one engine;
     URLs are split into their store (``s3://bucket``, ``https://host``) and key, and each store
-    gets one group. ``storage_options`` apply to every object store of the call."""
+    gets one group. ``storage_options`` apply to every object store of the call, ``direct_io``
+    to the local files."""
     return _lsio.read_ranges(requests, io, _options(storage_options))
 
 

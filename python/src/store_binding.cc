@@ -38,6 +38,7 @@
 #include "lsio/base/buffer.h"
 #include "lsio/io/engine.h"
 #include "lsio/kvstore/byte_range.h"
+#include "lsio/kvstore/file_store.h"
 #include "lsio/kvstore/open.h"
 #include "lsio/kvstore/store.h"
 #include "lsio/runtime/context.h"
@@ -341,19 +342,6 @@ Status WithRequestContext(const Store& store, const ReadRequest& r, Status st) {
   return st.WithContext("reading " + where + " " + r.range.ToString());
 }
 
-// A read from `offset` to the end of a value that holds exactly `offset` bytes is empty, not an
-// error. Some S3 servers (rclone's; AWS puts the size only in its XML body) answer that request
-// with a 416 that does not say the value's size, so the object store cannot tell it from a
-// range past the end and fails it; a HEAD settles it. Call without the GIL.
-bool EmptyAtTheEnd(Store& store, const ReadRequest& r, const Status& st) {
-  if (st.code() != StatusCode::kOutOfRange || r.range.offset <= 0 ||
-      r.range.length != ByteRange::kToEnd) {
-    return false;
-  }
-  Result<std::optional<uint64_t>> size = store.Size(r.key);
-  return size.ok() && *size && **size == static_cast<uint64_t>(r.range.offset);
-}
-
 // One store's share of a call.
 struct StoreShare {
   std::shared_ptr<Store> store;
@@ -426,18 +414,13 @@ Status ReadAll(const std::vector<StoreShare>& shares, std::vector<Buffer>& resul
     }
   }
   if (failed.empty()) return Status::OK();
-  std::sort(failed.begin(), failed.end(),
-            [](const Failure& a, const Failure& b) { return a.tag < b.tag; });
-  for (Failure& f : failed) {
-    const ReadRequest* q = nullptr;
-    for (const ReadRequest& x : f.share->requests) {
-      if (x.tag == f.tag) q = &x;
-    }
-    if (q == nullptr) return f.status;
-    if (EmptyAtTheEnd(*f.share->store, *q, f.status)) continue;  // results[tag] stays empty
-    return WithRequestContext(*f.share->store, *q, f.status);
+  // The first failed request in request order is the call's error.
+  const Failure& f = *std::min_element(
+      failed.begin(), failed.end(), [](const Failure& a, const Failure& b) { return a.tag < b.tag; });
+  for (const ReadRequest& q : f.share->requests) {
+    if (q.tag == f.tag) return WithRequestContext(*f.share->store, q, f.status);
   }
-  return Status::OK();
+  return f.status;
 }
 
 // Splits a path or URL into its store's location and the key: a local path into "/" and the
@@ -497,15 +480,19 @@ kvstore::OpenOptions MakeOpenOptions(const std::string& io,
   return o;
 }
 
-// Opens (or finds, in the process-wide context) the store at a location. Storage options go
-// to object stores only (local files take none). Call without the GIL.
+// Opens (or finds, in the process-wide context) the store at a location. Each kind of store
+// gets the storage options that apply to it: local files the file store's ("direct_io"),
+// object stores the others. Call without the GIL.
 class StoreResolver {
  public:
   explicit StoreResolver(kvstore::OpenOptions options) : options_(std::move(options)) {}
 
   Result<std::shared_ptr<Store>> Open(const std::string& location) const {
     kvstore::OpenOptions o = options_;
-    if (!kvstore::IsRemoteLocation(location)) o.storage_options.clear();
+    const bool local = !kvstore::IsRemoteLocation(location);
+    std::erase_if(o.storage_options, [local](const auto& kv) {
+      return kvstore::IsFileStoreOption(kv.first) != local;
+    });
     return runtime::Context::Default()->OpenStore(location, o);
   }
 
@@ -909,9 +896,7 @@ class RangeStream {
             ReadRequest r;
             r.key = f.key;
             r.range = f.range;
-            if (!EmptyAtTheEnd(*a->reader.store(), r, c.status)) {
-              return WithRequestContext(*a->reader.store(), r, c.status);
-            }
+            return WithRequestContext(*a->reader.store(), r, c.status);
           }
           done.emplace_back(c.tag, std::move(c.data));
         }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -713,6 +714,27 @@ class FileStore final : public Store {
 
 std::shared_ptr<Store> MakeFileStore(std::string root, FileStoreOptions options) {
   return std::make_shared<FileStore>(std::move(root), std::move(options));
+}
+
+bool IsFileStoreOption(std::string_view name) { return name == "direct_io"; }
+
+Result<FileStoreOptions> TakeFileStoreOptions(std::map<std::string, std::string>& options) {
+  FileStoreOptions out;
+  auto it = options.find("direct_io");
+  if (it != options.end()) {
+    std::string v = it->second;
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (v == "true" || v == "1" || v == "yes" || v == "on") {
+      out.engine.direct = true;
+    } else if (v == "false" || v == "0" || v == "no" || v == "off") {
+      out.engine.direct = false;
+    } else {
+      return InvalidArgumentError("storage option 'direct_io': expected true or false, got '" +
+                                  it->second + "'");
+    }
+    options.erase(it);
+  }
+  return out;
 }
 
 }  // namespace lsio::kvstore

@@ -222,6 +222,11 @@ WindowResult ResolveBodyWindow(const FetchRange& range, int status, const http::
       }
       return past_end(size);
     }
+    if (range.kind == Kind::kFrom) {
+      r.needs_size = true;  // at the very end (empty) or past it: the size decides
+      r.window = {0, 0, std::nullopt};
+      return r;
+    }
     r.status = OutOfRangeError(range.ToString() + " is past the end of the value");
     return r;
   }
@@ -411,6 +416,7 @@ class RangeAttempt final : public http::Attempt {
       return true;
     }
     window_ = w.window;
+    needs_size_ = w.needs_size;
     if (window_.length) {
       if (*window_.length > max_length_) {
         error_ = Verdict::Fail(TooLong(*window_.length));
@@ -476,6 +482,9 @@ class RangeAttempt final : public http::Attempt {
 
   Buffer TakeBuffer() { return std::move(buffer_); }
   const BodyWindow& window() const { return window_; }
+  // A 416 to a read from an offset to the end that did not say the value's size: the caller
+  // compares the offset with the size (ResolveBodyWindow).
+  bool needs_size() const { return needs_size_; }
 
  private:
   Status TooLong(uint64_t n) const {
@@ -493,6 +502,7 @@ class RangeAttempt final : public http::Attempt {
   Verdict error_;
   BodyWindow window_;
   Buffer buffer_;
+  bool needs_size_ = false;
   uint64_t pos_ = 0;
   uint64_t got_ = 0;
 };
@@ -638,6 +648,30 @@ Result<Response> Call(http::Client& client, std::shared_ptr<const ObjectEndpoint
       .get();
 }
 
+namespace {
+
+// A read from `offset` to the end of a value of `size` bytes that the server refused (416):
+// empty when `offset` is exactly the end, else past the end (or, when the value is larger, it
+// changed between the GET and the HEAD).
+Status EndOfValueStatus(const std::string& where, const ByteRange& range, uint64_t offset,
+                        uint64_t size) {
+  if (offset == size) return Status::OK();
+  if (offset > size) {
+    return OutOfRangeError(where + ": " + range.ToString() + " is past the end of the value (" +
+                           std::to_string(size) + " bytes)");
+  }
+  return IOError(where + ": the server refused " + range.ToString() + " as past the end, but " +
+                 "the value holds " + std::to_string(size) + " bytes (it changed while read?)");
+}
+
+Result<std::optional<Buffer>> EndOfValue(const std::string& where, const ByteRange& range,
+                                         uint64_t offset, uint64_t size) {
+  LSIO_RETURN_IF_ERROR(EndOfValueStatus(where, range, offset, size));
+  return std::optional<Buffer>(Buffer());
+}
+
+}  // namespace
+
 Result<std::optional<Buffer>> ReadValue(http::Client& client,
                                         std::shared_ptr<const ObjectEndpoint> endpoint,
                                         std::string_view key, ByteRange range,
@@ -660,6 +694,12 @@ Result<std::optional<Buffer>> ReadValue(http::Client& client,
     return std::optional<Buffer>(Buffer());
   }
   auto* attempt = static_cast<RangeAttempt*>(ex->winner());
+  if (attempt->needs_size()) {
+    // "From offset to the end" answered 416 without the size: empty exactly at the end.
+    LSIO_ASSIGN_OR_RETURN(std::optional<uint64_t> size, HeadSize(client, endpoint, key));
+    if (!size) return std::optional<Buffer>();
+    return EndOfValue(endpoint->Describe(key), range, plan.fetch.offset, *size);
+  }
   Buffer data = attempt->TakeBuffer();
   const uint64_t want = plan.part_length ? plan.part_offset + *plan.part_length
                         : plan.fetch.kind == FetchRange::Kind::kRange ? plan.fetch.length
@@ -706,6 +746,9 @@ struct Fetch {
   FetchRange range;
   bool probe = false;
   uint64_t check_offset = 0;
+  // A probe standing in for a read from check_offset to the end that the server refused with
+  // a 416 without the value's size: the value must hold exactly check_offset bytes.
+  bool exact_end = false;
   std::vector<Part> parts;
   uint64_t max_length = UINT64_MAX;  // of a single-request fetch
   uint64_t reserve = 0;              // budget reserved until its buffer exists
@@ -848,6 +891,7 @@ void ReaderCore::Complete(RGroup* g, size_t index, Status status, Buffer data) {
 void ReaderCore::OnFetchDone(Fetch* f, Status status, RangeAttempt* range, HeadAttempt* head) {
   // Buffers are released only outside `mu`: a release runs the pool's hook, which takes it.
   Buffer window;
+  std::shared_ptr<FetchExchange> again;
   {
     std::lock_guard lock(mu);
     reserved -= f->reserve;
@@ -856,7 +900,17 @@ void ReaderCore::OnFetchDone(Fetch* f, Status status, RangeAttempt* range, HeadA
     --g->fetches_running;
     const std::string where = endpoint->Describe(f->key);
     if (status.ok() && range != nullptr && shutdown) window = range->TakeBuffer();
-    if (!shutdown) {
+    if (!shutdown && status.ok() && range != nullptr && range->needs_size()) {
+      // A read to the end refused (416) without the size: a HEAD decides between an empty
+      // result (the offset is the value's end) and a range past the end.
+      f->probe = true;
+      f->exact_end = true;
+      f->check_offset = f->range.offset;
+      f->reserve = 0;
+      ++g->fetches_running;
+      ++running;
+      again = std::make_shared<FetchExchange>(shared_from_this(), f);
+    } else if (!shutdown) {
       std::optional<uint64_t> object_size;
       if (status.ok() && range != nullptr) {
         window = range->TakeBuffer();
@@ -882,6 +936,12 @@ void ReaderCore::OnFetchDone(Fetch* f, Status status, RangeAttempt* range, HeadA
                    OutOfRangeError(context + ": the value holds " + std::to_string(*object_size) +
                                    " bytes, not the " + std::to_string(*req.value_size) +
                                    " expected"),
+                   Buffer());
+          continue;
+        }
+        if (f->exact_end) {
+          Complete(g, part.request,
+                   EndOfValueStatus("reading " + where, req.range, f->check_offset, *object_size),
                    Buffer());
           continue;
         }
@@ -915,6 +975,7 @@ void ReaderCore::OnFetchDone(Fetch* f, Status status, RangeAttempt* range, HeadA
     }
     Notify();
   }
+  if (again) client->Start(std::move(again));
   Pump();
 }
 

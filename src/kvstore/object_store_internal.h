@@ -65,9 +65,15 @@ struct BodyWindow {
 // kFrom range at the very end, which is an empty window). Errors: kOutOfRange for a range past
 // the end of the value; kIOError (retryable) for a Content-Range that does not cover what was
 // asked.
+//
+// A 416 to a kFrom range that does not say the value's size (rclone's, and AWS's, which puts it
+// only in the XML body) cannot tell "from exactly the end" (an empty result) from "past the
+// end" (an error): the result is then OK with `needs_size` set, and the caller settles it with
+// the value's size (a HEAD).
 struct WindowResult {
   Status status;
   bool retry = false;
+  bool needs_size = false;
   BodyWindow window;
 };
 WindowResult ResolveBodyWindow(const FetchRange& range, int http_status,

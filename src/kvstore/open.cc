@@ -28,6 +28,18 @@ Status CheckNoOptions(std::string_view location, const OpenOptions& options) {
                               "' does not apply to this kind of store");
 }
 
+// A FileStore at `path` with the file store's storage options (TakeFileStoreOptions); any
+// other option is an error.
+Result<std::shared_ptr<Store>> OpenFileStore(std::string_view location, std::string_view path,
+                                             const OpenOptions& options) {
+  OpenOptions rest = options;
+  Result<FileStoreOptions> fo = TakeFileStoreOptions(rest.storage_options);
+  if (!fo.ok()) return fo.status().WithContext(std::string(location));
+  LSIO_RETURN_IF_ERROR(CheckNoOptions(location, rest));
+  fo->engine.backend = options.io_backend;
+  return MakeFileStore(std::string(path), *std::move(fo));
+}
+
 }  // namespace
 
 void RegisterStoreScheme(std::string scheme, StoreFactory factory) {
@@ -41,15 +53,12 @@ void RegisterBuiltinStores() {
   std::call_once(once, [] {
     RegisterStoreScheme("file", [](std::string_view location, const OpenOptions& options)
                                     -> Result<std::shared_ptr<Store>> {
-      LSIO_RETURN_IF_ERROR(CheckNoOptions(location, options));
       std::string_view path = location.substr(std::string_view("file://").size());
       if (path.empty() || path.front() != '/') {
         return InvalidArgumentError(std::string(location) +
                                     ": a file:// URL needs an absolute path (file:///data/x)");
       }
-      FileStoreOptions fo;
-      fo.engine.backend = options.io_backend;
-      return MakeFileStore(std::string(path), fo);
+      return OpenFileStore(location, path, options);
     });
     RegisterStoreScheme("memory", [](std::string_view location, const OpenOptions& options)
                                       -> Result<std::shared_ptr<Store>> {
@@ -89,10 +98,7 @@ Result<std::shared_ptr<Store>> OpenStore(std::string_view location, const OpenOp
   const std::string_view scheme = LocationScheme(location);
   if (scheme.empty()) {
     if (location.empty()) return InvalidArgumentError("an empty path names no store");
-    LSIO_RETURN_IF_ERROR(CheckNoOptions(location, options));
-    FileStoreOptions fo;
-    fo.engine.backend = options.io_backend;
-    return MakeFileStore(std::string(location), fo);
+    return OpenFileStore(location, location, options);
   }
   StoreFactory factory;
   {

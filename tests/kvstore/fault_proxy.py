@@ -17,8 +17,9 @@ and, for every request when asked, rewrites what servers may legally do with a R
 --delay-ms, and only that one: a deterministic straggler whose re-issue is fast.
 
 --rate is the probability of a fault per request, drawn from a seeded generator; --kinds the
-faults to draw from. GET /__proxy_stats answers a JSON count of what was done. The proxy
-stops by itself after --lifetime seconds.
+faults to draw from. GET /__proxy_stats answers a JSON count of what was done ("ok" and each
+fault kind: requests; "GET": GET requests forwarded; "body_bytes": body bytes the upstream sent
+for them). The proxy stops by itself after --lifetime seconds.
 """
 import argparse
 import http.client
@@ -110,6 +111,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(502)
             return
         status = resp.status
+        if self.command == "GET":
+            with self.server.lock:
+                c = self.server.counts
+                c["GET"] = c.get("GET", 0) + 1
+                c["body_bytes"] = c.get("body_bytes", 0) + len(data)
         if self.server.range_as_200 and status == 206:
             status = 200
         self.send_response_only(status, resp.reason if status == resp.status else "OK")

@@ -111,6 +111,20 @@ TEST(BodyWindow, EveryLegalAnswerToARange) {
     EXPECT_EQ(r.window.length, c.length);
     EXPECT_EQ(r.window.object_size, c.size);
   }
+  // A 416 to "from an offset to the end" that does not say the size (rclone's; AWS puts it in
+  // the XML body only): empty at exactly the end or past it, so the caller asks for the size.
+  internal::WindowResult w = ResolveBodyWindow({Kind::kFrom, 100, 0}, 416, h({}));
+  EXPECT_TRUE(w.status.ok()) << w.status.ToString();
+  EXPECT_TRUE(w.needs_size);
+  EXPECT_EQ(w.window.length, std::optional<uint64_t>(0));
+  // Not for a 416 that says the size, nor for a plain range (past the end either way).
+  EXPECT_FALSE(
+      ResolveBodyWindow({Kind::kFrom, 100, 0}, 416, h({{"content-range", "bytes */100"}}))
+          .needs_size);
+  w = ResolveBodyWindow({Kind::kRange, 100, 5}, 416, h({}));
+  EXPECT_EQ(w.status.code(), StatusCode::kOutOfRange);
+  EXPECT_FALSE(w.needs_size);
+
   EXPECT_EQ(FetchRange({Kind::kRange, 10, 20}).RangeHeader(), "bytes=10-29");
   EXPECT_EQ(FetchRange({Kind::kSuffix, 0, 16}).RangeHeader(), "bytes=-16");
   EXPECT_EQ(FetchRange({Kind::kFrom, 5, 0}).RangeHeader(), "bytes=5-");

@@ -368,6 +368,70 @@ TEST_P(StoreConformanceTest, ReaderRangesAndErrors) {
   }
 }
 
+// Reads at and past the end of a value, the same through Read, a Reader and ReadNow: from
+// exactly the end (to the end, or zero bytes) is empty; anything starting or reaching past it is
+// kOutOfRange naming the key and the range. (S3 servers answer "from the end" with a 416 that
+// need not carry the size.)
+TEST_P(StoreConformanceTest, ReadsAtAndPastTheEnd) {
+  const std::string value = Pattern(5000, 11);
+  Put("end/v", value);
+  Put("end/empty", "");
+  struct Case {
+    std::string key;
+    ByteRange range;
+    bool ok;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"end/v", ByteRange{5000, ByteRange::kToEnd}, true, ""},
+      {"end/v", ByteRange::Range(5000, 0), true, ""},
+      {"end/v", ByteRange::Range(4999, 1), true, value.substr(4999)},
+      {"end/v", ByteRange{4999, ByteRange::kToEnd}, true, value.substr(4999)},
+      {"end/v", ByteRange::Suffix(5000), true, value},
+      {"end/v", ByteRange{5001, ByteRange::kToEnd}, false, ""},
+      {"end/v", ByteRange{1 << 20, ByteRange::kToEnd}, false, ""},
+      {"end/v", ByteRange::Range(5000, 1), false, ""},
+      {"end/v", ByteRange::Range(5001, 0), false, ""},
+      {"end/v", ByteRange::Suffix(5001), false, ""},
+      {"end/empty", ByteRange::Whole(), true, ""},
+      {"end/empty", ByteRange::Range(0, 0), true, ""},
+      {"end/empty", ByteRange{1, ByteRange::kToEnd}, false, ""},
+      {"end/empty", ByteRange::Range(0, 1), false, ""},
+      {"end/empty", ByteRange::Suffix(1), false, ""},
+  };
+  std::vector<ReadRequest> group;
+  for (size_t i = 0; i < cases.size(); ++i) group.push_back(Request(cases[i].key, cases[i].range, i));
+  Result<std::unique_ptr<Reader>> reader = store_->MakeReader({});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::map<uint64_t, Completion> got = ReadGroup(**reader, group);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const std::string what = c.key + " " + c.range.ToString();
+    Result<std::optional<Buffer>> read = store_->Read(c.key, c.range);
+    Result<Buffer> now = store_->ReadNow(group[i]);
+    const Status& completion = got[i].status;
+    if (c.ok) {
+      ASSERT_TRUE(read.ok()) << what << ": " << read.status().ToString();
+      ASSERT_TRUE(read->has_value()) << what;
+      EXPECT_EQ(AsString(**read), c.want) << what;
+      ASSERT_TRUE(now.ok()) << what << ": " << now.status().ToString();
+      EXPECT_EQ(AsString(*now), c.want) << what;
+      ASSERT_TRUE(completion.ok()) << what << ": " << completion.ToString();
+      EXPECT_EQ(AsString(got[i].data), c.want) << what;
+      continue;
+    }
+    for (const Status& st : {read.status(), now.status(), completion}) {
+      ASSERT_FALSE(st.ok()) << what;
+      EXPECT_EQ(st.code(), StatusCode::kOutOfRange) << what << ": " << st.ToString();
+      EXPECT_NE(st.message().find(c.key), std::string::npos) << what << ": " << st.ToString();
+      // The range, in the store's notation ("bytes 5001-end", "bytes [5001, end)"): its start.
+      const std::string start = std::to_string(c.range.offset < 0 ? -c.range.offset
+                                                                  : c.range.offset);
+      EXPECT_NE(st.message().find(start), std::string::npos) << what << ": " << st.ToString();
+    }
+  }
+}
+
 // ReadNow (one request on the calling thread) gives what a Reader's completion gives.
 TEST_P(StoreConformanceTest, ReadNowAgreesWithTheReader) {
   std::string value(5000, '\0');
