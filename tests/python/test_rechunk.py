@@ -285,6 +285,10 @@ def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin,
         with pytest.raises(Exception):
             xr.open_zarr(dst)
         for entry in journal.glob("*"):
+            if entry.name.startswith("."):
+                # A journal entry being written when the run was killed (a temporary name that
+                # was never renamed): lsio does not count it, so neither does the test.
+                continue
             for line in entry.read_text().splitlines():
                 _, u = map(int, line.split())
                 key = dst / "v" / "c" / str(u // 256) / str(u // 16 % 16) / str(u % 16)
