@@ -331,7 +331,7 @@ TEST(CMapReduce, AnErrorCodeStopsTheRunNamingTheChunk) {
   Opened o = Open(MakeStore("cmapreduce-error"));
   const std::vector<array::DimRange> ranges = {array::FullRange(kT), array::FullRange(kY),
                                                array::FullRange(kX)};
-  CMapReduceFunctions fns{&FailAtTime3, &AddThree, 8};
+  CMapReduceFunctions fns{&FailAtTime3, &AddThree, 3 * sizeof(int64_t)};
   Result<std::optional<std::vector<std::byte>>> r =
       CMapReduce(*runtime::Context::Default(), *o.array, ranges, fns);
   ASSERT_FALSE(r.ok());
