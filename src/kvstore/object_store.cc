@@ -243,7 +243,9 @@ WindowResult ResolveBodyWindow(const FetchRange& range, int status, const http::
       case Kind::kWhole:
       case Kind::kFrom: {
         const uint64_t want = range.kind == Kind::kFrom ? range.offset : 0;
-        if (first > want) break;
+        if (cr->total && want > *cr->total) return past_end(*cr->total);
+        // The body must cover `want` (or end right before it: an empty read at the end).
+        if (first > want || want > last + 1) break;
         r.window.skip = want - first;
         if (cr->total) {
           if (last + 1 != *cr->total) break;  // must reach the end
