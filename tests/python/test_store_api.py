@@ -614,11 +614,18 @@ def test_direct_io_false_reads_through_the_page_cache_with_equal_results(tmp_pat
     keys, starts, ends = [k for k, _, _ in reqs], [a for _, a, _ in reqs], [b for _, _, b in reqs]
     want = [_reference(tmp_path, k, a, b) for k, a, b in reqs]
 
-    _drop_cache(big)
-    buffered = lsio.store.open(tmp_path, direct_io=False).get_ranges(keys, starts, ends)
-    assert [bytes(g) for g in buffered] == want
-    # Read through the page cache: the file's pages are now cached.
-    assert _resident_fraction(big) > 0.9
+    # Read through the page cache: the file's pages are cached right after the read. The kernel
+    # may reclaim some of them before mincore looks (seen once in CI: a 2 MiB folio gone, 0.75
+    # resident), so the read is tried up to three times; one fully cached outcome is the proof.
+    resident = []
+    for _ in range(3):
+        _drop_cache(big)
+        buffered = lsio.store.open(tmp_path, direct_io=False).get_ranges(keys, starts, ends)
+        assert [bytes(g) for g in buffered] == want
+        resident.append(_resident_fraction(big))
+        if resident[-1] > 0.9:
+            break
+    assert max(resident) > 0.9, resident
 
     if _direct_io_works(big):
         _drop_cache(big)
