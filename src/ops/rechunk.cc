@@ -1207,6 +1207,9 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
         return s;
       }
       live.pop_front();
+      // Encoded shards come in many sizes, so the codecs' pool would keep freed ones it does
+      // not reuse (measured: +90 MiB over a 512 MiB budget with 64 MiB shards).
+      DefaultBufferPool().Trim();
       LSIO_RETURN_IF_ERROR(journal.Flush());
     }
     return Status::OK();
