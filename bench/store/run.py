@@ -331,7 +331,8 @@ def main():
     env = None
     server = None
     if args.s3:
-        sides += [s for s in S3_SIDES if s not in sides]
+        if not any(s.startswith("s3-") for s in sides):  # --s3 alone: every S3 side
+            sides += S3_SIDES
         start = start_nginx_s3 if args.s3_server == "nginx" else start_s3
         server, env, base = start(args.data)
     try:
