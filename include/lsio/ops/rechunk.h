@@ -28,8 +28,9 @@
 //
 // Memory: the budget holds the blocks in flight's unit buffers, the encode scratch of each
 // worker, the decoded chunks and the reads in flight (ops::PlanMemory's split); a budget too
-// small for one write unit is refused up front with the minimum needed. After each stage the
-// codecs' cached buffers and malloc's free arena memory are given back to the system.
+// small for one write unit is refused up front with the minimum needed. After each block the
+// codecs' cached buffers, and after each stage also the context's idle readers and malloc's
+// free arena memory, are given back to the system.
 //
 // Atomicity and resume: each unit is written with Store::Write (a temporary name, then a
 // rename on local files). The destination holds no metadata document until every unit has
