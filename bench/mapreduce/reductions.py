@@ -7,7 +7,11 @@ blosc(zstd, 1, shuffle) in 8x512x512 chunks, daily time steps from 2000-01-01), 
 
   climatology, lsio      lsio.stats(store, var="t2m", groupby="time.month",
                          stats=["mean", "std"], max_memory=--clim-max-memory (default 1GiB:
-                         the per-cell accumulators must fit the budget))
+                         the per-cell accumulators fit it whole))
+  climatology, lsio in tiles
+                         the same with max_memory=--clim-tiled-max-memory (default 256MiB:
+                         the accumulators do not fit, the run makes passes over tiles of
+                         chunk columns)
   climatology, xarray    xr.open_zarr(store) then dask.compute(t2m.groupby("time.month").mean(),
                          .std()) with flox (xarray's use_flox, threaded scheduler)
   quantiles, lsio        lsio.stats(store, var="t2m", stats=["quantile:0.01,0.5,0.99"]) (exact)
@@ -38,7 +42,8 @@ import tempfile
 import time
 
 Q = [0.01, 0.5, 0.99]
-SIDES = ["clim lsio", "clim xarray+flox", "quant lsio", "quant dask", "quant numpy"]
+SIDES = ["clim lsio", "clim lsio tiled", "clim xarray+flox", "quant lsio", "quant dask",
+         "quant numpy"]
 
 
 def _cpu() -> float:
@@ -46,11 +51,18 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_side(side: str, store: str, threads: int, out: str, clim_memory: str) -> dict:
+def _file(side: str) -> str:
+    return side.replace(" ", "_").replace("+", "_")
+
+
+def run_side(side: str, store: str, threads: int, out: str, clim_memory: str,
+             clim_tiled_memory: str) -> dict:
     import numpy as np
 
     extra: dict = {}
-    if side == "clim lsio":
+    if side == "clim lsio tiled":
+        clim_memory = clim_tiled_memory
+    if side in ("clim lsio", "clim lsio tiled"):
         import lsio
         import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
 
@@ -102,10 +114,8 @@ def run_side(side: str, store: str, threads: int, out: str, clim_memory: str) ->
     seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if isinstance(result, tuple):
-        np.save(os.path.join(out, side.replace(" ", "_").replace("+", "_") + "_mean.npy"),
-                result[0].astype("f8"))
-        np.save(os.path.join(out, side.replace(" ", "_").replace("+", "_") + "_std.npy"),
-                result[1].astype("f8"))
+        np.save(os.path.join(out, _file(side) + "_mean.npy"), result[0].astype("f8"))
+        np.save(os.path.join(out, _file(side) + "_std.npy"), result[1].astype("f8"))
         value = None
     else:
         value = [float(x) for x in result]
@@ -142,18 +152,24 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--cold", action="store_true", help="drop the page cache before each side")
     ap.add_argument("--clim-max-memory", default="1GiB",
-                    help="lsio's max_memory for the climatology: its per-cell accumulators "
-                         "(64 bytes a cell: 9 x 720 x 1440 cells on 2q) must fit it")
+                    help="lsio's max_memory for the climatology run whole: its per-cell "
+                         "accumulators (40 bytes a cell for mean and std: 9 x 720 x 1440 "
+                         "cells on 2q) fit it")
+    ap.add_argument("--clim-tiled-max-memory", default="256MiB",
+                    help="lsio's max_memory for the climatology run in tiles")
+    ap.add_argument("--sides", default=",".join(SIDES),
+                    help="comma-separated sides to run (default: all)")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     args = ap.parse_args()
     if args.side:
         print(json.dumps(run_side(args.side, args.store, args.threads, args.out,
-                                  args.clim_max_memory)))
+                                  args.clim_max_memory, args.clim_tiled_max_memory)))
         return 0
 
     import numpy as np
 
+    sides = [s for s in SIDES if s in args.sides.split(",")]
     results = []
     ok = True
     for which in args.which.split(","):
@@ -163,17 +179,18 @@ def main() -> int:
                             args.data], check=True)
         if not args.cold:
             warm(store)
-        runs: dict[str, list[dict]] = {s: [] for s in SIDES}
+        runs: dict[str, list[dict]] = {s: [] for s in sides}
         with tempfile.TemporaryDirectory(prefix="lsio-bench-reductions-") as out:
             for rnd in range(args.rounds):
-                order = SIDES[rnd % len(SIDES):] + SIDES[:rnd % len(SIDES)]
+                order = sides[rnd % len(sides):] + sides[:rnd % len(sides)]
                 for side in order:
                     if args.cold:
                         drop_caches()
                     proc = subprocess.run(
                         [sys.executable, __file__, "--side", side, "--store", store,
                          "--threads", str(args.threads), "--out", out,
-                         "--clim-max-memory", args.clim_max_memory],
+                         "--clim-max-memory", args.clim_max_memory,
+                         "--clim-tiled-max-memory", args.clim_tiled_max_memory],
                         capture_output=True, text=True)
                     if proc.returncode != 0:
                         print(proc.stderr, file=sys.stderr)
@@ -183,67 +200,85 @@ def main() -> int:
                     print(f"  {which} round {rnd + 1} {side:17s} {r['seconds']:7.2f} s  "
                           f"cpu {r['cpu_seconds']:6.2f} s  RSS {r['peak_rss_mib']:5.0f} MiB  "
                           f"{r['result'] if r['result'] is not None else ''}", flush=True)
-            clim = {}
-            for stat in ("mean", "std"):
-                a = np.load(os.path.join(out, f"clim_lsio_{stat}.npy"))
-                b = np.load(os.path.join(out, f"clim_xarray_flox_{stat}.npy"))
-                scale = float(np.nanmax(np.abs(b)))
-                clim[stat] = {"shape_equal": a.shape == b.shape,
-                              "max_abs_diff": float(np.nanmax(np.abs(a - b)))
-                              if a.shape == b.shape else None,
-                              "scale": scale,
-                              "nan_equal": bool((np.isnan(a) == np.isnan(b)).all())
-                              if a.shape == b.shape else False}
-        clim_agree = all(c["shape_equal"] and c["nan_equal"]
-                         and c["max_abs_diff"] <= 1e-5 * max(c["scale"], 1.0)
-                         for c in clim.values())
-        lsio_q = runs["quant lsio"][0]["result"]
-        numpy_q = runs["quant numpy"][0]["result"]
-        dask_q = runs["quant dask"][0]["result"]
-        exact = lsio_q == numpy_q
-        ok = ok and clim_agree and exact
-        med = {s: statistics.median(r["seconds"] for r in runs[s]) for s in SIDES}
-        cpu = {s: statistics.median(r["cpu_seconds"] for r in runs[s]) for s in SIDES}
-        rss = {s: max(r["peak_rss_mib"] for r in runs[s]) for s in SIDES}
-        results.append({
-            "dataset": which, "median_seconds": med, "median_cpu_seconds": cpu,
-            "peak_rss_mib": rss, "runs": runs, "climatology": clim,
-            "climatology_agrees": clim_agree, "quantiles": {"lsio": lsio_q, "numpy": numpy_q,
-                                                            "dask": dask_q},
-            "quantiles_exact": exact,
-            "numpy_read_seconds": runs["quant numpy"][0].get("read_seconds"),
-            "clim_vs_xarray": med["clim xarray+flox"] / med["clim lsio"],
-            "quant_vs_dask": med["quant dask"] / med["quant lsio"],
-            "quant_vs_numpy": med["quant numpy"] / med["quant lsio"],
-        })
+            # Each lsio climatology against xarray's (when both ran).
+            clim: dict = {}
+            for lside in ("clim lsio", "clim lsio tiled"):
+                if lside not in sides or "clim xarray+flox" not in sides:
+                    continue
+                clim[lside] = {}
+                for stat in ("mean", "std"):
+                    a = np.load(os.path.join(out, f"{_file(lside)}_{stat}.npy"))
+                    b = np.load(os.path.join(out, f"clim_xarray_flox_{stat}.npy"))
+                    scale = float(np.nanmax(np.abs(b)))
+                    clim[lside][stat] = {
+                        "shape_equal": a.shape == b.shape,
+                        "max_abs_diff": float(np.nanmax(np.abs(a - b)))
+                        if a.shape == b.shape else None,
+                        "scale": scale,
+                        "nan_equal": bool((np.isnan(a) == np.isnan(b)).all())
+                        if a.shape == b.shape else False}
+        clim_agree = {lside: all(c["shape_equal"] and c["nan_equal"]
+                                 and c["max_abs_diff"] <= 1e-5 * max(c["scale"], 1.0)
+                                 for c in per.values())
+                      for lside, per in clim.items()}
+        ok = ok and all(clim_agree.values())
+        med = {s: statistics.median(r["seconds"] for r in runs[s]) for s in sides}
+        cpu = {s: statistics.median(r["cpu_seconds"] for r in runs[s]) for s in sides}
+        rss = {s: max(r["peak_rss_mib"] for r in runs[s]) for s in sides}
+        result = {"dataset": which, "median_seconds": med, "median_cpu_seconds": cpu,
+                  "peak_rss_mib": rss, "runs": runs, "climatology": clim,
+                  "climatology_agrees": clim_agree}
+        if all(s in sides for s in ("quant lsio", "quant numpy", "quant dask")):
+            lsio_q = runs["quant lsio"][0]["result"]
+            numpy_q = runs["quant numpy"][0]["result"]
+            dask_q = runs["quant dask"][0]["result"]
+            exact = lsio_q == numpy_q
+            ok = ok and exact
+            result.update({
+                "quantiles": {"lsio": lsio_q, "numpy": numpy_q, "dask": dask_q},
+                "quantiles_exact": exact,
+                "numpy_read_seconds": runs["quant numpy"][0].get("read_seconds"),
+                "quant_vs_dask": med["quant dask"] / med["quant lsio"],
+                "quant_vs_numpy": med["quant numpy"] / med["quant lsio"]})
+        results.append(result)
 
     lines = [f"climate reductions benchmark ({'cold' if args.cold else 'warm'} page cache, "
              f"{args.threads} threads, {args.rounds} round(s), medians; lsio climatology "
-             f"max_memory {args.clim_max_memory}; load average "
-             f"{os.getloadavg()[0]:.1f})", "",
+             f"max_memory {args.clim_max_memory}, in tiles {args.clim_tiled_max_memory}; "
+             f"load average {os.getloadavg()[0]:.1f})", "",
              "| dataset | side | seconds | CPU s | peak RSS MiB |", "|---|---|---|---|---|"]
     for r in results:
-        for s in SIDES:
+        for s in sides:
             lines.append(f"| {r['dataset']} | {s} | {r['median_seconds'][s]:.2f} | "
                          f"{r['median_cpu_seconds'][s]:.2f} | {r['peak_rss_mib'][s]:.0f} |")
-    lines += ["", "| dataset | climatology vs xarray+flox (target 3x) | lsio climatology RSS "
-              "(target <= 300 MiB) | climatology agrees | quantiles vs dask (target > 1x) | "
-              "quantiles vs numpy in RAM | quantiles exact | dask's relative error |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        q = r["quantiles"]
-        err = max(abs(d - n) / max(abs(n), 1e-30) for d, n in zip(q["dask"], q["numpy"]))
-        c = r["median_cpu_seconds"]
-        lines.append(
-            f"| {r['dataset']} | {r['clim_vs_xarray']:.2f}x "
-            f"({c['clim xarray+flox'] / c['clim lsio']:.2f}x CPU) | "
-            f"{r['peak_rss_mib']['clim lsio']:.0f} MiB | "
-            f"{'yes' if r['climatology_agrees'] else 'NO'} "
-            f"(max diff mean {r['climatology']['mean']['max_abs_diff']:.2g}, "
-            f"std {r['climatology']['std']['max_abs_diff']:.2g}) | "
-            f"{r['quant_vs_dask']:.2f}x ({c['quant dask'] / c['quant lsio']:.2f}x CPU) | "
-            f"{r['quant_vs_numpy']:.2f}x (numpy's read {r['numpy_read_seconds']:.1f} s apart) | "
-            f"{'yes' if r['quantiles_exact'] else 'NO'} {q['lsio']} | {err:.2g} |")
+    if any(r["climatology"] for r in results):
+        lines += ["", "| dataset | lsio side | vs xarray+flox (target 3x) | peak RSS (target <= "
+                  "300 MiB) | agrees with xarray |", "|---|---|---|---|---|"]
+        for r in results:
+            c = r["median_cpu_seconds"]
+            for lside, per in r["climatology"].items():
+                lines.append(
+                    f"| {r['dataset']} | {lside} | "
+                    f"{r['median_seconds']['clim xarray+flox'] / r['median_seconds'][lside]:.2f}x "
+                    f"({c['clim xarray+flox'] / c[lside]:.2f}x CPU) | "
+                    f"{r['peak_rss_mib'][lside]:.0f} MiB | "
+                    f"{'yes' if r['climatology_agrees'][lside] else 'NO'} "
+                    f"(max diff mean {per['mean']['max_abs_diff']:.2g}, "
+                    f"std {per['std']['max_abs_diff']:.2g}) |")
+    if any("quantiles" in r for r in results):
+        lines += ["", "| dataset | quantiles vs dask (target > 1x) | quantiles vs numpy in RAM | "
+                  "quantiles exact | dask's relative error |", "|---|---|---|---|---|"]
+        for r in results:
+            if "quantiles" not in r:
+                continue
+            q = r["quantiles"]
+            err = max(abs(d - n) / max(abs(n), 1e-30) for d, n in zip(q["dask"], q["numpy"]))
+            c = r["median_cpu_seconds"]
+            lines.append(
+                f"| {r['dataset']} | "
+                f"{r['quant_vs_dask']:.2f}x ({c['quant dask'] / c['quant lsio']:.2f}x CPU) | "
+                f"{r['quant_vs_numpy']:.2f}x (numpy's read {r['numpy_read_seconds']:.1f} s "
+                f"apart) | {'yes' if r['quantiles_exact'] else 'NO'} {q['lsio']} | {err:.2g} |")
     text = "\n".join(lines)
     print(text)
     if args.markdown:

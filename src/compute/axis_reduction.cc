@@ -1,6 +1,7 @@
 #include "lsio/compute/axis_reduction.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -25,19 +26,77 @@ constexpr size_t kTilePad = 8;
 
 bool IsDirectFloat(DataType t) { return t == DataType::kFloat32 || t == DataType::kFloat64; }
 
-// The cell arrays of `state` (kNumFields arrays of `cells`) from cell `offset` on.
-internal::GridCells CellsAt(double* state, int64_t cells, int64_t offset) {
-  double* c = state + offset;
-  return internal::GridCells{c,             c + cells,     c + 2 * cells, c + 3 * cells,
-                             c + 4 * cells, c + 5 * cells, c + 6 * cells, c + 7 * cells};
+internal::GridCells ToCells(double* const f[internal::kGridFields]) {
+  return internal::GridCells{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+}
+
+// Scratch for the fields a grid does not keep: `cells` doubles per field, per thread, zeroed
+// when first grown (the kernels' writes there are never read back as results).
+double* Spare(size_t cells) {
+  thread_local std::vector<double> spare;
+  const size_t need = cells * internal::kGridFields;
+  if (spare.size() < need) spare.assign(need, 0.0);
+  return spare.data();
 }
 
 }  // namespace
+
+uint32_t ReductionGrid::FieldsFor(std::span<const CellStatistic> statistics) {
+  if (statistics.empty()) return (1u << kNumFields) - 1;
+  uint32_t f = 1u << kCountField;
+  const uint32_t mean = (1u << kSumField) | (1u << kMeanHiField) | (1u << kMeanLoField);
+  for (CellStatistic s : statistics) {
+    switch (s) {
+      case CellStatistic::kCount:
+        break;
+      case CellStatistic::kNanCount:
+        f |= 1u << kNanCountField;
+        break;
+      case CellStatistic::kMin:
+        f |= 1u << kMinField;
+        break;
+      case CellStatistic::kMax:
+        f |= 1u << kMaxField;
+        break;
+      case CellStatistic::kSum:
+      case CellStatistic::kMean:
+        f |= mean;
+        break;
+      case CellStatistic::kVariance:
+      case CellStatistic::kStd:
+        f |= mean | (1u << kM2Field);
+        break;
+    }
+  }
+  return f;
+}
+
+uint64_t ReductionGrid::BytesPerCell(std::span<const CellStatistic> statistics) {
+  return static_cast<uint64_t>(std::popcount(FieldsFor(statistics))) * sizeof(double);
+}
+
+void ReductionGrid::FieldsAt(int64_t offset, double* spare, size_t spare_cells,
+                             double* out[kNumFields]) {
+  for (int f = 0; f < kNumFields; ++f) {
+    out[f] = has(static_cast<Field>(f)) ? state_.data() + slot_[f] * cells_ + offset
+                                        : spare + static_cast<size_t>(f) * spare_cells;
+  }
+}
 
 Result<ReductionGrid> ReductionGrid::Make(DataType dtype, size_t rank,
                                           std::span<const size_t> reduced_axes,
                                           std::span<const int64_t> grid_shape,
                                           ReductionGridOptions options) {
+  return MakeWithFields(dtype, rank, reduced_axes, grid_shape, options,
+                        FieldsFor(options.statistics));
+}
+
+Result<ReductionGrid> ReductionGrid::MakeWithFields(DataType dtype, size_t rank,
+                                                    std::span<const size_t> reduced_axes,
+                                                    std::span<const int64_t> grid_shape,
+                                                    const ReductionGridOptions& options,
+                                                    uint32_t fields) {
+  const int num_fields = std::popcount(fields);
   if (!IsRealNumeric(dtype)) {
     return NotSupportedError("axis reductions of " + std::string(DataTypeName(dtype)) +
                              " data are not supported");
@@ -61,7 +120,7 @@ Result<ReductionGrid> ReductionGrid::Make(DataType dtype, size_t rank,
   }
   const int64_t cells = ElementCount(grid_shape);
   if (cells < 0 ||
-      static_cast<uint64_t>(cells) > options.max_bytes / (kNumFields * sizeof(double))) {
+      static_cast<uint64_t>(cells) > options.max_bytes / (num_fields * sizeof(double))) {
     return ResourceExhaustedError("a reduction grid of " +
                                   (cells < 0 ? std::string("overflowing") : std::to_string(cells)) +
                                   " cells exceeds the limit of " +
@@ -88,9 +147,14 @@ Result<ReductionGrid> ReductionGrid::Make(DataType dtype, size_t rank,
   g.cells_ = cells;
   g.missing_ = options.missing;
   g.resolved_ = internal::ResolveMissing(options.missing, dtype);
-  g.state_.assign(static_cast<size_t>(cells) * kNumFields, 0.0);
-  std::fill_n(g.field(kMinField), cells, kInf);
-  std::fill_n(g.field(kMaxField), cells, -kInf);
+  g.fields_ = fields;
+  int64_t slot = 0;
+  for (int f = 0; f < kNumFields; ++f) {
+    if (g.has(static_cast<Field>(f))) g.slot_[f] = slot++;
+  }
+  g.state_.assign(static_cast<size_t>(cells) * static_cast<size_t>(num_fields), 0.0);
+  if (g.has(kMinField)) std::fill_n(g.field(kMinField), cells, kInf);
+  if (g.has(kMaxField)) std::fill_n(g.field(kMaxField), cells, -kInf);
   return g;
 }
 
@@ -161,11 +225,15 @@ void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
   const bool plain = resolved_.count == 0;
   const bool direct = plain && IsDirectFloat(dtype_);
   const size_t batch = direct ? internal::kDirectGridRows : internal::kMaxGridRows;
+  const size_t spare_cells = std::max<size_t>(row_width, 1);
+  double* const spare = Spare(spare_cells);
+  double* f[kNumFields];
 
   auto flush = [&](size_t num_rows, int64_t cell_base) {
     if (num_rows == 0) return;
     if (direct) {
-      const internal::GridCells cells = CellsAt(state_.data(), cells_, cell_base);
+      FieldsAt(cell_base, spare, spare_cells, f);
+      const internal::GridCells cells = ToCells(f);
       if (dtype_ == DataType::kFloat32) {
         internal::GridRowsFloat32(reinterpret_cast<const float* const*>(rows), num_rows,
                                   row_width, cells);
@@ -202,8 +270,8 @@ void ReductionGrid::ConsumeKeptInner(const ChunkView& chunk, const Box& box,
         }
         tile_rows[r] = t;
       }
-      const internal::GridCells cells =
-          CellsAt(state_.data(), cells_, cell_base + static_cast<int64_t>(x0));
+      FieldsAt(cell_base + static_cast<int64_t>(x0), spare, spare_cells, f);
+      const internal::GridCells cells = ToCells(f);
       internal::GridRowsFloat64(tile_rows, num_rows, w, cells);
     }
   };
@@ -292,8 +360,10 @@ void ReductionGrid::ConsumeReducedInner(const ChunkView& chunk, const Box& box,
       const Run run{reinterpret_cast<const std::byte*>(scratch), n};
       m = internal::MomentsFloat64({&run, 1}, internal::ResolvedMissing{});
     }
-    const internal::GridCells cells = CellsAt(state_.data(), cells_, 0);
-    const size_t i = static_cast<size_t>(cell);
+    double* f[kNumFields];
+    FieldsAt(cell, Spare(1), 1, f);
+    const internal::GridCells cells = ToCells(f);
+    const size_t i = 0;
     cells.nan_count[i] += static_cast<double>(visited - m.count);
     if (m.count == 0) return;
     const double n = static_cast<double>(m.count);
@@ -334,16 +404,22 @@ void ReductionGrid::ConsumeReducedInner(const ChunkView& chunk, const Box& box,
 
 Status ReductionGrid::Merge(const ReductionGrid& other) {
   if (other.dtype_ != dtype_ || other.rank_ != rank_ || other.reduced_axes_ != reduced_axes_ ||
-      other.grid_shape_ != grid_shape_ ||
+      other.grid_shape_ != grid_shape_ || other.fields_ != fields_ ||
       !internal::SameMissingValues(missing_, other.missing_)) {
     return InvalidArgumentError(
-        "cannot merge reduction grids of different dtype, rank, axes, shape or missing values");
+        "cannot merge reduction grids of different dtype, rank, axes, shape, statistics or "
+        "missing values");
   }
-  const internal::GridCells mine = CellsAt(state_.data(), cells_, 0);
-  const internal::GridCells theirs =
-      CellsAt(const_cast<double*>(other.state_.data()), other.cells_, 0);
+  ReductionGrid& them = const_cast<ReductionGrid&>(other);  // read only: FieldsAt is not const
+  double* const spare = Spare(2);
   for (int64_t k = 0; k < cells_; ++k) {
-    const size_t i = static_cast<size_t>(k);
+    double* a[kNumFields];
+    double* b[kNumFields];
+    FieldsAt(k, spare, 1, a);
+    them.FieldsAt(k, spare + kNumFields, 1, b);
+    const internal::GridCells mine = ToCells(a);
+    const internal::GridCells theirs = ToCells(b);
+    const size_t i = 0;
     mine.nan_count[i] += theirs.nan_count[i];
     internal::MergeIntoCell(mine, i, theirs.count[i], theirs.sum[i], theirs.mean_hi[i],
                             theirs.mean_lo[i], theirs.m2[i]);
@@ -358,39 +434,46 @@ Status ReductionGrid::Finalize(CellStatistic statistic, std::span<double> out, i
     return InvalidArgumentError("output of " + std::to_string(out.size()) +
                                 " values for a grid of " + std::to_string(cells_) + " cells");
   }
+  const uint32_t need = FieldsFor({&statistic, 1});
+  if ((need & fields_) != need) {
+    return InvalidArgumentError("this reduction grid was not made to give the statistic asked "
+                                "for (ReductionGridOptions::statistics)");
+  }
   const double* n = field(kCountField);
   const double* s = field(kSumField);
   const double* hi = field(kMeanHiField);
   const double* lo = field(kMeanLoField);
   const double* m2 = field(kM2Field);
+  const double* nan_count = field(kNanCountField);
+  const double* mn = field(kMinField);
+  const double* mx = field(kMaxField);
   for (int64_t i = 0; i < cells_; ++i) {
     // With an infinity among the values the plain sum says what numpy's sum and mean are (inf,
     // -inf or NaN) and the variance is NaN; otherwise the two-part mean is the precise one.
-    const bool finite = std::isfinite(s[i]);
     double v = 0;
     switch (statistic) {
       case CellStatistic::kCount:
         v = n[i];
         break;
       case CellStatistic::kNanCount:
-        v = field(kNanCountField)[i];
+        v = nan_count[i];
         break;
       case CellStatistic::kMin:
-        v = n[i] > 0 ? field(kMinField)[i] : kNaN;
+        v = n[i] > 0 ? mn[i] : kNaN;
         break;
       case CellStatistic::kMax:
-        v = n[i] > 0 ? field(kMaxField)[i] : kNaN;
+        v = n[i] > 0 ? mx[i] : kNaN;
         break;
       case CellStatistic::kSum:
-        v = n[i] > 0 && finite ? (hi[i] + lo[i]) * n[i] : s[i];
+        v = n[i] > 0 && std::isfinite(s[i]) ? (hi[i] + lo[i]) * n[i] : s[i];
         break;
       case CellStatistic::kMean:
-        v = n[i] > 0 ? (finite ? hi[i] + lo[i] : s[i] / n[i]) : kNaN;
+        v = n[i] > 0 ? (std::isfinite(s[i]) ? hi[i] + lo[i] : s[i] / n[i]) : kNaN;
         break;
       case CellStatistic::kVariance:
       case CellStatistic::kStd: {
         const double dof = n[i] - ddof;
-        v = dof > 0 && finite ? std::max(m2[i], 0.0) / dof : kNaN;
+        v = dof > 0 && std::isfinite(s[i]) ? std::max(m2[i], 0.0) / dof : kNaN;
         if (statistic == CellStatistic::kStd) v = std::sqrt(v);
         break;
       }
@@ -405,10 +488,12 @@ Status ReductionGrid::Finalize(CellStatistic statistic, std::span<double> out, i
 namespace lsio::compute {
 
 namespace {
-constexpr uint32_t kGridMagic = 0x47524431;  // "GRD1"
+constexpr uint32_t kGridMagic = 0x47524432;  // "GRD2": with the kept fields
 }  // namespace
 
-size_t ReductionGrid::bytes_per_cell() { return kNumFields * sizeof(double); }
+size_t ReductionGrid::bytes_per_cell() const {
+  return static_cast<size_t>(std::popcount(fields_)) * sizeof(double);
+}
 
 std::string ReductionGrid::Serialize() const {
   internal::WireWriter w;
@@ -419,6 +504,7 @@ std::string ReductionGrid::Serialize() const {
   for (size_t a : reduced_axes_) w.Put(static_cast<uint64_t>(a));
   for (int64_t s : grid_shape_) w.Put(s);
   w.PutMissing(missing_);
+  w.Put(fields_);
   w.PutBytes(state_.data(), state_.size() * sizeof(double));
   return w.Take();
 }
@@ -447,15 +533,21 @@ Result<ReductionGrid> ReductionGrid::Deserialize(std::string_view bytes) {
   for (int64_t& s : shape) LSIO_RETURN_IF_ERROR(r.Get(&s));
   ReductionGridOptions options;
   LSIO_RETURN_IF_ERROR(r.GetMissing(&options.missing));
+  uint32_t fields = 0;
+  LSIO_RETURN_IF_ERROR(r.Get(&fields));
+  if (fields >= (1u << kNumFields) || !(fields & (1u << kCountField))) {
+    return CorruptDataError("serialized reduction grid: bad field set");
+  }
   // The cells' state must be there before the grid is allocated: a few bytes of header must
   // not make Make allocate gigabytes.
   const int64_t cells = ElementCount(shape);
-  if (cells < 0 || r.remaining() % (kNumFields * sizeof(double)) != 0 ||
-      r.remaining() / (kNumFields * sizeof(double)) != static_cast<uint64_t>(cells)) {
+  const size_t cell_bytes = static_cast<size_t>(std::popcount(fields)) * sizeof(double);
+  if (cells < 0 || r.remaining() % cell_bytes != 0 ||
+      r.remaining() / cell_bytes != static_cast<uint64_t>(cells)) {
     return CorruptDataError("serialized reduction grid: state size does not match its shape");
   }
-  LSIO_ASSIGN_OR_RETURN(ReductionGrid g,
-                        Make(static_cast<DataType>(dtype), rank, reduced, shape, options));
+  LSIO_ASSIGN_OR_RETURN(ReductionGrid g, MakeWithFields(static_cast<DataType>(dtype), rank,
+                                                        reduced, shape, options, fields));
   if (r.remaining() != g.state_.size() * sizeof(double)) {
     return CorruptDataError("serialized reduction grid: state size does not match its shape");
   }

@@ -201,6 +201,16 @@ class VariableJob final : public Aggregator {
   compute::StatsAccumulator global_stats = *compute::StatsAccumulator::Make(DataType::kFloat64);
   std::optional<compute::ReductionGrid> grid;
   std::array<std::mutex, 64> tile_locks;
+  // Per-cell statistics in passes over tiles of the kept axes, when the whole grid does not
+  // fit the budget: each pass reads `pass_ranges` (one tile of `ranges`) into a grid of that
+  // tile only, whose statistics are then written into `maps` (full size) and the grid freed.
+  compute::ReductionGridOptions grid_options;
+  std::vector<int64_t> grid_shape;                 // of the whole selection
+  std::vector<std::vector<array::DimRange>> tiles;  // empty: one grid, one pass
+  std::vector<array::DimRange> pass_ranges;        // what the current pass reads
+  std::vector<std::vector<int64_t>> tile_origins;  // grid coordinates of each tile's first cell
+  std::optional<std::vector<std::pair<Statistic, std::vector<double>>>> maps;
+  uint64_t ordinal_base = 0;  // chunk ordinals of earlier tile passes (skipped-chunk keys)
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
   // Quantile passes (after the others): the search, and the current pass's accumulators.
@@ -215,7 +225,7 @@ class VariableJob final : public Aggregator {
       return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
     }
     if (grid) {
-      return static_cast<uint64_t>(grid->cell_count()) * compute::ReductionGrid::bytes_per_cell();
+      return static_cast<uint64_t>(grid->cell_count()) * grid->bytes_per_cell();
     }
     // One partial accumulator per chunk waiting in the ordered merge, at most a window of
     // chunks in flight.
@@ -354,7 +364,7 @@ class VariableJob final : public Aggregator {
     for (const array::ChunkDimSlice& d : sel.dims) elements *= d.count;
     {
       std::lock_guard lock(skipped_mu);
-      if (skipped.emplace(ordinal, error.ToString()).second) {
+      if (skipped.emplace(ordinal_base + ordinal, error.ToString()).second) {
         skipped_elements += static_cast<uint64_t>(elements);
       }
     }
@@ -362,6 +372,235 @@ class VariableJob final : public Aggregator {
     return Status::OK();
   }
 };
+
+// The grid statistics `statistics` need (min and max trade places under a negative scale).
+std::vector<compute::CellStatistic> CellStatisticsFor(const StatsSelection& statistics,
+                                                      bool negative_scale) {
+  std::vector<compute::CellStatistic> out = {compute::CellStatistic::kCount};
+  for (Statistic s : statistics.statistics) {
+    switch (s) {
+      case Statistic::kCount:
+        break;
+      case Statistic::kNanCount:
+        out.push_back(compute::CellStatistic::kNanCount);
+        break;
+      case Statistic::kMin:
+      case Statistic::kMax:
+        out.push_back((s == Statistic::kMin) != negative_scale ? compute::CellStatistic::kMin
+                                                               : compute::CellStatistic::kMax);
+        break;
+      case Statistic::kSum:
+        out.push_back(compute::CellStatistic::kSum);
+        break;
+      case Statistic::kMean:
+        out.push_back(compute::CellStatistic::kMean);
+        break;
+      case Statistic::kStd:
+        out.push_back(compute::CellStatistic::kStd);
+        break;
+      case Statistic::kVar:
+        out.push_back(compute::CellStatistic::kVariance);
+        break;
+    }
+  }
+  return out;
+}
+
+std::string MemorySize(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  double v = static_cast<double>(bytes);
+  while (u < 4 && v >= 1024) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+// The name of grid dimension `j` of `job`.
+std::string GridDimName(const VariableJob& job, size_t j) {
+  const size_t axis = job.kept_axes[j];
+  return job.group_axis && *job.group_axis == axis ? job.grouping.dim : job.dims[axis];
+}
+
+// Whether `job`'s per-cell accumulators fit `share` bytes whole; if not, tiles of the kept axes
+// other than the group axis, aligned to the array's chunks (so that every chunk is decoded in
+// one tile's pass only), halving the axis with the most chunks per tile until a tile's
+// accumulators fit. When not even one chunk's fits (or tiles are not allowed), one grid as long
+// as it fits the whole budget (the memory plan then decides), else kResourceExhausted saying
+// what the grid needs.
+Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool allow_tiles) {
+  const uint64_t per_cell = compute::ReductionGrid::BytesPerCell(job.grid_options.statistics);
+  const std::vector<int64_t>& shape = job.grid_shape;
+  uint64_t cells = 1;
+  for (int64_t e : shape) cells *= static_cast<uint64_t>(std::max<int64_t>(e, 0));
+  const uint64_t need = cells * per_cell;
+  job.tiles.clear();
+  if (need <= share) return Status::OK();
+  struct TileAxis {
+    size_t j = 0;       // grid dimension
+    size_t axis = 0;    // array axis
+    int64_t unit = 1;   // chunk extent
+    int64_t first = 0;  // first chunk index
+    int64_t blocks = 0;
+    int64_t per_tile = 0;
+  };
+  std::vector<TileAxis> axes;
+  for (size_t j = 0; allow_tiles && j < job.kept_axes.size(); ++j) {
+    const size_t a = job.kept_axes[j];
+    const array::DimRange& r = job.ranges[a];
+    if ((job.group_axis && *job.group_axis == a) || r.count <= 1) continue;
+    TileAxis t;
+    t.j = j;
+    t.axis = a;
+    t.unit = std::max<int64_t>(job.array->info().chunk_shape[a], 1);
+    t.first = r.start / t.unit;
+    t.blocks = (r.start + r.count - 1) / t.unit - t.first + 1;
+    t.per_tile = t.blocks;
+    axes.push_back(t);
+  }
+  auto tile_cells = [&] {
+    uint64_t c = 1;
+    for (size_t j = 0; j < shape.size(); ++j) {
+      int64_t e = shape[j];
+      for (const TileAxis& t : axes) {
+        if (t.j == j) e = std::min(e, t.per_tile * t.unit);
+      }
+      c *= static_cast<uint64_t>(e);
+    }
+    return c;
+  };
+  while (tile_cells() * per_cell > share) {
+    TileAxis* widest = nullptr;
+    for (TileAxis& t : axes) {
+      if (t.per_tile > 1 && (widest == nullptr || t.per_tile > widest->per_tile)) widest = &t;
+    }
+    if (widest == nullptr) break;
+    widest->per_tile = (widest->per_tile + 1) / 2;
+  }
+  if (tile_cells() * per_cell > share) {
+    if (need <= max_memory) return Status::OK();
+    std::string grid_dims;
+    for (size_t j = 0; j < shape.size(); ++j) {
+      grid_dims += (j ? " x " : "") + std::to_string(shape[j]) + " " + GridDimName(job, j);
+    }
+    std::string tiles;
+    if (!axes.empty()) {
+      std::string tile_dims;
+      for (const TileAxis& t : axes) {
+        tile_dims += (tile_dims.empty() ? "" : " x ") +
+                     std::to_string(std::min(t.unit, shape[t.j])) + " " + GridDimName(job, t.j);
+      }
+      tiles = fmt::format("; in passes over tiles of one chunk ({}) a tile needs {}", tile_dims,
+                          MemorySize(tile_cells() * per_cell));
+    }
+    return ResourceExhaustedError(fmt::format(
+        "variable '{}': per-cell statistics over {} ({} cells) need {} of accumulators, more "
+        "than the memory budget ({}){}: raise --max-memory (max_memory=) or select fewer cells",
+        job.name, grid_dims, cells, MemorySize(need), MemorySize(max_memory), tiles));
+  }
+  // The tiles, in C order over the tiled axes.
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> pieces(axes.size());
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const TileAxis& t = axes[i];
+    const array::DimRange& r = job.ranges[t.axis];
+    for (int64_t b0 = t.first; b0 < t.first + t.blocks; b0 += t.per_tile) {
+      const int64_t b1 = std::min(t.first + t.blocks, b0 + t.per_tile);
+      pieces[i].emplace_back(std::max<int64_t>(b0 * t.unit - r.start, 0),
+                             std::min(b1 * t.unit - r.start, r.count));
+    }
+  }
+  std::vector<size_t> at(axes.size(), 0);
+  while (true) {
+    std::vector<array::DimRange> ranges = job.ranges;
+    std::vector<int64_t> origin(shape.size(), 0);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const auto [lo, hi] = pieces[i][at[i]];
+      ranges[axes[i].axis].start = job.ranges[axes[i].axis].start + lo;
+      ranges[axes[i].axis].count = hi - lo;
+      origin[axes[i].j] = lo;
+    }
+    job.tiles.push_back(std::move(ranges));
+    job.tile_origins.push_back(std::move(origin));
+    size_t i = axes.size();
+    while (i > 0 && ++at[i - 1] == pieces[i - 1].size()) at[--i] = 0;
+    if (i == 0) break;
+  }
+  return Status::OK();
+}
+
+// Makes the grid of tile `t` of `job` and points the pass at it.
+Status SetUpTile(VariableJob& job, size_t t) {
+  job.pass_ranges = job.tiles[t];
+  std::vector<int64_t> shape = job.grid_shape;
+  for (size_t j = 0; j < job.kept_axes.size(); ++j) {
+    const size_t a = job.kept_axes[j];
+    if (!(job.group_axis && *job.group_axis == a)) shape[j] = job.pass_ranges[a].count;
+  }
+  LSIO_ASSIGN_OR_RETURN(compute::ReductionGrid grid,
+                        compute::ReductionGrid::Make(job.dtype, job.dims.size(), job.reduced_axes,
+                                                     shape, job.grid_options));
+  job.grid.emplace(std::move(grid));
+  return Status::OK();
+}
+
+// Resample: which groups no selected time falls into.
+std::vector<bool> EmptyGroups(const VariableJob& job) {
+  std::vector<bool> empty(static_cast<size_t>(job.grouping.groups()), true);
+  for (int64_t g : job.group_of) {
+    if (g >= 0) empty[static_cast<size_t>(g)] = false;
+  }
+  return empty;
+}
+
+size_t GroupDim(const VariableJob& job) {
+  return static_cast<size_t>(
+      std::find(job.kept_axes.begin(), job.kept_axes.end(), *job.group_axis) -
+      job.kept_axes.begin());
+}
+
+// Finishes the statistics of tile `t` (its grid, then freed) into `job.maps`.
+Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
+  const bool resample = job.group_axis && !request.resample_dim.empty();
+  LSIO_ASSIGN_OR_RETURN(
+      auto tile_maps,
+      internal::FinishGridMaps(*job.grid, request.statistics,
+                               job.cf.scale_factor.value_or(1.0), job.cf.add_offset.value_or(0.0),
+                               resample ? EmptyGroups(job) : std::vector<bool>{},
+                               resample ? GroupDim(job) : 0));
+  const std::vector<int64_t> tile_shape(job.grid->grid_shape().begin(),
+                                        job.grid->grid_shape().end());
+  job.grid.reset();
+  const std::vector<int64_t>& full = job.grid_shape;
+  const size_t k = full.size();
+  int64_t full_cells = 1;
+  for (int64_t e : full) full_cells *= e;
+  if (!job.maps) {
+    job.maps.emplace();
+    for (const auto& [s, values] : tile_maps) {
+      job.maps->emplace_back(s, std::vector<double>(static_cast<size_t>(full_cells)));
+    }
+  }
+  std::vector<int64_t> strides(k, 1);
+  for (size_t j = k; j-- > 1;) strides[j - 1] = strides[j] * full[j];
+  const std::vector<int64_t>& origin = job.tile_origins[t];
+  const int64_t row = tile_shape[k - 1];
+  std::vector<int64_t> idx(k, 0);
+  int64_t src = 0;
+  while (true) {
+    int64_t dst = 0;
+    for (size_t j = 0; j < k; ++j) dst += (origin[j] + idx[j]) * strides[j];
+    for (size_t m = 0; m < tile_maps.size(); ++m) {
+      std::memcpy((*job.maps)[m].second.data() + dst, tile_maps[m].second.data() + src,
+                  static_cast<size_t>(row) * sizeof(double));
+    }
+    src += row;
+    size_t j = k - 1;
+    while (j > 0 && ++idx[j - 1] == tile_shape[j - 1]) idx[--j] = 0;
+    if (j == 0) break;
+  }
+  return Status::OK();
+}
 
 // The grouping of the selected part of `array`'s time axis `axis` (--groupby / --resample).
 Result<TimeGrouping> GroupTimes(const StatsRequest& request, const array::Dataset& ds,
@@ -495,7 +734,8 @@ OutputCoordinate GroupCoordinate(const TimeGrouping& g) {
 
 namespace internal {
 
-Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, StatsReport* out) {
+Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, StatsReport* out,
+                                              bool tiled_grids) {
   const auto start = Clock::now();
   StatsReport& report = *out;
   report.statistics = request.statistics;
@@ -696,52 +936,52 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
           return NotFoundError(label + " has no dimension '" + o + "' to reduce over");
         }
       }
-      // The per-cell accumulators must fit the budget: say what they need and how to get it.
-      {
-        uint64_t cells = 1;
-        std::string grid_dims;
-        for (size_t j = 0; j < grid_shape.size(); ++j) {
-          cells *= static_cast<uint64_t>(std::max<int64_t>(grid_shape[j], 0));
-          const size_t axis = job->kept_axes[j];
-          const std::string dim_name = job->group_axis && *job->group_axis == axis
-                                           ? job->grouping.dim
-                                           : job->dims[axis];
-          grid_dims += (j ? " x " : "") + std::to_string(grid_shape[j]) + " " + dim_name;
-        }
-        const uint64_t need = cells * compute::ReductionGrid::kBytesPerCell;
-        if (need > request.max_memory) {
-          auto size = [](uint64_t bytes) {
-            const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-            int u = 0;
-            double v = static_cast<double>(bytes);
-            while (u < 4 && v >= 1024) {
-              v /= 1024;
-              ++u;
-            }
-            return u == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-          };
-          return ResourceExhaustedError(fmt::format(
-              "{}: per-cell statistics over {} ({} cells) need {} of accumulators, more than the "
-              "memory budget ({}): raise --max-memory (max_memory=) or select fewer cells",
-              label, grid_dims, cells, size(need), size(request.max_memory)));
-        }
-      }
-      compute::ReductionGridOptions options;
-      options.missing = job->missing;
-      options.max_bytes = request.max_memory;
-      LSIO_ASSIGN_OR_RETURN(
-          compute::ReductionGrid grid,
-          compute::ReductionGrid::Make(job->dtype, info.rank(), job->reduced_axes, grid_shape,
-                                       options));
-      job->grid.emplace(std::move(grid));
+      job->grid_shape = grid_shape;
+      job->grid_options.missing = job->missing;
+      job->grid_options.max_bytes = request.max_memory;
+      job->grid_options.statistics =
+          CellStatisticsFor(request.statistics, job->cf.scale_factor.value_or(1.0) < 0);
     }
     jobs.push_back(std::move(job));
   }
 
-  // One pass over every variable's chunks (and a second for histograms).
-  const int passes = request.statistics.histogram_bins > 0 ? 2 : 1;
+  // The per-cell accumulators: one grid each when they fit the budget, else passes over tiles
+  // of chunk columns (PlanGridTiles); say what they need when not even one chunk's fits.
+  {
+    std::vector<VariableJob*> grid_jobs;
+    uint64_t max_chunk = 4096;
+    for (auto& job : jobs) {
+      max_chunk = std::max(max_chunk, job->array->info().chunk_bytes());
+      if (!job->global) grid_jobs.push_back(job.get());
+    }
+    // What the accumulators may take: what the memory plan leaves beside two decoded chunks
+    // per worker, the decode cache and the smallest IO budget, and at most half the budget
+    // (the rest keeps reads in flight), shared by the variables.
+    const uint64_t others = (4 * static_cast<uint64_t>(run_threads) + 4) * max_chunk;
+    uint64_t share = request.max_memory > others ? request.max_memory - others : 0;
+    share = std::min(share, request.max_memory / 2);
+    if (!grid_jobs.empty()) share /= grid_jobs.size();
+    for (VariableJob* job : grid_jobs) {
+      LSIO_RETURN_IF_ERROR(PlanGridTiles(*job, share, request.max_memory, tiled_grids));
+      if (job->tiles.empty()) {
+        LSIO_ASSIGN_OR_RETURN(compute::ReductionGrid grid,
+                              compute::ReductionGrid::Make(job->dtype, job->dims.size(),
+                                                           job->reduced_axes, job->grid_shape,
+                                                           job->grid_options));
+        job->grid.emplace(std::move(grid));
+      }
+    }
+    for (auto& job : jobs) job->pass_ranges = job->ranges;
+  }
+
+  // One pass over every variable's chunks (and a second for histograms); per-cell statistics
+  // in tiles take a pass per tile (never with histograms, which are whole-selection only).
+  size_t most_tiles = 1;
+  for (const auto& job : jobs) most_tiles = std::max(most_tiles, job->tiles.size());
+  const int passes = request.statistics.histogram_bins > 0 ? 2 : static_cast<int>(most_tiles);
+  const bool histogram_pass = request.statistics.histogram_bins > 0;
   for (int pass = 1; pass <= passes; ++pass) {
-    if (pass == 2) {
+    if (pass == 2 && histogram_pass) {
       for (auto& job : jobs) {
         const compute::Stats raw = job->global_stats.Finalize();
         compute::HistogramOptions options;
@@ -776,11 +1016,19 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     }
     std::vector<PassInput> inputs;
     for (auto& job : jobs) {
+      const size_t tile = static_cast<size_t>(pass - 1);
+      if (!job->tiles.empty()) {
+        if (tile >= job->tiles.size()) continue;
+        LSIO_RETURN_IF_ERROR(SetUpTile(*job, tile));
+      } else if (pass > 1 && !histogram_pass) {
+        continue;
+      }
       job->pass = pass;
       uint64_t e = 1;
       for (const array::DimRange& r : job->ranges) e *= static_cast<uint64_t>(r.count);
       job->elements = e;
-      inputs.push_back(PassInput{job->array, job->ranges, job.get(), "variable '" + job->name + "'"});
+      inputs.push_back(
+          PassInput{job->array, job->pass_ranges, job.get(), "variable '" + job->name + "'"});
     }
     PassOptions po;
     po.max_memory = request.max_memory;
@@ -803,6 +1051,16 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     }
     LSIO_ASSIGN_OR_RETURN(PassResult pr, RunPass(context, inputs, po));
     report.bytes_read += pr.bytes_read;
+    for (auto& job : jobs) {
+      const size_t tile = static_cast<size_t>(pass - 1);
+      if (job->tiles.empty() || tile >= job->tiles.size()) continue;
+      LSIO_RETURN_IF_ERROR(FinishTile(*job, tile, request));
+      job->ordinal_base += job->read_chunks;
+    }
+    if (pass > 1 && !histogram_pass) {
+      report.chunks += pr.chunks;
+      report.missing_chunks += pr.missing_chunks;
+    }
     if (pass == 1) {
       report.chunks = pr.chunks;
       report.missing_chunks = pr.missing_chunks;
@@ -914,15 +1172,14 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         oc.attributes.erase("_FillValue");
         pv.header.coordinates.push_back(std::move(oc));
       }
-      pv.grid.emplace(std::move(*job->grid));
+      if (job->maps) {
+        pv.maps = std::move(job->maps);
+      } else {
+        pv.grid.emplace(std::move(*job->grid));
+      }
       if (job->group_axis && !request.resample_dim.empty()) {
-        pv.empty_groups.assign(static_cast<size_t>(job->grouping.groups()), true);
-        for (int64_t g : job->group_of) {
-          if (g >= 0) pv.empty_groups[static_cast<size_t>(g)] = false;
-        }
-        pv.group_dim = static_cast<size_t>(
-            std::find(job->kept_axes.begin(), job->kept_axes.end(), *job->group_axis) -
-            job->kept_axes.begin());
+        pv.empty_groups = EmptyGroups(*job);
+        pv.group_dim = GroupDim(*job);
       }
     }
     partials.push_back(std::move(pv));
@@ -931,25 +1188,16 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   return partials;
 }
 
-Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& statistics) {
-  VariableStats vs = std::move(pv.header);
-  const double scale = pv.scale;
-  const double offset = pv.offset;
-  if (pv.global) {
-    vs.stats = pv.global->Finalize();
-    // (The histogram is of decoded values already.)
-    if (pv.scaled) vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
-    return vs;
-  }
-  const compute::ReductionGrid& grid = *pv.grid;
+Result<std::vector<std::pair<Statistic, std::vector<double>>>> FinishGridMaps(
+    const compute::ReductionGrid& grid, const StatsSelection& statistics, double scale,
+    double offset, const std::vector<bool>& empty_groups, size_t group_dim) {
+  std::vector<std::pair<Statistic, std::vector<double>>> maps;
   const size_t cells = static_cast<size_t>(grid.cell_count());
-  std::vector<double> count(cells);
-  LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, count));
   for (Statistic s : statistics.statistics) {
     std::vector<double> values(cells);
     switch (s) {
       case Statistic::kCount:
-        values = count;
+        LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, values));
         break;
       case Statistic::kNanCount:
         LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kNanCount, values));
@@ -962,10 +1210,13 @@ Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& 
         for (double& v : values) v = v * scale + offset;
         break;
       }
-      case Statistic::kSum:
+      case Statistic::kSum: {
+        std::vector<double> count(cells);
+        LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kCount, count));
         LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kSum, values));
         for (size_t i = 0; i < cells; ++i) values[i] = values[i] * scale + offset * count[i];
         break;
+      }
       case Statistic::kMean:
         LSIO_RETURN_IF_ERROR(grid.Finalize(compute::CellStatistic::kMean, values));
         for (double& v : values) v = v * scale + offset;
@@ -981,23 +1232,43 @@ Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& 
         for (double& v : values) v *= scale * scale;
         break;
     }
-    vs.maps.emplace_back(s, std::move(values));
+    maps.emplace_back(s, std::move(values));
   }
-  if (!pv.empty_groups.empty()) {
-    // Cells of the grid in C order over vs.shape: the group index of cell c along group_dim.
+  if (!empty_groups.empty()) {
+    // Cells of the grid in C order: the group index of cell c along group_dim.
+    const std::span<const int64_t> shape = grid.grid_shape();
     int64_t inner = 1;
-    for (size_t d = pv.group_dim + 1; d < vs.shape.size(); ++d) inner *= vs.shape[d];
-    const int64_t groups = vs.shape[pv.group_dim];
-    for (auto& [s, values] : vs.maps) {
+    for (size_t d = group_dim + 1; d < shape.size(); ++d) inner *= shape[d];
+    const int64_t groups = shape[group_dim];
+    for (auto& [s, values] : maps) {
       for (size_t c = 0; c < cells; ++c) {
         const int64_t g = (static_cast<int64_t>(c) / inner) % groups;
-        if (pv.empty_groups[static_cast<size_t>(g)] ||
+        if (empty_groups[static_cast<size_t>(g)] ||
             (s == Statistic::kCount && values[c] == 0)) {
           values[c] = std::nan("");
         }
       }
     }
   }
+  return maps;
+}
+
+Result<VariableStats> FinishVariable(PartialVariable& pv, const StatsSelection& statistics) {
+  VariableStats vs = std::move(pv.header);
+  const double scale = pv.scale;
+  const double offset = pv.offset;
+  if (pv.global) {
+    vs.stats = pv.global->Finalize();
+    // (The histogram is of decoded values already.)
+    if (pv.scaled) vs.stats = compute::ApplyScaleOffset(vs.stats, scale, offset);
+    return vs;
+  }
+  if (pv.maps) {
+    vs.maps = std::move(*pv.maps);
+    return vs;
+  }
+  LSIO_ASSIGN_OR_RETURN(vs.maps, FinishGridMaps(*pv.grid, statistics, scale, offset,
+                                                pv.empty_groups, pv.group_dim));
   return vs;
 }
 

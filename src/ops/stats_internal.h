@@ -4,6 +4,7 @@
 // passes over the data (leaving unfinished accumulators), and finishing one variable.
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "lsio/compute/axis_reduction.h"
@@ -20,9 +21,11 @@ struct PartialVariable {
   bool scaled = false;
   double scale = 1;
   double offset = 0;
-  // Exactly one is set: whole-selection moments, or the per-cell grid.
+  // Exactly one is set: whole-selection moments, the per-cell grid, or the per-cell statistics
+  // finished already (computed in passes over tiles, one tile's grid at a time).
   std::optional<compute::StatsAccumulator> global;
   std::optional<compute::ReductionGrid> grid;
+  std::optional<std::vector<std::pair<Statistic, std::vector<double>>>> maps;
   // Resample: bins no time step falls into are NaN for every statistic, count and sum
   // included, and a count of 0 is NaN, as xarray gives them (a bin of all-NaN values has sum
   // 0 but count NaN).
@@ -31,8 +34,19 @@ struct PartialVariable {
   size_t group_dim = 0;
 };
 
-// Runs every pass; fills the run-level fields of `report` (not `variables`).
-Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, StatsReport* report);
+// Runs every pass; fills the run-level fields of `report` (not `variables`). Per-cell
+// statistics whose grid does not fit the budget run in passes over tiles and come back
+// finished (PartialVariable::maps) when `tiled_grids`; otherwise, as for partial results that
+// must be merged, such a grid is kResourceExhausted.
+Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, StatsReport* report,
+                                              bool tiled_grids = true);
+
+// The finished per-cell statistics of `grid` (C order over its shape): CF scale and offset
+// applied; with resample, the cells of `empty_groups` (groups along grid dimension
+// `group_dim`) and counts of 0 are NaN.
+Result<std::vector<std::pair<Statistic, std::vector<double>>>> FinishGridMaps(
+    const compute::ReductionGrid& grid, const StatsSelection& statistics, double scale,
+    double offset, const std::vector<bool>& empty_groups, size_t group_dim);
 
 // The finished statistics of one variable (consumes `partial`).
 Result<VariableStats> FinishVariable(PartialVariable& partial, const StatsSelection& statistics);

@@ -29,7 +29,7 @@ Result<std::string> ComputePartialStats(const StatsRequest& request) {
   }
   StatsReport report;
   LSIO_ASSIGN_OR_RETURN(std::vector<internal::PartialVariable> partials,
-                        internal::RunStats(request, &report));
+                        internal::RunStats(request, &report, /*tiled_grids=*/false));
   nlohmann::json stats = nlohmann::json::array();
   for (Statistic s : report.statistics.statistics) stats.push_back(StatisticName(s));
   nlohmann::json vars = nlohmann::json::array();

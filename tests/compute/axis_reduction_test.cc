@@ -4,6 +4,7 @@
 
 #include "lsio/compute/axis_reduction.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -242,6 +243,95 @@ TEST_P(ReductionReferenceTest, GridsPerWorkerMergeToNumpy) {
     ASSERT_TRUE(grids[1].Merge(grids[2]).ok());
     ASSERT_TRUE(grids[0].Merge(grids[1]).ok());
     ExpectGridMatches(grids[0], c);
+  }
+}
+
+// A grid keeping only the totals some statistics need gives those statistics with the same
+// bits as a grid keeping all of them (which the tests above check against numpy), consumed
+// directly and merged from per-worker grids, and refuses the statistics it did not keep.
+TEST_P(ReductionReferenceTest, GridsKeepingSomeTotalsGiveTheSameBits) {
+  const std::vector<std::vector<CellStatistic>> subsets = {
+      {CellStatistic::kCount},
+      {CellStatistic::kMean},
+      {CellStatistic::kMean, CellStatistic::kStd},
+      {CellStatistic::kNanCount, CellStatistic::kMin},
+      {CellStatistic::kMax, CellStatistic::kSum},
+      {CellStatistic::kVariance},
+  };
+  const std::vector<uint64_t> bytes = {8, 32, 40, 24, 40, 40};
+  for (const ReductionCase& c : Cases()) {
+    SCOPED_TRACE(c.name);
+    auto full = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                    c.grid_shape, c.options);
+    ASSERT_TRUE(full.ok());
+    const std::vector<Chunk> chunks =
+        CutChunks(c.array, c.chunk_shape, c.sel_start, c.sel_stop, c.reduced);
+    for (const Chunk& ch : chunks) {
+      const ChunkView view{c.array.dtype, ch.shape, ch.bytes.span()};
+      ASSERT_TRUE(full->Consume(view, Box{ch.box_start, ch.box_stop}, ch.origin).ok());
+    }
+    // A full grid merged from two halves (even and odd chunks), to compare merged subsets with.
+    auto full_a = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                      c.grid_shape, c.options);
+    auto full_b = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                      c.grid_shape, c.options);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& ch = chunks[i];
+      const ChunkView view{c.array.dtype, ch.shape, ch.bytes.span()};
+      ASSERT_TRUE((i % 2 ? *full_a : *full_b)
+                      .Consume(view, Box{ch.box_start, ch.box_stop}, ch.origin)
+                      .ok());
+    }
+    ASSERT_TRUE(full_a->Merge(*full_b).ok());
+    const size_t cells = static_cast<size_t>(full->cell_count());
+    for (size_t k = 0; k < subsets.size(); ++k) {
+      SCOPED_TRACE("subset " + std::to_string(k));
+      ReductionGridOptions options = c.options;
+      options.statistics = subsets[k];
+      EXPECT_EQ(ReductionGrid::BytesPerCell(subsets[k]), bytes[k]);
+      auto one = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                     c.grid_shape, options);
+      auto a = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                   c.grid_shape, options);
+      auto b = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                   c.grid_shape, options);
+      ASSERT_TRUE(one.ok() && a.ok() && b.ok());
+      EXPECT_EQ(one->bytes_per_cell(), bytes[k]);
+      for (size_t i = 0; i < chunks.size(); ++i) {
+        const Chunk& ch = chunks[i];
+        const ChunkView view{c.array.dtype, ch.shape, ch.bytes.span()};
+        const Box box{ch.box_start, ch.box_stop};
+        ASSERT_TRUE(one->Consume(view, box, ch.origin).ok());
+        ASSERT_TRUE((i % 2 ? *a : *b).Consume(view, box, ch.origin).ok());
+      }
+      ASSERT_TRUE(a->Merge(*b).ok());
+      auto merged_full = ReductionGrid::Make(c.array.dtype, c.array.shape.size(), c.reduced,
+                                             c.grid_shape, c.options);
+      EXPECT_EQ(merged_full->Merge(*a).code(), StatusCode::kInvalidArgument);
+      auto back = ReductionGrid::Deserialize(a->Serialize());
+      ASSERT_TRUE(back.ok()) << back.status().ToString();
+      std::vector<CellStatistic> asked = subsets[k];
+      asked.push_back(CellStatistic::kCount);
+      for (CellStatistic s : asked) {
+        std::vector<double> want(cells), got(cells), want_merged(cells), got_merged(cells),
+            got_back(cells);
+        ASSERT_TRUE(full->Finalize(s, want, 1).ok());
+        ASSERT_TRUE(full_a->Finalize(s, want_merged, 1).ok());
+        ASSERT_TRUE(one->Finalize(s, got, 1).ok());
+        ASSERT_TRUE(back->Finalize(s, got_back, 1).ok());
+        EXPECT_EQ(std::memcmp(want.data(), got.data(), cells * sizeof(double)), 0)
+            << "statistic " << static_cast<int>(s);
+        ASSERT_TRUE(a->Finalize(s, got_merged, 1).ok());
+        EXPECT_EQ(std::memcmp(want_merged.data(), got_merged.data(), cells * sizeof(double)), 0)
+            << "merged, statistic " << static_cast<int>(s);
+        EXPECT_EQ(std::memcmp(got_merged.data(), got_back.data(), cells * sizeof(double)), 0);
+      }
+      if (std::find(asked.begin(), asked.end(), CellStatistic::kMax) == asked.end()) {
+        std::vector<double> out(cells);
+        EXPECT_EQ(one->Finalize(CellStatistic::kMax, out).code(),
+                  StatusCode::kInvalidArgument);
+      }
+    }
   }
 }
 

@@ -137,3 +137,152 @@ def test_accumulators_beyond_the_budget_are_an_error_naming_the_memory(tmp_path)
     assert ("variable 't2m': per-cell statistics over 4 month x 5 lat x 7 lon (140 cells) "
             "need 8.8 KiB of accumulators, more than the memory budget (8.0 KiB)") in r.stderr, \
         r.stderr
+
+
+# --- per-cell statistics in passes over tiles, when the whole grid does not fit the budget ---
+
+def _write_tiled(tmp_path, fmt=3):
+    """Daily steps over 3 months (with a gap of 10 days) on a 40 x 48 grid in (10, 16, 16)
+    chunks, with NaNs: the grid of STATS is 3 x 40 x 48 cells of 56 bytes (322 KiB)."""
+    rng = np.random.default_rng(7)
+    times = pd.date_range("2001-01-20", periods=60, freq="D").delete(range(20, 30))
+    shape = (len(times), 40, 48)
+    data = rng.normal(280, 10, shape).astype("float32")
+    data[rng.random(shape) < 0.05] = np.nan
+    data[:, 3, 5] = np.nan  # a cell with no values at all
+    ds = xr.Dataset(
+        {"t2m": (("time", "lat", "lon"), data, {"units": "K"})},
+        coords={"time": times, "lat": np.linspace(60, 21, 40), "lon": np.arange(48.0)},
+    )
+    path = tmp_path / f"tiled_v{fmt}.zarr"
+    ds.to_zarr(path, zarr_format=fmt, encoding={"t2m": {"chunks": (10, 16, 16)}},
+               consolidated=True)
+    return path
+
+
+# Budgets whose share for accumulators is less than the whole grid needs (the first and last
+# runs used to fail naming them), more than a tile needs.
+@pytest.mark.parametrize("how,arg,sel,budget", [
+    ("groupby", "time.month", None, "256KiB"),
+    # unaligned starts
+    ("groupby", "time.month", {"lat": slice(57, 30), "lon": slice(5, 40)}, "192KiB"),
+    ("resample", "W", None, "384KiB"),  # the week of the gap is NaN in every tile
+])
+def test_grid_beyond_the_budget_runs_in_tiles_and_matches_xarray(tmp_path, how, arg, sel,
+                                                                 budget):
+    path = _write_tiled(tmp_path)
+    ds = xr.open_zarr(path)
+    t2m = ds.t2m.astype("float64")
+    if sel:
+        t2m = t2m.sel(sel)
+    g = t2m.groupby(arg) if how == "groupby" else t2m.resample({"time": arg})
+    kw = {"groupby": arg} if how == "groupby" else {"resample": {"time": arg}}
+    if sel:
+        kw["sel"] = sel
+    got = lsio.stats(path, var="t2m", stats=STATS, max_memory=budget, threads=2, **kw)
+    whole = lsio.stats(path, var="t2m", stats=STATS, **kw)
+    dim = arg.split(".")[1] if how == "groupby" else "time"
+    for s in STATS:
+        r = getattr(g, s)().transpose(dim, "lat", "lon")
+        assert got[f"t2m_{s}"].dims == r.dims
+        np.testing.assert_array_equal(got[dim].values, r[dim].values)
+        np.testing.assert_array_equal(got.lat.values, r.lat.values)
+        np.testing.assert_array_equal(got.lon.values, r.lon.values)
+        if s == "count":
+            np.testing.assert_array_equal(got[f"t2m_{s}"].values, r.values)
+        else:
+            np.testing.assert_allclose(got[f"t2m_{s}"].values, r.values, rtol=1e-12, atol=1e-9,
+                                       equal_nan=True, err_msg=s)
+        # As one grid over everything, up to the order cells take their chunks in (arrival
+        # order: the last bit may differ between any two runs).
+        np.testing.assert_allclose(got[f"t2m_{s}"].values, whole[f"t2m_{s}"].values,
+                                   rtol=1e-14, atol=0, equal_nan=True)
+
+
+def test_over_time_beyond_the_budget_runs_in_tiles_and_matches_numpy(tmp_path):
+    path = _write_tiled(tmp_path, fmt=2)
+    data = xr.open_zarr(path).t2m.values.astype("float64")
+    # 40 x 48 cells x 64 bytes (every statistic): 120 KiB, over a 96 KiB budget.
+    got = lsio.stats(path, var="t2m", over=["time"], max_memory="96KiB", threads=1,
+                     stats=["count", "nan_count", "min", "max", "sum", "mean", "std", "var"])
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        np.testing.assert_array_equal(got.t2m_count.values, np.sum(~np.isnan(data), axis=0))
+        np.testing.assert_array_equal(got.t2m_nan_count.values, np.sum(np.isnan(data), axis=0))
+        np.testing.assert_array_equal(got.t2m_min.values, np.nanmin(data, axis=0))
+        np.testing.assert_array_equal(got.t2m_max.values, np.nanmax(data, axis=0))
+        np.testing.assert_allclose(got.t2m_sum.values, np.nansum(data, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(got.t2m_mean.values, np.nanmean(data, axis=0), rtol=1e-12,
+                                   equal_nan=True)
+        np.testing.assert_allclose(got.t2m_std.values, np.nanstd(data, axis=0), rtol=1e-9,
+                                   equal_nan=True)
+        np.testing.assert_allclose(got.t2m_var.values, np.nanvar(data, axis=0), rtol=1e-9,
+                                   equal_nan=True)
+
+
+def test_cli_out_in_tiles(tmp_path):
+    path = _write_tiled(tmp_path)
+    out = tmp_path / "monthly.zarr"
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "t2m", "--groupby", "time.month",
+                        "--stats", "mean,std", "--max-memory", "192KiB", "--out", str(out),
+                        "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = xr.open_zarr(out)
+    g = xr.open_zarr(path).t2m.astype("float64").groupby("time.month")
+    for s in ("mean", "std"):
+        ref = getattr(g, s)().transpose("month", "lat", "lon")
+        np.testing.assert_allclose(got[f"t2m_{s}"].values, ref.values, rtol=1e-12, atol=1e-9,
+                                   equal_nan=True)
+
+
+def test_not_even_one_tile_fits_names_the_tile(tmp_path):
+    path = _write_tiled(tmp_path)
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "t2m", "--quiet", "--groupby",
+                        "time.month", "--stats", "mean", "--max-memory", "16KiB"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    # mean: count, sum and the two-part mean, 32 bytes a cell.
+    assert ("per-cell statistics over 3 month x 40 lat x 48 lon (5760 cells) need 180.0 KiB of "
+            "accumulators, more than the memory budget (16.0 KiB); in passes over tiles of one "
+            "chunk (16 lat x 16 lon) a tile needs 24.0 KiB") in r.stderr, r.stderr
+
+
+# The child's peak RSS measured from a lean parent (ru_maxrss starts from the parent's size at
+# fork), as tests/python/test_rechunk.py does.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024)
+"""
+
+
+def test_peak_rss_of_a_climatology_whose_grid_does_not_fit_stays_within_the_budget(tmp_path):
+    import sys
+    # 48 daily float32 steps of 384 x 384 (27 MiB) in (8, 128, 128) chunks, 3 months: the mean
+    # and std grid is 3 x 384 x 384 cells x 40 bytes = 17.6 MiB, over the 16 MiB budget.
+    times = pd.date_range("2003-01-15", periods=48, freq="D")
+    rng = np.random.default_rng(1)
+    data = rng.normal(280, 10, (48, 384, 384)).astype("float32")
+    ds = xr.Dataset({"t2m": (("time", "y", "x"), data)},
+                    coords={"time": times, "y": np.arange(384.0), "x": np.arange(384.0)})
+    path = tmp_path / "big.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=True,
+               encoding={"t2m": {"chunks": (8, 128, 128), "compressors": None}})
+    out = tmp_path / "clim.zarr"
+    r = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, LSIO, "stats", str(path), "--var", "t2m",
+         "--groupby", "time.month", "--stats", "mean,std", "--max-memory", "16MiB",
+         "--threads", "2", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, check=True)
+    code, peak = map(int, r.stdout.splitlines()[-1].split())
+    assert code == 0, r.stderr
+    # The budget, the finished statistics (2 x 3 x 384 x 384 float64: 6.75 MiB, which the
+    # budget does not hold), and the fixed overhead of the binary, its libraries and thread
+    # stacks (32 MiB, as the rechunk test states it).
+    assert peak <= (16 + 7 + 32) << 20, f"peak RSS {peak / 2**20:.0f} MiB"
+    ref = ds.t2m.astype("float64").groupby("time.month")
+    got = xr.open_zarr(out)
+    np.testing.assert_allclose(got.t2m_mean.values, ref.mean().values, rtol=1e-12)
+    np.testing.assert_allclose(got.t2m_std.values, ref.std().values, rtol=1e-9)

@@ -52,14 +52,21 @@ enum class CellStatistic : unsigned char {
 
 struct ReductionGridOptions {
   MissingValues missing;
+  // The statistics Finalize will be asked for; empty: all of them. The grid keeps only the
+  // running totals these need (count always; nan_count; min; max; sum and the two-part mean for
+  // sum and mean; those and M2 for variance and std), so a mean needs 32 bytes a cell where all
+  // statistics need 64. The totals kept are computed exactly as with every statistic asked.
+  std::vector<CellStatistic> statistics;
   // Make fails with ResourceExhausted if the cells would take more than this many bytes.
   size_t max_bytes = size_t{8} << 30;
 };
 
 class ReductionGrid {
  public:
-  // Bytes of accumulators a cell takes.
+  // Bytes of accumulators a cell takes with every statistic asked.
   static constexpr uint64_t kBytesPerCell = 8 * sizeof(double);
+  // Bytes of accumulators a cell takes for `statistics` (empty: all), as Make keeps them.
+  static uint64_t BytesPerCell(std::span<const CellStatistic> statistics);
 
   // A grid for chunks of `dtype` and `rank`, reducing `reduced_axes` (strictly increasing, each
   // < rank). `grid_shape` holds the extents of the kept axes in axis order
@@ -80,7 +87,8 @@ class ReductionGrid {
   Status Merge(const ReductionGrid& other);
 
   // Writes `statistic` for every cell, C order over grid_shape(); `out` must have cell_count()
-  // entries. `ddof` applies to kVariance and kStd (NaN where count <= ddof).
+  // entries. `ddof` applies to kVariance and kStd (NaN where count <= ddof). InvalidArgument
+  // for a statistic the grid was not made for (ReductionGridOptions::statistics).
   Status Finalize(CellStatistic statistic, std::span<double> out, int ddof = 0) const;
 
   // The complete state as bytes (lsio.dask partial results), and back; kCorruptData for bytes
@@ -88,8 +96,8 @@ class ReductionGrid {
   std::string Serialize() const;
   static Result<ReductionGrid> Deserialize(std::string_view bytes);
 
-  // Memory one cell takes.
-  static size_t bytes_per_cell();
+  // Memory one cell takes (as made: BytesPerCell of its statistics).
+  size_t bytes_per_cell() const;
 
   DataType dtype() const { return dtype_; }
   std::span<const int64_t> grid_shape() const { return grid_shape_; }
@@ -99,12 +107,26 @@ class ReductionGrid {
  private:
   ReductionGrid() = default;
 
-  // The cell arrays, in this order, each cells_ long; see internal::GridCells.
+  // The cell arrays, in this order, each cells_ long, of the fields kept (fields_, a bit per
+  // Field); see internal::GridCells.
   enum Field { kCountField, kNanCountField, kSumField, kMeanHiField, kMeanLoField, kM2Field,
                kMinField, kMaxField, kNumFields };
   static_assert(kNumFields * sizeof(double) == kBytesPerCell);
-  double* field(Field f) { return state_.data() + static_cast<size_t>(f) * cells_; }
-  const double* field(Field f) const { return state_.data() + static_cast<size_t>(f) * cells_; }
+  static uint32_t FieldsFor(std::span<const CellStatistic> statistics);
+  bool has(Field f) const { return (fields_ >> f) & 1u; }
+  // The field's array (null when not kept).
+  double* field(Field f) { return has(f) ? state_.data() + slot_[f] * cells_ : nullptr; }
+  const double* field(Field f) const {
+    return has(f) ? state_.data() + slot_[f] * cells_ : nullptr;
+  }
+  // Each field's cells from `offset` on, the fields not kept pointing at `spare` (scratch as
+  // long as the run of cells the caller updates, whose contents mean nothing).
+  void FieldsAt(int64_t offset, double* spare, size_t spare_cells, double* out[kNumFields]);
+  static Result<ReductionGrid> MakeWithFields(DataType dtype, size_t rank,
+                                              std::span<const size_t> reduced_axes,
+                                              std::span<const int64_t> grid_shape,
+                                              const ReductionGridOptions& options,
+                                              uint32_t fields);
 
   Status CheckPlacement(const ChunkView& chunk, const Box& box,
                         std::span<const int64_t> grid_origin) const;
@@ -122,7 +144,9 @@ class ReductionGrid {
   int64_t cells_ = 0;
   MissingValues missing_;
   internal::ResolvedMissing resolved_;
-  std::vector<double> state_;  // kNumFields arrays of cells_, in Field order
+  uint32_t fields_ = (1u << kNumFields) - 1;
+  int64_t slot_[kNumFields] = {};  // position of each kept field's array in state_
+  std::vector<double> state_;  // the kept fields' arrays of cells_, in Field order
 };
 
 }  // namespace lsio::compute

@@ -9,7 +9,9 @@
 // (ddof 0) unless asked otherwise.
 //
 // Every chunk is read once however many statistics or variables need it; missing chunks are
-// accounted for from the fill value without reading anything. A histogram (hist:N) needs the
+// accounted for from the fill value without reading anything. Per-cell statistics (over, groupby,
+// resample) whose accumulators do not fit the budget run in passes over tiles of chunk columns,
+// each chunk still read once. A histogram (hist:N) needs the
 // range first and so reads the data a second time.
 
 #include <cstdint>
