@@ -1343,17 +1343,6 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
 
 Result<RechunkResult> Rechunk(runtime::Context& context, const RechunkRequest& request) {
   const auto start = Clock::now();
-#ifdef __GLIBC__
-  // glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), after
-  // which buffers of several MiB (decoded chunks, encoded shards) come from its arenas, which
-  // keep the memory once freed. Fixed at 1 MiB (set once for the process; setting it is what
-  // stops the adjustment): a sharded two-stage run under 160 MiB peaked at 201-251 MiB before,
-  // 134 MiB after (185-229 MiB at 4 MiB). At glibc's starting 128 KiB the codecs' scratch of a
-  // few hundred KiB per unit is mapped and faulted in each time (+0.9 s system time in 5 s;
-  // +0.4 s at 1 MiB).
-  static std::once_flag fixed_threshold;
-  std::call_once(fixed_threshold, [] { ::mallopt(M_MMAP_THRESHOLD, 1 << 20); });
-#endif
   format::DatasetOptions open_options;
   open_options.cancelled = request.cancelled;
   LSIO_ASSIGN_OR_RETURN(std::shared_ptr<const array::Dataset> dataset,
