@@ -129,6 +129,12 @@ void Context::ReturnReader(IdleReader idle) {
   idle_.push_back(std::move(idle));
 }
 
+void Context::ReleaseIdleReaders() {
+  std::vector<IdleReader> released;  // destroyed outside the lock (joins IO threads)
+  std::lock_guard lock(mu_);
+  released.swap(idle_);
+}
+
 size_t Context::idle_readers() const {
   std::lock_guard lock(mu_);
   return idle_.size();

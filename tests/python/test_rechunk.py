@@ -251,6 +251,49 @@ def test_peak_rss_stays_within_the_budget_plus_overhead(lsio_bin, big, tmp_path,
     assert peak <= (budget_mib + 32) << 20, f"peak RSS {peak / 2**20:.0f} MiB"
 
 
+@pytest.fixture(scope="module")
+def quarter_gib(tmp_path_factory):
+    """256 MiB of float32 in 8 MiB time chunks (random: no compression helps)."""
+    path = tmp_path_factory.mktemp("quarter") / "q.zarr"
+    rng = np.random.default_rng(6)
+    g = zarr.open_group(str(path), mode="w", zarr_format=2)
+    a = g.create_array("v", shape=(256, 512, 512), dtype="float32", chunks=(8, 512, 512),
+                       compressors=None, fill_value=0)
+    a.attrs["_ARRAY_DIMENSIONS"] = ["time", "y", "x"]
+    for t in range(0, 256, 8):
+        a[t:t + 8] = rng.standard_normal((8, 512, 512)).astype("float32")
+    return path
+
+
+@pytest.mark.parametrize("case", ["two-stage", "sharded"])
+def test_peak_rss_within_the_budget_plus_64_mib_at_larger_budgets(lsio_bin, quarter_gib, tmp_path,
+                                                                  case):
+    """Two-stage plans (a time column of the output, 256 MiB, does not fit the budget), one
+    writing chunks and one writing a sharded v3 output (16 MiB shards): peak RSS of the whole
+    process within the budget plus the stated overhead of 64 MiB; the output equals the
+    source."""
+    budget = {"two-stage": 96, "sharded": 160}[case]
+    args = [str(lsio_bin), "rechunk", str(quarter_gib), str(tmp_path / "o.zarr"), "--chunks",
+            "time=256,y=32,x=32", "--codec", "blosc:zstd:1:shuffle", "--max-memory",
+            f"{budget}MiB", "--quiet"]
+    if case == "sharded":
+        args += ["--format", "3", "--shards", "y=128,x=128"]
+    plan = subprocess.run([*args, "--dry-run"], capture_output=True, text=True,
+                          check=True).stdout
+    # Both plan two stages at these budgets (the sharded one: its second stage writes shards).
+    assert "2 stages" in plan, plan
+    assert ("shards 256x128x128" in plan) == (case == "sharded"), plan
+    out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *args], capture_output=True,
+                         text=True, check=True).stdout
+    code, peak = map(int, out.split())
+    assert code == 0
+    assert peak <= (budget + 64) << 20, f"peak RSS {peak / 2**20:.0f} MiB under {budget} MiB"
+    want = zarr.open_group(str(quarter_gib), mode="r")["v"]
+    got = zarr.open_group(str(tmp_path / "o.zarr"), mode="r")["v"]
+    for t in range(0, 256, 64):
+        assert got[t:t + 64].tobytes() == want[t:t + 64].tobytes()
+
+
 def test_sigkill_then_resume_is_identical_and_redoes_nothing_journaled(lsio_bin, big, tmp_path):
     args = ["rechunk", str(big), "--chunks", "time=128,y=16,x=16", "--codec", "zstd:1",
             "--threads", "1", "--max-memory", "24MiB", "--quiet"]

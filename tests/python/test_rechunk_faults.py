@@ -284,3 +284,104 @@ def test_resume_of_a_finished_two_stage_run_is_refused_at_once(cli, medium, tmp_
     assert "already exists and is not an interrupted rechunk" in proc.stderr, proc.stderr
     assert not (tmp_path / "dst.zarr.lsio-stage").exists()  # stage 1 was not redone
     assert {p: p.stat().st_mtime_ns for p in dst.rglob("*")} == before
+
+
+# --- EIO: a device error on one unit's write ---
+
+# Fails pwrite() with EIO for files whose path contains $LSIO_TEST_EIO_PATH (the posix IO
+# backend, LSIO_IO=posix, writes with pwrite): a device error from outside the process, without
+# a test hook in lsio itself.
+_EIO_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failing(int fd) {
+  const char* want = getenv("LSIO_TEST_EIO_PATH");
+  if (want == NULL || *want == '\0') return 0;
+  char link[64], path[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n <= 0) return 0;
+  path[n] = '\0';
+  return strstr(path, want) != NULL;
+}
+
+typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
+
+ssize_t pwrite64(int fd, const void* buf, size_t count, off_t offset) {
+  static pwrite_fn real;
+  if (real == NULL) real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
+  if (failing(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd, buf, count, offset);
+}
+
+ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
+  static pwrite_fn real;
+  if (real == NULL) real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
+  if (failing(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd, buf, count, offset);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def eio_shim(tmp_path_factory):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the EIO preload shim")
+    d = tmp_path_factory.mktemp("eio")
+    (d / "eio.c").write_text(_EIO_SHIM)
+    so = d / "eio.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(so), str(d / "eio.c"), "-ldl"],
+                   check=True, capture_output=True)
+    return so
+
+
+@pytest.mark.parametrize("stages", [1, 2])
+def test_eio_on_a_unit_write_fails_clearly_then_resumes(lsio_bin, medium, tmp_path, eio_shim,
+                                                        stages):
+    """One unit's file cannot be written (EIO from the device, every attempt): the run names
+    the unit, its file and the cause, exits 1, and leaves DST that does not open as a dataset
+    and that --resume finishes (once the device works) to a copy equal to the source, without
+    rewriting the units that had landed."""
+    dst = tmp_path / "dst.zarr"
+    args = [str(lsio_bin), "rechunk", str(medium), str(dst), "--chunks", "time=64,y=16,x=16",
+            "--codec", "blosc:zstd:1:shuffle", "--quiet"]
+    args += ["--max-memory", "40MiB"] if stages == 2 else ["--max-memory", "256MiB"]
+    plan = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, check=True).stdout
+    assert f"{stages} stage" in plan, plan
+    env = dict(os.environ, LSIO_IO="posix", LD_PRELOAD=str(eio_shim),
+               LSIO_TEST_EIO_PATH=f"{dst.name}/v/c/0/5/")  # units (0, 5, *) of DST
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Input/output error" in proc.stderr, proc.stderr
+    assert str(dst / "v" / "c" / "0" / "5") in proc.stderr, proc.stderr
+    assert "writing unit v/c/0/5/" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "terminate" not in proc.stderr
+    assert not (dst / "zarr.json").exists()
+    assert (dst / ".lsio-rechunk" / "plan.json").exists()
+    assert _temporaries(dst) == []  # the failed write removed its temporary
+    landed = {p: p.stat().st_ino for p in (dst / "v" / "c").rglob("*") if p.is_file()}
+    proc = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert _temporaries(dst) == []
+    assert not (dst / ".lsio-rechunk").exists()
+    assert not (tmp_path / "dst.zarr.lsio-stage").exists()
+    _equal_to_source(medium, dst)
+    # Units that landed before the failure were journaled (the writer drains and the journal is
+    # flushed before the error is returned), so none is rewritten (a rewrite renames a new
+    # inode in).
+    assert landed
+    rewritten = [p for p, ino in landed.items() if p.stat().st_ino != ino]
+    assert rewritten == [], (len(rewritten), len(landed))

@@ -94,6 +94,10 @@ class Context : public std::enable_shared_from_this<Context> {
   Result<sched::SchedulerStats> Run(const std::shared_ptr<kvstore::Store>& store,
                                     sched::TaskSource& source, sched::SchedulerOptions options);
 
+  // Destroys the idle readers, with the engines and free read buffers they keep: for a run
+  // that moves on to another store and whose memory budget must not carry them (rechunk's
+  // second stage). Readers on loan are not affected.
+  void ReleaseIdleReaders();
   // Idle readers kept (tests).
   size_t idle_readers() const;
 
