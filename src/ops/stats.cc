@@ -374,9 +374,9 @@ class VariableJob final : public Aggregator {
   // One element of `type` (CF-decoded values: floats, integers, bool) as a double.
   static double DecodedValue(DataType type, const std::byte* p) {
     switch (type) {
-#define LSIO_VALUE(T, D) \
-  case DataType::D: {    \
-    T v;                 \
+#define LSIO_VALUE(T, D)         \
+  case DataType::D: {            \
+    T v;                         \
     std::memcpy(&v, p, sizeof v); \
     return static_cast<double>(v); \
   }
@@ -713,7 +713,9 @@ Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
     for (const auto& [s, values] : tile_maps) {
       job.maps->emplace_back(s, std::vector<double>(static_cast<size_t>(full_cells)));
     }
-    if (!tile_quantiles.empty()) job.quantile_maps.assign(nq * static_cast<size_t>(full_cells), 0);
+    if (!tile_quantiles.empty()) {
+      job.quantile_maps.assign(nq * static_cast<size_t>(full_cells), 0);
+    }
   }
   std::vector<int64_t> strides(k, 1);
   for (size_t j = k; j-- > 1;) strides[j - 1] = strides[j] * full[j];
@@ -1084,7 +1086,9 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       job->grid_options.statistics =
           CellStatisticsFor(request.statistics, job->cf.scale_factor.value_or(1.0) < 0);
       if (!request.statistics.quantiles.empty()) {
-        if (job->dims.size() > compute::kMaxRank) return NotSupportedError(label + ": rank above 32");
+        if (job->dims.size() > compute::kMaxRank) {
+          return NotSupportedError(label + ": rank above 32");
+        }
         job->values_per_cell = 1;
         for (size_t a : job->reduced_axes) job->values_per_cell *= job->ranges[a].count;
       }
