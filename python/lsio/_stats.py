@@ -86,6 +86,14 @@ def report_to_dataset(report: dict, skip: bool = False):
                         values = values.astype(np.int64)
                     a.pop("units", None)
                 data_vars[_variable_name(v["name"], stat)] = (dims, values, a)
+            if "quantile_maps" in v:
+                # xarray's .quantile(q, dim=...) layout: a leading "quantile" dimension.
+                a = dict(attrs)
+                a["cell_methods"] = "statistic: quantile"
+                data_vars[_variable_name(v["name"], "quantile")] = (
+                    ("quantile",) + dims, v["quantile_maps"], a)
+                coords["quantile"] = (("quantile",),
+                                      np.array([q for _, q in v["quantile_keys"]]), {})
             for c in v["coords"]:
                 if c["name"] in coords:
                     continue
@@ -146,7 +154,9 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
     stats: "count,nan_count,min,max,sum,mean,std,var,hist:N,quantile:Q,Q" or a list; default
         all but var. ``quantile:0.01,0.5,0.99`` gives exact quantiles equal to
         ``numpy.nanquantile(..., method="linear")`` as ``<var>_quantile`` over a ``quantile``
-        dimension (whole selection only).
+        dimension; with ``over``, per cell (a leading ``quantile`` dimension, as xarray's
+        ``.quantile(q, dim=...)``), every value of a tile of cells held in memory (8 bytes
+        each; not with groupby / resample).
     threads: CPU threads (default one per core).
     max_memory: memory budget for data in flight, e.g. "256MiB" (the default).
     progress: show a tqdm progress bar.

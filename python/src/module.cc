@@ -175,6 +175,14 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
         maps[std::string(ops::StatisticName(s)).c_str()] = ToNumpy<double>(values, shape);
       }
       d["maps"] = maps;
+      if (!v.quantile_maps.empty()) {
+        std::vector<size_t> qshape = {report.statistics.quantiles.size()};
+        qshape.insert(qshape.end(), shape.begin(), shape.end());
+        d["quantile_maps"] = ToNumpy<double>(v.quantile_maps, qshape);
+        nb::list qs;
+        for (const auto& [key, q] : report.statistics.quantiles) qs.append(nb::make_tuple(key, q));
+        d["quantile_keys"] = qs;
+      }
       nb::list coords;
       for (const ops::OutputCoordinate& c : v.coordinates) {
         nb::dict cd;

@@ -18,6 +18,7 @@
 #include "lsio/array/dataset.h"
 #include "lsio/codec/chain.h"
 #include "lsio/compute/axis_reduction.h"
+#include "lsio/compute/cell_quantiles.h"
 #include "lsio/compute/fused_decode.h"
 #include "lsio/compute/histogram.h"
 #include "lsio/compute/per_worker.h"
@@ -211,6 +212,13 @@ class VariableJob final : public Aggregator {
   std::vector<std::vector<int64_t>> tile_origins;  // grid coordinates of each tile's first cell
   std::optional<std::vector<std::pair<Statistic, std::vector<double>>>> maps;
   uint64_t ordinal_base = 0;  // chunk ordinals of earlier tile passes (skipped-chunk keys)
+  // Per-cell quantiles (--over with quantile:Q): every decoded value of the current grid's
+  // cells (the whole grid, or one tile's), slot = sum over axes of (index in the pass's
+  // selection) x slot_strides[axis]; finished into quantile_maps ((quantile, grid) in C order).
+  int64_t values_per_cell = 0;  // the reduced elements of one cell (0: no quantiles)
+  std::optional<compute::CellValues> cell_values;
+  std::array<int64_t, compute::kMaxRank> slot_strides{};
+  std::vector<double> quantile_maps;
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
   // Quantile passes (after the others): the search, and the current pass's accumulators.
@@ -225,7 +233,8 @@ class VariableJob final : public Aggregator {
       return static_cast<uint64_t>(histogram_bins + 1) * 8 * 2 * compute_threads;
     }
     if (grid) {
-      return static_cast<uint64_t>(grid->cell_count()) * grid->bytes_per_cell();
+      return static_cast<uint64_t>(grid->cell_count()) * grid->bytes_per_cell() +
+             (cell_values ? cell_values->bytes() : 0);
     }
     // One partial accumulator per chunk waiting in the ordered merge, at most a window of
     // chunks in flight.
@@ -308,6 +317,7 @@ class VariableJob final : public Aggregator {
         origin[i] = sel.dims[kept_axes[i]].out_start;
         h = h * 1000003u + static_cast<size_t>(origin[i]);
       }
+      if (cell_values) LSIO_RETURN_IF_ERROR(GatherValues(sel, chunk_shape, chunk));
       std::lock_guard lock(tile_locks[h % tile_locks.size()]);
       LSIO_RETURN_IF_ERROR(grid->Consume(view, box, std::span(origin.data(), kept_axes.size())));
     } else {
@@ -316,6 +326,80 @@ class VariableJob final : public Aggregator {
       LSIO_RETURN_IF_ERROR(global->Add(ordinal, std::move(part)));
     }
     return Status::OK();
+  }
+
+  // Writes the decoded values of the chunk's selected part into their slots of cell_values,
+  // one run along the last axis at a time (each element has its own slot: no lock).
+  Status GatherValues(const array::ChunkSelection& sel, std::span<const int64_t> chunk_shape,
+                      std::span<const std::byte> chunk) {
+    const size_t rank = sel.dims.size();
+    const int64_t row = rank == 0 ? 1 : sel.dims[rank - 1].count;
+    for (size_t d = 0; d < rank; ++d) {
+      if (sel.dims[d].count <= 0) return Status::OK();
+    }
+    std::array<int64_t, compute::kMaxRank> chunk_strides{};
+    int64_t stride = 1;
+    for (size_t d = rank; d-- > 0;) {
+      chunk_strides[d] = stride;
+      stride *= chunk_shape[d];
+    }
+    const size_t width = element_size;
+    const size_t decoded_width = ByteWidth(cf.decoded);
+    thread_local std::vector<std::byte> decoded;
+    decoded.resize(static_cast<size_t>(row) * decoded_width);
+    const std::span<double> slots = cell_values->slots();
+    const int64_t last_stride = rank == 0 ? 0 : slot_strides[rank - 1];
+    std::array<int64_t, compute::kMaxRank> idx{};  // over the outer axes of the selection
+    while (true) {
+      int64_t src = 0, slot = 0;
+      for (size_t d = 0; d < rank; ++d) {
+        src += (sel.dims[d].start + idx[d]) * chunk_strides[d];
+        slot += (sel.dims[d].out_start + idx[d]) * slot_strides[d];
+      }
+      LSIO_RETURN_IF_ERROR(array::ApplyCfMaskAndScale(
+          cf, chunk.subspan(static_cast<size_t>(src) * width, static_cast<size_t>(row) * width),
+          decoded));
+      for (int64_t i = 0; i < row; ++i) {
+        slots[static_cast<size_t>(slot + i * last_stride)] =
+            DecodedValue(cf.decoded, decoded.data() + static_cast<size_t>(i) * decoded_width);
+      }
+      if (rank <= 1) break;
+      size_t d = rank - 1;
+      while (d > 0 && ++idx[d - 1] == sel.dims[d - 1].count) idx[--d] = 0;
+      if (d == 0) break;
+    }
+    return Status::OK();
+  }
+
+  // One element of `type` (CF-decoded values: floats, integers, bool) as a double.
+  static double DecodedValue(DataType type, const std::byte* p) {
+    switch (type) {
+#define LSIO_VALUE(T, D)         \
+  case DataType::D: {            \
+    T v;                         \
+    std::memcpy(&v, p, sizeof v); \
+    return static_cast<double>(v); \
+  }
+      LSIO_VALUE(int8_t, kInt8)
+      LSIO_VALUE(uint8_t, kUInt8)
+      LSIO_VALUE(uint8_t, kBool)
+      LSIO_VALUE(int16_t, kInt16)
+      LSIO_VALUE(uint16_t, kUInt16)
+      LSIO_VALUE(int32_t, kInt32)
+      LSIO_VALUE(uint32_t, kUInt32)
+      LSIO_VALUE(int64_t, kInt64)
+      LSIO_VALUE(uint64_t, kUInt64)
+      LSIO_VALUE(float, kFloat32)
+      LSIO_VALUE(double, kFloat64)
+#undef LSIO_VALUE
+      case DataType::kFloat16: {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        return static_cast<double>(HalfToFloat(h));
+      }
+      default:
+        return std::nan("");
+    }
   }
 
   // Whole-selection moments take chunks whose codecs stream straight from their stored bytes.
@@ -430,7 +514,9 @@ std::string GridDimName(const VariableJob& job, size_t j) {
 // as it fits the whole budget (the memory plan then decides), else kResourceExhausted saying
 // what the grid needs.
 Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool allow_tiles) {
-  const uint64_t per_cell = compute::ReductionGrid::BytesPerCell(job.grid_options.statistics);
+  // Per-cell quantiles hold every value of a cell besides its accumulators.
+  const uint64_t per_cell = compute::ReductionGrid::BytesPerCell(job.grid_options.statistics) +
+                            compute::CellValues::BytesFor(1, job.values_per_cell);
   const std::vector<int64_t>& shape = job.grid_shape;
   uint64_t cells = 1;
   for (int64_t e : shape) cells *= static_cast<uint64_t>(std::max<int64_t>(e, 0));
@@ -494,10 +580,15 @@ Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool
       tiles = fmt::format("; in passes over tiles of one chunk ({}) a tile needs {}", tile_dims,
                           MemorySize(tile_cells() * per_cell));
     }
+    const std::string values =
+        job.values_per_cell > 0
+            ? fmt::format(" (with the {} values of each cell that its quantiles need)",
+                          job.values_per_cell)
+            : "";
     return ResourceExhaustedError(fmt::format(
-        "variable '{}': per-cell statistics over {} ({} cells) need {} of accumulators, more "
+        "variable '{}': per-cell statistics over {} ({} cells) need {} of accumulators{}, more "
         "than the memory budget ({}){}: raise --max-memory (max_memory=) or select fewer cells",
-        job.name, grid_dims, cells, MemorySize(need), MemorySize(max_memory), tiles));
+        job.name, grid_dims, cells, MemorySize(need), values, MemorySize(max_memory), tiles));
   }
   // The tiles, in C order over the tiled axes.
   std::vector<std::vector<std::pair<int64_t, int64_t>>> pieces(axes.size());
@@ -529,8 +620,44 @@ Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool
   return Status::OK();
 }
 
+// With per-cell quantiles: the value slots of a grid of `shape` (the whole grid or one tile's)
+// over the selection `ranges`, and their strides.
+Status SetUpCellValues(VariableJob& job, const std::vector<int64_t>& shape,
+                       const std::vector<array::DimRange>& ranges, uint64_t max_bytes) {
+  if (job.values_per_cell == 0) return Status::OK();
+  int64_t cells = 1;
+  for (int64_t e : shape) cells *= e;
+  LSIO_ASSIGN_OR_RETURN(compute::CellValues values,
+                        compute::CellValues::Make(cells, job.values_per_cell, max_bytes));
+  job.cell_values.emplace(std::move(values));
+  // A cell's values lie together: kept axes step by whole cells (C order over the grid), the
+  // reduced ones within a cell (C order over the reduced axes).
+  int64_t stride = 1;
+  for (size_t i = job.reduced_axes.size(); i-- > 0;) {
+    job.slot_strides[job.reduced_axes[i]] = stride;
+    stride *= ranges[job.reduced_axes[i]].count;
+  }
+  stride = job.values_per_cell;
+  for (size_t j = job.kept_axes.size(); j-- > 0;) {
+    job.slot_strides[job.kept_axes[j]] = stride;
+    stride *= shape[j];
+  }
+  return Status::OK();
+}
+
+// The quantiles of every cell of job.cell_values ((quantile, cell) in C order), then freed.
+Result<std::vector<double>> FinishCellValues(VariableJob& job, const StatsSelection& statistics) {
+  std::vector<double> qs;
+  for (const auto& [text, q] : statistics.quantiles) qs.push_back(q);
+  std::vector<double> out(qs.size() * static_cast<size_t>(job.cell_values->cells()));
+  LSIO_RETURN_IF_ERROR(job.cell_values->Finalize(job.cf.decoded, qs, out)
+                           .WithContext("variable '" + job.name + "'"));
+  job.cell_values.reset();
+  return out;
+}
+
 // Makes the grid of tile `t` of `job` and points the pass at it.
-Status SetUpTile(VariableJob& job, size_t t) {
+Status SetUpTile(VariableJob& job, size_t t, uint64_t max_memory) {
   job.pass_ranges = job.tiles[t];
   std::vector<int64_t> shape = job.grid_shape;
   for (size_t j = 0; j < job.kept_axes.size(); ++j) {
@@ -541,7 +668,7 @@ Status SetUpTile(VariableJob& job, size_t t) {
                         compute::ReductionGrid::Make(job.dtype, job.dims.size(), job.reduced_axes,
                                                      shape, job.grid_options));
   job.grid.emplace(std::move(grid));
-  return Status::OK();
+  return SetUpCellValues(job, shape, job.pass_ranges, max_memory);
 }
 
 // Resample: which groups no selected time falls into.
@@ -570,7 +697,13 @@ Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
                                resample ? GroupDim(job) : 0));
   const std::vector<int64_t> tile_shape(job.grid->grid_shape().begin(),
                                         job.grid->grid_shape().end());
+  const int64_t tile_cells = job.grid->cell_count();
   job.grid.reset();
+  std::vector<double> tile_quantiles;
+  if (job.cell_values) {
+    LSIO_ASSIGN_OR_RETURN(tile_quantiles, FinishCellValues(job, request.statistics));
+  }
+  const size_t nq = request.statistics.quantiles.size();
   const std::vector<int64_t>& full = job.grid_shape;
   const size_t k = full.size();
   int64_t full_cells = 1;
@@ -579,6 +712,9 @@ Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
     job.maps.emplace();
     for (const auto& [s, values] : tile_maps) {
       job.maps->emplace_back(s, std::vector<double>(static_cast<size_t>(full_cells)));
+    }
+    if (!tile_quantiles.empty()) {
+      job.quantile_maps.assign(nq * static_cast<size_t>(full_cells), 0);
     }
   }
   std::vector<int64_t> strides(k, 1);
@@ -592,6 +728,11 @@ Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
     for (size_t j = 0; j < k; ++j) dst += (origin[j] + idx[j]) * strides[j];
     for (size_t m = 0; m < tile_maps.size(); ++m) {
       std::memcpy((*job.maps)[m].second.data() + dst, tile_maps[m].second.data() + src,
+                  static_cast<size_t>(row) * sizeof(double));
+    }
+    for (size_t q = 0; q < nq && !tile_quantiles.empty(); ++q) {
+      std::memcpy(job.quantile_maps.data() + q * static_cast<size_t>(full_cells) + dst,
+                  tile_quantiles.data() + q * static_cast<size_t>(tile_cells) + src,
                   static_cast<size_t>(row) * sizeof(double));
     }
     src += row;
@@ -840,11 +981,14 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
-  if (!request.statistics.quantiles.empty() &&
-      (!request.over.empty() || !request.groupby.empty() || !request.resample_dim.empty())) {
+  if (!request.statistics.quantiles.empty() && grouped) {
     return InvalidArgumentError(
-        "quantile:Q is computed over the whole selection (per-cell quantiles are not supported "
-        "yet); drop --over / --groupby / --resample");
+        "quantile:Q with --groupby / --resample: per-group quantiles are not supported yet "
+        "(quantile:Q works over the whole selection or per cell with --over)");
+  }
+  if (!request.statistics.quantiles.empty() && !request.over.empty() && !tiled_grids) {
+    return NotSupportedError(
+        "per-cell quantiles (quantile:Q with over) cannot be merged from partial results");
   }
 
   // Label selections and --over outputs need coordinates: read them all in one run first.
@@ -941,6 +1085,13 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       job->grid_options.max_bytes = request.max_memory;
       job->grid_options.statistics =
           CellStatisticsFor(request.statistics, job->cf.scale_factor.value_or(1.0) < 0);
+      if (!request.statistics.quantiles.empty()) {
+        if (job->dims.size() > compute::kMaxRank) {
+          return NotSupportedError(label + ": rank above 32");
+        }
+        job->values_per_cell = 1;
+        for (size_t a : job->reduced_axes) job->values_per_cell *= job->ranges[a].count;
+      }
     }
     jobs.push_back(std::move(job));
   }
@@ -969,6 +1120,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
                                                            job->reduced_axes, job->grid_shape,
                                                            job->grid_options));
         job->grid.emplace(std::move(grid));
+        LSIO_RETURN_IF_ERROR(
+            SetUpCellValues(*job, job->grid_shape, job->ranges, request.max_memory));
       }
     }
     for (auto& job : jobs) job->pass_ranges = job->ranges;
@@ -1019,7 +1172,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       const size_t tile = static_cast<size_t>(pass - 1);
       if (!job->tiles.empty()) {
         if (tile >= job->tiles.size()) continue;
-        LSIO_RETURN_IF_ERROR(SetUpTile(*job, tile));
+        LSIO_RETURN_IF_ERROR(SetUpTile(*job, tile, request.max_memory));
       } else if (pass > 1 && !histogram_pass) {
         continue;
       }
@@ -1057,6 +1210,10 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
       LSIO_RETURN_IF_ERROR(FinishTile(*job, tile, request));
       job->ordinal_base += job->read_chunks;
     }
+    for (auto& job : jobs) {
+      if (!job->tiles.empty() || !job->cell_values) continue;
+      LSIO_ASSIGN_OR_RETURN(job->quantile_maps, FinishCellValues(*job, request.statistics));
+    }
     if (pass > 1 && !histogram_pass) {
       report.chunks += pr.chunks;
       report.missing_chunks += pr.missing_chunks;
@@ -1075,8 +1232,8 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   }
 
   // Exact quantiles: passes that narrow each wanted order statistic to a window small enough
-  // to collect (compute/quantile.h), usually two.
-  if (!request.statistics.quantiles.empty()) {
+  // to collect (compute/quantile.h), usually two. (Per-cell ones are finished already.)
+  if (!request.statistics.quantiles.empty() && request.over.empty()) {
     std::vector<double> qs;
     for (const auto& [text, q] : request.statistics.quantiles) qs.push_back(q);
     for (auto& job : jobs) {
@@ -1171,6 +1328,15 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         oc.attributes.erase("_ARRAY_DIMENSIONS");
         oc.attributes.erase("_FillValue");
         pv.header.coordinates.push_back(std::move(oc));
+      }
+      pv.header.quantile_maps = std::move(job->quantile_maps);
+      if (pv.header.dims.empty() && !pv.header.quantile_maps.empty()) {
+        // --over every dimension: one cell, reported as whole-selection quantiles are.
+        for (size_t i = 0; i < request.statistics.quantiles.size(); ++i) {
+          pv.header.quantiles.emplace_back(request.statistics.quantiles[i].first,
+                                           pv.header.quantile_maps[i]);
+        }
+        pv.header.quantile_maps.clear();
       }
       if (job->maps) {
         pv.maps = std::move(job->maps);

@@ -120,6 +120,20 @@ Json MapSummary(const std::vector<double>& values) {
   return j;
 }
 
+// The per-cell quantiles of `v`, one array of cells per quantile.
+std::vector<std::vector<double>> QuantileMaps(const VariableStats& v,
+                                              const StatsSelection& statistics) {
+  std::vector<std::vector<double>> out;
+  const size_t nq = statistics.quantiles.size();
+  if (v.quantile_maps.empty() || nq == 0) return out;
+  const size_t cells = v.quantile_maps.size() / nq;
+  for (size_t i = 0; i < nq; ++i) {
+    out.emplace_back(v.quantile_maps.begin() + static_cast<std::ptrdiff_t>(i * cells),
+                     v.quantile_maps.begin() + static_cast<std::ptrdiff_t>((i + 1) * cells));
+  }
+  return out;
+}
+
 std::string Format(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -173,6 +187,14 @@ void WriteStatsJson(const StatsReport& report, std::ostream& out) {
       j["dims"] = v.dims;
       j["shape"] = v.shape;
       for (const auto& [s, values] : v.maps) j[std::string(StatisticName(s))] = MapSummary(values);
+      if (!v.quantile_maps.empty()) {
+        Json q = Json::object();
+        const std::vector<std::vector<double>> per_q = QuantileMaps(v, report.statistics);
+        for (size_t i = 0; i < per_q.size(); ++i) {
+          q[report.statistics.quantiles[i].first] = MapSummary(per_q[i]);
+        }
+        j["quantiles"] = q;
+      }
     }
     if (report.on_error == OnError::kSkip || !v.skipped_chunks.empty()) {
       j["skipped_chunks"] = v.skipped_chunks;
@@ -247,6 +269,16 @@ void WriteStatsText(const StatsReport& report, std::ostream& out) {
       out << fmt::format("  {:<10} {:>14} {:>14} {:>14}\n", StatisticName(s), cell("min"),
                          cell("mean"), cell("max"));
     }
+    const std::vector<std::vector<double>> per_q = QuantileMaps(v, report.statistics);
+    for (size_t i = 0; i < per_q.size(); ++i) {
+      Json m = MapSummary(per_q[i]);
+      auto cell = [&](const char* k) {
+        return m[k].is_number() ? Format(m[k].get<double>()) : std::string("nan");
+      };
+      out << fmt::format("  {:<10} {:>14} {:>14} {:>14}\n",
+                         "q" + report.statistics.quantiles[i].first, cell("min"), cell("mean"),
+                         cell("max"));
+    }
   }
   for (const VariableStats& v : report.variables) {
     if (v.skipped_chunks.empty()) continue;
@@ -297,6 +329,26 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
       if (!type.ok()) return type.status().WithContext("coordinate " + c.name);
       const int64_t n = static_cast<int64_t>(c.values.size() / c.item_size());
       arrays.push_back({c.name, *type, {c.name}, {n}, c.values, c.attributes});
+    }
+    if (!v.quantile_maps.empty()) {
+      // numpy / xarray's layout: a leading "quantile" dimension, its values the q's.
+      if (std::find(coordinates.begin(), coordinates.end(), "quantile") == coordinates.end()) {
+        coordinates.push_back("quantile");
+        std::vector<double>& qs = doubles.emplace_back();
+        for (const auto& [text, q] : report.statistics.quantiles) qs.push_back(q);
+        arrays.push_back({"quantile", f8, {"quantile"}, {static_cast<int64_t>(qs.size())},
+                          std::as_bytes(std::span(qs)), nlohmann::json::object()});
+      }
+      std::vector<std::string> dims = {"quantile"};
+      dims.insert(dims.end(), v.dims.begin(), v.dims.end());
+      std::vector<int64_t> shape = {static_cast<int64_t>(report.statistics.quantiles.size())};
+      shape.insert(shape.end(), v.shape.begin(), v.shape.end());
+      nlohmann::json attrs = v.attributes;
+      attrs["cell_methods"] = "statistic: quantile";
+      std::string name = (v.name.empty() ? std::string("data") : v.name) + "_quantile";
+      std::replace(name.begin(), name.end(), '/', '_');
+      arrays.push_back({name, f8, std::move(dims), std::move(shape),
+                        std::as_bytes(std::span(v.quantile_maps)), std::move(attrs)});
     }
     for (const auto& [s, values] : v.maps) {
       nlohmann::json attrs = v.attributes;

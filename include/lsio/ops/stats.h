@@ -142,8 +142,11 @@ struct VariableStats {
   std::vector<std::pair<Statistic, std::vector<double>>> maps;
 
   // hist:N (whole selection only).
-  // quantile:Q,... (whole selection only): the values, in the order asked.
+  // quantile:Q,... over the whole selection: the values, in the order asked.
   std::vector<std::pair<std::string, double>> quantiles;
+  // quantile:Q,... with `over`: (quantile, dims...) in C order, the quantiles in the order
+  // asked (StatsReport::statistics.quantiles), NaN for cells with no valid value.
+  std::vector<double> quantile_maps;
 
   std::vector<uint64_t> histogram_counts;
   std::vector<double> histogram_edges;

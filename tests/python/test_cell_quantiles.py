@@ -1,0 +1,196 @@
+"""Per-cell exact quantiles (issue 17, item 5): lsio.stats(..., over=..., stats=[
+"quantile:..."]) and lsio stats --over DIM --stats quantile:... against numpy.nanquantile(x, q,
+axis=<reduced axes>, method="linear") on the values zarr-python (or xarray, for CF-packed data)
+reads, and xarray's .quantile(q, dim=...); tiles over chunk columns; the budget error; --out."""
+
+import contextlib
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import lsio
+
+from conftest import cli_path
+
+LSIO = str(cli_path())
+QS = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0]
+SHAPE = (37, 13, 11)  # t, y, x
+
+
+def _values(dtype, rng):
+    if dtype == "int16":
+        return rng.integers(-30000, 30000, SHAPE).astype("int16")
+    v = rng.normal(0, 5, SHAPE)
+    v[rng.random(SHAPE) < 0.1] = np.nan
+    v[:, 2, 3] = np.nan  # an all-NaN cell over t
+    v[5:9, 1, :] = 1.25   # ties
+    return v.astype(dtype)
+
+
+def _store(tmp_path, values, chunks, encoding=None, name="v"):
+    ds = xr.Dataset({name: (("t", "y", "x"), values)})
+    path = tmp_path / f"{name}.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=False,
+               encoding={name: {"chunks": chunks, **(encoding or {})}})
+    return path
+
+
+def _reference(path, isel, over):
+    """The selected values as xarray decodes them (what lsio's statistics are of), checked
+    against zarr-python's read of the stored array, and the reduced axes."""
+    decoded = xr.open_zarr(path).v.values
+    raw = zarr.open_array(str(path / "v"), mode="r")[...]
+    np.testing.assert_array_equal(decoded, raw)
+    index = tuple(isel.get(d, slice(None)) for d in ("t", "y", "x"))
+    axes = tuple(i for i, d in enumerate(("t", "y", "x")) if d in over)
+    return decoded[index], axes
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16"])
+@pytest.mark.parametrize("chunks", [(37, 13, 11), (5, 4, 3), (8, 6, 5)])
+@pytest.mark.parametrize("over", [("t",), ("t", "x")])
+def test_equal_to_numpy(tmp_path, dtype, chunks, over):
+    rng = np.random.default_rng(hash((dtype, chunks, over)) % 2**32)
+    path = _store(tmp_path, _values(dtype, rng), chunks)
+    # A selection whose edges do not fall on chunk edges.
+    isel = {"t": slice(3, 34), "x": slice(1, 10)}
+    part, axes = _reference(path, isel, over)
+    with _quiet():
+        want = np.nanquantile(part, QS, axis=axes, method="linear")
+        want_mean = np.nanmean(part.astype("float64"), axis=axes)
+    got = lsio.stats(path, var="v", over=list(over), isel=isel, threads=2,
+                     stats=["mean", "quantile:" + ",".join(map(str, QS))])
+    kept = tuple(d for d in ("t", "y", "x") if d not in over)
+    assert got.v_quantile.dims == ("quantile",) + kept
+    np.testing.assert_array_equal(got["quantile"].values, QS)
+    np.testing.assert_array_equal(got.v_quantile.values, want)
+    np.testing.assert_allclose(got.v_mean.values, want_mean, rtol=1e-12, equal_nan=True)
+    # One quantile alone.
+    one = lsio.stats(path, var="v", over=list(over), isel=isel, stats=["quantile:0.5"])
+    np.testing.assert_array_equal(one.v_quantile.values, want[QS.index(0.5)][None])
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Without numpy's warnings about all-NaN slices, which the tests expect."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def test_all_nan_cell_is_nan(tmp_path):
+    values = _values("float32", np.random.default_rng(1))
+    path = _store(tmp_path, values, (4, 4, 4))
+    got = lsio.stats(path, var="v", over="t", stats=["quantile:0.1,0.9"])
+    assert np.isnan(got.v_quantile.values[:, 2, 3]).all()
+    assert not np.isnan(got.v_quantile.values[:, 0, 0]).any()
+
+
+def test_packed_negative_scale_equals_xarray_quantile(tmp_path):
+    rng = np.random.default_rng(7)
+    values = rng.normal(10, 3, SHAPE)
+    values[rng.random(SHAPE) < 0.05] = np.nan
+    path = _store(tmp_path, values, (6, 5, 4),
+                  {"dtype": "int16", "scale_factor": -0.01, "add_offset": 5.0,
+                   "_FillValue": -32768})
+    sel_t = slice(2, 30)
+    # Loaded: xarray's quantile of a dask-backed array can differ from numpy's in the last bit.
+    ref = xr.open_zarr(path).v.isel(t=sel_t).load().quantile(QS, dim="t")
+    got = lsio.stats(path, var="v", over="t", isel={"t": sel_t},
+                     stats=["quantile:" + ",".join(map(str, QS))])
+    assert got.v_quantile.dims == ref.dims
+    np.testing.assert_array_equal(got["quantile"].values, ref["quantile"].values)
+    np.testing.assert_array_equal(got.v_quantile.values, ref.values)
+
+
+def test_label_selection(tmp_path):
+    values = _values("float64", np.random.default_rng(3))
+    ds = xr.Dataset({"v": (("t", "y", "x"), values)},
+                    coords={"y": np.arange(13) * 10.0, "x": np.arange(11) * 0.5})
+    path = tmp_path / "c.zarr"
+    ds.to_zarr(path, zarr_format=2, consolidated=True, encoding={"v": {"chunks": (7, 4, 3)}})
+    got = lsio.stats(path, var="v", over="t", sel={"y": slice(20, 90), "x": slice(1, 4)},
+                     stats=["quantile:0.3,0.7"])
+    ref = xr.open_zarr(path).v.sel(y=slice(20, 90), x=slice(1, 4)).load().quantile(
+        [0.3, 0.7], dim="t")
+    np.testing.assert_array_equal(got.v_quantile.values, ref.values)
+    np.testing.assert_array_equal(got.y.values, ref.y.values)
+    np.testing.assert_array_equal(got.x.values, ref.x.values)
+
+
+def test_beyond_the_budget_runs_in_tiles(tmp_path):
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=(200, 40, 40)).astype("float32")
+    values[rng.random(values.shape) < 0.02] = np.nan
+    path = _store(tmp_path, values, (50, 8, 8))
+    # 1600 cells x 200 values x 8 bytes = 2.5 MiB of values, over a 1 MiB budget: only passes
+    # over tiles of chunk columns can do it.
+    got = lsio.stats(path, var="v", over="t", max_memory="1MiB", threads=2,
+                     stats=["count", "quantile:0.05,0.5,0.95"])
+    data = zarr.open_array(str(path / "v"), mode="r")[...]
+    np.testing.assert_array_equal(
+        got.v_quantile.values, np.nanquantile(data, [0.05, 0.5, 0.95], axis=0, method="linear"))
+    np.testing.assert_array_equal(got.v_count.values, np.sum(~np.isnan(data), axis=0))
+
+
+def test_one_chunk_column_beyond_the_budget_is_a_clear_error(tmp_path):
+    values = np.random.default_rng(2).normal(size=(4000, 8, 8)).astype("float32")
+    path = _store(tmp_path, values, (500, 8, 8))
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "v", "--over", "t", "--quiet",
+                        "--stats", "quantile:0.5", "--max-memory", "512KiB"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    # 64 cells x 4000 values x 8 bytes, plus 8 bytes of count a cell.
+    assert ("variable 'v': per-cell statistics over 8 y x 8 x (64 cells) need 2.0 MiB of "
+            "accumulators (with the 4000 values of each cell that its quantiles need), more "
+            "than the memory budget (512.0 KiB); in passes over tiles of one chunk (8 y x 8 x) "
+            "a tile needs 2.0 MiB") in r.stderr, r.stderr
+    with pytest.raises(ValueError, match="4000 values of each cell"):
+        lsio.stats(path, var="v", over="t", stats=["quantile:0.5"], max_memory="512KiB")
+
+
+def test_cli_out_reads_back_in_xarray(tmp_path):
+    values = _values("float32", np.random.default_rng(5))
+    path = _store(tmp_path, values, (10, 5, 5))
+    out = tmp_path / "q.zarr"
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "v", "--over", "t", "--quiet",
+                        "--stats", "mean,quantile:0.1,0.9", "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = xr.open_zarr(out)
+    ref = xr.open_zarr(path).v.load().quantile([0.1, 0.9], dim="t")
+    assert got.v_quantile.dims == ("quantile", "y", "x")
+    np.testing.assert_array_equal(got["quantile"].values, [0.1, 0.9])
+    np.testing.assert_array_equal(got.v_quantile.values, ref.values)
+    with _quiet():
+        np.testing.assert_allclose(got.v_mean.values, np.nanmean(values.astype("f8"), axis=0),
+                                   rtol=1e-12, equal_nan=True)
+
+
+def test_json_summarises_each_quantile(tmp_path):
+    import json
+    values = _values("float64", np.random.default_rng(6))
+    path = _store(tmp_path, values, (10, 5, 5))
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "v", "--over", "t", "--json",
+                        "--quiet", "--stats", "quantile:0.25,0.75"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    q = json.loads(r.stdout)["variables"]["v"]["quantiles"]
+    with _quiet():
+        want = np.nanquantile(values, [0.25, 0.75], axis=0, method="linear")
+    assert list(q) == ["0.25", "0.75"]
+    for key, w in zip(q, want):
+        assert q[key]["max"] == np.nanmax(w) and q[key]["min"] == np.nanmin(w)
+
+
+def test_groupby_quantiles_say_not_supported(tmp_path):
+    ds = xr.Dataset({"v": (("time",), np.arange(40.0))},
+                    coords={"time": np.arange("2020-01-01", "2020-02-10", dtype="M8[D]")})
+    path = tmp_path / "g.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=False)
+    with pytest.raises(ValueError, match="per-group quantiles are not supported"):
+        lsio.stats(path, var="v", groupby="time.month", stats=["quantile:0.5"])
