@@ -187,7 +187,7 @@ std::vector<std::vector<std::byte>> Mutations(const std::vector<std::byte>& fram
 }
 
 TEST_F(BloscFrames, CorruptFramesFailLikeTheLibrary) {
-  size_t tried = 0, failed = 0;
+  size_t tried = 0, failed = 0, lenient = 0;
   uint32_t seed = 1;
   for (size_t i = 0; i < Cases().size(); i += 3) {  // a third of the cases keeps this quick
     const Case& c = Cases()[i];
@@ -203,6 +203,16 @@ TEST_F(BloscFrames, CorruptFramesFailLikeTheLibrary) {
         o = DecodeBloscFrame(f, own);
       }
       ++tried;
+      if (!l.ok() && o.ok() && info->format() == BloscFormat::kZlib) {
+        // libdeflate accepts some Huffman headers that zlib refuses (seen: a flipped bit that
+        // zlib calls "invalid bit length repeat" but that leaves the decoded block the same);
+        // the zlib stream's Adler-32 still checks every decoded byte. The only divergence
+        // allowed: the original data, exactly.
+        ASSERT_EQ(*o, c.decoded.size()) << c.meta.at("name");
+        EXPECT_TRUE(own == c.decoded) << c.meta.at("name") << ": accepted a damaged frame";
+        ++lenient;
+        continue;
+      }
       ASSERT_EQ(l.ok(), o.ok()) << c.meta.at("name") << ": library "
                                 << (l.ok() ? "OK" : l.status().ToString()) << ", own "
                                 << (o.ok() ? "OK" : o.status().ToString());
@@ -223,6 +233,9 @@ TEST_F(BloscFrames, CorruptFramesFailLikeTheLibrary) {
   }
   EXPECT_GT(tried, 5000u);
   EXPECT_GT(failed, tried / 4);
+  // Rare. (numcodecs compresses with threads, so the order of blocks in a frame, and with it
+  // where the mutations land, differs from one generation of the frames to the next.)
+  EXPECT_LT(lenient, tried / 500);
 }
 
 }  // namespace
