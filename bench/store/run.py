@@ -352,6 +352,20 @@ def main():
             json.dump(results, f, indent=1)
 
 
+def _wait_for_port(proc, port, base, name):
+    """Waits up to 30 s for a server on 127.0.0.1:port; stops it and removes `base` if none."""
+    import socket
+
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    proc.terminate()
+    shutil.rmtree(base, ignore_errors=True)
+    raise RuntimeError(f"{name} did not start")
+
+
 def start_s3(data):
     import socket
     import tempfile
@@ -371,15 +385,7 @@ def start_s3(data):
                              # (64 MiB) for every GET's ETag, which S3 stores instead.
                              "--no-checksum", "--etag-hash", "", "-L", os.path.join(base, "root")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        proc.terminate()
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError("rclone serve s3 did not start")
+    _wait_for_port(proc, port, base, "rclone serve s3")
     env = {**os.environ, "LSIO_BENCH_S3": f"http://127.0.0.1:{port},{key},{secret}"}
     return proc, env, base
 
@@ -406,15 +412,7 @@ def start_nginx_s3(data):
                 f"server {{ listen 127.0.0.1:{port}; root {base}/root; }} }}\n")
     proc = subprocess.Popen(["/usr/sbin/nginx", "-p", base, "-c", os.path.join(base, "nginx.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        proc.terminate()
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError("nginx did not start")
+    _wait_for_port(proc, port, base, "nginx")
     env = {**os.environ, "LSIO_BENCH_S3": f"http://127.0.0.1:{port},AKIDLSIOBENCH,bench/secret"}
     return proc, env, base
 
