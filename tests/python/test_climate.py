@@ -246,16 +246,7 @@ def test_not_even_one_tile_fits_names_the_tile(tmp_path):
             "chunk (16 lat x 16 lon) a tile needs 24.0 KiB") in r.stderr, r.stderr
 
 
-# The child's peak RSS measured from a lean parent (ru_maxrss starts from the parent's size at
-# fork), as tests/python/test_rechunk.py does.
-_LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, ru = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024)
-"""
+from peak_rss import LAUNCHER as _LAUNCHER  # noqa: E402
 
 
 def test_peak_rss_of_a_climatology_whose_grid_does_not_fit_stays_within_the_budget(tmp_path):

@@ -229,14 +229,7 @@ def big(tmp_path_factory):
 
 # The child's peak RSS measured from a lean parent (ru_maxrss starts from the parent's size at
 # fork), as bench/rechunk/run.py does.
-_LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, ru = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024)
-"""
+from peak_rss import LAUNCHER as _LAUNCHER  # noqa: E402
 
 
 @pytest.mark.parametrize("budget_mib", [24, 48])
