@@ -155,8 +155,10 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
         all but var. ``quantile:0.01,0.5,0.99`` gives exact quantiles equal to
         ``numpy.nanquantile(..., method="linear")`` as ``<var>_quantile`` over a ``quantile``
         dimension; with ``over``, per cell (a leading ``quantile`` dimension, as xarray's
-        ``.quantile(q, dim=...)``), every value of a tile of cells held in memory (8 bytes
-        each; not with groupby / resample).
+        ``.quantile(q, dim=...)``); with ``groupby`` / ``resample``, per group and cell (a
+        trailing ``quantile`` dimension, as xarray's ``.groupby(...).quantile(q)``). Every
+        value of a tile of cells is held in memory (8 bytes each; for groups, a slot for each
+        time of the longest group).
     threads: CPU threads (default one per core).
     max_memory: memory budget for data in flight, e.g. "256MiB" (the default).
     progress: show a tqdm progress bar.
@@ -229,4 +231,9 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
     finally:
         if bar is not None:
             bar.close()
-    return report_to_dataset(report, skip=on_error == "skip")
+    ds = report_to_dataset(report, skip=on_error == "skip")
+    if group:
+        # xarray's groupby(...).quantile(q) / resample(...).quantile(q) put "quantile" last.
+        for name in [n for n, v in ds.data_vars.items() if "quantile" in v.dims and v.ndim > 1]:
+            ds[name] = ds[name].transpose(..., "quantile")
+    return ds

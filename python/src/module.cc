@@ -151,11 +151,13 @@ nb::object StatValue(const compute::Stats& s, ops::Statistic stat, int ddof) {
   }
 }
 
-nb::dict ReportToDict(const ops::StatsReport& report) {
+// Takes the report: its per-cell maps move into the numpy arrays (a copy would double the
+// answer's memory at its peak).
+nb::dict ReportToDict(ops::StatsReport report) {
   nb::dict out;
   nb::list vars;
   const int ddof = report.statistics.ddof;
-  for (const ops::VariableStats& v : report.variables) {
+  for (ops::VariableStats& v : report.variables) {
     nb::dict d;
     d["name"] = v.name;
     d["dims"] = v.dims;
@@ -171,14 +173,15 @@ nb::dict ReportToDict(const ops::StatsReport& report) {
     } else {
       nb::dict maps;
       std::vector<size_t> shape(v.shape.begin(), v.shape.end());
-      for (const auto& [s, values] : v.maps) {
-        maps[std::string(ops::StatisticName(s)).c_str()] = ToNumpy<double>(values, shape);
+      for (auto& [s, values] : v.maps) {
+        maps[std::string(ops::StatisticName(s)).c_str()] =
+            ToNumpy<double>(std::move(values), shape);
       }
       d["maps"] = maps;
       if (!v.quantile_maps.empty()) {
         std::vector<size_t> qshape = {report.statistics.quantiles.size()};
         qshape.insert(qshape.end(), shape.begin(), shape.end());
-        d["quantile_maps"] = ToNumpy<double>(v.quantile_maps, qshape);
+        d["quantile_maps"] = ToNumpy<double>(std::move(v.quantile_maps), qshape);
         nb::list qs;
         for (const auto& [key, q] : report.statistics.quantiles) qs.append(nb::make_tuple(key, q));
         d["quantile_keys"] = qs;

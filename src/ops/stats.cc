@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -210,6 +211,14 @@ class VariableJob final : public Aggregator {
   std::vector<std::vector<array::DimRange>> tiles;  // empty: one grid, one pass
   std::vector<array::DimRange> pass_ranges;        // what the current pass reads
   std::vector<std::vector<int64_t>> tile_origins;  // grid coordinates of each tile's first cell
+  // With the group axis tiled as well (when one chunk column's grid over every group does not
+  // fit): each tile's groups [first, last), and the current pass's. A pass reads the times of
+  // its groups (their span: with groups that recur, such as months over several years, that
+  // is most of the time axis, and chunks outside the pass's groups are decoded for nothing).
+  std::vector<std::pair<int64_t, int64_t>> tile_groups;  // empty: every group in every tile
+  int64_t group_lo = 0;
+  int64_t group_hi = std::numeric_limits<int64_t>::max();
+  int64_t time_offset = 0;  // where the pass's time range starts in the selection's
   std::optional<std::vector<std::pair<Statistic, std::vector<double>>>> maps;
   uint64_t ordinal_base = 0;  // chunk ordinals of earlier tile passes (skipped-chunk keys)
   // Per-cell quantiles (--over with quantile:Q): every decoded value of the current grid's
@@ -218,6 +227,14 @@ class VariableJob final : public Aggregator {
   int64_t values_per_cell = 0;  // the reduced elements of one cell (0: no quantiles)
   std::optional<compute::CellValues> cell_values;
   std::array<int64_t, compute::kMaxRank> slot_strides{};
+  // Per-group quantiles: a cell holds `group_slots` (the most times of any group) x the
+  // reduced elements; a time's values go to its position among its group's times
+  // (rank_in_group, by selected time index) x rank_slot_stride, in its group's cells
+  // (group x group_slot_stride). Slots of shorter groups stay NaN: missing, as numpy skips them.
+  int64_t group_slots = 0;
+  std::vector<int64_t> rank_in_group;
+  int64_t rank_slot_stride = 0;
+  int64_t group_slot_stride = 0;
   std::vector<double> quantile_maps;
   // Second pass.
   std::optional<compute::PerWorker<compute::HistogramAccumulator>> histogram;
@@ -295,15 +312,24 @@ class VariableJob final : public Aggregator {
       const size_t t = *group_axis;
       const array::ChunkDimSlice& ts = sel.dims[t];
       for (int64_t i = 0; i < ts.count; ++i) {
-        const int64_t g = group_of[static_cast<size_t>(ts.out_start + i)];
-        if (g < 0) continue;
+        const size_t ti = static_cast<size_t>(time_offset + ts.out_start + i);
+        const int64_t g = group_of[ti];
+        if (g < group_lo || g >= group_hi) continue;  // no group, or another pass's
         start[t] = ts.start + i;
         stop[t] = start[t] + 1;
         std::array<int64_t, compute::kMaxRank> origin{};
         size_t h = 0;
         for (size_t k = 0; k < kept_axes.size(); ++k) {
-          origin[k] = kept_axes[k] == t ? g : sel.dims[kept_axes[k]].out_start;
+          origin[k] = kept_axes[k] == t ? g - group_lo : sel.dims[kept_axes[k]].out_start;
           h = h * 1000003u + static_cast<size_t>(origin[k]);
+        }
+        if (cell_values) {
+          array::ChunkSelection one = sel;
+          one.dims[t].start = ts.start + i;
+          one.dims[t].count = 1;
+          LSIO_RETURN_IF_ERROR(GatherValues(
+              one, chunk_shape, chunk,
+              (g - group_lo) * group_slot_stride + rank_in_group[ti] * rank_slot_stride));
         }
         const compute::Box step{std::span(start.data(), rank), std::span(stop.data(), rank)};
         std::lock_guard lock(tile_locks[h % tile_locks.size()]);
@@ -317,7 +343,7 @@ class VariableJob final : public Aggregator {
         origin[i] = sel.dims[kept_axes[i]].out_start;
         h = h * 1000003u + static_cast<size_t>(origin[i]);
       }
-      if (cell_values) LSIO_RETURN_IF_ERROR(GatherValues(sel, chunk_shape, chunk));
+      if (cell_values) LSIO_RETURN_IF_ERROR(GatherValues(sel, chunk_shape, chunk, 0));
       std::lock_guard lock(tile_locks[h % tile_locks.size()]);
       LSIO_RETURN_IF_ERROR(grid->Consume(view, box, std::span(origin.data(), kept_axes.size())));
     } else {
@@ -328,10 +354,11 @@ class VariableJob final : public Aggregator {
     return Status::OK();
   }
 
-  // Writes the decoded values of the chunk's selected part into their slots of cell_values,
-  // one run along the last axis at a time (each element has its own slot: no lock).
+  // Writes the decoded values of the chunk's selected part into their slots of cell_values
+  // (from `base`), one run along the last axis at a time (each element has its own slot: no
+  // lock).
   Status GatherValues(const array::ChunkSelection& sel, std::span<const int64_t> chunk_shape,
-                      std::span<const std::byte> chunk) {
+                      std::span<const std::byte> chunk, int64_t base) {
     const size_t rank = sel.dims.size();
     const int64_t row = rank == 0 ? 1 : sel.dims[rank - 1].count;
     for (size_t d = 0; d < rank; ++d) {
@@ -351,7 +378,7 @@ class VariableJob final : public Aggregator {
     const int64_t last_stride = rank == 0 ? 0 : slot_strides[rank - 1];
     std::array<int64_t, compute::kMaxRank> idx{};  // over the outer axes of the selection
     while (true) {
-      int64_t src = 0, slot = 0;
+      int64_t src = 0, slot = base;
       for (size_t d = 0; d < rank; ++d) {
         src += (sel.dims[d].start + idx[d]) * chunk_strides[d];
         slot += (sel.dims[d].out_start + idx[d]) * slot_strides[d];
@@ -507,12 +534,21 @@ std::string GridDimName(const VariableJob& job, size_t j) {
   return job.group_axis && *job.group_axis == axis ? job.grouping.dim : job.dims[axis];
 }
 
+// The grid dimension of `job`'s group axis.
+size_t GroupDim(const VariableJob& job) {
+  return static_cast<size_t>(
+      std::find(job.kept_axes.begin(), job.kept_axes.end(), *job.group_axis) -
+      job.kept_axes.begin());
+}
+
 // Whether `job`'s per-cell accumulators fit `share` bytes whole; if not, tiles of the kept axes
 // other than the group axis, aligned to the array's chunks (so that every chunk is decoded in
 // one tile's pass only), halving the axis with the most chunks per tile until a tile's
-// accumulators fit. When not even one chunk's fits (or tiles are not allowed), one grid as long
-// as it fits the whole budget (the memory plan then decides), else kResourceExhausted saying
-// what the grid needs.
+// accumulators fit. When one chunk's tile over every group does not fit either, runs of
+// consecutive groups as well (a chunk whose times fall in several runs is decoded in each of
+// their passes). When not even one group of one chunk fits (or tiles are not allowed), one grid
+// as long as it fits the whole budget (the memory plan then decides), else kResourceExhausted
+// saying what the grid needs.
 Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool allow_tiles) {
   // Per-cell quantiles hold every value of a cell besides its accumulators.
   const uint64_t per_cell = compute::ReductionGrid::BytesPerCell(job.grid_options.statistics) +
@@ -564,21 +600,41 @@ Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool
     if (widest == nullptr) break;
     widest->per_tile = (widest->per_tile + 1) / 2;
   }
-  if (tile_cells() * per_cell > share) {
+  // Runs of groups: as many groups as fit beside the smallest tiles of the other axes.
+  int64_t groups_per_tile = 0;  // 0: every group in every tile
+  size_t group_j = 0;
+  if (allow_tiles && job.group_axis && tile_cells() * per_cell > share) {
+    group_j = GroupDim(job);
+    const int64_t groups = shape[group_j];
+    const uint64_t per_group = groups > 0 ? tile_cells() / static_cast<uint64_t>(groups) : 0;
+    if (groups > 1 && per_group > 0) {
+      groups_per_tile = static_cast<int64_t>(
+          std::min<uint64_t>(share / (per_group * per_cell), static_cast<uint64_t>(groups)));
+      if (groups_per_tile == 0) groups_per_tile = -1;  // not even one group fits
+    }
+  }
+  auto tiled_cells = [&] {
+    const uint64_t c = tile_cells();
+    if (groups_per_tile == 0) return c;
+    return c / static_cast<uint64_t>(shape[group_j]) *
+           static_cast<uint64_t>(std::max<int64_t>(groups_per_tile, 1));
+  };
+  if (tiled_cells() * per_cell > share || groups_per_tile < 0) {
     if (need <= max_memory) return Status::OK();
     std::string grid_dims;
     for (size_t j = 0; j < shape.size(); ++j) {
       grid_dims += (j ? " x " : "") + std::to_string(shape[j]) + " " + GridDimName(job, j);
     }
     std::string tiles;
-    if (!axes.empty()) {
+    if (!axes.empty() || groups_per_tile != 0) {
       std::string tile_dims;
+      if (groups_per_tile != 0) tile_dims = "1 " + GridDimName(job, group_j);
       for (const TileAxis& t : axes) {
         tile_dims += (tile_dims.empty() ? "" : " x ") +
                      std::to_string(std::min(t.unit, shape[t.j])) + " " + GridDimName(job, t.j);
       }
       tiles = fmt::format("; in passes over tiles of one chunk ({}) a tile needs {}", tile_dims,
-                          MemorySize(tile_cells() * per_cell));
+                          MemorySize(tiled_cells() * per_cell));
     }
     const std::string values =
         job.values_per_cell > 0
@@ -601,21 +657,56 @@ Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool
                              std::min(b1 * t.unit - r.start, r.count));
     }
   }
-  std::vector<size_t> at(axes.size(), 0);
-  while (true) {
-    std::vector<array::DimRange> ranges = job.ranges;
-    std::vector<int64_t> origin(shape.size(), 0);
-    for (size_t i = 0; i < axes.size(); ++i) {
-      const auto [lo, hi] = pieces[i][at[i]];
-      ranges[axes[i].axis].start = job.ranges[axes[i].axis].start + lo;
-      ranges[axes[i].axis].count = hi - lo;
-      origin[axes[i].j] = lo;
+  // Runs of groups (outermost), each with the span of the selected times in it.
+  struct GroupRun {
+    int64_t first = 0, last = 0;            // groups
+    int64_t time_lo = 0, time_count = 0;    // selected times, relative to the selection
+  };
+  std::vector<GroupRun> runs;
+  if (groups_per_tile > 0) {
+    const int64_t groups = shape[group_j];
+    for (int64_t g0 = 0; g0 < groups; g0 += groups_per_tile) {
+      GroupRun run{g0, std::min(groups, g0 + groups_per_tile), 0, 0};
+      int64_t lo = -1, hi = -1;
+      for (size_t i = 0; i < job.group_of.size(); ++i) {
+        const int64_t g = job.group_of[i];
+        if (g < run.first || g >= run.last) continue;
+        if (lo < 0) lo = static_cast<int64_t>(i);
+        hi = static_cast<int64_t>(i);
+      }
+      // A run with no time (empty resample bins) still reads one time step, which it skips.
+      run.time_lo = std::max<int64_t>(lo, 0);
+      run.time_count = lo < 0 ? 1 : hi - lo + 1;
+      runs.push_back(run);
     }
-    job.tiles.push_back(std::move(ranges));
-    job.tile_origins.push_back(std::move(origin));
-    size_t i = axes.size();
-    while (i > 0 && ++at[i - 1] == pieces[i - 1].size()) at[--i] = 0;
-    if (i == 0) break;
+  } else {
+    runs.push_back(GroupRun{});
+  }
+  job.tile_groups.clear();
+  for (const GroupRun& run : runs) {
+    std::vector<size_t> at(axes.size(), 0);
+    while (true) {
+      std::vector<array::DimRange> ranges = job.ranges;
+      std::vector<int64_t> origin(shape.size(), 0);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        const auto [lo, hi] = pieces[i][at[i]];
+        ranges[axes[i].axis].start = job.ranges[axes[i].axis].start + lo;
+        ranges[axes[i].axis].count = hi - lo;
+        origin[axes[i].j] = lo;
+      }
+      if (groups_per_tile > 0) {
+        const size_t t = *job.group_axis;
+        ranges[t].start = job.ranges[t].start + run.time_lo;
+        ranges[t].count = run.time_count;
+        origin[group_j] = run.first;
+        job.tile_groups.emplace_back(run.first, run.last);
+      }
+      job.tiles.push_back(std::move(ranges));
+      job.tile_origins.push_back(std::move(origin));
+      size_t i = axes.size();
+      while (i > 0 && ++at[i - 1] == pieces[i - 1].size()) at[--i] = 0;
+      if (i == 0) break;
+    }
   }
   return Status::OK();
 }
@@ -631,15 +722,23 @@ Status SetUpCellValues(VariableJob& job, const std::vector<int64_t>& shape,
                         compute::CellValues::Make(cells, job.values_per_cell, max_bytes));
   job.cell_values.emplace(std::move(values));
   // A cell's values lie together: kept axes step by whole cells (C order over the grid), the
-  // reduced ones within a cell (C order over the reduced axes).
+  // reduced ones within a cell (C order over the reduced axes), after the position of the time
+  // in its group when grouped (the group axis's stride is then taken apart: see Consume).
   int64_t stride = 1;
   for (size_t i = job.reduced_axes.size(); i-- > 0;) {
     job.slot_strides[job.reduced_axes[i]] = stride;
     stride *= ranges[job.reduced_axes[i]].count;
   }
+  job.rank_slot_stride = stride;
   stride = job.values_per_cell;
   for (size_t j = job.kept_axes.size(); j-- > 0;) {
-    job.slot_strides[job.kept_axes[j]] = stride;
+    const size_t a = job.kept_axes[j];
+    if (job.group_axis && *job.group_axis == a) {
+      job.group_slot_stride = stride;
+      job.slot_strides[a] = 0;
+    } else {
+      job.slot_strides[a] = stride;
+    }
     stride *= shape[j];
   }
   return Status::OK();
@@ -662,7 +761,15 @@ Status SetUpTile(VariableJob& job, size_t t, uint64_t max_memory) {
   std::vector<int64_t> shape = job.grid_shape;
   for (size_t j = 0; j < job.kept_axes.size(); ++j) {
     const size_t a = job.kept_axes[j];
-    if (!(job.group_axis && *job.group_axis == a)) shape[j] = job.pass_ranges[a].count;
+    if (!(job.group_axis && *job.group_axis == a)) {
+      shape[j] = job.pass_ranges[a].count;
+    } else if (!job.tile_groups.empty()) {
+      const auto [first, last] = job.tile_groups[t];
+      shape[j] = last - first;
+      job.group_lo = first;
+      job.group_hi = last;
+      job.time_offset = job.pass_ranges[a].start - job.ranges[a].start;
+    }
   }
   LSIO_ASSIGN_OR_RETURN(compute::ReductionGrid grid,
                         compute::ReductionGrid::Make(job.dtype, job.dims.size(), job.reduced_axes,
@@ -680,21 +787,23 @@ std::vector<bool> EmptyGroups(const VariableJob& job) {
   return empty;
 }
 
-size_t GroupDim(const VariableJob& job) {
-  return static_cast<size_t>(
-      std::find(job.kept_axes.begin(), job.kept_axes.end(), *job.group_axis) -
-      job.kept_axes.begin());
-}
 
 // Finishes the statistics of tile `t` (its grid, then freed) into `job.maps`.
 Status FinishTile(VariableJob& job, size_t t, const StatsRequest& request) {
   const bool resample = job.group_axis && !request.resample_dim.empty();
+  std::vector<bool> empty_groups;
+  if (resample) {
+    empty_groups = EmptyGroups(job);
+    if (!job.tile_groups.empty()) {
+      const auto [first, last] = job.tile_groups[t];
+      empty_groups = std::vector<bool>(empty_groups.begin() + first, empty_groups.begin() + last);
+    }
+  }
   LSIO_ASSIGN_OR_RETURN(
       auto tile_maps,
       internal::FinishGridMaps(*job.grid, request.statistics,
                                job.cf.scale_factor.value_or(1.0), job.cf.add_offset.value_or(0.0),
-                               resample ? EmptyGroups(job) : std::vector<bool>{},
-                               resample ? GroupDim(job) : 0));
+                               empty_groups, resample ? GroupDim(job) : 0));
   const std::vector<int64_t> tile_shape(job.grid->grid_shape().begin(),
                                         job.grid->grid_shape().end());
   const int64_t tile_cells = job.grid->cell_count();
@@ -981,14 +1090,11 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
   if (request.statistics.histogram_bins > 0 && !request.over.empty()) {
     return InvalidArgumentError("hist:N is computed over the whole selection; drop --over");
   }
-  if (!request.statistics.quantiles.empty() && grouped) {
-    return InvalidArgumentError(
-        "quantile:Q with --groupby / --resample: per-group quantiles are not supported yet "
-        "(quantile:Q works over the whole selection or per cell with --over)");
-  }
-  if (!request.statistics.quantiles.empty() && !request.over.empty() && !tiled_grids) {
+  if (!request.statistics.quantiles.empty() && (!request.over.empty() || grouped) &&
+      !tiled_grids) {
     return NotSupportedError(
-        "per-cell quantiles (quantile:Q with over) cannot be merged from partial results");
+        "per-cell and per-group quantiles (quantile:Q with over, groupby or resample) cannot be "
+        "merged from partial results");
   }
 
   // Label selections and --over outputs need coordinates: read them all in one run first.
@@ -1091,6 +1197,17 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
         }
         job->values_per_cell = 1;
         for (size_t a : job->reduced_axes) job->values_per_cell *= job->ranges[a].count;
+        if (job->group_axis) {
+          std::vector<int64_t> seen(static_cast<size_t>(job->grouping.groups()), 0);
+          job->rank_in_group.assign(job->group_of.size(), 0);
+          for (size_t i = 0; i < job->group_of.size(); ++i) {
+            const int64_t g = job->group_of[i];
+            if (g < 0) continue;
+            job->rank_in_group[i] = seen[static_cast<size_t>(g)]++;
+            job->group_slots = std::max(job->group_slots, seen[static_cast<size_t>(g)]);
+          }
+          job->values_per_cell *= std::max<int64_t>(job->group_slots, 1);
+        }
       }
     }
     jobs.push_back(std::move(job));

@@ -8,6 +8,7 @@ import subprocess
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import zarr
@@ -191,10 +192,89 @@ def test_json_summarises_each_quantile(tmp_path):
         assert q[key]["max"] == np.nanmax(w) and q[key]["min"] == np.nanmin(w)
 
 
-def test_groupby_quantiles_say_not_supported(tmp_path):
-    ds = xr.Dataset({"v": (("time",), np.arange(40.0))},
-                    coords={"time": np.arange("2020-01-01", "2020-02-10", dtype="M8[D]")})
-    path = tmp_path / "g.zarr"
-    ds.to_zarr(path, zarr_format=3, consolidated=False)
-    with pytest.raises(ValueError, match="per-group quantiles are not supported"):
-        lsio.stats(path, var="v", groupby="time.month", stats=["quantile:0.5"])
+# --- per-group quantiles: groupby / resample with quantile:Q ---
+
+def _grouped_store(tmp_path, dtype):
+    """Daily steps over two years (months recur), a gap of 40 days (an empty resample month),
+    NaNs and ties, in chunks of 10 days that straddle month ends."""
+    rng = np.random.default_rng(11)
+    times = pd.date_range("2001-01-03", periods=760, freq="D").delete(range(300, 340))
+    shape = (len(times), 5, 4)
+    if dtype == "int16":
+        values = rng.integers(-3000, 3000, shape).astype("int16")
+    else:
+        values = rng.normal(0, 5, shape)
+        values[rng.random(shape) < 0.1] = np.nan
+        values[:, 1, 2] = np.nan  # a cell with no value in any group
+        values[40:60, 0, :] = 1.25  # ties
+        values = values.astype(dtype)
+    ds = xr.Dataset({"v": (("time", "y", "x"), values)}, coords={"time": times})
+    path = tmp_path / f"grouped_{dtype}.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=False,
+               encoding={"v": {"chunks": (10, 3, 3)}})
+    return path, ds
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("how,arg", [("groupby", "time.month"), ("groupby", "time.season"),
+                                     ("resample", "MS"), ("resample", "7D")])
+# None: one grid; 200KiB: passes over chunk columns (every group's slots of one chunk column
+# fit the accumulators' share, 100 KiB, the whole grid's do not); 64KiB: passes over runs of
+# groups of one chunk column (share 16 KiB), reading the chunks that straddle two runs twice.
+@pytest.mark.parametrize("budget", [None, "200KiB", "64KiB"])
+def test_per_group_quantiles_equal_numpy_per_group(tmp_path, dtype, how, arg, budget):
+    path, ds = _grouped_store(tmp_path, dtype)
+    kw = {"groupby": arg} if how == "groupby" else {"resample": {"time": arg}}
+    got = lsio.stats(path, var="v", stats=["count", "quantile:" + ",".join(map(str, QS))],
+                     threads=2, max_memory=budget, **kw)
+    grouped = ds.v.groupby(arg) if how == "groupby" else ds.v.resample(time=arg)
+    ref = grouped.quantile(QS)
+    dim = arg.split(".")[1] if how == "groupby" else "time"
+    # xarray's layout: the group dimension first, "quantile" last.
+    assert got.v_quantile.dims == (dim, "y", "x", "quantile")
+    assert got.v_quantile.dims == ref.dims
+    np.testing.assert_array_equal(got[dim].values, ref[dim].values)
+    np.testing.assert_array_equal(got["quantile"].values, QS)
+    # Exactly numpy's nanquantile of each group's values (xarray's own can differ in the
+    # last bit when it reduces through dask).
+    values = ds.v.values
+    if how == "groupby":
+        keys = getattr(ds.time.dt, arg.split(".")[1]).values
+        members = {label: np.nonzero(keys == label)[0] for label in np.unique(keys)}
+    else:
+        series = pd.Series(np.arange(len(ds.time)), index=pd.DatetimeIndex(ds.time.values))
+        members = {label.to_datetime64(): part.values for label, part in series.resample(arg)}
+    assert len(members) == got.sizes[dim]
+    for i, label in enumerate(got[dim].values):
+        index = members[label]
+        with _quiet():
+            if len(index) == 0:
+                want = np.full((len(QS),) + values.shape[1:], np.nan)
+            else:
+                want = np.nanquantile(values[index], QS, axis=0, method="linear")
+        np.testing.assert_array_equal(got.v_quantile.values[i], np.moveaxis(want, 0, -1),
+                                      err_msg=f"{dim}={label}")
+    np.testing.assert_allclose(got.v_quantile.values, ref.values, rtol=1e-12, atol=1e-9,
+                               equal_nan=True)
+    whole = lsio.stats(path, var="v", stats=["count"], **kw)
+    if budget == "64KiB":
+        assert got.attrs["chunks"] > whole.attrs["chunks"]
+    else:
+        assert got.attrs["chunks"] == whole.attrs["chunks"]
+
+
+def test_per_group_quantiles_beyond_one_group_name_the_tile(tmp_path):
+    path, ds = _grouped_store(tmp_path, "float32")
+    r = subprocess.run([LSIO, "stats", str(path), "--var", "v", "--quiet", "--groupby",
+                        "time.month", "--stats", "quantile:0.5", "--max-memory", "52KiB"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    # A cell holds a slot for every time of the longest month group and a count (8 bytes
+    # each); the smallest tile is one month over one 3 x 3 chunk column; the share of a 52 KiB
+    # budget is 4 KiB.
+    slots = int(np.bincount(ds.time.dt.month.values).max())
+    tile = (slots + 1) * 8 * 9 / 1024
+    assert tile > 4
+    assert f"with the {slots} values of each cell that its quantiles need" in r.stderr, r.stderr
+    assert (f"in passes over tiles of one chunk (1 month x 3 y x 3 x) a tile needs {tile:.1f} "
+            "KiB") in r.stderr, r.stderr

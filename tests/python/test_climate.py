@@ -167,6 +167,10 @@ def _write_tiled(tmp_path, fmt=3):
     # unaligned starts
     ("groupby", "time.month", {"lat": slice(57, 30), "lon": slice(5, 40)}, "192KiB"),
     ("resample", "W", None, "384KiB"),  # the week of the gap is NaN in every tile
+    # Not even one chunk column over every group fits (share 20 KiB): a pass for each group
+    # of each column, chunks across two groups read in both.
+    ("groupby", "time.month", None, "140KiB"),
+    ("resample", "W", {"lat": slice(57, 30)}, "140KiB"),
 ])
 def test_grid_beyond_the_budget_runs_in_tiles_and_matches_xarray(tmp_path, how, arg, sel,
                                                                  budget):
@@ -197,6 +201,10 @@ def test_grid_beyond_the_budget_runs_in_tiles_and_matches_xarray(tmp_path, how, 
         # order: the last bit may differ between any two runs).
         np.testing.assert_allclose(got[f"t2m_{s}"].values, whole[f"t2m_{s}"].values,
                                    rtol=1e-14, atol=0, equal_nan=True)
+    if budget == "140KiB":
+        assert got.attrs["chunks"] > whole.attrs["chunks"]
+    else:
+        assert got.attrs["chunks"] == whole.attrs["chunks"]
 
 
 def test_over_time_beyond_the_budget_runs_in_tiles_and_matches_numpy(tmp_path):
@@ -240,10 +248,11 @@ def test_not_even_one_tile_fits_names_the_tile(tmp_path):
                         "time.month", "--stats", "mean", "--max-memory", "16KiB"],
                        capture_output=True, text=True)
     assert r.returncode == 1
-    # mean: count, sum and the two-part mean, 32 bytes a cell.
+    # mean: count, sum and the two-part mean, 32 bytes a cell; the smallest tile is one month
+    # over one chunk column.
     assert ("per-cell statistics over 3 month x 40 lat x 48 lon (5760 cells) need 180.0 KiB of "
             "accumulators, more than the memory budget (16.0 KiB); in passes over tiles of one "
-            "chunk (16 lat x 16 lon) a tile needs 24.0 KiB") in r.stderr, r.stderr
+            "chunk (1 month x 16 lat x 16 lon) a tile needs 8.0 KiB") in r.stderr, r.stderr
 
 
 from peak_rss import LAUNCHER as _LAUNCHER  # noqa: E402
