@@ -8,6 +8,8 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+
+#include <sys/mman.h>
 #include <vector>
 
 namespace lsio {
@@ -44,12 +46,27 @@ struct PoolState {
 
 namespace {
 
+// Buffers from 1 MiB up are mappings of their own, unmapped when freed: glibc's malloc raises
+// its mmap threshold to the largest block freed (up to 32 MiB), after which freed chunk-sized
+// buffers stay in its heap, and a process's RSS keeps the high-water mark of every run's
+// buffers instead of returning to what it holds. (Capacities are multiples of the page.)
+constexpr size_t kMappedCapacity = size_t{1} << 20;
+
 std::byte* AlignedAlloc(size_t capacity) {
+  if (capacity >= kMappedCapacity) {
+    void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0);
+    return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+  }
   return static_cast<std::byte*>(std::aligned_alloc(kBufferAlignment, capacity));
 }
 
 void FreeBlock(BufferBlock* block) {
-  std::free(block->memory);
+  if (block->capacity >= kMappedCapacity) {
+    ::munmap(block->memory, block->capacity);
+  } else {
+    std::free(block->memory);
+  }
   delete block;
 }
 
