@@ -19,11 +19,23 @@ blosc(zstd, 1, shuffle) in 8x512x512 chunks, daily time steps from 2000-01-01), 
                          (approximate)
   quantiles, numpy       numpy.nanquantile(copy, [0.01, 0.5, 0.99], method="linear") on an
                          in-memory copy read with zarr-python (the read is timed apart)
+  per-cell quantiles, lsio
+                         lsio.stats(store, var="t2m", over="time", stats=["quantile:0.01,0.5,
+                         0.99"], max_memory=--cellq-max-memory (default 2GiB: every value of
+                         a tile of chunk columns is held, 8 bytes each))
+  per-cell quantiles, xarray
+                         xr.open_zarr(store).t2m.chunk(time=-1).quantile(Q, dim="time") with
+                         dask (threaded scheduler): xarray's quantile needs the reduced
+                         dimension in one chunk
+  per-cell quantiles, numpy
+                         numpy.nanquantile(copy, Q, axis=0, method="linear") on the in-memory
+                         copy (the read timed apart)
 
 Each side runs in its own process (this script with --side), timing the call only; peak RSS
 is the process's (interpreter and imports included). With --cold (needs root) the page cache is
 dropped before every side. The climatologies must agree (1e-5 relative, float32 results vs
-float64) and lsio's quantiles must equal numpy's exactly; dask's error is reported.
+float64) and lsio's quantiles (global and per cell) must equal numpy's exactly; dask's error
+and whether xarray's per-cell quantiles equal numpy's are reported.
 
 Usage: bench/mapreduce/reductions.py [--data data/bench] [--which 2q] [--threads 2]
                                      [--rounds 1] [--cold] [--markdown FILE] [--json FILE]
@@ -43,7 +55,7 @@ import time
 
 Q = [0.01, 0.5, 0.99]
 SIDES = ["clim lsio", "clim lsio tiled", "clim xarray+flox", "quant lsio", "quant dask",
-         "quant numpy"]
+         "quant numpy", "cellq lsio", "cellq xarray", "cellq numpy"]
 
 
 def _cpu() -> float:
@@ -56,7 +68,7 @@ def _file(side: str) -> str:
 
 
 def run_side(side: str, store: str, threads: int, out: str, clim_memory: str,
-             clim_tiled_memory: str) -> dict:
+             clim_tiled_memory: str, cellq_memory: str) -> dict:
     import numpy as np
 
     extra: dict = {}
@@ -98,6 +110,32 @@ def run_side(side: str, store: str, threads: int, out: str, clim_memory: str,
             a = da.from_zarr(store, component="t2m")
             with dask.config.set(scheduler="threads", num_workers=threads):
                 return da.percentile(a.ravel(), [100 * q for q in Q]).compute()
+    elif side == "cellq lsio":
+        import lsio
+        import xarray  # noqa: F401  (lsio.stats returns a Dataset; imported untimed)
+
+        def call():
+            ds = lsio.stats(store, var="t2m", over="time",
+                            stats=[f"quantile:{','.join(map(str, Q))}"], threads=threads,
+                            max_memory=cellq_memory)
+            return ds["t2m_quantile"].values
+    elif side == "cellq xarray":
+        import dask
+        import xarray as xr
+
+        def call():
+            with dask.config.set(scheduler="threads", num_workers=threads):
+                t2m = xr.open_zarr(store)["t2m"].chunk({"time": -1})
+                return t2m.quantile(Q, dim="time").values
+    elif side == "cellq numpy":
+        import zarr
+
+        t0 = time.perf_counter()
+        copy = zarr.open_array(os.path.join(store, "t2m"), mode="r")[...]
+        extra["read_seconds"] = time.perf_counter() - t0
+
+        def call():
+            return np.nanquantile(copy, Q, axis=0, method="linear")
     elif side == "quant numpy":
         import zarr
 
@@ -116,6 +154,9 @@ def run_side(side: str, store: str, threads: int, out: str, clim_memory: str,
     if isinstance(result, tuple):
         np.save(os.path.join(out, _file(side) + "_mean.npy"), result[0].astype("f8"))
         np.save(os.path.join(out, _file(side) + "_std.npy"), result[1].astype("f8"))
+        value = None
+    elif side.startswith("cellq"):
+        np.save(os.path.join(out, _file(side) + ".npy"), result)
         value = None
     else:
         value = [float(x) for x in result]
@@ -157,6 +198,8 @@ def main() -> int:
                          "cells on 2q) fit it")
     ap.add_argument("--clim-tiled-max-memory", default="256MiB",
                     help="lsio's max_memory for the climatology run in tiles")
+    ap.add_argument("--cellq-max-memory", default="2GiB",
+                    help="lsio's max_memory for the per-cell quantiles")
     ap.add_argument("--sides", default=",".join(SIDES),
                     help="comma-separated sides to run (default: all)")
     ap.add_argument("--markdown")
@@ -164,7 +207,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.side:
         print(json.dumps(run_side(args.side, args.store, args.threads, args.out,
-                                  args.clim_max_memory, args.clim_tiled_max_memory)))
+                                  args.clim_max_memory, args.clim_tiled_max_memory,
+                                  args.cellq_max_memory)))
         return 0
 
     import numpy as np
@@ -190,7 +234,8 @@ def main() -> int:
                         [sys.executable, __file__, "--side", side, "--store", store,
                          "--threads", str(args.threads), "--out", out,
                          "--clim-max-memory", args.clim_max_memory,
-                         "--clim-tiled-max-memory", args.clim_tiled_max_memory],
+                         "--clim-tiled-max-memory", args.clim_tiled_max_memory,
+                         "--cellq-max-memory", args.cellq_max_memory],
                         capture_output=True, text=True)
                     if proc.returncode != 0:
                         print(proc.stderr, file=sys.stderr)
@@ -217,6 +262,19 @@ def main() -> int:
                         "scale": scale,
                         "nan_equal": bool((np.isnan(a) == np.isnan(b)).all())
                         if a.shape == b.shape else False}
+            # Per-cell quantiles against numpy's (exact: the same bits).
+            cellq: dict = {}
+            if "cellq numpy" in sides:
+                ref = np.load(os.path.join(out, "cellq_numpy.npy"))
+                for cside in ("cellq lsio", "cellq xarray"):
+                    if cside in sides:
+                        got = np.load(os.path.join(out, f"{_file(cside)}.npy"))
+                        cellq[cside] = {
+                            "exact": got.shape == ref.shape
+                            and bool(np.array_equal(got, ref, equal_nan=True)),
+                            "max_abs_diff": float(np.nanmax(np.abs(got - ref)))
+                            if got.shape == ref.shape else None}
+                ok = ok and cellq.get("cellq lsio", {"exact": True})["exact"]
         clim_agree = {lside: all(c["shape_equal"] and c["nan_equal"]
                                  and c["max_abs_diff"] <= 1e-5 * max(c["scale"], 1.0)
                                  for c in per.values())
@@ -227,7 +285,7 @@ def main() -> int:
         rss = {s: max(r["peak_rss_mib"] for r in runs[s]) for s in sides}
         result = {"dataset": which, "median_seconds": med, "median_cpu_seconds": cpu,
                   "peak_rss_mib": rss, "runs": runs, "climatology": clim,
-                  "climatology_agrees": clim_agree}
+                  "climatology_agrees": clim_agree, "cell_quantiles": cellq}
         if all(s in sides for s in ("quant lsio", "quant numpy", "quant dask")):
             lsio_q = runs["quant lsio"][0]["result"]
             numpy_q = runs["quant numpy"][0]["result"]
@@ -279,6 +337,20 @@ def main() -> int:
                 f"{r['quant_vs_dask']:.2f}x ({c['quant dask'] / c['quant lsio']:.2f}x CPU) | "
                 f"{r['quant_vs_numpy']:.2f}x (numpy's read {r['numpy_read_seconds']:.1f} s "
                 f"apart) | {'yes' if r['quantiles_exact'] else 'NO'} {q['lsio']} | {err:.2g} |")
+    if any(r["cell_quantiles"] for r in results):
+        lines += ["", "| dataset | side | vs xarray (dask) | vs numpy in RAM | equal to numpy |",
+                  "|---|---|---|---|---|"]
+        for r in results:
+            m, c = r["median_seconds"], r["median_cpu_seconds"]
+            for cside, v in r["cell_quantiles"].items():
+                vs_x = (f"{m['cellq xarray'] / m[cside]:.2f}x "
+                        f"({c['cellq xarray'] / c[cside]:.2f}x CPU)"
+                        if "cellq xarray" in m else "-")
+                read = r["runs"]["cellq numpy"][0].get("read_seconds", 0)
+                lines.append(
+                    f"| {r['dataset']} | {cside} | {vs_x} | "
+                    f"{m['cellq numpy'] / m[cside]:.2f}x (numpy's read {read:.1f} s apart) | "
+                    f"{'yes' if v['exact'] else 'no'} (max diff {v['max_abs_diff']:.2g}) |")
     text = "\n".join(lines)
     print(text)
     if args.markdown:

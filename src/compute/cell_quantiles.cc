@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "lsio/compute/cpu_pool.h"
 #include "lsio/compute/quantile.h"
 
 namespace lsio::compute {
@@ -28,19 +29,21 @@ Result<CellValues> CellValues::Make(int64_t cells, int64_t values_per_cell, uint
   return out;
 }
 
-Status CellValues::Finalize(DataType dtype, std::span<const double> qs, std::span<double> out) {
-  if (out.size() != qs.size() * static_cast<size_t>(cells_)) {
-    return InvalidArgumentError("per-cell quantiles: output of " + std::to_string(out.size()) +
-                                " values for " + std::to_string(qs.size()) + " quantiles of " +
-                                std::to_string(cells_) + " cells");
-  }
-  const size_t per = static_cast<size_t>(values_per_cell_);
-  for (size_t c = 0; c < static_cast<size_t>(cells_); ++c) {
-    double* first = slots_.data() + c * per;
+namespace {
+
+// Quantiles `qs` (visited in `order`: ascending q) of cells [c0, c1) of `slots`.
+void FinalizeCells(DataType dtype, std::span<const double> qs, std::span<const size_t> order,
+                   double* slots, size_t per, size_t cells, size_t c0, size_t c1,
+                   std::span<double> out) {
+  for (size_t c = c0; c < c1; ++c) {
+    double* first = slots + c * per;
     double* valid_end = std::partition(first, first + per, [](double x) { return !std::isnan(x); });
     const size_t n = static_cast<size_t>(valid_end - first);
-    for (size_t i = 0; i < qs.size(); ++i) {
-      double& result = out[i * static_cast<size_t>(cells_) + c];
+    // Everything before `lo` is <= first[lo] and everything from it on is >= it: the next
+    // (larger) order statistic lies in [lo, n).
+    size_t lo = 0;
+    for (size_t i : order) {
+      double& result = out[i * cells + c];
       if (n == 0) {
         result = std::numeric_limits<double>::quiet_NaN();
         continue;
@@ -62,7 +65,8 @@ Status CellValues::Finalize(DataType dtype, std::span<const double> qs, std::spa
         next = previous + 1;
         gamma = v - std::floor(v);
       }
-      std::nth_element(first, first + previous, valid_end);
+      std::nth_element(first + lo, first + previous, valid_end);
+      lo = previous;
       const double a = first[previous];
       // After nth_element every value past `previous` is >= a; the next order statistic is
       // their minimum.
@@ -70,7 +74,36 @@ Status CellValues::Finalize(DataType dtype, std::span<const double> qs, std::spa
       result = NumpyLerp(dtype, a, b, gamma);
     }
   }
-  return Status::OK();
+}
+
+}  // namespace
+
+Status CellValues::Finalize(DataType dtype, std::span<const double> qs, std::span<double> out,
+                            CpuPool* pool, int tasks) {
+  if (out.size() != qs.size() * static_cast<size_t>(cells_)) {
+    return InvalidArgumentError("per-cell quantiles: output of " + std::to_string(out.size()) +
+                                " values for " + std::to_string(qs.size()) + " quantiles of " +
+                                std::to_string(cells_) + " cells");
+  }
+  std::vector<size_t> order(qs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return qs[a] < qs[b]; });
+  const size_t per = static_cast<size_t>(values_per_cell_);
+  const size_t cells = static_cast<size_t>(cells_);
+  const size_t parts = pool == nullptr ? 1 : static_cast<size_t>(std::clamp(tasks, 1, 256));
+  if (parts == 1 || cells < 2 * parts) {
+    FinalizeCells(dtype, qs, order, slots_.data(), per, cells, 0, cells, out);
+    return Status::OK();
+  }
+  // Contiguous runs of cells, a few per task so that uneven cells (NaNs) balance out.
+  const size_t runs = parts * 4;
+  for (size_t r = 0; r < runs; ++r) {
+    const size_t c0 = cells * r / runs, c1 = cells * (r + 1) / runs;
+    pool->Submit([=, this, &order] {
+      FinalizeCells(dtype, qs, order, slots_.data(), per, cells, c0, c1, out);
+    });
+  }
+  return pool->Wait();
 }
 
 }  // namespace lsio::compute

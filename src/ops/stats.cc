@@ -282,6 +282,7 @@ class VariableJob final : public Aggregator {
 
   int64_t histogram_bins = 0;
   int compute_threads = 1;
+  compute::CpuPool* cpu = nullptr;  // finishes per-cell quantiles between passes
 
   // Skipped chunks by ordinal: reported in chunk order whatever order they failed in, and
   // once even when a histogram's second pass fails on them again.
@@ -356,7 +357,9 @@ class VariableJob final : public Aggregator {
 
   // Writes the decoded values of the chunk's selected part into their slots of cell_values
   // (from `base`), one run along the last axis at a time (each element has its own slot: no
-  // lock).
+  // lock). When the axis whose slots are adjacent (stride 1: the last reduced one, time for
+  // --over time) is not the last, the rows along it are converted first and then written a
+  // cell's run at a time: whole cache lines, instead of one scattered value per element.
   Status GatherValues(const array::ChunkSelection& sel, std::span<const int64_t> chunk_shape,
                       std::span<const std::byte> chunk, int64_t base) {
     const size_t rank = sel.dims.size();
@@ -370,62 +373,91 @@ class VariableJob final : public Aggregator {
       chunk_strides[d] = stride;
       stride *= chunk_shape[d];
     }
+    size_t fast = rank;  // none
+    for (size_t d = 0; d + 1 < rank; ++d) {
+      if (slot_strides[d] == 1 && sel.dims[d].count > 1) fast = d;
+    }
+    const int64_t band = fast < rank ? sel.dims[fast].count : 1;
     const size_t width = element_size;
     const size_t decoded_width = ByteWidth(cf.decoded);
     thread_local std::vector<std::byte> decoded;
+    thread_local std::vector<double> values;
     decoded.resize(static_cast<size_t>(row) * decoded_width);
+    values.resize(static_cast<size_t>(band * row));
     const std::span<double> slots = cell_values->slots();
     const int64_t last_stride = rank == 0 ? 0 : slot_strides[rank - 1];
-    std::array<int64_t, compute::kMaxRank> idx{};  // over the outer axes of the selection
+    std::array<int64_t, compute::kMaxRank> idx{};  // over the outer axes but `fast`
     while (true) {
       int64_t src = 0, slot = base;
       for (size_t d = 0; d < rank; ++d) {
         src += (sel.dims[d].start + idx[d]) * chunk_strides[d];
         slot += (sel.dims[d].out_start + idx[d]) * slot_strides[d];
       }
-      LSIO_RETURN_IF_ERROR(array::ApplyCfMaskAndScale(
-          cf, chunk.subspan(static_cast<size_t>(src) * width, static_cast<size_t>(row) * width),
-          decoded));
-      for (int64_t i = 0; i < row; ++i) {
-        slots[static_cast<size_t>(slot + i * last_stride)] =
-            DecodedValue(cf.decoded, decoded.data() + static_cast<size_t>(i) * decoded_width);
+      for (int64_t k = 0; k < band; ++k) {
+        const int64_t at = src + (fast < rank ? k * chunk_strides[fast] : 0);
+        LSIO_RETURN_IF_ERROR(array::ApplyCfMaskAndScale(
+            cf, chunk.subspan(static_cast<size_t>(at) * width, static_cast<size_t>(row) * width),
+            decoded));
+        DecodedValues(cf.decoded, decoded.data(), row, values.data() + k * row);
       }
-      if (rank <= 1) break;
-      size_t d = rank - 1;
-      while (d > 0 && ++idx[d - 1] == sel.dims[d - 1].count) idx[--d] = 0;
-      if (d == 0) break;
+      if (band == 1) {
+        for (int64_t i = 0; i < row; ++i) slots[static_cast<size_t>(slot + i * last_stride)] = values[i];
+      } else {
+        for (int64_t i = 0; i < row; ++i) {
+          double* cell = slots.data() + slot + i * last_stride;
+          for (int64_t k = 0; k < band; ++k) cell[k] = values[static_cast<size_t>(k * row + i)];
+        }
+      }
+      // The next position of the outer axes (all but the last, and but `fast`).
+      size_t d = rank == 0 ? 0 : rank - 1;
+      bool more = false;
+      while (d > 0) {
+        --d;
+        if (d == fast) continue;
+        if (++idx[d] < sel.dims[d].count) {
+          more = true;
+          break;
+        }
+        idx[d] = 0;
+      }
+      if (!more) break;
     }
     return Status::OK();
   }
 
-  // One element of `type` (CF-decoded values: floats, integers, bool) as a double.
-  static double DecodedValue(DataType type, const std::byte* p) {
+  // `n` elements of `type` (CF-decoded values: floats, integers, bool) as doubles.
+  static void DecodedValues(DataType type, const std::byte* p, int64_t n, double* out) {
     switch (type) {
-#define LSIO_VALUE(T, D)         \
-  case DataType::D: {            \
-    T v;                         \
-    std::memcpy(&v, p, sizeof v); \
-    return static_cast<double>(v); \
-  }
-      LSIO_VALUE(int8_t, kInt8)
-      LSIO_VALUE(uint8_t, kUInt8)
-      LSIO_VALUE(uint8_t, kBool)
-      LSIO_VALUE(int16_t, kInt16)
-      LSIO_VALUE(uint16_t, kUInt16)
-      LSIO_VALUE(int32_t, kInt32)
-      LSIO_VALUE(uint32_t, kUInt32)
-      LSIO_VALUE(int64_t, kInt64)
-      LSIO_VALUE(uint64_t, kUInt64)
-      LSIO_VALUE(float, kFloat32)
-      LSIO_VALUE(double, kFloat64)
-#undef LSIO_VALUE
-      case DataType::kFloat16: {
-        uint16_t h;
-        std::memcpy(&h, p, 2);
-        return static_cast<double>(HalfToFloat(h));
-      }
+#define LSIO_VALUES(T, D)                                  \
+  case DataType::D:                                        \
+    for (int64_t i = 0; i < n; ++i) {                      \
+      T v;                                                 \
+      std::memcpy(&v, p + static_cast<size_t>(i) * sizeof(T), sizeof v); \
+      out[i] = static_cast<double>(v);                     \
+    }                                                      \
+    return;
+      LSIO_VALUES(int8_t, kInt8)
+      LSIO_VALUES(uint8_t, kUInt8)
+      LSIO_VALUES(uint8_t, kBool)
+      LSIO_VALUES(int16_t, kInt16)
+      LSIO_VALUES(uint16_t, kUInt16)
+      LSIO_VALUES(int32_t, kInt32)
+      LSIO_VALUES(uint32_t, kUInt32)
+      LSIO_VALUES(int64_t, kInt64)
+      LSIO_VALUES(uint64_t, kUInt64)
+      LSIO_VALUES(float, kFloat32)
+      LSIO_VALUES(double, kFloat64)
+#undef LSIO_VALUES
+      case DataType::kFloat16:
+        for (int64_t i = 0; i < n; ++i) {
+          uint16_t h;
+          std::memcpy(&h, p + static_cast<size_t>(i) * 2, 2);
+          out[i] = static_cast<double>(HalfToFloat(h));
+        }
+        return;
       default:
-        return std::nan("");
+        for (int64_t i = 0; i < n; ++i) out[i] = std::nan("");
+        return;
     }
   }
 
@@ -749,7 +781,8 @@ Result<std::vector<double>> FinishCellValues(VariableJob& job, const StatsSelect
   std::vector<double> qs;
   for (const auto& [text, q] : statistics.quantiles) qs.push_back(q);
   std::vector<double> out(qs.size() * static_cast<size_t>(job.cell_values->cells()));
-  LSIO_RETURN_IF_ERROR(job.cell_values->Finalize(job.cf.decoded, qs, out)
+  LSIO_RETURN_IF_ERROR(job.cell_values->Finalize(job.cf.decoded, qs, out, job.cpu,
+                                                 job.compute_threads)
                            .WithContext("variable '" + job.name + "'"));
   job.cell_values.reset();
   return out;
@@ -1143,6 +1176,7 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
     job->fill = info.fill_value;
     job->element_size = ByteWidth(job->dtype);
     job->compute_threads = run_threads;
+    job->cpu = &context.cpu();
     job->histogram_bins = request.statistics.histogram_bins;
     job->skip_errors = request.on_error == OnError::kSkip;
     job->fused_decode = request.fused_decode;

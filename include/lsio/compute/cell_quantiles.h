@@ -19,6 +19,8 @@
 
 namespace lsio::compute {
 
+class CpuPool;
+
 class CellValues {
  public:
   // kResourceExhausted when the slots would take more than `max_bytes`, kInvalidArgument for
@@ -39,8 +41,11 @@ class CellValues {
   // `out[i * cells() + c]` for quantile i and cell c; NaN for a cell with no valid value.
   // Interpolation follows numpy's _lerp with b - a computed in `dtype` (the values' type as
   // numpy holds them: float32 differences round to float32, integer ones wrap). Reorders each
-  // cell's slots. kInvalidArgument when `out` has the wrong size.
-  Status Finalize(DataType dtype, std::span<const double> qs, std::span<double> out);
+  // cell's slots. kInvalidArgument when `out` has the wrong size. With a `pool`, the cells are
+  // shared among `tasks` x 4 tasks on it (the call waits for them, so it must not run on one
+  // of the pool's threads); Cancelled when the pool is cancelled meanwhile.
+  Status Finalize(DataType dtype, std::span<const double> qs, std::span<double> out,
+                  CpuPool* pool = nullptr, int tasks = 1);
 
  private:
   CellValues() = default;
