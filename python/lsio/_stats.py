@@ -182,7 +182,9 @@ def stats(path: str | os.PathLike | Iterable[str | os.PathLike],
     xarray.Dataset with one variable "<var>_<stat>" per variable and statistic: 0-d without
     ``over``, else over the remaining dimensions with their coordinates. Values are CF-decoded
     (masked and scaled) as xarray decodes them, NaN-skipping as numpy's nan functions; std and
-    var use ddof 0.
+    var use ddof 0. Per-cell statistics (``over``, ``groupby``, ``resample``) of float32 values
+    are float32, as numpy and xarray return them (accumulated in float64, rounded once); counts
+    are int64, quantiles and everything else float64; 0-d statistics are float64.
 
     Raises
     ------

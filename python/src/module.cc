@@ -174,8 +174,12 @@ nb::dict ReportToDict(ops::StatsReport report) {
       nb::dict maps;
       std::vector<size_t> shape(v.shape.begin(), v.shape.end());
       for (auto& [s, values] : v.maps) {
-        maps[std::string(ops::StatisticName(s)).c_str()] =
-            ToNumpy<double>(std::move(values), shape);
+        const std::string key(ops::StatisticName(s));
+        if (values.dtype == DataType::kFloat32) {
+          maps[key.c_str()] = ToNumpy<float>(std::move(values.f32), shape);
+        } else {
+          maps[key.c_str()] = ToNumpy<double>(std::move(values.f64), shape);
+        }
       }
       d["maps"] = maps;
       if (!v.quantile_maps.empty()) {

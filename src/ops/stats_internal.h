@@ -25,7 +25,9 @@ struct PartialVariable {
   // finished already (computed in passes over tiles, one tile's grid at a time).
   std::optional<compute::StatsAccumulator> global;
   std::optional<compute::ReductionGrid> grid;
-  std::optional<std::vector<std::pair<Statistic, std::vector<double>>>> maps;
+  std::optional<std::vector<std::pair<Statistic, CellMap>>> maps;
+  // The CF-decoded type of the values (float32 keeps per-cell values float32: CellMap).
+  DataType decoded = DataType::kFloat64;
   // Resample: bins no time step falls into are NaN for every statistic, count and sum
   // included, and a count of 0 is NaN, as xarray gives them (a bin of all-NaN values has sum
   // 0 but count NaN).
@@ -47,6 +49,9 @@ Result<std::vector<PartialVariable>> RunStats(const StatsRequest& request, Stats
 Result<std::vector<std::pair<Statistic, std::vector<double>>>> FinishGridMaps(
     const compute::ReductionGrid& grid, const StatsSelection& statistics, double scale,
     double offset, const std::vector<bool>& empty_groups, size_t group_dim);
+
+// `values` of statistic `s` as a CellMap for values decoded as `decoded` (consumes them).
+CellMap MakeCellMap(Statistic s, DataType decoded, std::vector<double> values);
 
 // The finished statistics of one variable (consumes `partial`).
 Result<VariableStats> FinishVariable(PartialVariable& partial, const StatsSelection& statistics);

@@ -99,12 +99,15 @@ Json StatJson(const compute::Stats& s, Statistic stat, int ddof) {
 }
 
 // Summary of one per-cell map: its extremes and mean over the cells that have a value.
-Json MapSummary(const std::vector<double>& values) {
+// `values`: a std::vector<double> or a CellMap.
+template <typename Values>
+Json MapSummary(const Values& values) {
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   double sum = 0;
   uint64_t n = 0;
-  for (double v : values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
     if (std::isnan(v)) continue;
     lo = std::min(lo, v);
     hi = std::max(hi, v);
@@ -306,6 +309,7 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
     root_attrs["skipped_elements"][v.name] = v.skipped_elements;
   }
   const array::ElementType f8 = format::NumericElementType(DataType::kFloat64);
+  const array::ElementType f4 = format::NumericElementType(DataType::kFloat32);
   const array::ElementType i8 = format::NumericElementType(DataType::kInt64);
   // The arrays refer to these values, which must stay put until written.
   std::list<std::vector<double>> doubles;
@@ -355,8 +359,8 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
       attrs["cell_methods"] = "statistic: " + std::string(StatisticName(s));
       // Counts are integers, unless a cell has none (an empty --groupby / --resample bin is
       // NaN, as xarray gives it).
-      const bool has_nan =
-          std::any_of(values.begin(), values.end(), [](double x) { return std::isnan(x); });
+      bool has_nan = false;
+      for (size_t i = 0; i < values.size() && !has_nan; ++i) has_nan = std::isnan(values[i]);
       if ((s == Statistic::kCount || s == Statistic::kNanCount) && !has_nan) {
         std::vector<int64_t>& counts = ints.emplace_back(values.size());
         for (size_t i = 0; i < values.size(); ++i) counts[i] = static_cast<int64_t>(values[i]);
@@ -367,8 +371,8 @@ Status WriteStatsZarr(const StatsReport& report, kvstore::Store& store,
         if (s == Statistic::kVar || s == Statistic::kCount || s == Statistic::kNanCount) {
           attrs.erase("units");
         }
-        arrays.push_back({OutputName(v, s), f8, v.dims, v.shape, std::as_bytes(std::span(values)),
-                          std::move(attrs)});
+        arrays.push_back({OutputName(v, s), values.dtype == DataType::kFloat32 ? f4 : f8, v.dims,
+                          v.shape, values.bytes(), std::move(attrs)});
       }
     }
   }

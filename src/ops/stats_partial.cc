@@ -55,6 +55,7 @@ Result<std::string> ComputePartialStats(const StatsRequest& request) {
                     {"scaled", pv.scaled},
                     {"scale", pv.scale},
                     {"offset", pv.offset},
+                    {"decoded", static_cast<int>(pv.decoded)},
                     {"kind", pv.global ? "global" : "grid"},
                     {"state", Binary(pv.global ? pv.global->Serialize() : pv.grid->Serialize())}});
   }
@@ -146,6 +147,11 @@ Result<StatsReport> MergePartialStats(const std::vector<std::string>& parts) {
         pv.scaled = v.at("scaled").get<bool>();
         pv.scale = v.at("scale").get<double>();
         pv.offset = v.at("offset").get<double>();
+        const int decoded = v.at("decoded").get<int>();
+        if (decoded < 0 || decoded > static_cast<int>(DataType::kComplex128)) {
+          return CorruptDataError(what + ": variable '" + h.name + "' has a bad value type");
+        }
+        pv.decoded = static_cast<DataType>(decoded);
         const std::string state = FromBinary(v.at("state"));
         if (v.at("kind").get<std::string>() == "global") {
           LSIO_ASSIGN_OR_RETURN(compute::StatsAccumulator acc,

@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +61,18 @@ class Cli:
 @pytest.fixture(scope="session")
 def cli(lsio_bin: Path) -> Cli:
     return Cli(lsio_bin)
+
+
+# Per-cell statistics (over, groupby, resample) of float32 values are float32, the type numpy's
+# and xarray's reductions return: lsio accumulates in float64 and rounds once, so each result
+# is within half a float32 ulp (2**-24, relative) of its float64 value.
+FLOAT32_ROUNDING = 2.0 ** -24
+
+
+def assert_float32_result(got, want, rtol=0.0, atol=0.0, **kw):
+    """`got` is float32 and equals the float64 `want` rounded to float32, where lsio's float64
+    value may differ from `want` by `rtol` / `atol` (another summation order)."""
+    got = np.asarray(got)
+    assert got.dtype == np.float32, got.dtype
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=rtol + FLOAT32_ROUNDING,
+                               atol=atol, **kw)

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "lsio/base/dtype.h"
+#include "lsio/base/mapped_allocator.h"
 #include "lsio/base/result.h"
 #include "lsio/base/status.h"
 #include "lsio/compute/chunk_box.h"
@@ -146,7 +147,7 @@ class ReductionGrid {
   internal::ResolvedMissing resolved_;
   uint32_t fields_ = (1u << kNumFields) - 1;
   int64_t slot_[kNumFields] = {};  // position of each kept field's array in state_
-  std::vector<double> state_;  // the kept fields' arrays of cells_, in Field order
+  MappedVector<double> state_;  // the kept fields' arrays of cells_, in Field order
 };
 
 }  // namespace lsio::compute

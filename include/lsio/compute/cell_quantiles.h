@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lsio/base/dtype.h"
+#include "lsio/base/mapped_allocator.h"
 #include "lsio/base/result.h"
 
 namespace lsio::compute {
@@ -51,7 +52,7 @@ class CellValues {
   CellValues() = default;
   int64_t cells_ = 0;
   int64_t values_per_cell_ = 0;
-  std::vector<double> slots_;
+  MappedVector<double> slots_;
 };
 
 }  // namespace lsio::compute

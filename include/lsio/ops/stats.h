@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,6 +129,26 @@ struct OutputCoordinate {
   nlohmann::json attributes = nlohmann::json::object();
 };
 
+// One per-cell statistic, C order over the result's shape: float32 when the variable's
+// CF-decoded values are float32 and the statistic is a value (min, max, sum, mean, std, var:
+// the type numpy's and xarray's reductions return; lsio accumulates in float64 and rounds once),
+// else float64 (counts, and statistics of other types).
+struct CellMap {
+  DataType dtype = DataType::kFloat64;
+  std::vector<double> f64;  // when dtype is kFloat64
+  std::vector<float> f32;   // when dtype is kFloat32
+
+  size_t size() const { return dtype == DataType::kFloat32 ? f32.size() : f64.size(); }
+  double operator[](size_t i) const {
+    return dtype == DataType::kFloat32 ? static_cast<double>(f32[i]) : f64[i];
+  }
+  // The values as stored (native byte order).
+  std::span<const std::byte> bytes() const {
+    return dtype == DataType::kFloat32 ? std::as_bytes(std::span(f32))
+                                       : std::as_bytes(std::span(f64));
+  }
+};
+
 struct VariableStats {
   std::string name;  // the variable's path in the store ("" for a single-array store)
   std::vector<std::string> dims;    // dims of the result (empty when reduced over everything)
@@ -138,8 +159,9 @@ struct VariableStats {
 
   // Without `over`: the statistics.
   compute::Stats stats;
-  // With `over`: one array (C order over `shape`) per requested statistic.
-  std::vector<std::pair<Statistic, std::vector<double>>> maps;
+  // With `over`, `groupby` or `resample`: one array (C order over `shape`) per requested
+  // statistic.
+  std::vector<std::pair<Statistic, CellMap>> maps;
 
   // hist:N (whole selection only).
   // quantile:Q,... over the whole selection: the values, in the order asked.
