@@ -668,8 +668,10 @@ Status PlanGridTiles(VariableJob& job, uint64_t share, uint64_t max_memory, bool
         tile_dims += (tile_dims.empty() ? "" : " x ") +
                      std::to_string(std::min(t.unit, shape[t.j])) + " " + GridDimName(job, t.j);
       }
-      tiles = fmt::format("; in passes over tiles of one chunk ({}) a tile needs {}", tile_dims,
-                          MemorySize(tiled_cells() * per_cell));
+      tiles = fmt::format(
+          "; in passes over tiles of one chunk ({}) a tile needs {}, and the budget leaves {} "
+          "for accumulators beside the chunks in flight",
+          tile_dims, MemorySize(tiled_cells() * per_cell), MemorySize(share));
     }
     const std::string values =
         job.values_per_cell > 0
