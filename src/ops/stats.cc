@@ -404,7 +404,9 @@ class VariableJob final : public Aggregator {
         DecodedValues(cf.decoded, decoded.data(), row, values.data() + k * row);
       }
       if (band == 1) {
-        for (int64_t i = 0; i < row; ++i) slots[static_cast<size_t>(slot + i * last_stride)] = values[i];
+        for (int64_t i = 0; i < row; ++i) {
+          slots[static_cast<size_t>(slot + i * last_stride)] = values[static_cast<size_t>(i)];
+        }
       } else {
         for (int64_t i = 0; i < row; ++i) {
           double* cell = slots.data() + slot + i * last_stride;
