@@ -44,26 +44,19 @@ class CopyIntoBuffer final : public ChunkConsumer {
 
  private:
   // Where the chunk lies in the output when the selection takes all of it and its elements are
-  // contiguous there (leading dimensions of extent 1, then one that may be partial, then
-  // dimensions the chunk spans in full); else empty.
+  // contiguous there (ContiguousBoxOffset); else empty.
   std::span<std::byte> Contiguous(const ChunkSelection& selection,
                                   std::span<const int64_t> chunk_shape) const {
-    const size_t rank = out_shape_.size();
-    if (selection.dims.size() != rank || chunk_shape.size() != rank) return {};
-    uint64_t elements = 1, offset = 0;
-    bool inner_full = true;  // every dimension after this one spans the output in full
-    for (size_t i = rank; i-- > 0;) {
-      const ChunkDimSlice& s = selection.dims[i];
-      const bool whole = s.start == 0 && s.count == chunk_shape[i] && (s.step == 1 || s.count == 1);
-      if (!whole) return {};
-      if (s.count != 1 && !inner_full) return {};
-      if (s.count != out_shape_[i]) inner_full = false;
-      offset += static_cast<uint64_t>(s.out_start) * elements;
-      elements *= static_cast<uint64_t>(out_shape_[i]);
+    std::vector<CopyBoxDim> box(selection.dims.size());
+    for (size_t d = 0; d < box.size(); ++d) {
+      const ChunkDimSlice& s = selection.dims[d];
+      box[d] = CopyBoxDim{s.start, s.step, s.out_start, s.count};
     }
+    const std::optional<uint64_t> offset = ContiguousBoxOffset(box, chunk_shape, out_shape_);
+    if (!offset) return {};
     uint64_t chunk_elements = 1;
     for (int64_t n : chunk_shape) chunk_elements *= static_cast<uint64_t>(n);
-    return out_.subspan(offset * element_size_, chunk_elements * element_size_);
+    return out_.subspan(*offset * element_size_, chunk_elements * element_size_);
   }
 
   std::span<std::byte> out_;

@@ -99,6 +99,26 @@ Status CopyBox(std::span<const std::byte> src, std::span<const int64_t> src_shap
   }
 }
 
+std::optional<uint64_t> ContiguousBoxOffset(std::span<const CopyBoxDim> dims,
+                                            std::span<const int64_t> src_shape,
+                                            std::span<const int64_t> dst_shape) {
+  const size_t rank = dst_shape.size();
+  if (dims.size() != rank || src_shape.size() != rank) return std::nullopt;
+  uint64_t elements = 1, offset = 0;
+  bool inner_full = true;  // every dimension after this one spans the destination in full
+  for (size_t i = rank; i-- > 0;) {
+    const CopyBoxDim& d = dims[i];
+    const bool whole =
+        d.src_start == 0 && d.count == src_shape[i] && (d.src_step == 1 || d.count == 1);
+    if (!whole || d.dst_start < 0 || d.dst_start + d.count > dst_shape[i]) return std::nullopt;
+    if (d.count != 1 && !inner_full) return std::nullopt;
+    if (d.count != dst_shape[i]) inner_full = false;
+    offset += static_cast<uint64_t>(d.dst_start) * elements;
+    elements *= static_cast<uint64_t>(dst_shape[i]);
+  }
+  return offset;
+}
+
 Status FillBox(std::span<std::byte> dst, std::span<const int64_t> dst_shape,
                std::span<const CopyBoxDim> dims, std::span<const std::byte> element) {
   std::vector<int64_t> ds;

@@ -40,6 +40,10 @@ class CountingConsumer final : public array::ChunkConsumer {
     Count(selection);
     return Status::OK();
   }
+  std::span<std::byte> DecodeDestination(const array::ChunkSelection& selection,
+                                         std::span<const int64_t> chunk_shape) override {
+    return inner_->DecodeDestination(selection, chunk_shape);
+  }
   Status OnError(uint64_t ordinal, const array::ChunkSelection& selection,
                  const Status& error) override {
     return inner_->OnError(ordinal, selection, error);

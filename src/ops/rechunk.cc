@@ -849,9 +849,47 @@ class BlockAssembler final : public Aggregator {
   Status Consume(uint64_t, const array::ChunkSelection& selection,
                  std::span<const int64_t> chunk_shape, std::span<const std::byte> chunk) override {
     return Scatter(selection, [&](Unit& u, std::span<const array::CopyBoxDim> box) {
+      const std::byte* b = u.buffer.data();
+      if (chunk.data() >= b && chunk.data() + chunk.size() <= b + u.buffer.size()) {
+        return Status::OK();  // decoded in place (DecodeDestination)
+      }
       return array::CopyBox(chunk, chunk_shape, u.buffer, u.extent, box,
                             info_.element_size());
     });
+  }
+
+  // A chunk that falls in one unit and lies contiguously in it (rechunking along the leading
+  // dimensions, say) is decoded straight into the unit's buffer; Consume then only counts it.
+  std::span<std::byte> DecodeDestination(const array::ChunkSelection& selection,
+                                         std::span<const int64_t> chunk_shape) override {
+    const size_t rank = units_count_.size();
+    if (selection.dims.size() != rank || chunk_shape.size() != rank) return {};
+    const std::vector<int64_t>& us = encoder_.unit_shape();
+    std::vector<int64_t> at(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const array::ChunkDimSlice& s = selection.dims[d];
+      if (s.count <= 0) return {};
+      at[d] = s.out_start / us[d];
+      if ((s.out_start + s.count - 1) / us[d] != at[d]) return {};  // in two units
+    }
+    Unit& u = units_[Ravel(at, units_count_)];
+    if (u.skip) return {};
+    std::vector<array::CopyBoxDim> box(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const array::ChunkDimSlice& s = selection.dims[d];
+      box[d] = array::CopyBoxDim{s.start, s.step, s.out_start - u.origin[d], s.count};
+    }
+    const std::optional<uint64_t> offset = array::ContiguousBoxOffset(box, chunk_shape, u.extent);
+    if (!offset) return {};
+    std::lock_guard lock(u.mu);
+    if (u.buffer.data() == nullptr) {
+      Result<std::span<std::byte>> buffer =
+          memory_.Acquire(Product(u.extent) * info_.element_size());
+      if (!buffer.ok()) return {};  // Scatter meets (and reports) the same
+      u.buffer = *buffer;
+    }
+    const size_t es = info_.element_size();
+    return u.buffer.subspan(*offset * es, Product(chunk_shape) * es);
   }
   Status ConsumeFill(uint64_t, const array::ChunkSelection& selection,
                      std::span<const int64_t>) override {

@@ -80,7 +80,28 @@ def _data(shape, dtype, seed, hole):
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(c=cases())
 def test_random_arrays_equal_bit_for_bit(tmp_path_factory, c):
-    tmp = tmp_path_factory.mktemp("rc")
+    _rechunk_and_compare(tmp_path_factory.mktemp("rc"), c)
+
+
+# Source chunks that each fall whole and contiguously in one output unit (merged along the
+# leading dimension, or inside a shard spanning the trailing ones) are decoded straight into
+# the unit's buffer; edge chunks, a hole of missing chunks and a multi-stage budget around them.
+@pytest.mark.parametrize("case", [
+    dict(shape=(37, 6, 10), src_chunks=(4, 6, 10), out_chunks=(16, 6, 10), out_shards=None),
+    dict(shape=(37, 6, 10), src_chunks=(4, 6, 10), out_chunks=(4, 3, 10), out_shards=(12, 6, 10)),
+    dict(shape=(9, 40), src_chunks=(1, 40), out_chunks=(9, 40), out_shards=None),
+    dict(shape=(9, 40), src_chunks=(3, 7), out_chunks=(9, 40), out_shards=None),  # not contiguous
+])
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_source_chunks_decoded_into_the_output_unit(tmp_path, case, dtype):
+    hole = ((5, 13),) + tuple((0, n) for n in case["shape"][1:])
+    _rechunk_and_compare(tmp_path, dict(case, src_fmt=3, out_fmt=3, src_shards=None,
+                                        dtype=dtype, seed=3, hole=hole, codec="zstd:1"))
+
+
+def _rechunk_and_compare(tmp, c):
+    """Rechunks an array written by zarr-python with case `c` and reads the result back with
+    zarr-python: the same bits, chunks, shards, dtype and attributes."""
     data = _data(c["shape"], c["dtype"], c["seed"], c["hole"])
     src = tmp / "src.zarr"
     g = zarr.open_group(str(src), mode="w", zarr_format=c["src_fmt"])

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "lsio/base/result.h"
@@ -33,6 +34,15 @@ Status CopyBox(std::span<const std::byte> src, std::span<const int64_t> src_shap
 // Sets the box [dst_start, dst_start + count) of `dst` to `element` (element.size() bytes).
 Status FillBox(std::span<std::byte> dst, std::span<const int64_t> dst_shape,
                std::span<const CopyBoxDim> dims, std::span<const std::byte> element);
+
+// When `dims` takes every element of a chunk of `src_shape` (each dimension from 0, step 1, in
+// full) and they lie next to each other, in the chunk's order, in `dst` of `dst_shape`
+// (leading dimensions of one element, then one that may be partial, then dimensions the box
+// spans in full): the offset of the first, in elements. Else nullopt. Where a chunk can be
+// decoded straight into its destination.
+std::optional<uint64_t> ContiguousBoxOffset(std::span<const CopyBoxDim> dims,
+                                            std::span<const int64_t> src_shape,
+                                            std::span<const int64_t> dst_shape);
 
 // CopyBox for one ChunkSelection: from a decoded chunk of `chunk_shape` into an output of
 // `out_shape`, which has the array's rank (dropped dimensions kept with size 1).
