@@ -10,21 +10,12 @@
 #include <random>
 #include <vector>
 
+#include "numpy_quantile_reference.h"
+
 namespace lsio::compute {
 namespace {
 
-double Reference(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const double n = static_cast<double>(v.size());
-  const double vi = (n - 1) * q;
-  if (vi >= n - 1) return v.back();
-  const size_t lo = static_cast<size_t>(std::floor(vi));
-  const double g = vi - std::floor(vi);
-  const double d = v[lo + 1] - v[lo];
-  return g >= 0.5 ? v[lo + 1] - d * (1 - g) : v[lo] + d * g;
-}
+using reference::NumpyQuantile;
 
 TEST(CellValues, EqualsSortingEachCell) {
   const int64_t cells = 50, per = 37;
@@ -49,7 +40,7 @@ TEST(CellValues, EqualsSortingEachCell) {
   ASSERT_TRUE(values->Finalize(DataType::kFloat64, qs, out).ok());
   for (int64_t c = 0; c < cells; ++c) {
     for (size_t i = 0; i < qs.size(); ++i) {
-      const double want = Reference(want_cells[c], qs[i]);
+      const double want = NumpyQuantile(want_cells[c], qs[i]);
       const double got = out[i * cells + c];
       if (std::isnan(want)) {
         EXPECT_TRUE(std::isnan(got)) << c;

@@ -10,21 +10,12 @@
 #include <random>
 #include <vector>
 
+#include "numpy_quantile_reference.h"
+
 namespace lsio::compute {
 namespace {
 
-// numpy.nanquantile(values, q, method="linear") for float64 values, as numpy computes it.
-double Reference(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  std::sort(v.begin(), v.end());
-  const double n = static_cast<double>(v.size());
-  const double vi = (n - 1) * q;
-  if (vi >= n - 1) return v.back();
-  const size_t lo = static_cast<size_t>(std::floor(vi));
-  const double g = vi - std::floor(vi);
-  const double d = v[lo + 1] - v[lo];
-  return g >= 0.5 ? v[lo + 1] - d * (1 - g) : v[lo] + d * g;
-}
+using reference::NumpyQuantile;
 
 std::vector<double> Search(const std::vector<double>& values, const std::vector<double>& qs,
                            int64_t bins, uint64_t max_collect, int* passes) {
@@ -74,7 +65,7 @@ TEST(QuantileSearch, EqualsSortingOnRandomTiesAndNaN) {
     int passes = 0;
     const std::vector<double> got = Search(v, qs, 16, 64, &passes);
     for (size_t i = 0; i < qs.size(); ++i) {
-      EXPECT_EQ(got[i], Reference(v, qs[i])) << "trial " << trial << " q " << qs[i];
+      EXPECT_EQ(got[i], NumpyQuantile(v, qs[i])) << "trial " << trial << " q " << qs[i];
     }
     if (trial % 2 == 0) EXPECT_GT(passes, 2) << "the refinement ran over several passes";
   }
