@@ -8,9 +8,11 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <sys/mman.h>
-#include <vector>
+
+#include "lsio/base/mapped_allocator.h"
 
 namespace lsio {
 namespace internal {
@@ -50,7 +52,7 @@ namespace {
 // its mmap threshold to the largest block freed (up to 32 MiB), after which freed chunk-sized
 // buffers stay in its heap, and a process's RSS keeps the high-water mark of every run's
 // buffers instead of returning to what it holds. (Capacities are multiples of the page.)
-constexpr size_t kMappedCapacity = size_t{1} << 20;
+constexpr size_t kMappedCapacity = MappedAllocator<std::byte>::kMappedBytes;
 
 std::byte* AlignedAlloc(size_t capacity) {
   if (capacity >= kMappedCapacity) {
