@@ -56,9 +56,7 @@ constexpr size_t kMappedCapacity = MappedAllocator<std::byte>::kMappedBytes;
 
 std::byte* AlignedAlloc(size_t capacity) {
   if (capacity >= kMappedCapacity) {
-    void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                     0);
-    return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+    return static_cast<std::byte*>(internal::MapAnonymous(capacity));
   }
   return static_cast<std::byte*>(std::aligned_alloc(kBufferAlignment, capacity));
 }
