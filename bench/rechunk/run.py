@@ -2,6 +2,9 @@
 """Rechunk benchmark: `lsio rechunk` against its peers on one dataset, in one run:
 
   dask       da.from_zarr(...).rechunk(...).to_zarr (threaded scheduler, `--threads` workers)
+  dask-p2p   the same with dask's peer-to-peer rechunk (array.rechunk.method="p2p") on a
+             distributed LocalCluster of one in-process worker with `--threads` threads and
+             memory_limit = --max-memory, staging under DST.p2p-work
   cubed      cubed.from_zarr(...).rechunk(...) + cubed.to_zarr, allowed_mem = --max-memory
   rechunker  pangeo rechunker (rechunker.rechunk(..., max_mem=--max-memory) executed with dask's
              threaded scheduler), run from bench/.venv-rechunker (zarr-python 2, which
@@ -85,6 +88,29 @@ def side_dask(src, dst, chunks, max_mem, threads, var, clevel):
             BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)])
 
 
+def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
+    # dask's peer-to-peer rechunk (distributed's shuffle service: workers exchange the pieces
+    # and stage them on disk). In-process workers (one worker, `threads` threads, memory_limit
+    # = max_mem, spilling and staging under DST.p2p-work on the output's disk), so that the
+    # side's peak RSS is one process's, comparable with the others; in-process workers talk
+    # over distributed's inproc:// transport, no socket.
+    import dask
+    import dask.array as da
+    from distributed import Client, LocalCluster
+    from zarr.codecs import BloscCodec, BloscShuffle
+
+    work = dst + ".p2p-work"
+    os.makedirs(work, exist_ok=True)
+    with LocalCluster(n_workers=1, threads_per_worker=threads, processes=False,
+                      memory_limit=max_mem, dashboard_address=None,
+                      local_directory=work) as cluster, Client(cluster):
+        with dask.config.set({"array.rechunk.method": "p2p"}):
+            arr = da.from_zarr(src, component=var)
+            arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=[
+                BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)])
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def side_cubed(src, dst, chunks, max_mem, threads, var, clevel):
     import cubed
 
@@ -119,7 +145,8 @@ def _cubed_executor(threads):
     return ThreadsExecutor(max_workers=threads)
 
 
-SIDES = {"dask": side_dask, "cubed": side_cubed, "rechunker": side_rechunker}
+SIDES = {"dask": side_dask, "dask-p2p": side_dask_p2p, "cubed": side_cubed,
+         "rechunker": side_rechunker}
 
 
 # A lean launcher measures the side: a child's ru_maxrss starts from its parent's resident size
@@ -247,7 +274,7 @@ def main() -> int:
     ap.add_argument("--clevel", type=int, default=1)
     ap.add_argument("--max-memory", default="256MiB")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--peers", default="dask,cubed,rechunker")
+    ap.add_argument("--peers", default="dask,dask-p2p,cubed,rechunker")
     ap.add_argument("--fio", action="store_true", help="measure the disk limit with fio")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
