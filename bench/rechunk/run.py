@@ -152,13 +152,24 @@ SIDES = {"dask": side_dask, "dask-p2p": side_dask_p2p, "cubed": side_cubed,
 # A lean launcher measures the side: a child's ru_maxrss starts from its parent's resident size
 # at fork (kept across exec), so the side must not be forked from this process, which holds
 # numpy, zarr and page-cache reads.
+# argv: the time limit in seconds, then the side's command; a side still running at the limit
+# is killed (a dask worker paused at its memory limit never finishes) and reported so.
 LAUNCHER = """
-import os, sys, json, time
+import os, sys, json, time, signal
 start = time.perf_counter()
 pid = os.fork()
 if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-_, status, ru = os.wait4(pid, 0)
+    os.execvp(sys.argv[2], sys.argv[2:])
+signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
+signal.alarm(int(sys.argv[1]))
+while True:
+    try:
+        _, status, ru = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        continue
+if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+    print(f"killed after the time limit of {sys.argv[1]} s", file=sys.stderr)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "seconds": time.perf_counter() - start,
                   "peak_rss": ru.ru_maxrss * 1024, "cpu_seconds": ru.ru_utime + ru.ru_stime,
                   "bytes_read": ru.ru_inblock * 512, "bytes_written": ru.ru_oublock * 512}),
@@ -230,9 +241,12 @@ def fio_disk_limit(src_array: str, out_bytes: int, unit_bytes: int, work: str) -
     return out
 
 
+SIDE_TIMEOUT = 900  # seconds; --side-timeout
+
+
 def run_process(argv) -> dict:
-    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(SIDE_TIMEOUT), *argv],
+                          capture_output=True, text=True)
     lines = proc.stderr.strip().splitlines()
     m = json.loads(lines[-1])
     err = "\n".join(lines[:-1]) or proc.stdout
@@ -261,6 +275,7 @@ def check_equal(src: str, dst: str, path: str, var: str) -> str:
 
 
 def main() -> int:
+    global SIDE_TIMEOUT
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lsio", default=os.path.join(ROOT, "build", "bin", "lsio"))
@@ -276,12 +291,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--peers", default="dask,dask-p2p,cubed,rechunker")
     ap.add_argument("--fio", action="store_true", help="measure the disk limit with fio")
+    ap.add_argument("--side-timeout", type=int, default=SIDE_TIMEOUT,
+                    help="seconds after which a side is killed and reported as failed")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--src", help=argparse.SUPPRESS)
     ap.add_argument("--dst", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SIDE_TIMEOUT = args.side_timeout
 
     max_mem = parse_size(args.max_memory)
     if args.side:
