@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "lsio/kvstore/file_store.h"
 #include "lsio/kvstore/key.h"
@@ -20,11 +21,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The directories FreshDir made, removed when the test program exits.
+struct MadeDirs {
+  std::vector<fs::path> paths;
+  ~MadeDirs() {
+    for (const fs::path& p : paths) {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  }
+};
+
 std::string FreshDir() {
   static int n = 0;
+  static MadeDirs made;
   fs::path p = fs::temp_directory_path() /
                ("lsio-kvstore-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
   fs::remove_all(p);
+  made.paths.push_back(p);
   return p.string() + "/store";  // the root itself does not exist yet
 }
 
