@@ -528,7 +528,7 @@ std::vector<int64_t> IntermediateChunk(const RechunkArrayPlan& p, uint64_t block
 // The intermediate store of a two-stage plan is written once and read once, on a run that is
 // CPU-bound as soon as the disk is an SSD: blosc-lz4 with byte shuffle compresses float fields
 // better than zstd level 1 does (a tmpfs copy of 2q: 782 against 858 MiB, 1012 MiB decoded)
-// for a fraction of the CPU; 2q at 256 MiB from the disk: 4.8-5.4 s, 5.1-5.6 CPU s, against
+// for a fraction of the CPU; 2q at 256 MiB from the disk: 4.8-5.4 s, 5.1-6.1 CPU s, against
 // 5.9-6.2 s and 7.2-7.8 CPU s with zstd:1 (2026-12-07).
 constexpr const char* kIntermediateCodecs = "blosc:lz4:1:shuffle";
 
