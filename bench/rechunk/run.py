@@ -77,15 +77,34 @@ def make_dataset(path: str, shape, chunks) -> None:
 
 # --- the sides, each run as `run.py --side NAME ...` in its own process ---
 
+# Sharded v3 output (--shards, set in the side's process): dask writes shards as its chunks.
+SHARDS = None
+
+
+def _dask_to_zarr(arr, dst, chunks, var, clevel):
+    import dask.array as da
+    import zarr
+    from zarr.codecs import BloscCodec, BloscShuffle
+
+    compressors = [BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)]
+    if SHARDS is None:
+        arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=compressors)
+        return
+    # A sharded array is written one whole shard per task (the dask chunks are the shards: a
+    # partial shard write would be a read-modify-write of the shard).
+    z = zarr.create_array(store=dst, name=var, shape=arr.shape, dtype=arr.dtype, chunks=chunks,
+                          shards=SHARDS, compressors=compressors, zarr_format=3,
+                          fill_value=float("nan"), overwrite=True)
+    da.to_zarr(arr.rechunk(SHARDS), z)
+
+
 def side_dask(src, dst, chunks, max_mem, threads, var, clevel):
     import dask
     import dask.array as da
-    from zarr.codecs import BloscCodec, BloscShuffle
 
     with dask.config.set(scheduler="threads", num_workers=threads):
         arr = da.from_zarr(src, component=var)
-        arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=[
-            BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)])
+        _dask_to_zarr(arr, dst, chunks, var, clevel)
 
 
 def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
@@ -97,7 +116,6 @@ def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
     import dask
     import dask.array as da
     from distributed import Client, LocalCluster
-    from zarr.codecs import BloscCodec, BloscShuffle
 
     work = dst + ".p2p-work"
     os.makedirs(work, exist_ok=True)
@@ -106,8 +124,7 @@ def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
                       local_directory=work) as cluster, Client(cluster):
         with dask.config.set({"array.rechunk.method": "p2p"}):
             arr = da.from_zarr(src, component=var)
-            arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=[
-                BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)])
+            _dask_to_zarr(arr, dst, chunks, var, clevel)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -285,7 +302,8 @@ def main() -> int:
     ap.add_argument("--shape", default="256,512,512")
     ap.add_argument("--src-chunks", default="8,-1,-1")
     ap.add_argument("--dst-chunks", default="-1,32,32")
-    ap.add_argument("--shards", help="lsio only: --shards for a sharded v3 output (T,Y,X)")
+    ap.add_argument("--shards", help="a sharded v3 output with these shards (T,Y,X; lsio and "
+                    "dask: rechunker and Cubed cannot write shards)")
     ap.add_argument("--clevel", type=int, default=1)
     ap.add_argument("--max-memory", default="256MiB")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -303,7 +321,10 @@ def main() -> int:
 
     max_mem = parse_size(args.max_memory)
     if args.side:
+        global SHARDS
         chunks = tuple(int(c) for c in args.dst_chunks.split(","))
+        if args.shards:
+            SHARDS = tuple(int(c) for c in args.shards.split(","))
         SIDES[args.side](args.src, args.dst, chunks, max_mem, args.threads, args.var, args.clevel)
         return 0
 
@@ -349,8 +370,13 @@ def main() -> int:
                  f"--max-memory={args.max_memory}", f"--threads={args.threads}",
                  f"--clevel={args.clevel}", f"--src={src}", "--dst", None]
     skipped = []
+    if args.shards:
+        side_args.insert(0, f"--shards={','.join(map(str, shards))}")
     for peer in [p for p in args.peers.split(",") if p]:
         python = sys.executable
+        if args.shards and peer in ("rechunker", "cubed"):
+            skipped.append(f"{peer}: cannot write a sharded Zarr v3 array")
+            continue
         if peer == "rechunker":
             if not v2:
                 skipped.append(f"rechunker: needs a Zarr v2 source (zarr-python 2)")
@@ -396,7 +422,8 @@ def main() -> int:
     lines = [f"Rechunk {os.path.basename(src)} ({fmt}, {'x'.join(map(str, shape))} "
              f"{a.dtype}, {nbytes / 2**30:.2f} GiB decoded, {src_stored / 2**30:.2f} GiB stored) "
              f"chunks {'x'.join(map(str, src_chunks))} -> {'x'.join(map(str, dst_chunks))}"
-             + (f" (lsio: shards {args.shards})" if args.shards else "")
+             + (f" in shards {args.shards} (lsio and dask; rechunker and Cubed cannot write "
+                f"shards)" if args.shards else "")
              + f", --max-memory {args.max_memory}, {args.threads} threads, "
              + ("page cache dropped before each side" if dropped else "warm page cache"),
              "",
