@@ -12,6 +12,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include <sys/mman.h>
@@ -815,6 +816,8 @@ class UnitWriter {
   };
   void Drain();
   void WriteLoop();
+  // Writes `w` (or drops it after a failure) with `lock` (on mu_) released meanwhile.
+  void WriteOne(std::unique_lock<std::mutex>& lock, PendingWrite w);
   void Fail(Status s);  // with mu_ held
 
   compute::CpuPool& pool_;
@@ -1133,8 +1136,40 @@ void UnitWriter::Publish(BlockAssembler* block, void* unit, std::string key, Buf
   writes_.push_back(PendingWrite{block, unit, std::move(key), std::move(encoded)});
   // IO threads are started as writes overlap, up to four per worker.
   if (io_threads_.size() < static_cast<size_t>(std::min(writes_pending_, 4 * limit_))) {
-    io_threads_.emplace_back([this] { WriteLoop(); });
+    try {
+      io_threads_.emplace_back([this] { WriteLoop(); });
+    } catch (const std::system_error&) {
+      if (io_threads_.empty()) {
+        // No thread to be had (a process at its limit): this worker writes the unit itself.
+        PendingWrite w = std::move(writes_.back());
+        writes_.pop_back();
+        WriteOne(lock, std::move(w));
+        return;
+      }
+    }
   }
+  cv_.notify_all();
+}
+
+void UnitWriter::WriteOne(std::unique_lock<std::mutex>& lock, PendingWrite w) {
+  const bool drop = failed();
+  lock.unlock();
+  const uint64_t size = w.encoded.size();
+  Status s;
+  if (drop) {
+    // After the first failure: dropped, not journaled (that failure is the one reported).
+    (void)w.block->Written(w.unit, w.key, size, CancelledError("an earlier unit failed"));
+  } else {
+    // Handed over as it is (Write would copy it).
+    std::vector<kvstore::KeyValue> one;
+    one.push_back(kvstore::KeyValue{w.key, std::move(w.encoded)});
+    Status written = w.block->store().WriteBatch(std::move(one));
+    s = w.block->Written(w.unit, w.key, size, std::move(written));
+  }
+  lock.lock();
+  Fail(std::move(s));
+  --writes_pending_;
+  write_bytes_pending_ -= size;
   cv_.notify_all();
 }
 
@@ -1145,25 +1180,7 @@ void UnitWriter::WriteLoop() {
     if (writes_.empty()) return;  // stopping, and nothing left
     PendingWrite w = std::move(writes_.front());
     writes_.pop_front();
-    const bool drop = failed();
-    lock.unlock();
-    const uint64_t size = w.encoded.size();
-    Status s;
-    if (drop) {
-      // After the first failure: dropped, not journaled (that failure is the one reported).
-      (void)w.block->Written(w.unit, w.key, size, CancelledError("an earlier unit failed"));
-    } else {
-      // Handed over as it is (Write would copy it).
-      std::vector<kvstore::KeyValue> one;
-      one.push_back(kvstore::KeyValue{w.key, std::move(w.encoded)});
-      Status written = w.block->store().WriteBatch(std::move(one));
-      s = w.block->Written(w.unit, w.key, size, std::move(written));
-    }
-    lock.lock();
-    Fail(std::move(s));
-    --writes_pending_;
-    write_bytes_pending_ -= size;
-    cv_.notify_all();
+    WriteOne(lock, std::move(w));
   }
 }
 
