@@ -366,8 +366,8 @@ Result<int> PlanArrayBlocks(RechunkArrayPlan& p, uint64_t source_chunk_bytes,
     p.blocks_in_flight = 1;
   }
   if (p.units == 0) p.blocks = 0;
-  // What each pass plans (RunPass's PlanMemory): decoded chunks, the blocks in flight and
-  // encode scratch, and reads in flight with the engine's pool of free buffers beside them.
+  // What each pass plans (RunPass's PlanMemory): decoded chunks, the blocks in flight, encode
+  // scratch and units being written, and reads in flight with the engine's pool of free buffers beside them.
   const uint64_t chunk = std::max<uint64_t>(source_chunk_bytes, 4096);
   const uint64_t fixed =
       4 * static_cast<uint64_t>(budget.threads) * chunk +

@@ -18,19 +18,20 @@
 // the source's chunk and the output's unit per dimension, grown towards 1 MiB), so that each
 // stage decodes every chunk once (RechunkPlan::stages).
 //
-// Pipelining: a finished unit is encoded and written by a task on the CPU pool (at most one
-// per worker at once), not by the worker that completed it, so that while one block's units
-// are encoded and written the next block's chunks are read and decoded. Two blocks are in
+// Pipelining: a finished unit is encoded by a task on the CPU pool (at most one per worker at
+// once), not by the worker that completed it, and written by IO threads of the writer (the
+// workers go on encoding meanwhile), so that while one block's units are encoded and written
+// the next block's chunks are read and decoded. Two blocks are in
 // flight when blocks planned in half the block budget decode no more source chunks than blocks
 // planned in all of it (RechunkArrayPlan::blocks_in_flight); else one, and block k+1 is read
 // only once block k is written. Unit buffers are recycled between blocks (their pages are
 // touched once per run, not once per unit).
 //
 // Memory: the budget holds the blocks in flight's unit buffers, the encode scratch of each
-// worker, the decoded chunks and the reads in flight (ops::PlanMemory's split); a budget too
-// small for one write unit is refused up front with the minimum needed. After each block the
-// codecs' cached buffers, and after each stage also the context's idle readers and malloc's
-// free arena memory, are given back to the system.
+// worker and its encoded units being written, the decoded chunks and the reads in flight
+// (ops::PlanMemory's split); a budget too small for one write unit is refused up front with
+// the minimum needed. After each block the codecs' cached buffers, and after each stage also
+// the context's idle readers and malloc's free arena memory, are given back to the system.
 //
 // Atomicity and resume: each unit is written with Store::Write (a temporary name, then a
 // rename on local files). The destination holds no metadata document until every unit has
