@@ -772,7 +772,7 @@ class BlockAssembler;
 // Encodes finished units on the CPU pool, at most `limit` at once, and writes them from IO
 // threads of its own, so that no worker waits for the disk: a block's units are encoded on
 // every worker while their writes and the next block's reads are on the disk (measured: with
-// each worker writing its own units, the workers waited ~40% of the time for O_DIRECT writes,
+// each worker writing its own units, the workers waited ~35% of the time for O_DIRECT writes,
 // ~1.2 ms per 1 MiB unit). Each encoding holds the unit's encoding and the codec's scratch;
 // encoded units waiting for or in their writes are held up to set_write_budget() bytes (the
 // plan's UnitsPerWorker); a worker whose unit would exceed it waits (the disk is then the
