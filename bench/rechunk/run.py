@@ -81,7 +81,7 @@ def make_dataset(path: str, shape, chunks) -> None:
 SHARDS = None
 
 
-def _dask_to_zarr(arr, dst, chunks, var, clevel):
+def _dask_to_zarr(arr, src, dst, chunks, var, clevel):
     import dask.array as da
     import zarr
     from zarr.codecs import BloscCodec, BloscShuffle
@@ -94,7 +94,8 @@ def _dask_to_zarr(arr, dst, chunks, var, clevel):
     # partial shard write would be a read-modify-write of the shard).
     z = zarr.create_array(store=dst, name=var, shape=arr.shape, dtype=arr.dtype, chunks=chunks,
                           shards=SHARDS, compressors=compressors, zarr_format=3,
-                          fill_value=float("nan"), overwrite=True)
+                          fill_value=zarr.open_group(src, mode="r")[var].fill_value,
+                          overwrite=True)
     da.to_zarr(arr.rechunk(SHARDS), z)
 
 
@@ -104,7 +105,7 @@ def side_dask(src, dst, chunks, max_mem, threads, var, clevel):
 
     with dask.config.set(scheduler="threads", num_workers=threads):
         arr = da.from_zarr(src, component=var)
-        _dask_to_zarr(arr, dst, chunks, var, clevel)
+        _dask_to_zarr(arr, src, dst, chunks, var, clevel)
 
 
 def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
@@ -124,7 +125,7 @@ def side_dask_p2p(src, dst, chunks, max_mem, threads, var, clevel):
                       local_directory=work) as cluster, Client(cluster):
         with dask.config.set({"array.rechunk.method": "p2p"}):
             arr = da.from_zarr(src, component=var)
-            _dask_to_zarr(arr, dst, chunks, var, clevel)
+            _dask_to_zarr(arr, src, dst, chunks, var, clevel)
     shutil.rmtree(work, ignore_errors=True)
 
 
