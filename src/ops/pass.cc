@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "lsio/ops/memory_plan.h"
 
@@ -91,9 +92,13 @@ Result<PassResult> RunPass(runtime::Context& context, std::vector<PassInput>& in
                                           : context.threads();
   LSIO_ASSIGN_OR_RETURN(MemoryPlan plan,
                         PlanMemory(options.max_memory, threads, max_chunk_bytes, state_bytes));
-  BufferPoolOptions pool_options;
-  pool_options.max_cached_bytes = plan.decode_cache_bytes;
-  BufferPool decode_pool(pool_options);
+  std::optional<BufferPool> own_pool;
+  if (options.decode_pool == nullptr) {
+    BufferPoolOptions pool_options;
+    pool_options.max_cached_bytes = plan.decode_cache_bytes;
+    own_pool.emplace(pool_options);
+  }
+  BufferPool& decode_pool = options.decode_pool ? *options.decode_pool : *own_pool;
 
   std::atomic<uint64_t> bytes_done{0};
   std::atomic<uint64_t> chunks_done{0};

@@ -1425,6 +1425,12 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
                             unit_bytes);
     memory = std::make_unique<UnitMemory>(static_cast<uint64_t>(p.blocks_in_flight) *
                                           p.block_bytes);
+    // One decode pool for the array's passes, caching what each pass's own would (the plan
+    // counts it): the next block's decoded chunks reuse the last one's buffers.
+    BufferPoolOptions decode_pool_options;
+    decode_pool_options.max_cached_bytes =
+        2 * threads * std::max<uint64_t>(info.chunk_bytes(), 4096);
+    BufferPool decode_pool(decode_pool_options);
     for (uint64_t b = 0; b < p.blocks; ++b) {
       const std::vector<int64_t> bi = Unravel(b, block_grid);
       std::vector<int64_t> ustart(rank), ucount(rank), bstart(rank);
@@ -1463,6 +1469,7 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
       PassOptions po;
       po.max_memory = request.max_memory;
       po.threads = job.threads;
+      po.decode_pool = &decode_pool;
       po.cancelled = [&] { return writer.failed() || (request.cancelled && request.cancelled()); };
       if (request.progress) {
         po.progress = [&](const PassProgress& pp) {

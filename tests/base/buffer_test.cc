@@ -74,6 +74,46 @@ TEST(BufferPoolTest, CacheIsBounded) {
   EXPECT_EQ(pool.stats().bytes_cached, size_t{2} << 20);
 }
 
+TEST(BufferPoolTest, FreeMappingsOfOtherClassesAreResizedWithTheirPages) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  BufferPool pool;
+  {
+    Buffer six = *pool.Acquire(6 * kMiB);
+    Buffer two = *pool.Acquire(2 * kMiB);
+    std::memset(six.mutable_data(), 0xAB, six.size());
+    std::memset(two.mutable_data(), 0xCD, two.size());
+  }
+  EXPECT_EQ(pool.stats().bytes_cached, 8 * kMiB);
+  // 2.5 MiB: the smallest free mapping at least that large (6 MiB) shrinks, keeping its pages
+  // (its bytes are still there: a fresh mapping would read as zeros).
+  Buffer shrunk = *pool.Acquire(5 * kMiB / 2);
+  BufferPool::Stats st = pool.stats();
+  EXPECT_EQ(st.allocations, 2u);
+  EXPECT_EQ(st.resizes, 1u);
+  EXPECT_EQ(st.bytes_cached, 2 * kMiB);
+  EXPECT_EQ(st.bytes_outstanding, 5 * kMiB / 2);
+  EXPECT_EQ(shrunk.capacity(), BufferPool::SizeClass(5 * kMiB / 2));
+  EXPECT_EQ(static_cast<int>(shrunk.data()[0]), 0xAB);
+  EXPECT_EQ(static_cast<int>(shrunk.data()[shrunk.size() - 1]), 0xAB);
+  // 12 MiB: no free mapping is that large, so the largest (2 MiB) grows; its pages stay at the
+  // front and the rest is new.
+  Buffer grown = *pool.Acquire(12 * kMiB);
+  EXPECT_EQ(pool.stats().resizes, 2u);
+  EXPECT_EQ(pool.stats().allocations, 2u);
+  EXPECT_EQ(static_cast<int>(grown.data()[0]), 0xCD);
+  EXPECT_EQ(static_cast<int>(grown.data()[2 * kMiB - 1]), 0xCD);
+  std::memset(grown.mutable_data(), 1, grown.size());  // all of it is mapped and writable
+  EXPECT_EQ(pool.stats().bytes_outstanding, 5 * kMiB / 2 + 12 * kMiB);
+  grown.reset();
+  shrunk.reset();
+  EXPECT_EQ(pool.stats().bytes_cached, 5 * kMiB / 2 + 12 * kMiB);
+  // Blocks below 1 MiB come from malloc and are reused only in their own class.
+  { Buffer small = *pool.Acquire(64 << 10); }
+  Buffer other = *pool.Acquire(128 << 10);
+  EXPECT_EQ(pool.stats().allocations, 4u);
+  EXPECT_EQ(pool.stats().resizes, 2u);
+}
+
 TEST(BufferPoolTest, BuffersOutliveTheirPool) {
   Buffer survivor;
   {

@@ -107,12 +107,14 @@ class BufferPool {
   BufferPool& operator=(const BufferPool&) = delete;
 
   // An uninitialised buffer of exactly `size` bytes, reusing a free block when one of the
-  // right size class exists. Fails only if the OS refuses memory.
+  // right size class exists, or, from 1 MiB up (blocks that are mappings of their own), a free
+  // mapping of another class, resized. Fails only if the OS refuses memory.
   Result<Buffer> Acquire(size_t size);
 
   struct Stats {
     uint64_t allocations = 0;       // blocks obtained from the OS
     uint64_t reuses = 0;            // acquisitions served from the free lists
+    uint64_t resizes = 0;           // ... by resizing a free mapping of another size class
     uint64_t bytes_outstanding = 0; // capacity of blocks currently held by Buffers
     uint64_t bytes_cached = 0;      // capacity of free blocks kept for reuse
   };

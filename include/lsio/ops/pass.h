@@ -61,6 +61,11 @@ struct PassOptions {
   std::function<bool()> cancelled;
   // Called on the coordinating thread about 10 times a second and at the end.
   std::function<void(const PassProgress&)> progress;
+  // Where decoded chunks come from; null: a pool of the pass's own. A caller that runs passes
+  // one after another gives them one pool, so that each pass reuses the decode buffers of the
+  // last instead of clearing fresh pages; its cache must stay within the memory plan (at most
+  // 2 decoded chunks per worker, as the pass's own pool).
+  BufferPool* decode_pool = nullptr;
 };
 
 struct PassResult {
