@@ -24,6 +24,7 @@
 
 #include "lsio/array/strided_copy.h"
 #include "lsio/base/json_util.h"
+#include "lsio/codec/chain.h"
 #include "lsio/format/open.h"
 #include "lsio/format/write.h"
 #include "lsio/ops/memory_plan.h"
@@ -892,7 +893,10 @@ class BlockAssembler final : public Aggregator {
   uint64_t unwritten() const { return unwritten_.load(std::memory_order_acquire); }
 
   uint64_t state_bytes() const override { return state_bytes_; }
-  Status BeginPass(BufferPool&, uint64_t) override { return Status::OK(); }
+  Status BeginPass(BufferPool& decode_pool, uint64_t) override {
+    decode_pool_ = &decode_pool;
+    return Status::OK();
+  }
   Status EndPass() override {
     for (const Unit& u : units_) {
       if (!u.skip && u.remaining.load() != 0) {
@@ -901,6 +905,45 @@ class BlockAssembler final : public Aggregator {
       }
     }
     return Status::OK();
+  }
+
+  // Chunks whose codecs stream (blosc frames that lsio's decoder takes) are scattered into the
+  // units from cache-sized decoded pieces (UnitScatterSink): the decoded chunk is never written
+  // to memory and read back. A chunk that lands contiguously in one unit is still decoded
+  // straight into it.
+  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
+    return chain.can_stream() && !units_count_.empty();
+  }
+
+  Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,
+                        std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,
+                        std::span<const std::byte> encoded) override {
+    const size_t es = info_.element_size();
+    const uint64_t chunk_bytes = Product(chunk_shape) * es;
+    std::span<std::byte> into = DecodeDestination(selection, chunk_shape);
+    if (into.size() == chunk_bytes || chain.decoded_spec().num_bytes() != chunk_bytes ||
+        chunk_shape.size() != units_count_.size()) {
+      Buffer decoded;
+      if (into.size() != chunk_bytes) {
+        LSIO_ASSIGN_OR_RETURN(decoded, decode_pool_->Acquire(chunk_bytes));
+        into = decoded.mutable_span();
+      }
+      LSIO_RETURN_IF_ERROR(chain.Decode(encoded, into, *decode_pool_));
+      return Consume(ordinal, selection, chunk_shape, into);
+    }
+    // Every unit the chunk feeds has its buffer before the first piece; the units count the
+    // chunk's elements only once all of it arrived, so a chunk found corrupt half-way sends
+    // no unit to be written.
+    LSIO_RETURN_IF_ERROR(ForEachOverlap(selection, [](Unit&, std::span<const array::CopyBoxDim>,
+                                                      int64_t) { return Status::OK(); }));
+    UnitScatterSink sink(*this, selection, chunk_shape);
+    LSIO_RETURN_IF_ERROR(chain.DecodeStreaming(encoded, sink, *decode_pool_));
+    LSIO_RETURN_IF_ERROR(sink.Finish());
+    return ForEachOverlap(selection,
+                          [&](Unit& u, std::span<const array::CopyBoxDim>, int64_t elements) {
+                            CountDown(u, elements);
+                            return Status::OK();
+                          });
   }
 
   Status Consume(uint64_t, const array::ChunkSelection& selection,
@@ -956,8 +999,184 @@ class BlockAssembler final : public Aggregator {
   }
 
  private:
+  // Places the elements of one chunk, arriving in C order in pieces of any size, in the units
+  // of the block (the same elements and places as Scatter with CopyBox).
+  class UnitScatterSink final : public codec::DecodedWindowSink {
+   public:
+    UnitScatterSink(BlockAssembler& block, const array::ChunkSelection& selection,
+                    std::span<const int64_t> chunk_shape)
+        : block_(block),
+          selection_(selection),
+          chunk_shape_(chunk_shape),
+          es_(block.info_.element_size()),
+          carry_(es_),
+          pos_in_unit_(chunk_shape.size()) {
+      const size_t rank = chunk_shape.size();
+      row_elements_ = chunk_shape[rank - 1];
+      total_ = Product(chunk_shape) * es_;
+      // The runs of the last dimension's selected elements that land in one unit.
+      const array::ChunkDimSlice& s = selection.dims[rank - 1];
+      const int64_t us = block.encoder_.unit_shape()[rank - 1];
+      for (int64_t k = 0; k < s.count;) {
+        const int64_t out = s.out_start + k;
+        const int64_t unit = out / us;
+        const int64_t end = std::min(s.count, (unit + 1) * us - s.out_start);
+        runs_.push_back(Run{k, end, unit, out - unit * us, nullptr, 0});
+        k = end;
+      }
+    }
+
+    Status Consume(std::span<const std::byte> piece) override {
+      const std::byte* p = piece.data();
+      size_t n = piece.size();
+      if (n > total_ - pos_) {
+        return CorruptDataError(fmt::format("chunk decodes to more than its {} bytes", total_));
+      }
+      if (carry_n_ > 0) {  // an element split between two pieces
+        const size_t take = std::min(es_ - carry_n_, n);
+        std::memcpy(carry_.data() + carry_n_, p, take);
+        carry_n_ += take;
+        p += take;
+        n -= take;
+        pos_ += take;
+        if (carry_n_ < es_) return Status::OK();
+        carry_n_ = 0;
+        Place(pos_ / es_ - 1, carry_.data(), 1);
+      }
+      const size_t whole = n / es_;
+      if (whole > 0) {
+        Place(pos_ / es_, p, static_cast<int64_t>(whole));
+        p += whole * es_;
+        n -= whole * es_;
+        pos_ += whole * es_;
+      }
+      if (n > 0) {
+        std::memcpy(carry_.data(), p, n);
+        carry_n_ = n;
+        pos_ += n;
+      }
+      return Status::OK();
+    }
+
+    Status Finish() const {
+      if (pos_ != total_) {
+        return CorruptDataError(
+            fmt::format("chunk decodes to {} bytes, not its {} bytes", pos_, total_));
+      }
+      return Status::OK();
+    }
+
+   private:
+    struct Run {
+      int64_t k0, k1;   // selected elements [k0, k1) of the last dimension
+      int64_t unit;     // their unit along it (block-relative)
+      int64_t in_unit;  // where the first lands along it in that unit
+      // For the current row: the unit (null: not written by this run) and the element offset
+      // of the run's first element in its buffer.
+      Unit* target;
+      int64_t offset;
+    };
+
+    // `count` elements from element `first` of the chunk (C order).
+    void Place(int64_t first, const std::byte* src, int64_t count) {
+      while (count > 0) {
+        const int64_t row = first / row_elements_;
+        const int64_t col = first % row_elements_;
+        const int64_t m = std::min(count, row_elements_ - col);
+        if (row != row_) EnterRow(row);
+        if (row_selected_) PlaceInRow(col, src, m);
+        first += m;
+        src += m * static_cast<int64_t>(es_);
+        count -= m;
+      }
+    }
+
+    // Which unit each run writes for this row, and where.
+    void EnterRow(int64_t row) {
+      row_ = row;
+      const size_t rank = chunk_shape_.size();
+      const std::vector<int64_t>& us = block_.encoder_.unit_shape();
+      int64_t rest = row;
+      int64_t lead_unit = 0;  // block-relative unit index over the leading dimensions
+      std::vector<int64_t>& pos = pos_in_unit_;
+      row_selected_ = true;
+      int64_t stride = 1;
+      for (size_t d = rank - 1; d-- > 0;) {  // the row's index along each leading dimension
+        const int64_t i = rest % chunk_shape_[d];
+        rest /= chunk_shape_[d];
+        const array::ChunkDimSlice& s = selection_.dims[d];
+        const int64_t off = i - s.start;
+        if (off < 0 || off % s.step != 0 || off / s.step >= s.count) {
+          row_selected_ = false;
+          return;
+        }
+        const int64_t out = s.out_start + off / s.step;
+        const int64_t unit = out / us[d];
+        pos[d] = out - unit * us[d];
+        lead_unit += unit * stride;
+        stride *= block_.units_count_[d];
+      }
+      const int64_t units_last = block_.units_count_[rank - 1];
+      for (Run& r : runs_) {
+        Unit& u = block_.units_[lead_unit * units_last + r.unit];
+        if (u.skip) {
+          r.target = nullptr;
+          continue;
+        }
+        int64_t offset = 0;
+        for (size_t d = 0; d + 1 < rank; ++d) offset = offset * u.extent[d] + pos[d];
+        r.target = &u;
+        r.offset = offset * u.extent[rank - 1] + r.in_unit;
+      }
+    }
+
+    // Columns [col, col + m) of the current row, from `src`.
+    void PlaceInRow(int64_t col, const std::byte* src, int64_t m) {
+      const array::ChunkDimSlice& s = selection_.dims[chunk_shape_.size() - 1];
+      // Selected elements k with col <= s.start + k * s.step < col + m.
+      auto first_at = [&](int64_t c) -> int64_t {
+        return c <= s.start ? 0 : (c - s.start + s.step - 1) / s.step;
+      };
+      const int64_t k_lo = first_at(col);
+      const int64_t k_hi = std::min(s.count, first_at(col + m));
+      for (const Run& r : runs_) {
+        const int64_t a = std::max(r.k0, k_lo);
+        const int64_t b = std::min(r.k1, k_hi);
+        if (a >= b || r.target == nullptr) continue;
+        std::byte* dst = r.target->buffer.data() + (r.offset + (a - r.k0)) * es_;
+        const std::byte* from = src + (s.start + a * s.step - col) * static_cast<int64_t>(es_);
+        if (s.step == 1) {
+          std::memcpy(dst, from, static_cast<size_t>(b - a) * es_);
+        } else {
+          for (int64_t k = a; k < b; ++k) {
+            std::memcpy(dst, from, es_);
+            dst += es_;
+            from += s.step * static_cast<int64_t>(es_);
+          }
+        }
+      }
+    }
+
+    BlockAssembler& block_;
+    const array::ChunkSelection& selection_;
+    std::span<const int64_t> chunk_shape_;
+    size_t es_;
+    int64_t row_elements_ = 0;
+    uint64_t total_ = 0;
+    uint64_t pos_ = 0;  // bytes received
+    std::vector<std::byte> carry_;
+    size_t carry_n_ = 0;
+    std::vector<Run> runs_;
+    std::vector<int64_t> pos_in_unit_;  // the current row's place in its units, per dimension
+    int64_t row_ = -1;
+    bool row_selected_ = false;
+  };
+
+  // Calls fn(unit, box, elements) for each unit of the block (not finished earlier) that the
+  // chunk's selection overlaps, with the box to copy and its element count, once the unit has
+  // its buffer.
   template <typename Fn>
-  Status Scatter(const array::ChunkSelection& selection, Fn&& place) {
+  Status ForEachOverlap(const array::ChunkSelection& selection, Fn&& fn) {
     const size_t rank = units_count_.size();
     const std::vector<int64_t>& us = encoder_.unit_shape();
     // The units of the block this piece overlaps, per dimension (block-relative unit index).
@@ -994,10 +1213,24 @@ class BlockAssembler final : public Aggregator {
                                 memory_.Acquire(Product(u.extent) * info_.element_size()));
         }
       }
-      LSIO_RETURN_IF_ERROR(place(u, std::span<const array::CopyBoxDim>(box)));
-      if (u.remaining.fetch_sub(elements) == elements) writer_.Enqueue(this, &u);
+      LSIO_RETURN_IF_ERROR(fn(u, std::span<const array::CopyBoxDim>(box), elements));
     }
     return Status::OK();
+  }
+
+  // `elements` of the unit arrived: the last of them sends it to be encoded and written.
+  void CountDown(Unit& u, int64_t elements) {
+    if (u.remaining.fetch_sub(elements) == elements) writer_.Enqueue(this, &u);
+  }
+
+  template <typename Fn>
+  Status Scatter(const array::ChunkSelection& selection, Fn&& place) {
+    return ForEachOverlap(selection, [&](Unit& u, std::span<const array::CopyBoxDim> box,
+                                         int64_t elements) -> Status {
+      LSIO_RETURN_IF_ERROR(place(u, box));
+      CountDown(u, elements);
+      return Status::OK();
+    });
   }
 
  public:
@@ -1074,6 +1307,7 @@ class BlockAssembler final : public Aggregator {
   Counters& counters_;
   UnitMemory& memory_;
   UnitWriter& writer_;
+  BufferPool* decode_pool_ = &DefaultBufferPool();  // the pass's (BeginPass)
   std::vector<Unit> units_;
   std::atomic<uint64_t> unwritten_{0};
 };

@@ -56,9 +56,12 @@ def cases(draw):
     # A box of the array left as fill value (whole source chunks of it are then not stored).
     hole = tuple(sorted((draw(st.integers(0, s)), draw(st.integers(0, s)))) for s in shape)
     codec = draw(st.sampled_from(["zstd:1", "none", "blosc:lz4:5:shuffle", "gzip:1"]))
+    # The source's compressor: zarr-python's default, or blosc-zstd in blocks of this many bytes
+    # (0: blosc's choice), which lsio's decoder hands over block by block.
+    src_blosc = draw(st.sampled_from([None, 0, 256, 1000]))
     return dict(shape=shape, src_chunks=src_chunks, out_chunks=out_chunks, src_fmt=src_fmt,
                 out_fmt=out_fmt, src_shards=src_shards, out_shards=out_shards, dtype=dtype,
-                seed=seed, hole=hole, codec=codec)
+                seed=seed, hole=hole, codec=codec, src_blosc=src_blosc)
 
 
 def _data(shape, dtype, seed, hole):
@@ -110,6 +113,14 @@ def _rechunk_and_compare(tmp, c):
         kwargs["shards"] = c["src_shards"]
     if c["src_fmt"] == 3:
         kwargs["dimension_names"] = [f"d{i}" for i in range(data.ndim)]
+    if c.get("src_blosc") is not None:
+        if c["src_fmt"] == 2:
+            import numcodecs
+            kwargs["compressors"] = numcodecs.Blosc("zstd", 1, 1, blocksize=c["src_blosc"])
+        else:
+            kwargs["compressors"] = zarr.codecs.BloscCodec(cname="zstd", clevel=1,
+                                                           shuffle="shuffle",
+                                                           blocksize=c["src_blosc"])
     a = g.create_array("a", **kwargs)
     a[...] = data
     if c["src_fmt"] == 2:
@@ -131,6 +142,86 @@ def _rechunk_and_compare(tmp, c):
     got = out[...]
     assert got.tobytes() == data.tobytes()
     assert not (dst / ".lsio-rechunk").exists()
+
+
+# --- blosc sources: chunks scattered into the units from the decoder's pieces ---
+
+def _smooth(shape, dtype):
+    """Compressible data (so that blosc stores blocks, not a memcpyed frame), NaNs in floats."""
+    x = np.round(np.sin(np.arange(np.prod(shape)) / 10.0) * 100).reshape(shape)
+    x = x + np.arange(shape[-1]) % 3
+    a = x.astype(dtype)
+    if a.dtype.kind in "fc":
+        a.flat[::11] = np.nan
+    return a
+
+
+def _blosc_blocksize(frame: bytes) -> tuple[int, int]:
+    import struct
+    nbytes, blocksize, _ = struct.unpack("<III", frame[4:16])
+    return nbytes, blocksize
+
+
+# lsio's blosc decoder hands a chunk over block by block; a block may end inside a row or, with
+# a block size that is no multiple of the element size, inside an element. (numcodecs writes the
+# frames, zarr-python the reference; rows of 23 elements, units that split them into runs.)
+@pytest.mark.parametrize("dtype,cname,shuffle,typesize,blocksize", [
+    ("float64", "zstd", 1, 4, 140),     # 140-byte blocks: pieces end inside elements and rows
+    ("int16", "zstd", 1, 1, 1000),
+    ("complex64", "zstd", 2, 4, 1000),  # bit shuffle
+    ("float32", "lz4", 1, None, 0),     # blosc's own choice: one block per chunk here
+])
+def test_blosc_source_pieces_split_rows_and_elements(tmp_path, dtype, cname, shuffle, typesize,
+                                                     blocksize):
+    import numcodecs
+    shape = (30, 17, 23)
+    data = _smooth(shape, dtype)
+    data[9:16] = 0  # whole chunks of fill value: not stored
+    src = tmp_path / "src.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=2)
+    comp = numcodecs.Blosc(cname=cname, clevel=5, shuffle=shuffle, blocksize=blocksize,
+                           typesize=typesize)
+    a = g.create_array("a", shape=shape, dtype=data.dtype, chunks=(7, 9, 23), fill_value=0,
+                       compressors=comp)
+    a[...] = data
+    a.attrs["_ARRAY_DIMENSIONS"] = ["t", "y", "x"]
+    nbytes, block = _blosc_blocksize((src / "a" / "0.0.0").read_bytes())
+    assert block == (blocksize or nbytes)  # the frames are what the case says
+    for out_chunks in [(30, 4, 5), (11, 17, 23), (3, 2, 23)]:
+        dst = tmp_path / f"dst-{'-'.join(map(str, out_chunks))}.zarr"
+        lsio.rechunk(src, dst, dict(zip("tyx", out_chunks)), codec="zstd:1",
+                     max_memory="64MiB", as_dataset=False)
+        out = zarr.open_group(str(dst), mode="r")["a"]
+        assert out.chunks == out_chunks
+        assert out[...].tobytes() == data.tobytes(), out_chunks
+
+
+def test_blosc_chunk_corrupt_half_way_is_named_and_no_unit_needing_it_is_written(tmp_path):
+    import numcodecs
+    shape = (8, 16, 64)
+    data = _smooth(shape, "float32")
+    src = tmp_path / "src.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=2)
+    a = g.create_array("a", shape=shape, dtype="float32", chunks=(4, 16, 64), fill_value=0,
+                       compressors=numcodecs.Blosc("zstd", 5, 1, blocksize=1024))
+    a[...] = data
+    a.attrs["_ARRAY_DIMENSIONS"] = ["t", "y", "x"]
+    # The last block's start (the frame's block offsets follow its 16-byte header) now points
+    # past the end: the blocks before it decode and are handed over, then the frame fails.
+    path = src / "a" / "1.0.0"
+    frame = bytearray(path.read_bytes())
+    nbytes, block = _blosc_blocksize(bytes(frame))
+    assert block == 1024
+    last = 16 + 4 * (nbytes // block - 1)
+    frame[last:last + 4] = (len(frame) + 100).to_bytes(4, "little")
+    path.write_bytes(bytes(frame))
+    dst = tmp_path / "dst.zarr"
+    with pytest.raises(Exception) as err:
+        lsio.rechunk(src, dst, {"t": 8, "y": 4, "x": 8}, codec="zstd:1", max_memory="64MiB",
+                     threads=1, as_dataset=False)
+    assert "1.0.0" in str(err.value), str(err.value)
+    # Every unit needs the corrupt chunk (time is whole in each): none was written.
+    assert not list((dst / "a").glob("[0-9]*")) if (dst / "a").exists() else True
 
 
 # --- an xarray dataset with CF encoding, coordinates and attributes ---
