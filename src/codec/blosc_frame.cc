@@ -385,6 +385,10 @@ Result<size_t> DecodeBloscFrameStreaming(std::span<const std::byte> frame,
   if (window == nullptr) return ResourceExhaustedError("blosc: out of memory for a window");
   PreparedBlock p;
   for (uint32_t j = 0; j < info.num_blocks; ++j) {
+    if (!sink.Wants(info.block_bytes(j))) {  // not decompressed at all
+      LSIO_RETURN_IF_ERROR(sink.Skip(info.block_bytes(j)));
+      continue;
+    }
     LSIO_RETURN_IF_ERROR(PrepareBlock(info, frame, j, tmp, planes, nullptr, p));
     if (!p.shuffled) {
       const size_t part = info.block_bytes(j) / p.num_plain;

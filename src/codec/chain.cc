@@ -404,6 +404,11 @@ class CountingSink final : public DecodedWindowSink {
     total_ += piece.size();
     return sink_.Consume(piece);
   }
+  bool Wants(size_t length) override { return length > limit_ - total_ || sink_.Wants(length); }
+  Status Skip(size_t length) override {
+    total_ += length;  // within the limit: Wants said true otherwise
+    return sink_.Skip(length);
+  }
   size_t total() const { return total_; }
 
  private:

@@ -1026,11 +1026,40 @@ class BlockAssembler final : public Aggregator {
       }
     }
 
+    // A piece the block needs nothing of (rows outside its part of the chunk) is skipped by
+    // the decoder: a block of units that takes half of a chunk's rows decodes half of it.
+    bool Wants(size_t length) override {
+      if (carry_n_ > 0 || length == 0) return true;
+      const uint64_t e0 = pos_ / es_;
+      const uint64_t e1 = (pos_ + length + es_ - 1) / es_;  // elements the piece touches
+      for (int64_t r = static_cast<int64_t>(e0) / row_elements_,
+                   last = static_cast<int64_t>(e1 - 1) / row_elements_;
+           r <= last; ++r) {
+        if (RowSelected(r, nullptr)) return true;
+      }
+      return false;
+    }
+    Status Skip(size_t length) override {
+      if (length > total_ - pos_) {
+        return CorruptDataError(fmt::format("chunk decodes to more than its {} bytes", total_));
+      }
+      pos_ += length;
+      return Status::OK();
+    }
+
     Status Consume(std::span<const std::byte> piece) override {
       const std::byte* p = piece.data();
       size_t n = piece.size();
       if (n > total_ - pos_) {
         return CorruptDataError(fmt::format("chunk decodes to more than its {} bytes", total_));
+      }
+      if (carry_n_ == 0 && pos_ % es_ != 0) {
+        // The rest of an element whose start was skipped: its row is not taken (Wants said so
+        // for the piece that held its start).
+        const size_t rest = std::min(es_ - pos_ % es_, n);
+        p += rest;
+        n -= rest;
+        pos_ += rest;
       }
       if (carry_n_ > 0) {  // an element split between two pieces
         const size_t take = std::min(es_ - carry_n_, n);
@@ -1091,31 +1120,40 @@ class BlockAssembler final : public Aggregator {
       }
     }
 
-    // Which unit each run writes for this row, and where.
-    void EnterRow(int64_t row) {
-      row_ = row;
+    // Whether the selection takes row `row` of the chunk; if so and `lead_unit` is given, the
+    // row's unit over the leading dimensions (block-relative, C order) and its place in that
+    // unit (pos_in_unit_).
+    bool RowSelected(int64_t row, int64_t* lead_unit) {
       const size_t rank = chunk_shape_.size();
       const std::vector<int64_t>& us = block_.encoder_.unit_shape();
       int64_t rest = row;
-      int64_t lead_unit = 0;  // block-relative unit index over the leading dimensions
-      std::vector<int64_t>& pos = pos_in_unit_;
-      row_selected_ = true;
+      int64_t lead = 0;
       int64_t stride = 1;
       for (size_t d = rank - 1; d-- > 0;) {  // the row's index along each leading dimension
         const int64_t i = rest % chunk_shape_[d];
         rest /= chunk_shape_[d];
         const array::ChunkDimSlice& s = selection_.dims[d];
         const int64_t off = i - s.start;
-        if (off < 0 || off % s.step != 0 || off / s.step >= s.count) {
-          row_selected_ = false;
-          return;
-        }
+        if (off < 0 || off % s.step != 0 || off / s.step >= s.count) return false;
+        if (lead_unit == nullptr) continue;
         const int64_t out = s.out_start + off / s.step;
         const int64_t unit = out / us[d];
-        pos[d] = out - unit * us[d];
-        lead_unit += unit * stride;
+        pos_in_unit_[d] = out - unit * us[d];
+        lead += unit * stride;
         stride *= block_.units_count_[d];
       }
+      if (lead_unit != nullptr) *lead_unit = lead;
+      return true;
+    }
+
+    // Which unit each run writes for this row, and where.
+    void EnterRow(int64_t row) {
+      row_ = row;
+      const size_t rank = chunk_shape_.size();
+      int64_t lead_unit = 0;  // block-relative unit index over the leading dimensions
+      row_selected_ = RowSelected(row, &lead_unit);
+      if (!row_selected_) return;
+      const std::vector<int64_t>& pos = pos_in_unit_;
       const int64_t units_last = block_.units_count_[rank - 1];
       for (Run& r : runs_) {
         Unit& u = block_.units_[lead_unit * units_last + r.unit];

@@ -196,6 +196,28 @@ def test_blosc_source_pieces_split_rows_and_elements(tmp_path, dtype, cname, shu
         assert out[...].tobytes() == data.tobytes(), out_chunks
 
 
+# A small budget: blocks of units that take part of each chunk's rows, so the decoder skips the
+# blosc blocks (1004 bytes: some end inside an element) the block of units does not need.
+def test_blosc_blocks_outside_a_block_of_units_are_skipped(cli, tmp_path):
+    import numcodecs
+    shape = (64, 256, 256)
+    data = _smooth(shape, "float64")
+    src = tmp_path / "src.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=2)
+    a = g.create_array("a", shape=shape, dtype="float64", chunks=(8, 256, 256), fill_value=0,
+                       compressors=numcodecs.Blosc("zstd", 1, 1, blocksize=1004, typesize=4))
+    a[...] = data
+    a.attrs["_ARRAY_DIMENSIONS"] = ["t", "y", "x"]
+    args = ["--chunks", "t=64,y=16,x=16", "--codec", "zstd:1", "--max-memory", "40MiB"]
+    plan = cli.run("rechunk", src, tmp_path / "plan.zarr", *args, "--dry-run").stdout
+    # The first pass's blocks of units each take part of a chunk (two stages at this budget).
+    first = plan.split("a (t, y, x)")[1].split("\n")[2]
+    assert "source chunks decoded" in first and "(1.00x)" not in first, plan
+    cli.run("rechunk", src, tmp_path / "dst.zarr", *args, "--quiet")
+    out = zarr.open_group(str(tmp_path / "dst.zarr"), mode="r")["a"]
+    assert out[...].tobytes() == data.tobytes()
+
+
 def test_blosc_chunk_corrupt_half_way_is_named_and_no_unit_needing_it_is_written(tmp_path):
     import numcodecs
     shape = (8, 16, 64)

@@ -29,6 +29,15 @@ class DecodedWindowSink {
  public:
   virtual ~DecodedWindowSink() = default;
   virtual Status Consume(std::span<const std::byte> piece) = 0;
+  // Optional skipping. A decoder that can pass over part of the stream without decoding it
+  // (lsio's blosc decoder: whole blocks) first asks whether the sink needs the next `length`
+  // bytes (those after everything consumed or skipped so far); on false it calls Skip(length)
+  // instead of Consume, and those bytes are neither decoded nor checked. Default: every byte
+  // is needed.
+  virtual bool Wants(size_t /*length*/) { return true; }
+  virtual Status Skip(size_t /*length*/) {
+    return InternalError("DecodedWindowSink: Skip called on a sink that wants every byte");
+  }
 };
 
 class ArrayToArrayCodec {
