@@ -97,6 +97,9 @@ class BloscCodec final : public BytesToBytesCodec {
     return DecodeBloscFrameStreaming(in, sink);
   }
 
+  // Every frame but blosclz and snappy ones (BloscOwnDecoderHandles).
+  bool streams() const override { return true; }
+
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
     if (in.size() > size_t{BLOSC_MAX_BUFFERSIZE}) {
       return InvalidArgumentError(fmt::format(

@@ -536,7 +536,9 @@ Status CodecChain::DecodeStreaming(std::span<const std::byte> encoded, DecodedWi
   return impl_->DecodeStreaming(encoded, sink, pool);
 }
 
-bool CodecChain::can_stream() const { return impl_->streamable(); }
+bool CodecChain::can_stream() const {
+  return impl_->streamable() && impl_->bytes.front().codec->streams();
+}
 
 Result<Buffer> CodecChain::Encode(std::span<const std::byte> decoded) const {
   if (decoded.size() != impl_->decoded.num_bytes()) {

@@ -64,8 +64,11 @@ class CodecChain {
   // kCorruptData, possibly after the sink has seen part of it.
   Status DecodeStreaming(std::span<const std::byte> encoded, DecodedWindowSink& sink,
                          BufferPool& pool = DefaultBufferPool()) const;
-  // True when the chain has no array->array work and a native-endian serializer, so that the
-  // innermost bytes->bytes codec may stream its output (DecodeStreaming).
+  // True when the chain has no array->array work and a native-endian serializer, and its
+  // innermost bytes->bytes codec streams its output (blosc): then DecodeStreaming hands the
+  // chunk over in cache-sized pieces. (DecodeStreaming works on any chain, but on others it
+  // decodes into scratch and hands over one piece, which gains nothing over Decode: a consumer
+  // with a faster way for whole chunks, such as rechunk's box copy, should take that.)
   bool can_stream() const;
   // Encodes a C-order, native-endian chunk of decoded_spec().num_bytes() bytes.
   Result<Buffer> Encode(std::span<const std::byte> decoded) const;

@@ -95,6 +95,10 @@ class BytesToBytesCodec {
                                                         DecodedWindowSink& /*sink*/) const {
     return std::nullopt;
   }
+  // True when DecodeStreaming takes (most of) this codec's data: a caller deciding between
+  // streaming and decoding the whole chunk should stream only then, since a codec that cannot
+  // leaves DecodeStreaming's caller to decode into scratch and hand over one piece.
+  virtual bool streams() const { return false; }
   // Checksum codecs verify and return the payload as a sub-span of `in` without copying;
   // every other codec returns nullopt here and is decoded with Decode.
   virtual std::optional<Result<std::span<const std::byte>>> DecodeInPlace(
