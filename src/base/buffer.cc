@@ -1,5 +1,6 @@
 #include "lsio/base/buffer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstdlib>
@@ -286,15 +287,27 @@ BufferPool::Stats BufferPool::stats() const {
                state_->bytes_outstanding, state_->bytes_cached};
 }
 
-void BufferPool::Trim() {
+void BufferPool::Trim(uint64_t keep_bytes) {
   std::vector<BufferBlock*> to_free;
   {
     std::lock_guard lock(state_->mu);
+    if (state_->bytes_cached <= keep_bytes) return;
+    std::vector<BufferBlock*> cached;
     for (auto& [cap, list] : state_->free_lists) {
-      to_free.insert(to_free.end(), list.begin(), list.end());
+      cached.insert(cached.end(), list.begin(), list.end());
       list.clear();
     }
-    state_->bytes_cached = 0;
+    // The largest go first: the odd sizes (whole encoded shards) are the least likely reused.
+    std::sort(cached.begin(), cached.end(),
+              [](const BufferBlock* a, const BufferBlock* b) { return a->capacity > b->capacity; });
+    for (BufferBlock* b : cached) {
+      if (state_->bytes_cached > keep_bytes) {
+        state_->bytes_cached -= b->capacity;
+        to_free.push_back(b);
+      } else {
+        state_->free_lists[b->capacity].push_back(b);
+      }
+    }
   }
   for (BufferBlock* b : to_free) internal::FreeBlock(b);
 }

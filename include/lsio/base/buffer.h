@@ -120,8 +120,9 @@ class BufferPool {
   };
   Stats stats() const;
 
-  // Returns every cached free block to the OS.
-  void Trim();
+  // Returns cached free blocks to the OS, the largest first, until at most `keep_bytes` of
+  // them remain (0: all).
+  void Trim(uint64_t keep_bytes = 0);
 
   // The block capacity a request of `size` bytes gets (exposed for tests and budgeting).
   static size_t SizeClass(size_t size);
