@@ -114,6 +114,26 @@ TEST(BufferPoolTest, FreeMappingsOfOtherClassesAreResizedWithTheirPages) {
   EXPECT_EQ(pool.stats().resizes, 2u);
 }
 
+TEST(BufferPoolTest, TrimKeepsTheSmallestUpToWhatItIsTold) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  BufferPool pool;
+  {
+    Buffer a = *pool.Acquire(kMiB);
+    Buffer b = *pool.Acquire(2 * kMiB);
+    Buffer c = *pool.Acquire(4 * kMiB);
+  }
+  EXPECT_EQ(pool.stats().bytes_cached, 7 * kMiB);
+  pool.Trim(3 * kMiB);  // the 4 MiB block goes
+  EXPECT_EQ(pool.stats().bytes_cached, 3 * kMiB);
+  Buffer again = *pool.Acquire(2 * kMiB);  // still cached in its class
+  EXPECT_EQ(pool.stats().reuses, 1u);
+  again.reset();
+  pool.Trim(kMiB);  // only the 1 MiB block stays
+  EXPECT_EQ(pool.stats().bytes_cached, kMiB);
+  pool.Trim();
+  EXPECT_EQ(pool.stats().bytes_cached, 0u);
+}
+
 TEST(BufferPoolTest, BuffersOutliveTheirPool) {
   Buffer survivor;
   {
