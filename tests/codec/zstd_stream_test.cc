@@ -1,0 +1,166 @@
+// The zstd codec's streaming decode (CodecChain::DecodeStreaming on a zstd chain): frames made
+// here with libzstd's own encoder and settings (window sizes, checksums, several frames, frames
+// without a content size, skippable frames) must hand over exactly the bytes zstd encoded, in
+// block-sized pieces when the codec streams them (the ring wraps: back-references across the
+// wrap must still resolve), and in one piece when it leaves the frame to Decode.
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
+
+#include "lsio/codec/chain.h"
+
+namespace lsio::codec {
+namespace {
+
+class Collect final : public DecodedWindowSink {
+ public:
+  Status Consume(std::span<const std::byte> piece) override {
+    bytes.insert(bytes.end(), piece.begin(), piece.end());
+    largest = std::max(largest, piece.size());
+    ++pieces;
+    return Status();
+  }
+  std::vector<std::byte> bytes;
+  size_t largest = 0;
+  size_t pieces = 0;
+};
+
+// Data with back-references at every distance up to `period` (a random pattern repeated, with
+// some noise), so that blocks decoded after the ring wraps reach into the window behind.
+std::vector<std::byte> Data(size_t n, size_t period, uint32_t seed, uint32_t noise = 97) {
+  std::mt19937 rng(seed);
+  std::vector<std::byte> pattern(period);
+  for (auto& b : pattern) b = std::byte(rng() & 0xff);
+  std::vector<std::byte> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = pattern[i % period];
+    if (noise != 0 && rng() % noise == 0) out[i] = std::byte(rng() & 0xff);
+  }
+  return out;
+}
+
+struct Frame {
+  int level = 1;
+  int window_log = 0;  // 0: the level's
+  bool checksum = false;
+  bool content_size = true;
+};
+
+std::vector<std::byte> Compress(std::span<const std::byte> data, const Frame& f) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, f.level);
+  if (f.window_log != 0) ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, f.window_log);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, f.checksum ? 1 : 0);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, f.content_size ? 1 : 0);
+  std::vector<std::byte> out(ZSTD_compressBound(data.size()));
+  const size_t n = ZSTD_compress2(cctx, out.data(), out.size(), data.data(), data.size());
+  ZSTD_freeCCtx(cctx);
+  EXPECT_FALSE(ZSTD_isError(n)) << ZSTD_getErrorName(n);
+  out.resize(n);
+  return out;
+}
+
+CodecChain Chain(size_t bytes) {
+  const ArraySpec spec{DataType::kUInt8, {static_cast<int64_t>(bytes)}};
+  auto chain = CodecChain::FromZarrV3(
+      nlohmann::json::parse(R"([{"name": "bytes"}, {"name": "zstd"}])"), spec);
+  EXPECT_TRUE(chain.ok()) << chain.status().ToString();
+  return *std::move(chain);
+}
+
+TEST(ZstdStreaming, RingWrapsKeepTheWindowBehind) {
+  // 3 MiB through windows of 128 KiB to 2 MiB: rings of a window plus two blocks, which wrap
+  // several times within the frame; matches reach back up to 100 KiB.
+  const std::vector<std::byte> data = Data(size_t{3} << 20, 100'000, 1);
+  const CodecChain chain = Chain(data.size());
+  EXPECT_TRUE(chain.can_stream());
+  for (const Frame f : {Frame{1, 17}, Frame{1, 0}, Frame{3, 0, true}, Frame{5, 21}}) {
+    SCOPED_TRACE(::testing::Message() << "level " << f.level << " window log " << f.window_log);
+    const std::vector<std::byte> encoded = Compress(data, f);
+    Collect sink;
+    const Status s = chain.DecodeStreaming(encoded, sink);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(sink.bytes, data);
+    EXPECT_LE(sink.largest, size_t{ZSTD_BLOCKSIZE_MAX});  // streamed block by block
+    EXPECT_GE(sink.pieces, data.size() / ZSTD_BLOCKSIZE_MAX);
+  }
+}
+
+TEST(ZstdStreaming, AFrameTheRingHoldsWholeNeverWraps) {
+  // 150,000 bytes: the ring is the frame (its window is its size), the second block is shorter
+  // than a whole one and must land after the first, whose bytes it copies from 140,000 back.
+  const std::vector<std::byte> data = Data(150'000, 140'000, 2, /*noise=*/0);
+  const CodecChain chain = Chain(data.size());
+  Collect sink;
+  const Status s = chain.DecodeStreaming(Compress(data, Frame{3}), sink);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(sink.bytes, data);
+  EXPECT_EQ(sink.pieces, 2u);
+}
+
+TEST(ZstdStreaming, FramesInARowStream) {
+  // numcodecs reads several frames in a row; each starts at the ring's start.
+  const std::vector<std::byte> a = Data(150'000, 40'000, 2), b = Data(1'000'000, 7'000, 3);
+  std::vector<std::byte> encoded = Compress(a, Frame{3});
+  const std::vector<std::byte> second = Compress(b, Frame{1, 18, true});
+  encoded.insert(encoded.end(), second.begin(), second.end());
+  std::vector<std::byte> expected = a;
+  expected.insert(expected.end(), b.begin(), b.end());
+  const CodecChain chain = Chain(expected.size());
+  Collect sink;
+  const Status s = chain.DecodeStreaming(encoded, sink);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(sink.bytes, expected);
+  EXPECT_GT(sink.pieces, 2u);
+}
+
+TEST(ZstdStreaming, FramesItDoesNotStreamAreDecodedWhole) {
+  // Without a content size, or with a window larger than the ring allows (8 MiB), the frame is
+  // decoded whole and handed over in one piece: the same bytes.
+  const std::vector<std::byte> data = Data(size_t{6} << 20, 3'000'000, 4);
+  const CodecChain chain = Chain(data.size());
+  for (const Frame f : {Frame{1, 0, false, false}, Frame{1, 23}}) {
+    const std::vector<std::byte> encoded = Compress(data, f);
+    Collect sink;
+    const Status s = chain.DecodeStreaming(encoded, sink);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(sink.bytes, data);
+    EXPECT_EQ(sink.pieces, 1u);
+  }
+}
+
+TEST(ZstdStreaming, CorruptBlocksAndChecksumsAreErrorsLikeDecode) {
+  const std::vector<std::byte> data = Data(size_t{1} << 20, 30'000, 5);
+  const CodecChain chain = Chain(data.size());
+  const std::vector<std::byte> good = Compress(data, Frame{1, 17, true});
+  std::vector<std::byte> out(data.size());
+  std::mt19937 rng(6);
+  int failed = 0;
+  for (int k = 0; k < 40; ++k) {
+    std::vector<std::byte> bad = good;
+    // Past the frame header: block contents, block headers, the checksum at the end.
+    const size_t pos = k == 0 ? bad.size() - 2 : 20 + rng() % (bad.size() - 20);
+    bad[pos] ^= std::byte{static_cast<uint8_t>(1u << (k % 8))};
+    Collect sink;
+    const Status streamed = chain.DecodeStreaming(bad, sink);
+    const Status whole = chain.Decode(bad, out);
+    EXPECT_EQ(streamed.code(), whole.code()) << "flip at " << pos << ": streamed "
+                                             << streamed.ToString() << ", whole "
+                                             << whole.ToString();
+    if (!whole.ok()) ++failed;
+  }
+  EXPECT_GT(failed, 30);  // the checksum catches what the block decoder does not
+  // Cut short: an error, never a short chunk.
+  Collect sink;
+  const std::vector<std::byte> cut(good.begin(), good.begin() + good.size() / 2);
+  EXPECT_EQ(chain.DecodeStreaming(cut, sink).code(), StatusCode::kCorruptData);
+}
+
+}  // namespace
+}  // namespace lsio::codec
