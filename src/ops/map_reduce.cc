@@ -67,7 +67,9 @@ class BlockAggregator final : public Aggregator {
 
   // Owned blocks: decode straight into a buffer the block can own, so that a block that is a
   // whole chunk reaches the function without a copy.
-  bool ConsumesEncoded(const codec::CodecChain& /*chain*/) const override {
+  bool ConsumesEncoded(const codec::CodecChain& /*chain*/,
+                       const array::ChunkSelection& /*selection*/,
+                       std::span<const int64_t> /*chunk_shape*/) const override {
     return options_.owned_blocks;
   }
   Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,

@@ -31,8 +31,9 @@ class CountingConsumer final : public array::ChunkConsumer {
     Count(selection);
     return Status::OK();
   }
-  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
-    return inner_->ConsumesEncoded(chain);
+  bool ConsumesEncoded(const codec::CodecChain& chain, const array::ChunkSelection& selection,
+                       std::span<const int64_t> chunk_shape) const override {
+    return inner_->ConsumesEncoded(chain, selection, chunk_shape);
   }
   Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,
                         std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,

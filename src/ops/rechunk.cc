@@ -907,30 +907,21 @@ class BlockAssembler final : public Aggregator {
     return Status::OK();
   }
 
-  // Chunks whose codecs stream (blosc frames that lsio's decoder takes) are scattered into the
-  // units from cache-sized decoded pieces (UnitScatterSink): the decoded chunk is never written
-  // to memory and read back. A chunk that lands contiguously in one unit is still decoded
-  // straight into it.
-  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
-    return chain.can_stream() && !units_count_.empty();
+  // Chunks whose codecs stream (blosc frames that lsio's decoder takes, zstd frames) are
+  // scattered into the units from cache-sized decoded pieces (UnitScatterSink): the decoded
+  // chunk is never written to memory and read back. A chunk that lands contiguously in one
+  // unit is left to the source, which decodes it straight into the unit (DecodeDestination).
+  bool ConsumesEncoded(const codec::CodecChain& chain, const array::ChunkSelection& selection,
+                       std::span<const int64_t> chunk_shape) const override {
+    return chain.can_stream() && !units_count_.empty() &&
+           chunk_shape.size() == units_count_.size() &&
+           chain.decoded_spec().num_bytes() == Product(chunk_shape) * info_.element_size() &&
+           !ContiguousInOneUnit(selection, chunk_shape);
   }
 
-  Status ConsumeEncoded(uint64_t ordinal, const array::ChunkSelection& selection,
+  Status ConsumeEncoded(uint64_t, const array::ChunkSelection& selection,
                         std::span<const int64_t> chunk_shape, const codec::CodecChain& chain,
                         std::span<const std::byte> encoded) override {
-    const size_t es = info_.element_size();
-    const uint64_t chunk_bytes = Product(chunk_shape) * es;
-    std::span<std::byte> into = DecodeDestination(selection, chunk_shape);
-    if (into.size() == chunk_bytes || chain.decoded_spec().num_bytes() != chunk_bytes ||
-        chunk_shape.size() != units_count_.size()) {
-      Buffer decoded;
-      if (into.size() != chunk_bytes) {
-        LSIO_ASSIGN_OR_RETURN(decoded, decode_pool_->Acquire(chunk_bytes));
-        into = decoded.mutable_span();
-      }
-      LSIO_RETURN_IF_ERROR(chain.Decode(encoded, into, *decode_pool_));
-      return Consume(ordinal, selection, chunk_shape, into);
-    }
     // Every unit the chunk feeds has its buffer before the first piece; the units count the
     // chunk's elements only once all of it arrived, so a chunk found corrupt half-way sends
     // no unit to be written.
@@ -962,25 +953,11 @@ class BlockAssembler final : public Aggregator {
   // dimensions, say) is decoded straight into the unit's buffer; Consume then only counts it.
   std::span<std::byte> DecodeDestination(const array::ChunkSelection& selection,
                                          std::span<const int64_t> chunk_shape) override {
-    const size_t rank = units_count_.size();
-    if (selection.dims.size() != rank || chunk_shape.size() != rank) return {};
-    const std::vector<int64_t>& us = encoder_.unit_shape();
-    std::vector<int64_t> at(rank);
-    for (size_t d = 0; d < rank; ++d) {
-      const array::ChunkDimSlice& s = selection.dims[d];
-      if (s.count <= 0) return {};
-      at[d] = s.out_start / us[d];
-      if ((s.out_start + s.count - 1) / us[d] != at[d]) return {};  // in two units
-    }
-    Unit& u = units_[Ravel(at, units_count_)];
-    if (u.skip) return {};
-    std::vector<array::CopyBoxDim> box(rank);
-    for (size_t d = 0; d < rank; ++d) {
-      const array::ChunkDimSlice& s = selection.dims[d];
-      box[d] = array::CopyBoxDim{s.start, s.step, s.out_start - u.origin[d], s.count};
-    }
-    const std::optional<uint64_t> offset = array::ContiguousBoxOffset(box, chunk_shape, u.extent);
-    if (!offset) return {};
+    const std::optional<std::pair<size_t, uint64_t>> at =
+        ContiguousInOneUnit(selection, chunk_shape);
+    if (!at) return {};
+    Unit& u = units_[at->first];
+    const uint64_t offset = at->second;
     std::lock_guard lock(u.mu);
     if (u.buffer.data() == nullptr) {
       Result<std::span<std::byte>> buffer =
@@ -989,7 +966,7 @@ class BlockAssembler final : public Aggregator {
       u.buffer = *buffer;
     }
     const size_t es = info_.element_size();
-    return u.buffer.subspan(*offset * es, Product(chunk_shape) * es);
+    return u.buffer.subspan(offset * es, Product(chunk_shape) * es);
   }
   Status ConsumeFill(uint64_t, const array::ChunkSelection& selection,
                      std::span<const int64_t>) override {
@@ -999,6 +976,34 @@ class BlockAssembler final : public Aggregator {
   }
 
  private:
+  // The unit (its index) a chunk's selection falls in whole and contiguously, and the element
+  // offset where it starts there; nullopt when it spans units, is strided, or the unit is
+  // skipped.
+  std::optional<std::pair<size_t, uint64_t>> ContiguousInOneUnit(
+      const array::ChunkSelection& selection, std::span<const int64_t> chunk_shape) const {
+    const size_t rank = units_count_.size();
+    if (selection.dims.size() != rank || chunk_shape.size() != rank) return std::nullopt;
+    const std::vector<int64_t>& us = encoder_.unit_shape();
+    std::vector<int64_t> at(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const array::ChunkDimSlice& s = selection.dims[d];
+      if (s.count <= 0) return std::nullopt;
+      at[d] = s.out_start / us[d];
+      if ((s.out_start + s.count - 1) / us[d] != at[d]) return std::nullopt;  // in two units
+    }
+    const size_t index = Ravel(at, units_count_);
+    const Unit& u = units_[index];
+    if (u.skip) return std::nullopt;
+    std::vector<array::CopyBoxDim> box(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const array::ChunkDimSlice& s = selection.dims[d];
+      box[d] = array::CopyBoxDim{s.start, s.step, s.out_start - u.origin[d], s.count};
+    }
+    const std::optional<uint64_t> offset = array::ContiguousBoxOffset(box, chunk_shape, u.extent);
+    if (!offset) return std::nullopt;
+    return std::pair<size_t, uint64_t>(index, *offset);
+  }
+
   // Places the elements of one chunk, arriving in C order in pieces of any size, in the units
   // of the block (the same elements and places as Scatter with CopyBox).
   class UnitScatterSink final : public codec::DecodedWindowSink {

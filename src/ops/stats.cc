@@ -467,7 +467,8 @@ class VariableJob final : public Aggregator {
   }
 
   // Whole-selection moments take chunks whose codecs stream straight from their stored bytes.
-  bool ConsumesEncoded(const codec::CodecChain& chain) const override {
+  bool ConsumesEncoded(const codec::CodecChain& chain, const array::ChunkSelection& /*sel*/,
+                       std::span<const int64_t> /*chunk_shape*/) const override {
     return fused_decode && global && !qpass && !histogram && !grid && chain.can_stream() &&
            chain.decoded_spec().dtype == dtype;
   }

@@ -58,11 +58,17 @@ class ChunkConsumer {
   virtual Status ConsumeFill(uint64_t ordinal, const ChunkSelection& selection,
                              std::span<const int64_t> chunk_shape) = 0;
   // Fused decode-and-reduce (optional). A consumer that can reduce a chunk straight from its
-  // stored bytes (compute::DecodeAndConsume) returns true here for chains it takes; the source
-  // then calls ConsumeEncoded with the stored bytes and `chain` (which decodes them into one
-  // chunk of `chunk_shape`) instead of decoding the chunk itself and calling Consume. Any error
-  // ConsumeEncoded returns is handed to OnError with the chunk named, as a decode error is.
-  virtual bool ConsumesEncoded(const codec::CodecChain& /*chain*/) const { return false; }
+  // stored bytes (compute::DecodeAndConsume) returns true here for the chunks it takes, asked
+  // chunk by chunk with the arguments ConsumeEncoded would get; the source then calls
+  // ConsumeEncoded with the stored bytes and `chain` (which decodes them into one chunk of
+  // `chunk_shape`) instead of decoding the chunk itself (DecodeDestination, then Consume). Any
+  // error ConsumeEncoded returns is handed to OnError with the chunk named, as a decode error
+  // is.
+  virtual bool ConsumesEncoded(const codec::CodecChain& /*chain*/,
+                               const ChunkSelection& /*selection*/,
+                               std::span<const int64_t> /*chunk_shape*/) const {
+    return false;
+  }
   virtual Status ConsumeEncoded(uint64_t /*ordinal*/, const ChunkSelection& /*selection*/,
                                 std::span<const int64_t> /*chunk_shape*/,
                                 const codec::CodecChain& /*chain*/,

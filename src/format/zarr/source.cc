@@ -207,7 +207,7 @@ Status ReadState::DecodeAndConsume(uint64_t ordinal,
     return consumer->Consume(ordinal, selection, read_chunk_shape, bytes.span())
         .WithContext(where);
   }
-  if (chain && consumer->ConsumesEncoded(*chain)) {
+  if (chain && consumer->ConsumesEncoded(*chain, selection, read_chunk_shape)) {
     // Fused: the consumer decodes and reduces in cache-sized pieces.
     Status fused = consumer->ConsumeEncoded(ordinal, selection, read_chunk_shape, *chain,
                                             bytes.span());
