@@ -260,7 +260,10 @@ Result<Buffer> BufferPool::Acquire(size_t size) {
       block->memory = static_cast<std::byte*>(moved);
       block->capacity = capacity;
     } else {
-      internal::FreeBlock(resize);  // and map a fresh block below
+      internal::FreeBlock(resize);  // and map a fresh block below: an allocation after all
+      std::lock_guard lock(state_->mu);
+      --state_->resizes;
+      ++state_->allocations;
     }
   }
   if (block == nullptr) {
