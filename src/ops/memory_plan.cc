@@ -41,7 +41,7 @@ std::string AtLeastSize(uint64_t bytes) {
 }  // namespace
 
 Result<MemoryPlan> PlanMemory(uint64_t max_memory, int threads, uint64_t max_decoded_chunk_bytes,
-                              uint64_t accumulator_bytes) {
+                              uint64_t accumulator_bytes, uint64_t max_io_budget) {
   if (threads <= 0) {
     const unsigned hw = std::thread::hardware_concurrency();
     threads = hw == 0 ? 1 : static_cast<int>(hw);
@@ -59,7 +59,7 @@ Result<MemoryPlan> PlanMemory(uint64_t max_memory, int threads, uint64_t max_dec
     if (fixed + 2 * min_io > max_memory) continue;
     MemoryPlan plan;
     plan.threads = t;
-    plan.io_budget = std::min<uint64_t>((max_memory - fixed) / 2, kMaxIoBudget);
+    plan.io_budget = std::min<uint64_t>((max_memory - fixed) / 2, max_io_budget);
     plan.io_budget = std::max(plan.io_budget, min_io);
     plan.group_bytes = std::max<uint64_t>(plan.io_budget / 8, 1 << 20);
     plan.decode_cache_bytes = decoded;

@@ -92,7 +92,8 @@ Result<PassResult> RunPass(runtime::Context& context, std::vector<PassInput>& in
   const int threads = options.threads > 0 ? std::min(options.threads, context.threads())
                                           : context.threads();
   LSIO_ASSIGN_OR_RETURN(MemoryPlan plan,
-                        PlanMemory(options.max_memory, threads, max_chunk_bytes, state_bytes));
+                        PlanMemory(options.max_memory, threads, max_chunk_bytes, state_bytes,
+                                   store->read_ahead_bytes()));
   std::optional<BufferPool> own_pool;
   if (options.decode_pool == nullptr) {
     BufferPoolOptions pool_options;

@@ -27,6 +27,22 @@ TEST(PlanMemory, OneWorkerNeedsEightChunksAndTheAccumulators) {
 // The message gives the budget as the user wrote it and the minimum with its parts, in units
 // that do not round a small amount to 0 (it once read "--max-memory 1 MiB is too small: chunks
 // of 1 MiB decoded and 0 MiB of accumulators need at least 1 MiB" for 256KiB).
+TEST(PlanMemory, ReadsInFlightStopAtTheStoresReadAhead) {
+  // 256 MiB, 2 workers, 8 MiB chunks: 64 MiB for decoded chunks and the decode pool, half of
+  // the remaining 192 MiB for reads in flight, unless the store keeps busy with less.
+  Result<MemoryPlan> plan = PlanMemory(256 * kMiB, 2, 8 * kMiB, 0);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->io_budget, 96 * kMiB);
+  plan = PlanMemory(256 * kMiB, 2, 8 * kMiB, 0, 32 * kMiB);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->io_budget, 32 * kMiB);
+  EXPECT_EQ(plan->threads, 2);
+  // Never below two chunks, so that reading overlaps decoding.
+  plan = PlanMemory(1024 * kMiB, 2, 24 * kMiB, 0, 32 * kMiB);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->io_budget, 48 * kMiB);
+}
+
 TEST(PlanMemory, TooSmallSaysWhatWasGivenAndWhatIsNeeded) {
   Result<MemoryPlan> plan = PlanMemory(256 * kKiB, 2, 64 * kKiB, 0);
   ASSERT_FALSE(plan.ok());

@@ -155,6 +155,11 @@ class Store {
   // --- the data path ---
   virtual Result<std::unique_ptr<Reader>> MakeReader(const ReaderOptions& options) = 0;
   virtual CoalesceOptions coalescing() const { return {}; }
+  // Bytes of reads in flight that keep this store busy (its bandwidth times its latency, with
+  // room to spare); a run reads no further ahead than this. More costs memory and, for local
+  // files, CPU: every buffer of the read-ahead is a fresh mapping whose pages the kernel clears
+  // on first use. Default: for stores across a network.
+  virtual uint64_t read_ahead_bytes() const { return uint64_t{128} << 20; }
 
   // --- small synchronous operations (metadata) ---
   // The bytes of `range` of `key`, or nullopt when the key does not exist. Errors:

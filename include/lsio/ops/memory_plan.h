@@ -9,8 +9,9 @@
 //   IO          the rest, of which half is the engine's bytes in flight (io_budget) and half
 //               its pool of free read buffers, which the engine keeps up to the size of its
 //               budget so that a steady scan reuses buffers instead of faulting in new pages.
-//               io_budget is at most kMaxIoBudget (the disk is saturated long before) and at
-//               least two decoded chunks' worth so that reading overlaps decoding.
+//               io_budget is at most `max_io_budget` (the store's Store::read_ahead_bytes(),
+//               which keeps it busy; kMaxIoBudget when not given) and at least two decoded
+//               chunks' worth so that reading overlaps decoding.
 //
 // When the budget cannot hold that with the requested workers, fewer workers are used; when it
 // cannot hold it with one, the plan fails with a message saying how much is needed.
@@ -34,6 +35,7 @@ struct MemoryPlan {
 // `threads` 0 means one per core. Errors: kInvalidArgument when `max_memory` is too small,
 // naming the minimum.
 Result<MemoryPlan> PlanMemory(uint64_t max_memory, int threads, uint64_t max_decoded_chunk_bytes,
-                              uint64_t accumulator_bytes);
+                              uint64_t accumulator_bytes,
+                              uint64_t max_io_budget = kMaxIoBudget);
 
 }  // namespace lsio::ops
