@@ -99,6 +99,7 @@ class BloscCodec final : public BytesToBytesCodec {
 
   // Every frame but blosclz and snappy ones (BloscOwnDecoderHandles).
   bool streams() const override { return true; }
+  bool skips() const override { return true; }
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
     if (in.size() > size_t{BLOSC_MAX_BUFFERSIZE}) {

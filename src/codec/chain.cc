@@ -540,6 +540,8 @@ bool CodecChain::can_stream() const {
   return impl_->streamable() && impl_->bytes.front().codec->streams();
 }
 
+bool CodecChain::can_skip() const { return can_stream() && impl_->bytes.front().codec->skips(); }
+
 Result<Buffer> CodecChain::Encode(std::span<const std::byte> decoded) const {
   if (decoded.size() != impl_->decoded.num_bytes()) {
     return InvalidArgumentError(fmt::format("{} bytes given to encode a {} chunk of {} bytes",

@@ -218,6 +218,32 @@ def test_blosc_blocks_outside_a_block_of_units_are_skipped(cli, tmp_path):
     assert out[...].tobytes() == data.tobytes()
 
 
+# Staging is weighed against decoding chunks once per block: a blosc source passes over the
+# rows a block does not take, so one pass that decodes each chunk for 4 blocks along y costs
+# its reads but about one decoding and wins; a zstd source decodes each chunk whole for every
+# block, and the same job goes through an intermediate store.
+def test_one_pass_when_the_source_skips_rows_two_stages_when_it_cannot(cli, tmp_path):
+    import numcodecs
+    shape = (64, 192, 256)
+    data = _smooth(shape, "float32")
+    plans = {}
+    for name, comp in [("blosc", numcodecs.Blosc("zstd", 1, 1)), ("zstd", numcodecs.Zstd(1))]:
+        src = tmp_path / f"{name}.zarr"
+        g = zarr.open_group(str(src), mode="w", zarr_format=2)
+        a = g.create_array("a", shape=shape, dtype="float32", chunks=(8, 192, 256),
+                           compressors=comp, fill_value=0)
+        a[...] = data
+        a.attrs["_ARRAY_DIMENSIONS"] = ["t", "y", "x"]
+        args = ["--chunks", "t=64,y=16,x=16", "--codec", "zstd:1", "--max-memory", "24MiB"]
+        plans[name] = cli.run("rechunk", src, tmp_path / "p.zarr", *args, "--dry-run").stdout
+        cli.run("rechunk", src, tmp_path / f"{name}-out.zarr", *args, "--quiet")
+        out = zarr.open_group(str(tmp_path / f"{name}-out.zarr"), mode="r")["a"]
+        assert out.chunks == (64, 16, 16)
+        assert out[...].tobytes() == data.tobytes()
+    assert ", 1 stage," in plans["blosc"] and "(4.00x)" in plans["blosc"], plans["blosc"]
+    assert ", 2 stages," in plans["zstd"], plans["zstd"]
+
+
 def test_blosc_chunk_corrupt_half_way_is_named_and_no_unit_needing_it_is_written(tmp_path):
     import numcodecs
     shape = (8, 16, 64)

@@ -129,6 +129,11 @@ class ArraySource {
   virtual Result<std::unique_ptr<ChunkTaskSource>> PlanRead(const ReadPlan& plan) const = 0;
   // Human-readable description of how chunks are stored (codecs), for `lsio info`.
   virtual std::string DescribeEncoding() const { return {}; }
+  // True when a consumer that takes only some rows of a chunk (elements apart along any
+  // dimension but the last) gets them for about their share of the decoding: the decoder
+  // passes over the rest (blosc frames, block by block). Planners use it to weigh decoding a
+  // chunk once per consumer against staging.
+  virtual bool decodes_rows_in_part() const { return false; }
   // Whether the store still holds the array that was opened: a format re-reads the documents
   // that describe it (small reads, no listing) and compares what reading depends on (shape,
   // element type, chunking, encoding, fill value, attributes). false when it changed or is

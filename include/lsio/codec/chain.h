@@ -70,6 +70,9 @@ class CodecChain {
   // decodes into scratch and hands over one piece, which gains nothing over Decode: a consumer
   // with a faster way for whole chunks, such as rechunk's box copy, should take that.)
   bool can_stream() const;
+  // can_stream(), and the innermost codec passes over what the sink does not want (blosc):
+  // a consumer taking some rows of a chunk decodes about those rows.
+  bool can_skip() const;
   // Encodes a C-order, native-endian chunk of decoded_spec().num_bytes() bytes.
   Result<Buffer> Encode(std::span<const std::byte> decoded) const;
 

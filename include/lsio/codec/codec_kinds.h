@@ -99,6 +99,9 @@ class BytesToBytesCodec {
   // streaming and decoding the whole chunk should stream only then, since a codec that cannot
   // leaves DecodeStreaming's caller to decode into scratch and hand over one piece.
   virtual bool streams() const { return false; }
+  // True when DecodeStreaming honours DecodedWindowSink::Wants (blosc: whole blocks are passed
+  // over undecoded), so that a sink taking part of the data pays for about that part.
+  virtual bool skips() const { return false; }
   // Checksum codecs verify and return the payload as a sub-span of `in` without copying;
   // every other codec returns nullopt here and is decoded with Decode.
   virtual std::optional<Result<std::span<const std::byte>>> DecodeInPlace(

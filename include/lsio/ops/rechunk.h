@@ -128,6 +128,10 @@ struct RechunkArrayPlan {
   // Source chunks the array touches, and decodes the plan performs (>= the former).
   uint64_t source_chunks = 0;
   uint64_t chunk_decodes = 0;
+  // The source decodes the rows a block takes for about their share of a chunk
+  // (ArraySource::decodes_rows_in_part: blosc), so that a chunk decoded for several blocks
+  // apart along any dimension but the last costs its reads but about one decoding.
+  bool source_decodes_rows_in_part = false;
   double decode_factor() const {
     return source_chunks == 0 ? 1.0 : static_cast<double>(chunk_decodes) / source_chunks;
   }

@@ -568,6 +568,9 @@ class ZarrArraySource final : public array::ArraySource {
   const array::ArrayInfo& info() const override { return info_; }
   const std::shared_ptr<kvstore::Store>& store() const override { return store_; }
   std::string DescribeEncoding() const override { return DescribeCodecsJson(*node_->array); }
+  bool decodes_rows_in_part() const override {
+    return prepared_.status.ok() && prepared_.chain && prepared_.chain->can_skip();
+  }
   const Node* node() const { return node_; }
 
   // Re-reads the array's own documents (v3 zarr.json; v2 .zarray and .zattrs, whatever the
