@@ -22,7 +22,6 @@ std::vector<double> Search(const std::vector<double>& values, const std::vector<
   const std::vector<int64_t> shape = {static_cast<int64_t>(values.size())};
   const ChunkView view{DataType::kFloat64, shape, std::as_bytes(std::span(values))};
   const std::vector<int64_t> start = {0}, stop = {shape[0]};
-  const Box box{start, stop};
   uint64_t count = 0;
   double mn = INFINITY, mx = -INFINITY;
   for (double v : values) {
@@ -67,7 +66,9 @@ TEST(QuantileSearch, EqualsSortingOnRandomTiesAndNaN) {
     for (size_t i = 0; i < qs.size(); ++i) {
       EXPECT_EQ(got[i], NumpyQuantile(v, qs[i])) << "trial " << trial << " q " << qs[i];
     }
-    if (trial % 2 == 0) EXPECT_GT(passes, 2) << "the refinement ran over several passes";
+    if (trial % 2 == 0) {
+      EXPECT_GT(passes, 2) << "the refinement ran over several passes";
+    }
   }
 }
 
