@@ -2,7 +2,8 @@
 // its content size; numcodecs also reads frames without one, and several frames in a row).
 
 #include <fmt/format.h>
-#define ZSTD_STATIC_LINKING_ONLY  // buffer-less streaming (ZSTD_decompressContinue) for DecodeStreaming
+// Buffer-less streaming (ZSTD_decompressContinue) for DecodeStreaming.
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
 

@@ -9,8 +9,8 @@
 //
 // Memory plan (PlanMemory): two decoded chunks per worker plus the decode pool's cache of the
 // same size, the aggregators' state as each reports it (Aggregator::state_bytes), and the rest
-// (at most the store's read_ahead_bytes()) for the reader's bytes in flight. Too small a budget reduces workers,
-// then fails naming the minimum.
+// (at most the store's read_ahead_bytes()) for the reader's bytes in flight. Too small a budget
+// reduces workers, then fails naming the minimum.
 //
 // Thread safety: RunPass blocks; aggregators are called concurrently from CPU workers.
 
