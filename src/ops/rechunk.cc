@@ -258,14 +258,16 @@ uint64_t UnitsPerWorker(uint64_t unit_bytes, uint64_t max_memory) {
 }
 
 // The split of `max_memory` for one array: decoded chunks and reads in flight (PlanMemory's
-// shape, with the IO budget an eighth of the total, between two chunks and 64 MiB),
+// shape, with the IO budget an eighth of the total, between two chunks and the smaller of
+// 64 MiB and the store's read-ahead),
 // UnitsPerWorker write units per worker for encoding and writing, and the rest for a block's
 // unit buffers.
 Result<Budget> SplitBudget(uint64_t max_memory, int threads, uint64_t chunk_bytes,
-                           uint64_t unit_bytes, const std::string& path) {
+                           uint64_t unit_bytes, uint64_t read_ahead, const std::string& path) {
   const uint64_t chunk = std::max<uint64_t>(chunk_bytes, 4096);
-  const uint64_t io = std::clamp<uint64_t>(max_memory / 8, 2 * chunk,
-                                           std::max<uint64_t>(2 * chunk, uint64_t{64} << 20));
+  const uint64_t io = std::clamp<uint64_t>(
+      max_memory / 8, 2 * chunk,
+      std::max<uint64_t>(2 * chunk, std::min<uint64_t>(uint64_t{64} << 20, read_ahead)));
   const uint64_t per_worker = UnitsPerWorker(unit_bytes, max_memory) * unit_bytes;
   for (int t = threads; t >= 1; --t) {
     const uint64_t fixed =
@@ -355,7 +357,7 @@ Result<int> PlanArrayBlocks(RechunkArrayPlan& p, uint64_t source_chunk_bytes,
   p.bytes = Product(p.shape) * p.element_size;
   const uint64_t unit_bytes = Product(p.unit) * p.element_size;
   LSIO_ASSIGN_OR_RETURN(Budget budget, SplitBudget(max_memory, threads, source_chunk_bytes,
-                                                   unit_bytes, p.path));
+                                                   unit_bytes, p.source_read_ahead, p.path));
   // Two blocks in flight (one being encoded and written while the next is read and decoded)
   // when blocks of half the budget decode no more chunks than blocks of all of it; else one.
   RechunkArrayPlan whole = p;
@@ -375,7 +377,8 @@ Result<int> PlanArrayBlocks(RechunkArrayPlan& p, uint64_t source_chunk_bytes,
       static_cast<uint64_t>(p.blocks_in_flight) * p.block_bytes +
       UnitsPerWorker(unit_bytes, max_memory) * static_cast<uint64_t>(budget.threads) * unit_bytes;
   const uint64_t io = std::max<uint64_t>(
-      std::min<uint64_t>((max_memory - std::min(fixed, max_memory)) / 2, kMaxIoBudget),
+      std::min<uint64_t>((max_memory - std::min(fixed, max_memory)) / 2,
+                         std::min(kMaxIoBudget, p.source_read_ahead)),
       2 * chunk);
   p.peak_memory = fixed + 2 * io;
   p.bytes_decoded = p.chunk_decodes * source_chunk_bytes;
@@ -459,6 +462,7 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
     p.element_size = info.element_size();
     p.source_chunk = info.chunk_shape;
     p.source_decodes_rows_in_part = a->decodes_rows_in_part();
+    p.source_read_ahead = a->store()->read_ahead_bytes();
     const size_t rank = info.rank();
     p.chunk.resize(rank);
     auto given = req.array_chunks.find(info.path);
@@ -599,6 +603,7 @@ Status PlanStages(const std::vector<ArrayJob>& jobs, const RechunkRequest& req, 
     RechunkArrayPlan p2 = p;
     p2.source_chunk = p1.chunk;
     p2.source_decodes_rows_in_part = true;  // kIntermediateCodecs: blosc
+    p2.source_read_ahead = kMaxIoBudget;     // the intermediate's store is not open yet
     Result<int> t2 = t1.ok() ? PlanArrayBlocks(p2, Product(p1.chunk) * p.element_size,
                                                req.max_memory, threads)
                              : t1;
@@ -821,6 +826,9 @@ class UnitWriter {
   }
   // Blocks until every unit of `block` is written, or the writer failed (then its error).
   Status WaitFor(const BlockAssembler& block);
+  // Blocks until every unit of `block` is encoded (its buffer back in UnitMemory), or the
+  // writer failed (then its error).
+  Status WaitForEncoded(const BlockAssembler& block);
   // Blocks until nothing is queued or running (after a failure: until what runs has stopped).
   void WaitIdle();
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -904,6 +912,7 @@ class BlockAssembler final : public Aggregator {
       u.remaining.store(static_cast<int64_t>(Product(u.extent)));
       if (!u.skip) ++unwritten_;
     }
+    unencoded_.store(unwritten_.load());
   }
 
   ~BlockAssembler() override {
@@ -912,6 +921,9 @@ class BlockAssembler final : public Aggregator {
 
   // Units of this block not yet written (nor dropped after a failure).
   uint64_t unwritten() const { return unwritten_.load(std::memory_order_acquire); }
+  // Units of this block not yet encoded: the block holds unit memory until this is 0 (its
+  // encoded units then wait for their writes under the writer's write budget).
+  uint64_t unencoded() const { return unencoded_.load(std::memory_order_acquire); }
 
   uint64_t state_bytes() const override { return state_bytes_; }
   Status BeginPass(BufferPool& decode_pool, uint64_t) override {
@@ -1302,7 +1314,34 @@ class BlockAssembler final : public Aggregator {
   // a stored unit goes to the writer's IO threads (then Written), a unit of fill value is
   // finished here. With `drop`, only free (the writer failed).
   Status Finish(void* unit, bool drop) {
+    Status s = Encode(*static_cast<Unit*>(unit), drop);
+    unencoded_.fetch_sub(1, std::memory_order_acq_rel);
+    return s;
+  }
+
+  // A stored unit's write ended (on an IO thread of the writer; `write` is its outcome):
+  // journal it if it landed.
+  Status Written(void* unit, std::string_view key, uint64_t size, Status write) {
     Unit& u = *static_cast<Unit*>(unit);
+    Status s = std::move(write);
+    if (!s.ok()) {
+      s = s.WithContext(fmt::format("variable '{}': writing unit {} ({})", info_.path, key,
+                                    dst_.Describe(key)));
+    } else {
+      counters_.bytes_written.fetch_add(size, std::memory_order_relaxed);
+      counters_.units_written.fetch_add(1, std::memory_order_relaxed);
+      counters_.units_done.fetch_add(1, std::memory_order_relaxed);
+      s = journal_.Record(array_index_, u.linear);
+    }
+    Release(u);
+    return s;
+  }
+
+  kvstore::Store& store() { return dst_; }
+
+ private:
+  // Finish's work: the unit's buffer is back in UnitMemory when it returns.
+  Status Encode(Unit& u, bool drop) {
     if (drop) {
       Release(u);
       return Status::OK();
@@ -1331,27 +1370,6 @@ class BlockAssembler final : public Aggregator {
     return s;
   }
 
-  // A stored unit's write ended (on an IO thread of the writer; `write` is its outcome):
-  // journal it if it landed.
-  Status Written(void* unit, std::string_view key, uint64_t size, Status write) {
-    Unit& u = *static_cast<Unit*>(unit);
-    Status s = std::move(write);
-    if (!s.ok()) {
-      s = s.WithContext(fmt::format("variable '{}': writing unit {} ({})", info_.path, key,
-                                    dst_.Describe(key)));
-    } else {
-      counters_.bytes_written.fetch_add(size, std::memory_order_relaxed);
-      counters_.units_written.fetch_add(1, std::memory_order_relaxed);
-      counters_.units_done.fetch_add(1, std::memory_order_relaxed);
-      s = journal_.Record(array_index_, u.linear);
-    }
-    Release(u);
-    return s;
-  }
-
-  kvstore::Store& store() { return dst_; }
-
- private:
   // The unit is done with (written, dropped or failed): its buffer, if any, goes back.
   void Release(Unit& u) {
     memory_.Release(u.buffer);
@@ -1374,6 +1392,7 @@ class BlockAssembler final : public Aggregator {
   BufferPool* decode_pool_ = &DefaultBufferPool();  // the pass's (BeginPass)
   std::vector<Unit> units_;
   std::atomic<uint64_t> unwritten_{0};
+  std::atomic<uint64_t> unencoded_{0};
 };
 
 UnitWriter::~UnitWriter() {
@@ -1485,6 +1504,12 @@ void UnitWriter::WriteLoop() {
 Status UnitWriter::WaitFor(const BlockAssembler& block) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return block.unwritten() == 0 || failed(); });
+  return error_;
+}
+
+Status UnitWriter::WaitForEncoded(const BlockAssembler& block) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return block.unencoded() == 0 || failed(); });
   return error_;
 }
 
@@ -1688,15 +1713,14 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
   std::deque<std::unique_ptr<BlockAssembler>> live;  // blocks whose units are not all written
   UnitWriter writer(context.cpu(), writers);
   uint64_t codec_cache_keep = 0;  // the codecs' free buffers kept as blocks retire
-  // Waits until at most `keep` blocks hold memory; on a failure, stops everything first.
-  auto retire = [&](size_t keep) -> Status {
-    while (live.size() > keep) {
-      Status s = writer.WaitFor(*live.front());
-      if (!s.ok()) {
-        writer.WaitIdle();
-        (void)journal.Flush();  // what finished stays finished for --resume
-        return s;
-      }
+  auto failed = [&](Status s) -> Status {
+    writer.WaitIdle();
+    (void)journal.Flush();  // what finished stays finished for --resume
+    return s;
+  };
+  // Drops the blocks at the front whose units are all written.
+  auto drop_written = [&]() -> Status {
+    while (!live.empty() && live.front()->unwritten() == 0) {
       live.pop_front();
       // Encoded shards come in many sizes, so the codecs' pool would keep freed ones it does
       // not reuse (measured: +90 MiB over a 512 MiB budget with 64 MiB shards). It keeps one
@@ -1706,6 +1730,30 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
       LSIO_RETURN_IF_ERROR(journal.Flush());
     }
     return Status::OK();
+  };
+  // Waits until every block is written; on a failure, stops everything first.
+  auto retire_all = [&]() -> Status {
+    while (!live.empty()) {
+      Status s = writer.WaitFor(*live.front());
+      if (!s.ok()) return failed(std::move(s));
+      LSIO_RETURN_IF_ERROR(drop_written());
+    }
+    return Status::OK();
+  };
+  // Waits until at most `keep` blocks hold unit memory. A block whose units are all encoded
+  // holds none (its writes are under the writer's write budget), so the next block is read
+  // and decoded while the last one's units are still being written.
+  auto admit = [&](size_t keep) -> Status {
+    size_t holding = 0;
+    for (const auto& b : live) holding += b->unencoded() > 0 ? 1 : 0;
+    for (const auto& b : live) {
+      if (holding <= keep) break;
+      if (b->unencoded() == 0) continue;
+      Status s = writer.WaitForEncoded(*b);
+      if (!s.ok()) return failed(std::move(s));
+      --holding;
+    }
+    return drop_written();
   };
   for (size_t ai = 0; ai < jobs.size(); ++ai) {
     const ArrayJob& job = jobs[ai];
@@ -1720,7 +1768,7 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
     for (size_t d = 0; d < rank; ++d) block_grid[d] = CeilDiv(grid[d], p.block_units[d]);
     const uint64_t unit_bytes = Product(p.unit) * p.element_size;
     // Another array's blocks were planned with another budget split: they finish first.
-    LSIO_RETURN_IF_ERROR(retire(0));
+    LSIO_RETURN_IF_ERROR(retire_all());
     const uint64_t threads = static_cast<uint64_t>(job.threads);
     codec_cache_keep = threads * unit_bytes;
     writer.set_write_budget(WritesPerWorker(unit_bytes, request.max_memory) * threads *
@@ -1756,8 +1804,8 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
         bytes_base += block_elements * p.element_size;
         continue;
       }
-      // The block before the last one in flight is written before this one is read.
-      LSIO_RETURN_IF_ERROR(retire(static_cast<size_t>(p.blocks_in_flight) - 1));
+      // The block before the last one in flight is encoded before this one is read.
+      LSIO_RETURN_IF_ERROR(admit(static_cast<size_t>(p.blocks_in_flight) - 1));
       live.push_back(std::make_unique<BlockAssembler>(
           info, encoder, *dst, journal, ai, bstart, ustart, ucount,
           static_cast<uint64_t>(p.blocks_in_flight) * p.block_bytes +
@@ -1795,7 +1843,7 @@ Result<RechunkResult> RunStage(runtime::Context& context, const RechunkRequest& 
       bytes_base += block_elements * p.element_size;
     }
   }
-  LSIO_RETURN_IF_ERROR(retire(0));
+  LSIO_RETURN_IF_ERROR(retire_all());
 
   // Every unit is there: the metadata, the root's last, then the rechunk's own state goes.
   std::vector<const format::UnitEncoder*> arrays;

@@ -132,6 +132,9 @@ struct RechunkArrayPlan {
   // (ArraySource::decodes_rows_in_part: blosc), so that a chunk decoded for several blocks
   // apart along any dimension but the last costs its reads but about one decoding.
   bool source_decodes_rows_in_part = false;
+  // How far ahead the source's store reads (kvstore::Store::read_ahead_bytes): the reads in
+  // flight that each pass plans for.
+  uint64_t source_read_ahead = uint64_t{128} << 20;
   double decode_factor() const {
     return source_chunks == 0 ? 1.0 : static_cast<double>(chunk_decodes) / source_chunks;
   }
