@@ -6,6 +6,7 @@ what zarr-python and xarray read back."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -242,6 +243,24 @@ def test_one_pass_when_the_source_skips_rows_two_stages_when_it_cannot(cli, tmp_
         assert out[...].tobytes() == data.tobytes()
     assert ", 1 stage," in plans["blosc"] and "(4.00x)" in plans["blosc"], plans["blosc"]
     assert ", 2 stages," in plans["zstd"], plans["zstd"]
+
+
+def test_plan_counts_the_local_store_read_ahead_two_blocks_of_shards_in_flight(cli, tmp_path):
+    """The plan gives reads in flight what a local store reads ahead (32 MiB), not 64 MiB:
+    at 1 GiB, 64 MiB shards of 2q's shape leave room for two 256 MiB blocks in flight (one
+    with 64 MiB of reads), and the projected peak stays within the budget. Only metadata is
+    needed for --dry-run: the array has no chunks."""
+    src = tmp_path / "s.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=2)
+    a = g.create_array("t2m", shape=(256, 720, 1440), dtype="float32", chunks=(8, 512, 512),
+                       fill_value=0)
+    a.attrs["_ARRAY_DIMENSIONS"] = ["time", "lat", "lon"]
+    plan = cli.run("rechunk", src, tmp_path / "o.zarr", "--chunks", "time=-1,lat=32,lon=32",
+                   "--shards", "time=-1,lat=256,lon=256", "--format", "3", "--max-memory",
+                   "1GiB", "--dry-run").stdout
+    assert "(256x512x512, 256.0 MiB, 2 in flight)" in plan, plan
+    peak = re.search(r"projected peak memory ([0-9.]+) (MiB|GiB)", plan)
+    assert peak and float(peak[1]) * (1 if peak[2] == "MiB" else 1024) <= 1024, plan
 
 
 def test_blosc_chunk_corrupt_half_way_is_named_and_no_unit_needing_it_is_written(tmp_path):
