@@ -80,7 +80,7 @@ Result<GribFiles> ExpandGlob(runtime::Context& context, std::string_view locatio
       return InvalidArgumentError(std::string(location) +
                                   ": a glob needs a fixed bucket or host before the wildcard");
     }
-    out.root = ".";
+    out.root.assign(1, '.');  // not = ".": g++ 12's -Wrestrict false positive (PR 105651)
     pattern = std::string(location);
   } else {
     out.root = slash == 0 ? "/" : std::string(location.substr(0, slash));
