@@ -1314,8 +1314,34 @@ class BlockAssembler final : public Aggregator {
   // a stored unit goes to the writer's IO threads (then Written), a unit of fill value is
   // finished here. With `drop`, only free (the writer failed).
   Status Finish(void* unit, bool drop) {
-    Status s = Encode(*static_cast<Unit*>(unit), drop);
-    unencoded_.fetch_sub(1, std::memory_order_acq_rel);
+    Unit& u = *static_cast<Unit*>(unit);
+    if (drop) {
+      Encoded();
+      Release(u);
+      return Status::OK();
+    }
+    Result<std::optional<Buffer>> encoded = encoder_.EncodeUnit(u.index, u.buffer);
+    memory_.Release(u.buffer);
+    u.buffer = {};
+    Encoded();
+    if (!encoded.ok()) {
+      Release(u);
+      return encoded.status().WithContext("variable '" + info_.path + "'");
+    }
+    std::string key = encoder_.UnitKey(u.index);
+    if (encoded->has_value()) {
+      writer_.Publish(this, &u, std::move(key), std::move(**encoded));
+      return Status::OK();
+    }
+    // A unit of fill value is not stored: on a resumed run, remove what an earlier run may
+    // have left there (only if the source changed in between; the plan is the same).
+    Status s = journal_.resumed() ? dst_.Delete(key) : Status::OK();
+    if (s.ok()) {
+      counters_.units_fill.fetch_add(1, std::memory_order_relaxed);
+      counters_.units_done.fetch_add(1, std::memory_order_relaxed);
+      s = journal_.Record(array_index_, u.linear);
+    }
+    Release(u);
     return s;
   }
 
@@ -1340,35 +1366,9 @@ class BlockAssembler final : public Aggregator {
   kvstore::Store& store() { return dst_; }
 
  private:
-  // Finish's work: the unit's buffer is back in UnitMemory when it returns.
-  Status Encode(Unit& u, bool drop) {
-    if (drop) {
-      Release(u);
-      return Status::OK();
-    }
-    Result<std::optional<Buffer>> encoded = encoder_.EncodeUnit(u.index, u.buffer);
-    memory_.Release(u.buffer);
-    u.buffer = {};
-    if (!encoded.ok()) {
-      Release(u);
-      return encoded.status().WithContext("variable '" + info_.path + "'");
-    }
-    std::string key = encoder_.UnitKey(u.index);
-    if (encoded->has_value()) {
-      writer_.Publish(this, &u, std::move(key), std::move(**encoded));
-      return Status::OK();
-    }
-    // A unit of fill value is not stored: on a resumed run, remove what an earlier run may
-    // have left there (only if the source changed in between; the plan is the same).
-    Status s = journal_.resumed() ? dst_.Delete(key) : Status::OK();
-    if (s.ok()) {
-      counters_.units_fill.fetch_add(1, std::memory_order_relaxed);
-      counters_.units_done.fetch_add(1, std::memory_order_relaxed);
-      s = journal_.Record(array_index_, u.linear);
-    }
-    Release(u);
-    return s;
-  }
+  // The unit's buffer is back in UnitMemory. Counted before the unit can be released (last
+  // use of the block by this thread: once every unit is released, the block may be freed).
+  void Encoded() { unencoded_.fetch_sub(1, std::memory_order_acq_rel); }
 
   // The unit is done with (written, dropped or failed): its buffer, if any, goes back.
   void Release(Unit& u) {
