@@ -248,8 +248,8 @@ def test_one_pass_when_the_source_skips_rows_two_stages_when_it_cannot(cli, tmp_
 def test_plan_counts_the_local_store_read_ahead_two_blocks_of_shards_in_flight(cli, tmp_path):
     """The plan gives reads in flight what a local store reads ahead (32 MiB), not 64 MiB:
     at 1 GiB, 64 MiB shards of 2q's shape leave room for two 256 MiB blocks in flight (one
-    with 64 MiB of reads), and the projected peak stays within the budget. Only metadata is
-    needed for --dry-run: the array has no chunks."""
+    when 64 MiB was assumed), and the projected peak stays within the budget. Only metadata
+    is needed for --dry-run: the array has no chunks."""
     src = tmp_path / "s.zarr"
     g = zarr.open_group(str(src), mode="w", zarr_format=2)
     a = g.create_array("t2m", shape=(256, 720, 1440), dtype="float32", chunks=(8, 512, 512),

@@ -56,6 +56,7 @@
 
 #include "lsio/array/dataset.h"
 #include "lsio/base/result.h"
+#include "lsio/ops/memory_plan.h"
 #include "lsio/runtime/context.h"
 
 namespace lsio::ops {
@@ -134,7 +135,7 @@ struct RechunkArrayPlan {
   bool source_decodes_rows_in_part = false;
   // How far ahead the source's store reads (kvstore::Store::read_ahead_bytes): the reads in
   // flight that each pass plans for.
-  uint64_t source_read_ahead = uint64_t{128} << 20;
+  uint64_t source_read_ahead = kMaxIoBudget;
   double decode_factor() const {
     return source_chunks == 0 ? 1.0 : static_cast<double>(chunk_decodes) / source_chunks;
   }
