@@ -197,6 +197,42 @@ def test_blosc_source_pieces_split_rows_and_elements(tmp_path, dtype, cname, shu
         assert out[...].tobytes() == data.tobytes(), out_chunks
 
 
+# Written blosc frames: for zstd at levels 1-3 with the block size left to the encoder, lsio
+# asks for 256 KiB blocks (c-blosc's own choice there is 32-128 KiB, where zstd is ~1.7x slower
+# to encode); otherwise c-blosc's choice or the one given. numcodecs (c-blosc) reads them all
+# back and is the reference for what "c-blosc's choice" is.
+@pytest.mark.parametrize("codec,expect_block", [
+    ("blosc:zstd:1:shuffle", 256 << 10),
+    ("blosc:zstd:3:bitshuffle", 256 << 10),
+    ("blosc:zstd:5:shuffle", None),   # c-blosc's choice
+    ("blosc:lz4:1:shuffle", None),
+])
+def test_written_blosc_zstd_frames_use_quarter_mebibyte_blocks(tmp_path, codec, expect_block):
+    import numcodecs
+    shape = (64, 64, 128)  # chunks of 2 MiB of float32 (64x64x128)
+    data = _smooth(shape, "float32")
+    src = tmp_path / "src.zarr"
+    g = zarr.open_group(str(src), mode="w", zarr_format=2)
+    a = g.create_array("a", shape=shape, dtype="float32", chunks=(8, 64, 128), fill_value=0)
+    a[...] = data
+    a.attrs["_ARRAY_DIMENSIONS"] = ["t", "y", "x"]
+    dst = tmp_path / "dst.zarr"
+    lsio.rechunk(src, dst, {"t": 64, "y": 64, "x": 128}, codec=codec, max_memory="64MiB",
+                 as_dataset=False)
+    frame = (dst / "a" / "0.0.0").read_bytes()
+    nbytes, block = _blosc_blocksize(frame)
+    assert nbytes == data.nbytes
+    _, cname, level, shuffle = codec.split(":")
+    ref = numcodecs.Blosc(cname=cname, clevel=int(level),
+                          shuffle={"shuffle": 1, "bitshuffle": 2}[shuffle], blocksize=0)
+    if expect_block is None:
+        expect_block = _blosc_blocksize(ref.encode(data))[1]
+    assert block == expect_block
+    assert np.frombuffer(ref.decode(frame), dtype="float32").tobytes() == data.tobytes()
+    meta = zarr.open_group(str(dst), mode="r")["a"].metadata.to_dict()["compressor"]
+    assert meta["blocksize"] == 0  # the metadata keeps what it was given
+
+
 # A small budget: blocks of units that take part of each chunk's rows, so the decoder skips the
 # blosc blocks (1004 bytes: some end inside an element) the block of units does not need.
 def test_blosc_blocks_outside_a_block_of_units_are_skipped(cli, tmp_path):
