@@ -17,6 +17,9 @@ The source is --source (a Zarr store holding `--var`, e.g. bench/make_dataset.py
 Zarr v2, 8x512x512 blosc-zstd chunks), or a generated float32 (T, Y, X) array in time chunks
 (--shape, Zarr v3, blosc zstd:5 shuffle). It is rechunked to --dst-chunks (default T x 32 x 32),
 every output written with blosc(zstd, --clevel, shuffle) where the side lets one choose.
+The peers leave blosc's block size to c-blosc (32 KiB for zstd at level 1) unless
+--blocksize says otherwise; lsio writes 256 KiB blocks for zstd at levels 1-3 (see
+src/codec/blosc_codec.cc): --blocksize=262144 has every side write the same frames.
 
 Each side runs in its own process, with the page cache dropped before it (`sync; echo 3 >
 /proc/sys/vm/drop_caches`, when this process may: else the cache is warmed for all alike, and
@@ -79,6 +82,7 @@ def make_dataset(path: str, shape, chunks) -> None:
 
 # Sharded v3 output (--shards, set in the side's process): dask writes shards as its chunks.
 SHARDS = None
+BLOCKSIZE = 0  # --blocksize: the peers' blosc block size (0: c-blosc's choice)
 
 
 def _dask_to_zarr(arr, src, dst, chunks, var, clevel):
@@ -86,7 +90,8 @@ def _dask_to_zarr(arr, src, dst, chunks, var, clevel):
     import zarr
     from zarr.codecs import BloscCodec, BloscShuffle
 
-    compressors = [BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle)]
+    compressors = [BloscCodec(cname="zstd", clevel=clevel, shuffle=BloscShuffle.shuffle,
+                              blocksize=BLOCKSIZE)]
     if SHARDS is None:
         arr.rechunk(chunks).to_zarr(dst, component=var, overwrite=True, compressors=compressors)
         return
@@ -148,7 +153,8 @@ def side_rechunker(src, dst, chunks, max_mem, threads, var, clevel):
 
     source = zarr.open_group(src, mode="r")[var]
     tmp = dst + ".rechunker-tmp"
-    compressor = numcodecs.Blosc(cname="zstd", clevel=clevel, shuffle=numcodecs.Blosc.SHUFFLE)
+    compressor = numcodecs.Blosc(cname="zstd", clevel=clevel, shuffle=numcodecs.Blosc.SHUFFLE,
+                                 blocksize=BLOCKSIZE)
     plan = rechunk(source, target_chunks=chunks, max_mem=max_mem, target_store=dst,
                    temp_store=tmp, target_options={"compressor": compressor},
                    temp_options={"compressor": compressor})
@@ -306,6 +312,8 @@ def main() -> int:
     ap.add_argument("--shards", help="a sharded v3 output with these shards (T,Y,X; lsio and "
                     "dask: rechunker and Cubed cannot write shards)")
     ap.add_argument("--clevel", type=int, default=1)
+    ap.add_argument("--blocksize", type=int, default=0,
+                    help="the peers' blosc block size in bytes (0: c-blosc's choice)")
     ap.add_argument("--max-memory", default="256MiB")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--peers", default="dask,dask-p2p,cubed,rechunker")
@@ -322,7 +330,8 @@ def main() -> int:
 
     max_mem = parse_size(args.max_memory)
     if args.side:
-        global SHARDS
+        global SHARDS, BLOCKSIZE
+        BLOCKSIZE = args.blocksize
         chunks = tuple(int(c) for c in args.dst_chunks.split(","))
         if args.shards:
             SHARDS = tuple(int(c) for c in args.shards.split(","))
@@ -369,7 +378,8 @@ def main() -> int:
     sides = [("lsio", lsio_argv, args.var)]
     side_args = [f"--dst-chunks={','.join(map(str, dst_chunks))}", f"--var={args.var}",
                  f"--max-memory={args.max_memory}", f"--threads={args.threads}",
-                 f"--clevel={args.clevel}", f"--src={src}", "--dst", None]
+                 f"--clevel={args.clevel}", f"--blocksize={args.blocksize}", f"--src={src}",
+                 "--dst", None]
     skipped = []
     if args.shards:
         side_args.insert(0, f"--shards={','.join(map(str, shards))}")
@@ -434,12 +444,14 @@ def main() -> int:
     ref = results[0]
     src_stored = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(src) for f in fs)
     fmt = f"Zarr v{2 if v2 else 3}"
+    blocks = f"{args.blocksize}-byte blocks" if args.blocksize else "c-blosc's block size"
     lines = [f"Rechunk {os.path.basename(src)} ({fmt}, {'x'.join(map(str, shape))} "
              f"{a.dtype}, {nbytes / 2**30:.2f} GiB decoded, {src_stored / 2**30:.2f} GiB stored) "
              f"chunks {'x'.join(map(str, src_chunks))} -> {'x'.join(map(str, dst_chunks))}"
              + (f" in shards {args.shards} (lsio and dask; rechunker and Cubed cannot write "
                 f"shards)" if args.shards else "")
-             + f", --max-memory {args.max_memory}, {args.threads} threads, "
+             + f", --max-memory {args.max_memory}, {args.threads} threads, blosc zstd:"
+             + f"{args.clevel} with {blocks} for the peers, "
              + ("page cache dropped before each side" if dropped else "warm page cache"),
              "",
              "| side | seconds | GB/s (decoded) | peak RSS MiB | RSS / budget | CPU s | "
