@@ -90,7 +90,8 @@ TEST(ZstdStreaming, RingWrapsKeepTheWindowBehind) {
   // 3 MiB through windows of 128 KiB to 2 MiB: rings of a window plus two blocks, which wrap
   // several times within the frame; matches reach back up to 100 KiB.
   const std::vector<std::byte> data = Data(size_t{3} << 20, 100'000, 1);
-  EXPECT_TRUE(Chain(data.size()).can_stream());
+  // Callers decode zstd whole (faster: zstd_codec.cc), but the chain streams when asked.
+  EXPECT_FALSE(Chain(data.size()).can_stream());
   for (const Frame f : {Frame{1, 17}, Frame{1, 0}, Frame{3, 0, true}, Frame{5, 21}}) {
     SCOPED_TRACE(::testing::Message() << "level " << f.level << " window log " << f.window_log);
     const Collect sink = StreamAndCompare(Compress(data, f), data);
