@@ -425,6 +425,15 @@ Result<std::vector<ArrayJob>> PlanJobs(const array::Dataset& dataset, const Rech
       if (set.count(a) != 0) chosen.push_back(a);
     }
   }
+  for (const array::ArraySource* a : chosen) {
+    if (a->info().path.empty()) {
+      // The output is a group of named arrays (what xarray opens); a bare array has no name.
+      return InvalidArgumentError(fmt::format(
+          "{}: the source is a single array at the root of its store, not a group of named "
+          "arrays; lsio rechunk writes a group: rechunk a group that holds the array",
+          req.source));
+    }
+  }
   std::set<std::string> all_dims;
   for (const array::ArraySource* a : chosen) {
     for (const std::string& d : a->info().dims) all_dims.insert(d);

@@ -419,6 +419,19 @@ def test_cli_write_error_is_clear(cli, climate, tmp_path):
     assert str(tmp_path / "file") in proc.stderr, proc.stderr
 
 
+def test_a_bare_root_array_is_refused_naming_the_source(cli, tmp_path):
+    # zarr-python writes a single array at the root of its store (no group): rechunk writes a
+    # group of named arrays, and says so up front, naming the source, with nothing written.
+    src = tmp_path / "bare.zarr"
+    z = zarr.create_array(str(src), shape=(16, 8), chunks=(4, 8), dtype="f4", zarr_format=2)
+    z[...] = np.arange(128, dtype="f4").reshape(16, 8)
+    dst = tmp_path / "x.zarr"
+    proc = cli.run("rechunk", src, dst, "--chunks", "dim_0=16,dim_1=2", "--quiet", check=False)
+    assert proc.returncode == 1
+    assert str(src) in proc.stderr and "single array at the root" in proc.stderr, proc.stderr
+    assert not dst.exists()
+
+
 def test_existing_destination_is_refused_untouched(cli, climate, tmp_path):
     dst = tmp_path / "x.zarr"
     dst.mkdir()
