@@ -25,9 +25,9 @@ constexpr int kAutoShuffle = -1;
 // small inputs: on a 1 MiB float32 chunk at level 1 (shuffle), 32 KiB blocks encode at 640 MB/s
 // and decode at 1.4 GB/s, 256 KiB blocks at 1.1 and 2.8 GB/s and compress 1.3% smaller
 // (c-blosc 1.21.3, Debian's libzstd 1.5.4, docs/benchmarks.md section 11). 256 KiB is what
-// c-blosc itself picks for zstd at levels 4 and 5, and stays within a core's L2 cache with its
-// shuffled copy. The frames are ordinary blosc frames (the block size is in their header), read
-// by every blosc decoder alike; the metadata keeps the blocksize 0 it was given.
+// c-blosc itself picks for zstd at levels 4 and 5; 512 KiB was no faster end to end. The frames
+// are ordinary blosc frames (the block size is in their header), read by every blosc decoder
+// alike; the metadata keeps the blocksize 0 it was given.
 constexpr size_t kZstdAutoBlocksize = size_t{256} << 10;
 
 std::string_view ShuffleName(int shuffle) {
