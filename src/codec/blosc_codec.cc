@@ -51,7 +51,10 @@ class BloscCodec final : public BytesToBytesCodec {
         clevel_(clevel),
         shuffle_(shuffle),
         typesize_(typesize),
-        blocksize_(blocksize) {}
+        blocksize_(blocksize),
+        encode_blocksize_(blocksize == 0 && cname_ == "zstd" && clevel >= 1 && clevel <= 3
+                              ? kZstdAutoBlocksize
+                              : blocksize) {}
 
   std::string_view name() const override { return "blosc"; }
 
@@ -124,12 +127,9 @@ class BloscCodec final : public BytesToBytesCodec {
     LSIO_ASSIGN_OR_RETURN(Buffer out, DefaultBufferPool().Acquire(capacity));
     static const std::byte kEmpty{};
     const void* src = in.empty() ? &kEmpty : in.data();
-    const size_t blocksize =
-        blocksize_ == 0 && cname_ == "zstd" && clevel_ >= 1 && clevel_ <= 3 ? kZstdAutoBlocksize
-                                                                             : blocksize_;
     const int cbytes =
         blosc_compress_ctx(clevel_, shuffle, typesize, in.size(), src, out.mutable_data(),
-                           capacity, cname_.c_str(), blocksize, /*nthreads=*/1);
+                           capacity, cname_.c_str(), encode_blocksize_, /*nthreads=*/1);
     if (cbytes <= 0) {
       return InternalError(fmt::format("blosc: compression of {} bytes failed (blosc error {})",
                                        in.size(), cbytes));
@@ -149,7 +149,8 @@ class BloscCodec final : public BytesToBytesCodec {
   int clevel_;
   int shuffle_;  // kAutoShuffle or a BLOSC_* value
   std::optional<size_t> typesize_;
-  size_t blocksize_;
+  size_t blocksize_;         // as configured (0: the encoder's choice)
+  size_t encode_blocksize_;  // what Encode asks c-blosc for (kZstdAutoBlocksize)
 };
 
 }  // namespace

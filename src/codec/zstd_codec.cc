@@ -2,8 +2,6 @@
 // its content size; numcodecs also reads frames without one, and several frames in a row).
 
 #include <fmt/format.h>
-// Buffer-less streaming (ZSTD_decompressContinue) for DecodeStreaming.
-#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -35,10 +33,6 @@ ZSTD_CCtx* ThreadCCtx() {
 
 class ZstdCodec final : public BytesToBytesCodec {
  public:
-  // The largest ring DecodeStreaming uses: frames with windows up to 4 MiB (levels up to ~12
-  // of 8 MiB chunks; numcodecs' default level 1 has 512 KiB) stream; larger ones decode whole.
-  static constexpr size_t kMaxRing = (size_t{4} << 20) + (size_t{256} << 10);
-
   ZstdCodec(int level, bool checksum) : level_(level), checksum_(checksum) {}
 
   std::string_view name() const override { return "zstd"; }
@@ -90,85 +84,14 @@ class ZstdCodec final : public BytesToBytesCodec {
     return r;
   }
 
-  // Decodes block by block (zstd blocks are at most 128 KiB) into a ring the size of the
-  // frame's window (ZSTD_decodingBufferSize_min: window + one block), handing each block to the
-  // sink as it is written, so that the sink reads it from cache and the chunk is never
-  // materialised: zstd's buffer-less API decodes straight into the ring, with no copy out of
-  // an internal window (which ZSTD_decompressStream into a small buffer would add). Streams
-  // only frames whose headers are whole and declare their content size, without dictionaries,
-  // whose rings are at most kMaxRing; anything else, including every malformed header, is left
-  // to Decode (nullopt) so that errors read the same.
-  std::optional<Result<size_t>> DecodeStreaming(std::span<const std::byte> in, size_t max_size,
-                                                DecodedWindowSink& sink) const override {
-    size_t ring_size = 0;
-    size_t total = 0;
-    for (size_t offset = 0; offset < in.size();) {
-      ZSTD_frameHeader h;
-      if (ZSTD_getFrameHeader(&h, in.data() + offset, in.size() - offset) != 0 ||
-          h.frameType != ZSTD_frame || h.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
-          h.dictID != 0 || h.frameContentSize > max_size - total) {
-        return std::nullopt;
-      }
-      const size_t frame = ZSTD_findFrameCompressedSize(in.data() + offset, in.size() - offset);
-      const size_t need = ZSTD_decodingBufferSize_min(h.windowSize, h.frameContentSize);
-      if (ZSTD_isError(frame) || ZSTD_isError(need) || need > kMaxRing) return std::nullopt;
-      total += h.frameContentSize;
-      ring_size = std::max(ring_size, need);
-      offset += frame;
-    }
-    if (total == 0) return std::nullopt;
-    ZSTD_DCtx* dctx = ThreadDCtx();
-    if (dctx == nullptr) {
-      return Result<size_t>(ResourceExhaustedError("zstd: cannot create a decoder"));
-    }
-    Result<Buffer> ring = DefaultBufferPool().Acquire(ring_size);
-    if (!ring.ok()) return Result<size_t>(ring.status());
-    std::byte* const base = ring->mutable_data();
-    const auto failed = [&](size_t code) {
-      return Result<size_t>(CorruptDataError(
-          fmt::format("zstd: {} ({} bytes of input)", ZSTD_getErrorName(code), in.size())));
-    };
-    size_t produced = 0;
-    const std::byte* src = in.data();
-    const std::byte* const end = in.data() + in.size();
-    while (src < end) {
-      ZSTD_frameHeader h;
-      ZSTD_getFrameHeader(&h, src, static_cast<size_t>(end - src));  // checked above
-      if (const size_t r = ZSTD_decompressBegin(dctx); ZSTD_isError(r)) return failed(r);
-      size_t pos = 0;
-      for (size_t n; (n = ZSTD_nextSrcSizeToDecompress(dctx)) != 0;) {
-        if (n > static_cast<size_t>(end - src)) {
-          return Result<size_t>(CorruptDataError(fmt::format(
-              "zstd: {} ({} bytes of input)", ZSTD_getErrorString(ZSTD_error_srcSize_wrong),
-              in.size())));
-        }
-        // As ZSTD_decompressStream does with its own buffer: back to the start of the ring
-        // when a whole block no longer fits (the ring then holds a window and two blocks, so
-        // the window behind stays intact); a frame the ring holds whole never wraps.
-        if (h.frameContentSize > ring_size && ring_size - pos < h.blockSizeMax) pos = 0;
-        const size_t got = ZSTD_decompressContinue(dctx, base + pos, ring_size - pos, src, n);
-        if (ZSTD_isError(got)) return failed(got);
-        src += n;
-        if (got != 0) {
-          if (const Status s = sink.Consume({base + pos, got}); !s.ok()) return Result<size_t>(s);
-          pos += got;
-          produced += got;
-        }
-      }
-    }
-    return produced;
-  }
-
-  // Callers are told not to stream zstd (they decode the chunk whole, then use it): streaming
-  // through the ring is slower here. Measured on 1 GB of 8 MiB float32 chunks (level 3) on
-  // tmpfs, 2 threads, alternating: `lsio stats` 0.98-1.05 user s streamed against 0.88-0.96
-  // decoded whole; `lsio rechunk` to time series (all x 32 x 32) 2.7-4.0 s against 2.4-2.5 s.
-  // perf: the extra is inside libzstd's decoding (+9% of its samples, the same hot loop), more
-  // than the statistics save by reading from cache (-28% of lsio's own samples). The likely
-  // cause: once the ring wraps, libzstd sees the window behind as a separate segment (an
-  // external dictionary) and checks matches against it.
-  // DecodeStreaming still streams when asked (a caller that must not hold a whole chunk).
-  bool streams() const override { return false; }
+  // No DecodeStreaming: zstd chunks are decoded whole, then used. Streaming them block by
+  // block through a ring the size of the frame's window (ZSTD_decompressContinue) was built
+  // and measured slower on 1 GB of 8 MiB float32 chunks (level 3) on tmpfs, 2 threads,
+  // alternating: `lsio stats` 0.98-1.05 user s streamed against 0.88-0.96 decoded whole;
+  // `lsio rechunk` to time series 2.7-4.0 s against 2.4-2.5 s. perf: +9% of libzstd's samples
+  // (the same hot loop), more than the statistics saved by reading from cache (-28% of lsio's
+  // own); likely because libzstd decodes the window behind a wrapped ring as an external
+  // dictionary. (Removed 2026-12-07; see docs/benchmarks.md section 8.)
 
   Result<Buffer> Encode(std::span<const std::byte> in) const override {
     ZSTD_CCtx* cctx = ThreadCCtx();

@@ -949,7 +949,7 @@ class BlockAssembler final : public Aggregator {
     return Status::OK();
   }
 
-  // Chunks whose codecs stream (blosc frames that lsio's decoder takes, zstd frames) are
+  // Chunks whose codecs stream (blosc frames that lsio's decoder takes) are
   // scattered into the units from cache-sized decoded pieces (UnitScatterSink): the decoded
   // chunk is never written to memory and read back. A chunk that lands contiguously in one
   // unit is left to the source, which decodes it straight into the unit (DecodeDestination).
